@@ -1,0 +1,186 @@
+"""The adapter framework: an adapter is a declaration (topic filter, device id, decoder, routes).
+
+A pure ``translate`` function is used only where routes cannot say it (the native format maps
+its fields one to one; binary frames). Every decoder and translator raises PayloadError, never
+anything else, on bad input; the ingest wraps anything else as an internal error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from paho.mqtt.client import topic_matches_sub
+
+from console.errors import PayloadError
+from console.events import Draft
+from console.settings import check_topic_filter
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One MQTT message as it arrived."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+    received_at: datetime
+    qos: int = 1
+    mid: int = 0
+    dup: bool = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Input limits from the site file's ``ingest`` section."""
+
+    max_payload_bytes: int = 65536
+    max_json_depth: int = 16
+
+
+@dataclass(frozen=True)
+class TopicLevel:
+    """Take the device id from one level of the topic (0-based)."""
+
+    index: int
+
+    def __call__(self, topic: str) -> str:
+        levels = topic.split("/")
+        if self.index >= len(levels) or not levels[self.index]:
+            raise PayloadError(f"topic {topic!r} has no level {self.index} for the device id")
+        return levels[self.index]
+
+
+@dataclass(frozen=True)
+class Route:
+    """When every key in ``when`` equals the decoded payload's value, emit ``emit``."""
+
+    when: dict[str, Any]
+    emit: str
+
+    def matches(self, payload: dict[str, Any]) -> bool:
+        return all(key in payload and payload[key] == value for key, value in self.when.items())
+
+
+Translate = Callable[[InboundMessage, Any, "AdapterContext"], Sequence[Draft]]
+
+
+@dataclass(frozen=True)
+class AdapterContext:
+    """What an adapter instance knows from the site file."""
+
+    site: str
+    topic: str
+    limits: Limits = Limits()
+
+
+@dataclass(frozen=True)
+class AdapterDef:
+    name: str
+    topic: str
+    """Default subscribe filter; ``{site}`` is replaced by the site id."""
+    decode: Callable[[bytes, Limits], Any]
+    translate: Translate | None = None
+    device_id: TopicLevel | None = None
+    routes: tuple[Route, ...] = ()
+    emits: frozenset[str] = frozenset()
+    """Every kind this adapter can emit (checked against the canonical kinds by contract tests)."""
+    samples: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    """(topic, payload) pairs that must translate cleanly; each adapter ships good cases."""
+    bad_samples: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    """(topic, payload) pairs that must raise PayloadError."""
+
+    def __post_init__(self) -> None:
+        check_topic_filter(self.topic.replace("{site}", "site"))
+        if self.translate is None and (self.device_id is None or not self.routes):
+            raise ValueError(f"adapter {self.name}: routes need a device_id, or give a translate function")
+
+    def handle(self, message: InboundMessage, ctx: AdapterContext) -> list[Draft]:
+        if len(message.payload) > ctx.limits.max_payload_bytes:
+            raise PayloadError(
+                f"payload of {len(message.payload)} bytes exceeds the limit of {ctx.limits.max_payload_bytes}"
+            )
+        decoded = self.decode(message.payload, ctx.limits)
+        if self.translate is not None:
+            return list(self.translate(message, decoded, ctx))
+        assert self.device_id is not None
+        if not isinstance(decoded, dict):
+            raise PayloadError("payload is not a JSON object")
+        device = self.device_id(message.topic)
+        drafts = [
+            Draft(
+                kind=route.emit,
+                site=ctx.site,
+                device_id=device,
+                source_id=derived_id(device, message),
+                ts=message.received_at,
+                retained=message.retain,
+            )
+            for route in self.routes
+            if route.matches(decoded)
+        ]
+        return drafts
+
+
+def matches(filter_: str, topic: str) -> bool:
+    return topic_matches_sub(filter_, topic)
+
+
+def derived_id(device: str, message: InboundMessage) -> str:
+    """An id for formats that carry none: device, receive time and a digest of the payload."""
+    import hashlib
+
+    digest = hashlib.sha256(message.payload).hexdigest()[:16]
+    return f"{device}:{message.received_at.timestamp():.3f}:{digest}"
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Depth of nested containers, stopping early past ``limit`` (iterative: no recursion limit)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def decode_text(payload: bytes) -> str:
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError(f"payload is not valid UTF-8 (byte {exc.start})") from exc
+
+
+def json_any(payload: bytes, limits: Limits) -> Any:
+    """bytes -> JSON value, with the size and depth limits; raises PayloadError."""
+    text = decode_text(payload)
+    if not text.strip():
+        raise PayloadError("payload is empty")
+    try:
+        value = json.loads(text)
+    except RecursionError as exc:
+        raise PayloadError(f"JSON nested deeper than {limits.max_json_depth} levels") from exc
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if _depth(value, limits.max_json_depth) > limits.max_json_depth:
+        raise PayloadError(f"JSON nested deeper than {limits.max_json_depth} levels")
+    return value
+
+
+def json_object(payload: bytes, limits: Limits) -> dict[str, Any]:
+    value = json_any(payload, limits)
+    if not isinstance(value, dict):
+        raise PayloadError(f"payload is a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def text_payload(payload: bytes, limits: Limits) -> str:
+    return decode_text(payload).strip()

@@ -1,0 +1,180 @@
+"""The ``mcc`` command: demo, run, check-config, user add, simulate, audit verify, db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+from console.errors import AuthError, ConfigError, ConsoleError, StoreError
+from console.settings import Settings, load_settings
+
+log = logging.getLogger("mcc")
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = args.file or args.config
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        for where, message in exc.problems:
+            print(f"{path}: {where}: {message}", file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print(f"{path or '(environment only)'}: OK (site {settings.site.id}, "
+          f"{len(settings.devices.entries)} devices, {len(settings.adapters)} adapters)")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from console.app import create_app
+
+    settings = _settings(args)
+    uvicorn.run(create_app(settings), host=settings.http.host, port=settings.http.port,
+                log_level="info", access_log=False, ws="websockets-sansio")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from console.store.database import Store
+
+    Store(_settings(args).database.url).migrate()
+    print("database is at the newest schema")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from console import audit, auth
+    from console.store.database import Store
+
+    settings = _settings(args)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("the passwords differ", file=sys.stderr)
+            return 1
+    store = Store(settings.database.url)
+    store.migrate()
+    with store.write() as session, session.begin():
+        user = auth.add_user(session, args.name, password, args.role, args.display_name or "")
+        audit.record(session, getpass.getuser(), "user.add", target=f"user:{user.username}",
+                     detail={"role": user.role, "via": "cli"}, client="cli")
+    print(f"user {user.username} added with role {user.role}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from console import audit
+    from console.store.database import Store
+
+    store = Store(_settings(args).database.url)
+    store.migrate()
+    with store.read() as session:
+        count, problems = audit.verify(session)
+    for problem in problems:
+        print(f"audit row {problem.row_id}: {problem.message}", file=sys.stderr)
+    if problems:
+        print(f"audit chain BROKEN: {len(problems)} problem(s) in {count} rows", file=sys.stderr)
+        return 1
+    print(f"audit chain OK: {count} rows")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from console.simulator import run_simulator
+
+    stats = run_simulator(args.broker, args.site, rate=args.rate, seed=args.seed, duration=args.duration)
+    print(stats)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from console.demo import run_demo
+
+    return run_demo(Path(args.data), port=args.port, rate=args.rate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcc", description="MCC monitoring-center console")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", type=Path, default=None, help="site file (YAML); MCC_* variables override it")
+        return p
+
+    p = sub.add_parser("demo", help="the whole product on one machine, with simulated devices")
+    p.add_argument("--data", default="var", help="data folder (default ./var)")
+    p.add_argument("--port", type=int, default=8000, help="web port (default 8000)")
+    p.add_argument("--rate", type=float, default=3.0, help="simulated events per second")
+    p.set_defaults(func=cmd_demo)
+
+    p = with_config(sub.add_parser("run", help="run the console (production)"))
+    p.set_defaults(func=cmd_run)
+
+    p = with_config(sub.add_parser("check-config", help="validate a site file; print every error with its path"))
+    p.add_argument("file", nargs="?", type=Path, default=None)
+    p.set_defaults(func=cmd_check_config)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
+    p = with_config(user.add_parser("add", help="add a user"))
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=["admin", "supervisor", "operator", "guard", "display"])
+    p.add_argument("--display-name", default="")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(func=cmd_user_add)
+
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True)
+    p = with_config(audit.add_parser("verify", help="check the hash chain; exit 1 on tampering"))
+    p.set_defaults(func=cmd_audit_verify)
+
+    db = sub.add_parser("db", help="the store").add_subparsers(dest="db_command", required=True)
+    p = with_config(db.add_parser("upgrade", help="apply migrations"))
+    p.set_defaults(func=cmd_db_upgrade)
+
+    p = sub.add_parser("simulate", help="publish a simulated site over MQTT")
+    p.add_argument("--broker", required=True, help="mqtt://HOST:PORT")
+    p.add_argument("--site", required=True)
+    p.add_argument("--rate", type=float, default=5.0, help="normal events per second")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--duration", type=float, default=None, help="seconds (default: until interrupted)")
+    p.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        for where, message in exc.problems:
+            print(f"config: {where}: {message}", file=sys.stderr)
+        return 2
+    except (AuthError, StoreError, ConsoleError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Alarms: the rules that say which kinds raise and clear what, and the engine that applies them."""

@@ -1,0 +1,109 @@
+"""Create-or-update alarms per (device, point, kind); clear on restore; acknowledge independently.
+
+An alarm stays in the live queue until it is both acknowledged and cleared (then ``closed``);
+a new occurrence after that opens a new alarm. Retained replays may clear but never raise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from console.alarms.rules import RAISES, SEVERITY_RANK, clear_spec
+from console.events import Event
+from console.store.tables import AlarmRow
+
+ChangeType = Literal["alarm.raised", "alarm.updated", "alarm.cleared", "alarm.acked"]
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    type: ChangeType
+    alarm: AlarmRow
+
+
+def apply_event(session: Session, event: Event, event_id: int) -> list[AlarmChange]:
+    """Apply one stored event to the alarms table; return what changed, in order."""
+    changes: list[AlarmChange] = []
+    spec = clear_spec(event.kind, getattr(event.data, "of", None))
+    if spec is not None:
+        changes.extend(_clear(session, event, spec.kinds, spec.all_points))
+    severity = RAISES.get(event.kind)
+    if severity is not None and not event.retained:
+        changes.append(_raise(session, event, event_id, severity))
+    return changes
+
+
+def _raise(session: Session, event: Event, event_id: int, severity: str) -> AlarmChange:
+    alarm = session.scalars(
+        select(AlarmRow).where(
+            AlarmRow.site == event.site,
+            AlarmRow.device_id == event.device_id,
+            AlarmRow.point == event.point,
+            AlarmRow.kind == event.kind,
+            AlarmRow.closed.is_(False),
+        ).order_by(AlarmRow.id.desc()).limit(1)
+    ).first()
+    if alarm is not None:
+        alarm.count += 1
+        alarm.last_at = event.received_at
+        alarm.last_event_id = event_id
+        if alarm.cleared:  # it came back before anyone closed it: back in the queue as uncleared
+            alarm.cleared = False
+            alarm.cleared_at = None
+        return AlarmChange("alarm.updated", alarm)
+    alarm = AlarmRow(
+        site=event.site,
+        device_id=event.device_id,
+        point=event.point,
+        kind=event.kind,
+        severity=severity,
+        severity_rank=SEVERITY_RANK[severity],
+        raised_at=event.received_at,
+        last_at=event.received_at,
+        count=1,
+        first_event_id=event_id,
+        last_event_id=event_id,
+        acknowledged=False,
+        cleared=False,
+        closed=False,
+        test=bool(event.data.test),
+    )
+    session.add(alarm)
+    session.flush()
+    return AlarmChange("alarm.raised", alarm)
+
+
+def _clear(session: Session, event: Event, kinds: frozenset[str], all_points: bool) -> list[AlarmChange]:
+    query = select(AlarmRow).where(
+        AlarmRow.site == event.site,
+        AlarmRow.device_id == event.device_id,
+        AlarmRow.kind.in_(sorted(kinds)),
+        AlarmRow.closed.is_(False),
+        AlarmRow.cleared.is_(False),
+    )
+    if not all_points:
+        query = query.where(AlarmRow.point == event.point)
+    changes = []
+    for alarm in session.scalars(query.order_by(AlarmRow.id)):
+        alarm.cleared = True
+        alarm.cleared_at = event.received_at
+        alarm.closed = alarm.acknowledged
+        changes.append(AlarmChange("alarm.cleared", alarm))
+    return changes
+
+
+def acknowledge(alarm: AlarmRow, user: str, comment: str | None, at: datetime) -> bool:
+    """Mark ``alarm`` acknowledged; False if it already was (acknowledging is idempotent)."""
+    if alarm.acknowledged:
+        return False
+    alarm.acknowledged = True
+    alarm.acked_by = user
+    alarm.acked_at = at
+    alarm.ack_comment = comment
+    alarm.closed = alarm.cleared
+    return True

@@ -1,0 +1,64 @@
+"""Which event kinds raise an alarm (and how severe), and which kinds clear which alarms.
+
+Severity ranks: 1 critical (life safety: fire, gas, duress), 2 major, 3 minor, 4 warning.
+Fire comes first: nothing ranks above a fire alarm, and fire kinds are never merged away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from console.events import ALL_KINDS, family
+
+SEVERITY_RANK: dict[str, int] = {"critical": 1, "major": 2, "minor": 3, "warning": 4}
+
+RAISES: dict[str, str] = {
+    "fire.alarm": "critical",
+    "safety.gas": "critical",
+    "access.duress": "critical",
+    "fire.supervisory": "major",
+    "fire.feedback": "major",
+    "fire.fault": "major",
+    "access.door_forced": "major",
+    "access.tamper": "major",
+    "safety.water_leak": "major",
+    "access.door_held_open": "minor",
+    "parking.barrier_fault": "minor",
+    "parking.unpaid_exit": "minor",
+    "device.offline": "minor",
+    "device.fault": "minor",
+    "camera.offline": "minor",
+    "camera.tamper": "minor",
+    "fire.isolated": "warning",
+    "device.battery_low": "warning",
+}
+
+# Kinds that clear alarms on the same device and point without naming them in data.of.
+CLEARS_IMPLICITLY: dict[str, frozenset[str]] = {
+    "access.door_closed": frozenset({"access.door_held_open", "access.door_forced"}),
+    "device.online": frozenset({"device.offline"}),
+    "camera.online": frozenset({"camera.offline"}),
+}
+
+RESTORE_KINDS = frozenset(k for k in ALL_KINDS if k.endswith(".restore"))
+
+
+@dataclass(frozen=True)
+class ClearSpec:
+    kinds: frozenset[str]
+    all_points: bool = False
+    """True when the clear covers every point of the device (a panel reset)."""
+
+
+def clear_spec(kind: str, of: str | None) -> ClearSpec | None:
+    """What an event of ``kind`` (with ``data.of``) clears, or None if it clears nothing."""
+    if kind in RESTORE_KINDS:
+        if of is not None:
+            return ClearSpec(frozenset({of}))
+        fam = family(kind)
+        return ClearSpec(frozenset(k for k in RAISES if family(k) == fam))
+    if kind == "fire.reset":
+        return ClearSpec(frozenset(k for k in RAISES if family(k) == "fire"), all_points=True)
+    if kind in CLEARS_IMPLICITLY:
+        return ClearSpec(CLEARS_IMPLICITLY[kind])
+    return None

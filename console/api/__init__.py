@@ -1,0 +1,1 @@
+"""HTTP API and WebSocket: one router per resource."""

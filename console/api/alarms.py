@@ -1,0 +1,66 @@
+"""Alarms: the live list and acknowledgement (audited, pushed to every screen)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from console import audit
+from console.alarms.engine import acknowledge
+from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Viewer, client_address
+from console.ingest import HubMessage
+from console.store.tables import AlarmRow
+from console.views import alarm_view
+
+router = APIRouter(prefix="/api/alarms", tags=["alarms"])
+
+
+class AckBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str | None = Field(None, max_length=1000)
+
+
+@router.get("")
+def list_alarms(
+    session: ReadSession, runtime: RuntimeDep, _user: Viewer,
+    active: Annotated[bool | None, Query(description="true: not yet acknowledged and cleared")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[dict[str, Any]]:
+    query = select(AlarmRow).order_by(AlarmRow.raised_at.desc(), AlarmRow.id.desc()).limit(limit)
+    if active is not None:
+        query = query.where(AlarmRow.closed.is_(not active))
+    return [alarm_view(row, runtime.registry) for row in session.scalars(query)]
+
+
+@router.get("/{alarm_id}")
+def get_alarm(alarm_id: int, session: ReadSession, runtime: RuntimeDep, _user: Viewer) -> dict[str, Any]:
+    row = session.get(AlarmRow, alarm_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id}")
+    return alarm_view(row, runtime.registry)
+
+
+@router.post("/{alarm_id}/ack")
+def ack_alarm(
+    alarm_id: int, request: Request, runtime: RuntimeDep, user: AlarmActor,
+    body: Annotated[AckBody | None, Body()] = None,
+) -> dict[str, Any]:
+    comment = body.comment if body else None
+    with runtime.store.write() as session, session.begin():
+        row = session.get(AlarmRow, alarm_id)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id}")
+        changed = acknowledge(row, user.username, comment, datetime.now(timezone.utc))
+        if changed:
+            audit.record(session, user.username, "alarm.ack", target=f"alarm:{alarm_id}",
+                         detail={"comment": comment, "kind": row.kind, "device_id": row.device_id,
+                                 "point": row.point},
+                         client=client_address(request))
+        view = alarm_view(row, runtime.registry)
+    if changed:
+        runtime.publish([HubMessage("alarm.acked", view)])
+    return view

@@ -1,0 +1,62 @@
+"""Login (bearer token and HttpOnly cookie), logout, and who am I."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from console import audit, auth
+from console.api.deps import COOKIE, CurrentUser, RuntimeDep, client_address, token_from
+from console.errors import AuthError
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    role: str
+    username: str
+
+
+@router.post("/login", response_model=TokenOut)
+def login(body: LoginBody, request: Request, response: Response, runtime: RuntimeDep) -> TokenOut:
+    client = client_address(request)
+    with runtime.store.write() as session, session.begin():
+        try:
+            user = auth.check_password(session, body.username, body.password)
+        except AuthError:
+            audit.record(session, body.username, "login.failed", client=client)
+            failed = True
+        else:
+            token = auth.issue_token(session, user, runtime.settings.http.session_hours, client)
+            audit.record(session, user.username, "login", client=client, detail={"role": user.role})
+            failed = False
+    if failed:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
+    response.set_cookie(
+        COOKIE, token, httponly=True, samesite="strict", secure=runtime.settings.http.secure_cookie,
+        max_age=int(runtime.settings.http.session_hours * 3600), path="/",
+    )
+    return TokenOut(access_token=token, role=user.role, username=user.username)
+
+
+@router.post("/logout", status_code=204)
+def logout(request: Request, response: Response, user: CurrentUser, runtime: RuntimeDep) -> None:
+    token = token_from(request)
+    with runtime.store.write() as session, session.begin():
+        if token:
+            auth.revoke_token(session, token)
+        audit.record(session, user.username, "logout", client=client_address(request))
+    response.delete_cookie(COOKIE, path="/")
+
+
+@router.get("/me")
+def me(user: CurrentUser) -> dict[str, str]:
+    return {"username": user.username, "role": user.role, "display_name": user.display_name}

@@ -1,0 +1,82 @@
+"""Dependencies shared by the routers: the runtime, the store sessions and the current user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
+
+from console import auth
+from console.runtime import Runtime
+
+COOKIE = "mcc_session"
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_runtime(conn: HTTPConnection) -> Runtime:
+    return conn.app.state.runtime  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def read_session(runtime: RuntimeDep) -> Iterator[Session]:
+    with runtime.store.read() as session:
+        yield session
+
+
+def write_session(runtime: RuntimeDep) -> Iterator[Session]:
+    with runtime.store.write() as session, session.begin():
+        yield session
+
+
+ReadSession = Annotated[Session, Depends(read_session)]
+WriteSession = Annotated[Session, Depends(write_session)]
+
+
+def token_from(conn: HTTPConnection, allow_query: bool = False) -> str | None:
+    header = conn.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    if allow_query and conn.query_params.get("token"):
+        return conn.query_params["token"]
+    return conn.cookies.get(COOKIE)
+
+
+def client_address(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else ""
+
+
+def current_user(
+    request: Request,
+    runtime: RuntimeDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> auth.User:
+    token = token_from(request)
+    if token:
+        with runtime.store.read() as session:
+            user = auth.resolve_token(session, token)
+        if user is not None:
+            return user
+    raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required", headers={"WWW-Authenticate": "Bearer"})
+
+
+CurrentUser = Annotated[auth.User, Depends(current_user)]
+
+
+def require(roles: frozenset[str]):  # type: ignore[no-untyped-def]
+    def check(user: CurrentUser) -> auth.User:
+        if user.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not do this")
+        return user
+
+    return Depends(check)
+
+
+Viewer = Annotated[auth.User, require(auth.VIEW)]
+AlarmActor = Annotated[auth.User, require(auth.ACT_ON_ALARMS)]
+Admin = Annotated[auth.User, require(auth.ADMINISTER)]

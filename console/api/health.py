@@ -1,0 +1,67 @@
+"""GET /api/health: broker, store, time series and ingest figures; no login needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import func, select
+
+from console.api.deps import RuntimeDep
+from console.runtime import Runtime
+from console.store.tables import DeviceStatusRow, QuarantineRow
+
+router = APIRouter(tags=["health"])
+
+
+def _store_figures(runtime: Runtime) -> dict[str, Any]:
+    try:
+        with runtime.store.read() as session:
+            quarantined = session.scalar(select(func.count()).select_from(QuarantineRow)) or 0
+            unregistered = session.scalar(
+                select(func.count()).select_from(DeviceStatusRow).where(DeviceStatusRow.registered.is_(False))
+            ) or 0
+        return {"ok": True, "quarantine_total": quarantined, "unregistered_devices": unregistered}
+    except Exception as exc:  # health must answer even when the store is down
+        return {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
+
+
+@router.get("/api/health")
+async def health(runtime: RuntimeDep) -> dict[str, Any]:
+    figures = await run_in_threadpool(_store_figures, runtime)
+    mqtt = runtime.mqtt
+    worker = runtime.worker
+    counters = runtime.ingest.counters
+    broker = {
+        "connected": bool(mqtt and mqtt.connected.is_set()),
+        "url": f"{mqtt.address.host}:{mqtt.address.port}" if mqtt else None,
+        "connects": mqtt.connects if mqtt else 0,
+        "last_error": mqtt.last_error if mqtt else "not started",
+        "subscriptions": runtime.ingest.subscriptions,
+    }
+    store = {
+        "ok": figures["ok"] and (worker.store_ok if worker else True),
+        "dialect": runtime.store.dialect,
+        "last_error": (worker.last_error if worker and not worker.store_ok else None) or figures.get("error"),
+    }
+    ingest = {
+        "stored": counters.stored,
+        "duplicates": counters.duplicates,
+        "quarantined": counters.quarantined,
+        "quarantine_total": figures.get("quarantine_total"),
+        "unregistered_devices": figures.get("unregistered_devices"),
+        "backlog": worker.backlog if worker else 0,
+        "batches": counters.batches,
+    }
+    ok = broker["connected"] and store["ok"]
+    return {
+        "status": "ok" if ok else "degraded",
+        "site": runtime.settings.site.id,
+        "started_at": runtime.started_at.isoformat(),
+        "broker": broker,
+        "store": store,
+        "timeseries": {"enabled": False, "state": "off"},
+        "ingest": ingest,
+        "websocket": {"clients": runtime.hub.client_count, "seq": runtime.hub.seq, "stream": runtime.hub.stream},
+    }

@@ -1,0 +1,49 @@
+"""create_app(settings) -> FastAPI; the lifespan starts the store, the pipeline and the hub."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.staticfiles import StaticFiles
+
+from console import __version__
+from console.api import alarms, auth, devices, events, health, pages, tasks, ws
+from console.runtime import Runtime
+from console.settings import Settings
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' data: blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def create_app(settings: Settings, *, start_pipeline: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await run_in_threadpool(Runtime.build, settings)
+        app.state.runtime = runtime
+        if start_pipeline:
+            runtime.start_pipeline(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            await run_in_threadpool(runtime.stop_pipeline)
+
+    app = FastAPI(title="MCC monitoring-center console", version=__version__, lifespan=lifespan)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    for module in (health, auth, alarms, events, devices, tasks, ws, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=pages.WEB), name="static")
+    return app

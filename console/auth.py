@@ -1,0 +1,111 @@
+"""Users, roles, password hashes (argon2id) and login tokens (random, stored only as SHA-256)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from console.errors import AuthError
+from console.store.tables import SessionRow, UserRow
+
+Role = Literal["admin", "supervisor", "operator", "guard", "display"]
+ROLES: tuple[str, ...] = ("admin", "supervisor", "operator", "guard", "display")
+
+# What each permission needs. The wall (display) watches; operators and up act on alarms.
+VIEW = frozenset(ROLES)
+ACT_ON_ALARMS = frozenset({"admin", "supervisor", "operator"})
+ADMINISTER = frozenset({"admin"})
+
+_hasher = PasswordHasher()
+# Verifying against this keeps a login for an unknown user as slow as one for a known user.
+_DUMMY_HASH = _hasher.hash("not a password")
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+    display_name: str = ""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def validate_password(password: str) -> None:
+    if len(password) < 8:
+        raise AuthError("the password must have at least 8 characters")
+
+
+def add_user(session: Session, username: str, password: str, role: str, display_name: str = "") -> User:
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if not username or len(username) > 64 or not username.isprintable() or " " in username:
+        raise AuthError("the user name must be 1-64 printable characters without spaces")
+    validate_password(password)
+    if session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
+        raise AuthError(f"user {username!r} already exists")
+    row = UserRow(username=username, password_hash=hash_password(password), role=role,
+                  display_name=display_name, disabled=False, created_at=datetime.now(timezone.utc))
+    session.add(row)
+    session.flush()
+    return User(row.id, row.username, row.role, row.display_name)
+
+
+def check_password(session: Session, username: str, password: str) -> User:
+    row = session.scalar(select(UserRow).where(UserRow.username == username))
+    if row is None or row.disabled:
+        try:
+            _hasher.verify(_DUMMY_HASH, password)
+        except VerificationError:
+            pass
+        raise AuthError("wrong user name or password")
+    try:
+        _hasher.verify(row.password_hash, password)
+    except (VerificationError, InvalidHashError) as exc:
+        raise AuthError("wrong user name or password") from exc
+    if _hasher.check_needs_rehash(row.password_hash):
+        row.password_hash = hash_password(password)
+    return User(row.id, row.username, row.role, row.display_name)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, hours: float, client: str = "") -> str:
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(timezone.utc)
+    session.add(SessionRow(token_hash=_digest(token), user_id=user.id, created_at=now,
+                           expires_at=now + timedelta(hours=hours), client=client[:64]))
+    session.execute(delete(SessionRow).where(SessionRow.expires_at < now))
+    return token
+
+
+def resolve_token(session: Session, token: str) -> User | None:
+    if not token or len(token) > 256:
+        return None
+    row = session.execute(
+        select(UserRow, SessionRow.expires_at)
+        .join(SessionRow, SessionRow.user_id == UserRow.id)
+        .where(SessionRow.token_hash == _digest(token))
+    ).first()
+    if row is None:
+        return None
+    user, expires_at = row
+    if user.disabled or expires_at < datetime.now(timezone.utc):
+        return None
+    return User(user.id, user.username, user.role, user.display_name)
+
+
+def revoke_token(session: Session, token: str) -> None:
+    session.execute(delete(SessionRow).where(SessionRow.token_hash == _digest(token)))

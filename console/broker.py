@@ -1,0 +1,113 @@
+"""A managed Mosquitto child process: generated config, a free local port, stopped with its owner.
+
+Used by ``mcc demo`` and by the test fixtures. The settings that decide loss and latency are
+raised from Mosquitto's defaults (see shared STACK notes): the default ``max_queued_messages
+1000`` silently drops QoS 1 messages to a subscriber that falls behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from console.errors import ConsoleError
+
+BROKER_SETTINGS = """\
+persistence true
+persistence_location {data}/
+autosave_interval 60
+max_queued_messages 1000000
+max_inflight_messages 1000
+max_packet_size 2097152
+set_tcp_nodelay true
+log_type error
+log_type warning
+log_type notice
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    # Linux: the broker gets SIGTERM when its owner dies, even by kill -9.
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class ManagedMosquitto:
+    def __init__(self, folder: Path, port: int | None = None, tie_to_parent: bool = True):
+        self.folder = Path(folder)
+        self.port = port or free_port()
+        self.tie_to_parent = tie_to_parent
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "mosquitto.log"
+
+    def write_config(self) -> Path:
+        data = self.folder / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        conf = self.folder / "mosquitto.conf"
+        # Run as the invoking user (as root, Mosquitto would otherwise switch to user
+        # "mosquitto", which cannot write this folder).
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\nuser {getpass.getuser()}\n"
+            + BROKER_SETTINGS.format(data=data)
+        )
+        return conf
+
+    def start(self, timeout: float = 10.0) -> None:
+        binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+        if binary is None:
+            raise ConsoleError("mosquitto is not installed (Debian/Ubuntu: apt-get install mosquitto)")
+        conf = self.write_config()
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if self.tie_to_parent else None,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ConsoleError(f"mosquitto exited at start; see {self.log_path}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise ConsoleError(f"mosquitto did not listen on port {self.port} within {timeout} s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM: Mosquitto writes its persistence file, so queued messages survive a restart."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()

@@ -1,0 +1,84 @@
+"""The WebSocket hub: numbered change messages, a replay buffer for ``?since=``, per-client queues.
+
+All methods run on the event loop thread; the ingest thread hands messages over with
+``loop.call_soon_threadsafe(hub.publish, ...)``. Each message is serialised once, not per client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections import deque
+from typing import Any
+
+from console.ingest import HubMessage
+
+log = logging.getLogger("mcc.hub")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class Subscriber:
+    """One connected client: a bounded queue of serialised messages."""
+
+    def __init__(self, limit: int):
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=limit)
+        self.overflowed = False
+
+    def offer(self, text: str) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            # A client that cannot keep up is dropped; it resumes with ?since= or a snapshot.
+            self.overflowed = True
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+
+class Hub:
+    def __init__(self, buffer_size: int = 20000, client_queue: int = 20000):
+        self.stream = uuid.uuid4().hex[:12]
+        self.seq = 0
+        self._buffer: deque[tuple[int, str]] = deque(maxlen=buffer_size)
+        self._subscribers: set[Subscriber] = set()
+        self._client_queue = client_queue
+
+    @property
+    def client_count(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, messages: list[HubMessage]) -> None:
+        for message in messages:
+            self.seq += 1
+            text = dumps({"type": message.type, "seq": self.seq, "data": message.data})
+            self._buffer.append((self.seq, text))
+            for subscriber in self._subscribers:
+                subscriber.offer(text)
+
+    def subscribe(self) -> Subscriber:
+        subscriber = Subscriber(self._client_queue)
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    def replay(self, since: int, stream: str | None) -> list[str] | None:
+        """The messages after ``since``, or None when they are no longer (or never were) here."""
+        if stream is not None and stream != self.stream:
+            return None
+        if since > self.seq:
+            return None
+        if since == self.seq:
+            return []
+        oldest = self._buffer[0][0] if self._buffer else self.seq + 1
+        if since + 1 < oldest:
+            return None
+        return [text for seq, text in self._buffer if seq > since]

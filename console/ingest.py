@@ -1,0 +1,265 @@
+"""(topic, payload, retain) -> adapter -> events -> one commit per batch -> hub messages; quarantine.
+
+The caller acknowledges the MQTT messages only after ``process`` returns: by then every message
+of the batch is either stored (event rows, alarm changes) or quarantined with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from adapters import BY_NAME
+from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits, matches
+from console import device_status
+from console.alarms.engine import apply_event
+from console.errors import PayloadError
+from console.events import Draft, Event, validate_event
+from console.registry import DeviceRegistry
+from console.settings import Settings
+from console.store.database import Store
+from console.store.dialect import insert
+from console.store.tables import EventRow, QuarantineRow
+from console.views import alarm_view, event_model_view
+
+log = logging.getLogger("mcc.ingest")
+
+
+@dataclass(frozen=True)
+class HubMessage:
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BoundAdapter:
+    """An adapter from the registry with the site file's settings applied."""
+
+    adapter: AdapterDef
+    ctx: AdapterContext
+
+    @property
+    def topic(self) -> str:
+        return self.ctx.topic
+
+
+def bind_adapters(settings: Settings) -> list[BoundAdapter]:
+    limits = Limits(settings.ingest.max_payload_bytes, settings.ingest.max_json_depth)
+    bound = []
+    for entry in settings.adapters:
+        adapter = BY_NAME[entry.type]
+        topic = (entry.topic or adapter.topic).replace("{site}", settings.site.id)
+        bound.append(BoundAdapter(adapter, AdapterContext(site=settings.site.id, topic=topic, limits=limits)))
+    return bound
+
+
+@dataclass
+class Counters:
+    """Since-start counters for /api/health; thread-safe increments."""
+
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    batches: int = 0
+    last_batch_size: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, stored: int, duplicates: int, quarantined: int, batch: int) -> None:
+        with self._lock:
+            self.stored += stored
+            self.duplicates += duplicates
+            self.quarantined += quarantined
+            self.batches += 1
+            self.last_batch_size = batch
+
+
+@dataclass(frozen=True)
+class _Quarantine:
+    message: InboundMessage
+    adapter: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    message: InboundMessage
+    event: Event
+    registered: bool
+
+
+class Ingest:
+    def __init__(self, settings: Settings, store: Store, registry: DeviceRegistry):
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.adapters = bind_adapters(settings)
+        self.counters = Counters()
+        self.max_future = timedelta(seconds=settings.ingest.max_future_seconds)
+
+    @property
+    def subscriptions(self) -> list[str]:
+        return sorted({bound.topic for bound in self.adapters})
+
+    # -- pure stage: bytes to validated events or quarantine reasons ---------------------------
+
+    def _adapter_for(self, topic: str) -> BoundAdapter | None:
+        for bound in self.adapters:
+            if matches(bound.topic, topic):
+                return bound
+        return None
+
+    def translate(self, message: InboundMessage) -> list[_Accepted] | _Quarantine:
+        bound = self._adapter_for(message.topic)
+        if bound is None:
+            return _Quarantine(message, "-", f"no adapter subscribes to topic {message.topic!r}")
+        name = bound.adapter.name
+        try:
+            drafts = bound.adapter.handle(message, bound.ctx)
+            return [self._accept(message, draft, name) for draft in drafts]
+        except PayloadError as exc:
+            return _Quarantine(message, name, exc.reason)
+        except Exception as exc:  # a bug in an adapter must not stop the flow
+            log.exception("adapter %s failed on topic %s", name, message.topic)
+            return _Quarantine(message, name, f"internal error in adapter: {type(exc).__name__}: {exc}")
+
+    def _accept(self, message: InboundMessage, draft: Draft, adapter: str) -> _Accepted:
+        event = validate_event(draft, adapter, message.received_at)
+        if event.ts - message.received_at > self.max_future:
+            raise PayloadError(
+                f"timestamp {event.ts.isoformat()} is more than {self.max_future} ahead of the console clock"
+            )
+        registered = self.registry.is_registered(event.site, event.device_id)
+        if not registered and self.settings.devices.unknown == "quarantine":
+            raise PayloadError(f"unknown device {event.device_id!r} at site {event.site!r}")
+        return _Accepted(message, event, registered)
+
+    # -- store stage: one transaction per batch ------------------------------------------------
+
+    def process(self, batch: list[InboundMessage]) -> list[HubMessage]:
+        accepted: list[_Accepted] = []
+        rejected: list[_Quarantine] = []
+        for message in batch:
+            outcome = self.translate(message)
+            if isinstance(outcome, _Quarantine):
+                log.warning("quarantined %s: %s", message.topic[:200], outcome.reason)
+                rejected.append(outcome)
+            else:
+                accepted.extend(outcome)
+        with self.store.write() as session, session.begin():
+            out = self._store(session, accepted, rejected)
+        return out
+
+    def quarantine(self, messages: list[InboundMessage], reason: str) -> None:
+        """Store ``messages`` in quarantine as they are (the fallback when processing failed)."""
+        with self.store.write() as session, session.begin():
+            self._store(session, [], [_Quarantine(m, "-", reason) for m in messages])
+
+    def _store(self, session: Session, accepted: list[_Accepted], rejected: list[_Quarantine]) -> list[HubMessage]:
+        if rejected:
+            session.execute(
+                insert(session, QuarantineRow),
+                [
+                    {
+                        "received_at": q.message.received_at, "topic": q.message.topic[:4096],
+                        "payload": q.message.payload, "size": len(q.message.payload),
+                        "adapter": q.adapter, "reason": q.reason[:2000], "retained": q.message.retain,
+                    }
+                    for q in rejected
+                ],
+            )
+        accepted = self._drop_unchanged_states(session, accepted)
+        inserted = self._insert_events(session, accepted)
+        stored = len(inserted)
+        hub: list[HubMessage] = []
+        sightings: dict[tuple[str, str], device_status.Sighting] = {}
+        state_changed = False
+        for item in accepted:
+            key = (item.event.site, item.event.device_id)
+            sightings[key] = device_status.Sighting(
+                item.message.received_at, item.event.adapter, item.message.topic, item.registered
+            )
+            row_id = inserted.pop((item.event.site, item.event.device_id, item.event.source_id), None)
+            if row_id is None:
+                continue
+            event = item.event
+            hub.append(HubMessage("event", event_model_view(event, row_id, item.registered, self.registry)))
+            if event.kind in ("device.online", "device.offline"):
+                device_status.set_state(
+                    session, event.site, event.device_id, event.kind.split(".", 1)[1], event.received_at,
+                    item.registered,
+                )
+                state_changed = True
+                hub.append(HubMessage("device.state", {
+                    "site": event.site, "device_id": event.device_id,
+                    "state": event.kind.split(".", 1)[1], "at": event.received_at.isoformat(),
+                }))
+            for change in apply_event(session, event, row_id):
+                hub.append(HubMessage(change.type, alarm_view(change.alarm, self.registry)))
+        device_status.record_sightings(session, sightings)
+        if state_changed:
+            counts = device_status.device_counts(session, self.registry)
+            for message in hub:
+                if message.type == "device.state":
+                    message.data["devices"] = counts
+        self.counters.add(stored, len(accepted) - stored, len(rejected), len(accepted) + len(rejected))
+        return hub
+
+    def _drop_unchanged_states(self, session: Session, accepted: list[_Accepted]) -> list[_Accepted]:
+        """A state message that repeats the device's current state is not a new event
+        (retained replays, QoS 1 redeliveries, a gateway re-announcing itself)."""
+        kept = []
+        known: dict[tuple[str, str], str] = {}
+        for item in accepted:
+            event = item.event
+            if _is_state(event):
+                key = (event.site, event.device_id)
+                if key not in known:
+                    known[key] = device_status.current_state(session, *key)
+                state = event.kind.split(".", 1)[1]
+                if known[key] == state:
+                    continue
+                known[key] = state
+            kept.append(item)
+        return kept
+
+    def _insert_events(self, session: Session, accepted: list[_Accepted]) -> dict[tuple[str, str, str], int]:
+        rows = []
+        seen: set[tuple[str, str, str]] = set()
+        for item in accepted:
+            event = item.event
+            key = (event.site, event.device_id, event.source_id)
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append({
+                "site": event.site, "device_id": event.device_id, "source_id": event.source_id,
+                "kind": event.kind, "point": event.point, "ts": event.ts, "received_at": event.received_at,
+                "data": event.data.model_dump(mode="json", exclude_defaults=True), "adapter": event.adapter,
+                "retained": event.retained, "test": event.data.test, "registered": item.registered,
+            })
+        if not rows:
+            return {}
+        stmt = (
+            insert(session, EventRow)
+            .on_conflict_do_nothing(index_elements=["site", "device_id", "source_id"])
+            .returning(EventRow.id, EventRow.site, EventRow.device_id, EventRow.source_id)
+        )
+        result = session.execute(stmt, rows)
+        return {(r.site, r.device_id, r.source_id): r.id for r in result}
+
+
+def _is_state(event: Event) -> bool:
+    return event.kind in ("device.online", "device.offline") and bool(
+        event.data.model_extra and event.data.model_extra.get("via") == "state"
+    )
+
+
+def received_now() -> datetime:
+    from datetime import timezone
+
+    return datetime.now(timezone.utc)

@@ -1,0 +1,62 @@
+"""The device registry from the site file: who a device is and where it is (building, floor, label)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from console.settings import DeviceEntry, Settings
+
+
+@dataclass(frozen=True)
+class Location:
+    building: str = ""
+    floor: str = ""
+    zone: str = ""
+    label: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"building": self.building, "floor": self.floor, "zone": self.zone, "label": self.label}
+
+
+class DeviceRegistry:
+    def __init__(self, devices: list[DeviceEntry], default_site: str):
+        self._by_key: dict[tuple[str, str], DeviceEntry] = {
+            (device.site or default_site, device.id): device for device in devices
+        }
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeviceRegistry:
+        return cls(settings.devices.entries, settings.site.id)
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._by_key.items())
+
+    def get(self, site: str, device_id: str) -> DeviceEntry | None:
+        return self._by_key.get((site, device_id))
+
+    def is_registered(self, site: str, device_id: str) -> bool:
+        return (site, device_id) in self._by_key
+
+    def location(self, site: str, device_id: str, point: str = "") -> Location:
+        device = self._by_key.get((site, device_id))
+        if device is None:
+            return Location(label=f"{device_id} {point}".strip())
+        entry = device.points.get(point) if point else None
+        if entry is None:
+            label = device.label or device.name
+            if point:
+                label = f"{label} {point}".strip()
+            return Location(device.building, device.floor, device.zone, label)
+        return Location(
+            device.building,
+            entry.floor or device.floor,
+            entry.zone or device.zone,
+            entry.label or f"{device.label} {point}".strip(),
+        )
+
+    def name(self, site: str, device_id: str) -> str | None:
+        device = self._by_key.get((site, device_id))
+        return device.name or None if device else None

@@ -1,0 +1,272 @@
+"""Pydantic models of the site file; ``MCC_<SECTION>__<KEY>`` environment variables win over the file."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from paho.mqtt.client import topic_matches_sub
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from console.errors import ConfigError
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+
+
+class Section(BaseModel):
+    """Every section rejects unknown keys: a typo in a site file must not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteSection(Section):
+    id: str = Field(pattern=_ID, description="Site id; the second level of native topics.")
+    name: str = Field("", description="Display name (Chinese first).")
+    timezone: str = Field("Asia/Shanghai", description="IANA zone for times shown to people.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class MqttSection(Section):
+    url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://user:pass@host:port or mqtts://")
+    client_id: str | None = Field(None, description="Persistent-session id; default mcc-console-<site>.")
+    keepalive: int = Field(30, ge=5, le=3600, description="Seconds between pings.")
+    reconnect_min: float = Field(0.5, gt=0, description="First reconnect delay, seconds.")
+    reconnect_max: float = Field(30.0, gt=0, description="Longest reconnect delay, seconds.")
+
+    @field_validator("url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError("scheme must be mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ValueError("a host is required")
+        try:
+            parts.port
+        except ValueError as exc:
+            raise ValueError("port is not a number") from exc
+        return value
+
+
+class DatabaseSection(Section):
+    url: str = Field("sqlite:///var/mcc.db", description="SQLAlchemy URL: sqlite:///… or postgresql+psycopg://…")
+
+    @field_validator("url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if not (value.startswith("sqlite:///") or value.startswith("postgresql+psycopg://")):
+            raise ValueError("use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return value
+
+
+class HttpSection(Section):
+    host: str = Field("127.0.0.1", description="Listen address.")
+    port: int = Field(8000, ge=0, le=65535, description="Listen port (0 = any free port).")
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="Lifetime of a login token.")
+    secure_cookie: bool = Field(False, description="Mark the session cookie Secure (behind TLS).")
+
+
+class PointEntry(Section):
+    floor: str = ""
+    zone: str = ""
+    label: str = ""
+    kind: str = ""
+
+
+class DeviceEntry(Section):
+    id: str = Field(pattern=_ID)
+    site: str | None = Field(None, description="Defaults to site.id.")
+    name: str = ""
+    name_en: str = ""
+    role: Literal["fire_panel", "door", "lane", "camera", "sensor", "gateway"] = "sensor"
+    building: str = ""
+    floor: str = ""
+    zone: str = ""
+    label: str = Field("", description="Chinese location label shown on the wall.")
+    cameras: list[str] = Field(default_factory=list)
+    points: dict[str, PointEntry] = Field(default_factory=dict)
+
+
+class DevicesSection(Section):
+    file: Path | None = Field(None, description="YAML list of devices, relative to the site file.")
+    entries: list[DeviceEntry] = Field(default_factory=list, description="Devices listed inline.")
+    unknown: Literal["accept", "quarantine"] = Field(
+        "accept", description="Events from unregistered devices: store and flag, or quarantine."
+    )
+
+
+class AdapterEntry(Section):
+    type: Literal["native"]
+    topic: str | None = Field(None, description="Subscribe filter; default is the format's own.")
+
+    @field_validator("topic")
+    @classmethod
+    def _filter(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_topic_filter(value)
+        return value
+
+
+class IngestSection(Section):
+    max_payload_bytes: int = Field(65536, ge=256, description="Larger payloads are quarantined.")
+    max_json_depth: int = Field(16, ge=2, le=64, description="Deeper JSON is quarantined.")
+    max_future_seconds: int = Field(86400, ge=0, description="Timestamps further ahead are quarantined.")
+    batch_max: int = Field(500, ge=1, le=10000, description="Most messages committed in one transaction.")
+
+
+class Settings(BaseSettings):
+    """The whole site file. Environment variables ``MCC_<SECTION>__<KEY>`` override it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MCC_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    site: SiteSection
+    mqtt: MqttSection = MqttSection()
+    database: DatabaseSection = DatabaseSection()
+    http: HttpSection = HttpSection()
+    devices: DevicesSection = DevicesSection()
+    adapters: list[AdapterEntry] = Field(default_factory=lambda: [AdapterEntry(type="native")])
+    ingest: IngestSection = IngestSection()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The site file arrives as init kwargs; the environment must win over it.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _unique_devices(self) -> Settings:
+        seen: set[str] = set()
+        for index, device in enumerate(self.devices.entries):
+            if device.id in seen:
+                raise ValueError(f"devices.entries[{index}].id: duplicate device id {device.id!r}")
+            seen.add(device.id)
+        return self
+
+    @property
+    def client_id(self) -> str:
+        return self.mqtt.client_id or f"mcc-console-{self.site.id}"
+
+
+def check_topic_filter(value: str) -> None:
+    """Raise ValueError unless ``value`` is a valid MQTT subscribe filter."""
+    if not value or len(value.encode()) > 65535 or "\x00" in value:
+        raise ValueError("empty, too long or contains NUL")
+    levels = value.split("/")
+    for index, level in enumerate(levels):
+        if "#" in level and (level != "#" or index != len(levels) - 1):
+            raise ValueError("'#' must be a whole last level")
+        if "+" in level and level != "+":
+            raise ValueError("'+' must be a whole level")
+    # paho raises on filters it cannot match; this also checks the level rules it enforces.
+    topic_matches_sub(value, "x")
+
+
+def _error_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top)"
+
+
+def _read_yaml(path: Path, label: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([(label, f"cannot read {path}: {exc.strerror}")]) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([(label, f"YAML syntax error{where}: {getattr(exc, 'problem', exc)}")]) from exc
+
+
+def load_settings(path: Path | str | None, env: dict[str, str] | None = None) -> Settings:
+    """Load and validate a site file plus the environment; raise ConfigError with every problem."""
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        path = Path(path)
+        base = path.resolve().parent
+        raw = _read_yaml(path, str(path))
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError([("(top)", "the site file must be a mapping of sections")])
+        data = raw
+    saved = None
+    if env is not None:
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(env)
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        problems = [(_error_path(err["loc"]), err["msg"]) for err in exc.errors()]
+        raise ConfigError(problems) from exc
+    finally:
+        if saved is not None:
+            os.environ.clear()
+            os.environ.update(saved)
+    return _with_device_file(settings, base)
+
+
+def _with_device_file(settings: Settings, base: Path) -> Settings:
+    """Merge the devices file (if any) into ``devices.entries``, validating each entry with its path."""
+    file = settings.devices.file
+    if file is None:
+        return settings
+    path = file if file.is_absolute() else base / file
+    label = f"devices.file ({path})"
+    raw = _read_yaml(path, label)
+    if not isinstance(raw, list):
+        raise ConfigError([(label, "must be a YAML list of devices")])
+    problems: list[tuple[str, str]] = []
+    entries = list(settings.devices.entries)
+    seen = {d.id for d in entries}
+    for index, item in enumerate(raw):
+        try:
+            device = DeviceEntry.model_validate(item)
+        except ValidationError as exc:
+            for err in exc.errors():
+                problems.append((f"{label}[{index}]" + ("." + _error_path(err["loc"]) if err["loc"] else ""), err["msg"]))
+            continue
+        if device.id in seen:
+            problems.append((f"{label}[{index}].id", f"duplicate device id {device.id!r}"))
+        seen.add(device.id)
+        entries.append(device)
+    if problems:
+        raise ConfigError(problems)
+    devices = settings.devices.model_copy(update={"entries": entries, "file": path})
+    return settings.model_copy(update={"devices": devices})
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a sqlite:/// URL, or None for other databases."""
+    match = re.match(r"^sqlite:///(.+)$", url)
+    return Path(match.group(1)) if match else None
