@@ -250,16 +250,17 @@ def _with_device_file(settings: Settings, base: Path) -> Settings:
     entries = list(settings.devices.entries)
     seen = {d.id for d in entries}
     for index, item in enumerate(raw):
+        raw_id = item.get("id") if isinstance(item, dict) else None
+        if isinstance(raw_id, str):
+            if raw_id in seen:
+                problems.append((f"{label}[{index}].id", f"duplicate device id {raw_id!r}"))
+            seen.add(raw_id)
         try:
-            device = DeviceEntry.model_validate(item)
+            entries.append(DeviceEntry.model_validate(item))
         except ValidationError as exc:
             for err in exc.errors():
-                problems.append((f"{label}[{index}]" + ("." + _error_path(err["loc"]) if err["loc"] else ""), err["msg"]))
-            continue
-        if device.id in seen:
-            problems.append((f"{label}[{index}].id", f"duplicate device id {device.id!r}"))
-        seen.add(device.id)
-        entries.append(device)
+                where = f"{label}[{index}]" + ("." + _error_path(err["loc"]) if err["loc"] else "")
+                problems.append((where, err["msg"]))
     if problems:
         raise ConfigError(problems)
     devices = settings.devices.model_copy(update={"entries": entries, "file": path})

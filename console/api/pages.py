@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from console import auth
 from console.api.deps import COOKIE, get_runtime, token_from
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 router = APIRouter(include_in_schema=False)
+
+
+def _wall_html(timezone: str) -> str:
+    # The site's zone goes into the page so the wall shows times as the control room reads them.
+    html = (WEB / "wall.html").read_text(encoding="utf-8")
+    meta = f'<meta name="mcc-timezone" content="{escape(timezone)}">'
+    return html.replace("<head>", "<head>\n  " + meta, 1)
 
 
 @router.get("/")
@@ -37,7 +45,7 @@ async def wall_page(request: Request) -> Response:
     user = await run_in_threadpool(resolve)
     if user is None or user.role not in auth.VIEW:
         return RedirectResponse("/login?next=/wall", status_code=303)
-    response = FileResponse(WEB / "wall.html")
+    response = HTMLResponse(_wall_html(runtime.settings.site.timezone))
     if request.query_params.get("token") and request.cookies.get(COOKIE) != token:
         # A kiosk opened /wall?token=…: keep it logged in across reloads without the URL.
         response.set_cookie(COOKIE, token or "", httponly=True, samesite="strict",

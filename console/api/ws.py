@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -30,6 +31,7 @@ def build_snapshot(runtime: Runtime) -> dict[str, Any]:
         events = session.scalars(select(EventRow).order_by(EventRow.id.desc()).limit(SNAPSHOT_EVENTS)).all()
         counts = device_status.device_counts(session, runtime.registry)
     return {
+        "server_time": datetime.now(timezone.utc).isoformat(),
         "alarms": [alarm_view(a, runtime.registry) for a in alarms],
         "tasks": [],
         "devices": counts,

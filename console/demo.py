@@ -1,0 +1,120 @@
+"""``mcc demo``: a managed Mosquitto, SQLite under the data folder, demo users, the simulator, the web."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+from pathlib import Path
+
+from sqlalchemy import select
+
+from console import audit, auth
+from console.broker import ManagedMosquitto
+from console.mqtt import wait_for_port
+from console.settings import Settings, load_settings
+from console.store.database import Store
+from console.store.tables import UserRow
+
+log = logging.getLogger("mcc.demo")
+DEMO_SITE = Path(__file__).resolve().parents[1] / "deploy" / "demo" / "site.yaml"
+DEMO_USERS = (("admin", "admin", "管理员"), ("supervisor", "supervisor", "值班主管"),
+              ("operator", "operator", "主班操作员"), ("wall", "display", "大屏"))
+
+
+def demo_settings(data: Path, broker_url: str, port: int) -> Settings:
+    base = load_settings(DEMO_SITE)
+    return base.model_copy(update={
+        "mqtt": base.mqtt.model_copy(update={"url": broker_url}),
+        "database": base.database.model_copy(update={"url": f"sqlite:///{data / 'mcc-demo.db'}"}),
+        "http": base.http.model_copy(update={"port": port}),
+    })
+
+
+def ensure_demo_users(store: Store, data: Path) -> dict[str, str]:
+    """Create the demo logins once (random passwords, kept in data/demo-logins.json, mode 0600)."""
+    path = data / "demo-logins.json"
+    saved: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    with store.write() as session, session.begin():
+        existing = set(session.scalars(select(UserRow.username)))
+        for name, role, label in DEMO_USERS:
+            if name in existing and name in saved:
+                continue
+            password = secrets.token_urlsafe(9)
+            if name in existing:  # a lost logins file: reset the demo user's password
+                row = session.scalar(select(UserRow).where(UserRow.username == name))
+                assert row is not None
+                row.password_hash = auth.hash_password(password)
+            else:
+                auth.add_user(session, name, password, role, label)
+            audit.record(session, "mcc-demo", "user.add", target=f"user:{name}", detail={"role": role}, client="demo")
+            saved[name] = password
+    path.write_text(json.dumps(saved, indent=2))
+    os.chmod(path, 0o600)
+    return saved
+
+
+def kiosk_token(store: Store) -> str:
+    with store.write() as session, session.begin():
+        row = session.scalar(select(UserRow).where(UserRow.username == "wall"))
+        assert row is not None
+        return auth.issue_token(session, auth.User(row.id, row.username, row.role), hours=24 * 7, client="demo-kiosk")
+
+
+def _announce_when_listening(port: int, banner: str) -> None:
+    if wait_for_port("127.0.0.1", port, timeout=60):
+        print(banner, flush=True)
+
+
+def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
+    import uvicorn
+
+    from console.app import create_app
+    from console.simulator import run_simulator
+
+    data = data.resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    broker = ManagedMosquitto(data / "broker")
+    broker.start()
+    stop = threading.Event()
+    simulator: threading.Thread | None = None
+    try:
+        settings = demo_settings(data, broker.url, port)
+        store = Store(settings.database.url)
+        store.migrate()
+        logins = ensure_demo_users(store, data)
+        token = kiosk_token(store)
+        store.dispose()
+        simulator = threading.Thread(
+            target=run_simulator, args=(broker.url, settings.site.id),
+            kwargs={"rate": rate, "stop": stop}, name="mcc-simulator", daemon=True,
+        )
+        simulator.start()
+        web = f"http://127.0.0.1:{port}"
+        lines = [
+            "",
+            "MCC demo — 演示小区 (site 'demo')",
+            f"  wall (大屏):      {web}/wall",
+            f"  kiosk wall URL:   {web}/wall?token={token}",
+            f"  login:            {web}/login",
+            f"  API docs:         {web}/docs    health: {web}/api/health",
+            f"  MQTT broker:      {broker.url}  (native topics mcc/v1/demo/<device>/event)",
+            f"  data folder:      {data}",
+            "  demo logins (also in demo-logins.json):",
+            *[f"    {name:<11} {password:<14} role {role}" for (name, role, _), password in
+              ((u, logins[u[0]]) for u in DEMO_USERS)],
+            "  Ctrl-C stops the console, the simulator and the broker.",
+            "",
+        ]
+        # Print the banner once the web server answers, so every URL in it works when read.
+        threading.Thread(target=_announce_when_listening, args=(port, "\n".join(lines)), daemon=True).start()
+        uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                    ws="websockets-sansio")
+    finally:
+        stop.set()
+        if simulator is not None:
+            simulator.join(10)
+        broker.stop()
+    return 0

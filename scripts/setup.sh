@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Sets up MCC on Debian/Ubuntu: system packages, then a virtual environment in .venv with the
+# pinned Python packages (constraints.txt). Idempotent; run it again after pulling.
+#   bash scripts/setup.sh          what `mcc demo` needs (mosquitto, Python 3.11 venv)
+#   bash scripts/setup.sh --test   also what the tests need (Chromium, PostgreSQL, a CJK font)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(mosquitto mosquitto-clients python3-venv)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(chromium postgresql fonts-wqy-microhei)
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  echo "installing system packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python=""
+for candidate in python3.11 python3; do
+  if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+    python=$candidate; break
+  fi
+done
+if [[ -z "$python" ]]; then
+  echo "MCC needs Python 3.11 (python3.11 on PATH)" >&2
+  exit 1
+fi
+
+[[ -x .venv/bin/python ]] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -c "import console, paho.mqtt, fastapi, sqlalchemy" # fail loudly if the install did not take
+echo "setup done: .venv is ready"

@@ -1,0 +1,158 @@
+"""From an MQTT publish on a real Mosquitto to the store, the alarm list and a WebSocket client."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
+
+
+def ws_connect(console: ConsoleProcess, user: str, query: str = "") -> ClientConnection:
+    url = f"ws://127.0.0.1:{console.port}/ws{query}"
+    return connect(url, additional_headers={"Authorization": f"Bearer {console.tokens[user]}"}, open_timeout=5)
+
+
+def receive_until(ws: ClientConnection, predicate: Any, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Collect messages until one satisfies ``predicate``; return everything received."""
+    seen: list[dict[str, Any]] = []
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        seen.append(message)
+        if predicate(message):
+            return seen
+    raise AssertionError(f"no matching message in {timeout} s; got {[m['type'] for m in seen]}")
+
+
+@pytest.fixture
+def console(make_console: Any, db_url: str) -> ConsoleProcess:
+    console = make_console(db_url)
+    console.add_user("op", "operator")
+    console.add_user("wall", "display")
+    console.login("op")
+    console.login("wall")
+    return console
+
+
+def test_fire_alarm_is_stored_raised_and_pushed_to_websocket(console: ConsoleProcess, publisher: Publisher) -> None:
+    with ws_connect(console, "wall") as ws:
+        snapshot = json.loads(ws.recv(timeout=5))
+        assert snapshot["type"] == "snapshot"
+        assert snapshot["alarms"] == []
+        publisher.publish(*native_event("fp-1", "fp-1-000042", "fire.alarm", point="1-003"))
+        seen = receive_until(ws, lambda m: m["type"] == "alarm.raised")
+        seen += receive_until(ws, lambda m: m["type"] == "event", timeout=2) if not any(
+            m["type"] == "event" for m in seen) else []
+
+    event = next(m for m in seen if m["type"] == "event")
+    assert event["data"]["id"] == "fp-1-000042"
+    assert event["data"]["kind"] == "fire.alarm"
+    raised = next(m for m in seen if m["type"] == "alarm.raised")
+    alarm = raised["data"]
+    assert alarm["kind"] == "fire.alarm" and alarm["severity"] == "critical"
+    assert alarm["location"]["label"] == "1号楼 3层 东侧走廊 感烟探测器"
+    seqs = [m["seq"] for m in seen]
+    assert seqs == list(range(snapshot["seq"] + 1, snapshot["seq"] + 1 + len(seen)))
+
+    stored = console.api("GET", "/api/events?device_id=fp-1", "op").json()
+    assert [e["id"] for e in stored] == ["fp-1-000042"]
+    active = console.api("GET", "/api/alarms?active=true", "op").json()
+    assert [(a["kind"], a["point"], a["count"], a["acknowledged"]) for a in active] == [
+        ("fire.alarm", "1-003", 1, False)
+    ]
+
+
+def test_same_source_id_twice_is_stored_once(console: ConsoleProcess, publisher: Publisher) -> None:
+    topic, body = native_event("door-1", "door-1-77", "access.door_forced")
+    publisher.publish(topic, body)
+    publisher.publish(topic, body)
+    publisher.publish(*native_event("door-1", "door-1-78", "access.granted", data={"card": "A1"}))
+    wait_until(lambda: len(console.api("GET", "/api/events?device_id=door-1", "op").json()) == 2)
+    events = console.api("GET", "/api/events?device_id=door-1", "op").json()
+    assert sorted(e["id"] for e in events) == ["door-1-77", "door-1-78"]
+    wait_until(lambda: console.health()["ingest"]["duplicates"] == 1)
+    alarms = console.api("GET", "/api/alarms?active=true", "op").json()
+    assert [(a["kind"], a["count"]) for a in alarms] == [("access.door_forced", 1)]
+
+
+def test_repeat_updates_the_alarm_and_restore_clears_it_independently_of_ack(
+    console: ConsoleProcess, publisher: Publisher
+) -> None:
+    publisher.publish(*native_event("fp-1", "a", "fire.alarm", point="1-003"))
+    publisher.publish(*native_event("fp-1", "b", "fire.alarm", point="1-003"))
+    alarm = wait_until(lambda: [a for a in console.api("GET", "/api/alarms?active=true", "op").json()
+                                if a["count"] == 2])[0]
+    response = console.api("POST", f"/api/alarms/{alarm['id']}/ack", "op", json={"comment": "已派保安"})
+    assert response.status_code == 200
+    assert response.json()["acknowledged"] is True and response.json()["cleared"] is False
+    assert response.json()["ack_comment"] == "已派保安"
+    # Acknowledged but not cleared: still in the live queue.
+    assert [a["id"] for a in console.api("GET", "/api/alarms?active=true", "op").json()] == [alarm["id"]]
+    publisher.publish(*native_event("fp-1", "c", "fire.restore", point="1-003", data={"of": "fire.alarm"}))
+    wait_until(lambda: console.api("GET", "/api/alarms?active=true", "op").json() == [])
+    closed = console.api("GET", f"/api/alarms/{alarm['id']}", "op").json()
+    assert closed["acknowledged"] and closed["cleared"] and closed["acked_by"] == "op"
+    # A new occurrence after close opens a new alarm.
+    publisher.publish(*native_event("fp-1", "d", "fire.alarm", point="1-003"))
+    fresh = wait_until(lambda: console.api("GET", "/api/alarms?active=true", "op").json())
+    assert fresh[0]["id"] != alarm["id"] and fresh[0]["count"] == 1
+
+
+def test_retained_replay_never_raises_an_alarm_but_live_offline_state_does(
+    make_console: Any, db_url: str, publisher: Publisher
+) -> None:
+    # Published before the console ever subscribed: it sees them only as retained replays.
+    publisher.publish("mcc/v1/demo/door-1/state", "offline", retain=True)
+    publisher.publish(*native_event("fp-1", "retained-fire", "fire.alarm", point="1-009"), retain=True)
+    console = make_console(db_url)
+    console.add_user("op", "operator")
+    console.login("op")
+    wait_until(lambda: any(e["id"] == "retained-fire" for e in console.api("GET", "/api/events", "op").json()))
+    devices = {d["device_id"]: d for d in console.api("GET", "/api/devices", "op").json()}
+    wait_until(lambda: {d["device_id"]: d for d in console.api("GET", "/api/devices", "op").json()}
+               ["door-1"]["state"] == "offline")
+    assert console.api("GET", "/api/alarms", "op").json() == []
+
+    # A live "offline" raises the device-offline alarm ...
+    publisher.publish("mcc/v1/demo/lane-in/state", "offline", retain=True)
+    alarm = wait_until(lambda: console.api("GET", "/api/alarms?active=true", "op").json())[0]
+    assert (alarm["kind"], alarm["device_id"]) == ("device.offline", "lane-in")
+    # ... and its replay after a restart does not raise it again.
+    console.stop()
+    console.start()
+    console.login("op")
+    publisher.publish(*native_event("fp-1", "marker", "access.granted"))
+    wait_until(lambda: any(e["id"] == "marker" for e in console.api("GET", "/api/events", "op").json()))
+    alarms = console.api("GET", "/api/alarms", "op").json()
+    assert [(a["id"], a["count"]) for a in alarms] == [(alarm["id"], 1)]
+    # Back online clears it.
+    publisher.publish("mcc/v1/demo/lane-in/state", "online", retain=True)
+    wait_until(lambda: console.api("GET", f"/api/alarms/{alarm['id']}", "op").json()["cleared"])
+    assert devices["door-1"]["registered"] is True
+
+
+def test_websocket_resumes_with_since_and_gets_what_it_missed(console: ConsoleProcess, publisher: Publisher) -> None:
+    with ws_connect(console, "wall") as ws:
+        snapshot = json.loads(ws.recv(timeout=5))
+        publisher.publish(*native_event("lane-in", "p1", "parking.entry", data={"plate": "粤B12345"}))
+        first = receive_until(ws, lambda m: m["type"] == "event")
+    last_seq = first[-1]["seq"]
+    publisher.publish(*native_event("lane-in", "p2", "parking.entry", data={"plate": "粤B54321"}))
+    publisher.publish(*native_event("lane-in", "p3", "parking.exit", data={"plate": "粤B12345"}))
+    wait_until(lambda: len(console.api("GET", "/api/events?device_id=lane-in", "op").json()) == 3)
+    with ws_connect(console, "wall", f"?since={last_seq}&stream={snapshot['stream']}") as ws:
+        missed = receive_until(ws, lambda m: m["type"] == "event" and m["data"]["id"] == "p3")
+    assert missed[0]["type"] != "snapshot"
+    assert [m["seq"] for m in missed] == list(range(last_seq + 1, last_seq + 1 + len(missed)))
+    assert [m["data"]["id"] for m in missed if m["type"] == "event"] == ["p2", "p3"]
+    # A stream id from another server life gets a fresh snapshot instead.
+    with ws_connect(console, "wall", f"?since={last_seq}&stream=someoneelse") as ws:
+        fresh = json.loads(ws.recv(timeout=5))
+    assert fresh["type"] == "snapshot"
+    assert [e["id"] for e in fresh["events"]][:3] == ["p3", "p2", "p1"]

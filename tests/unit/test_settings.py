@@ -1,0 +1,98 @@
+"""The site file: validation with paths, MCC_* overrides, and `mcc check-config`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from console.__main__ import main
+from console.errors import ConfigError
+from console.settings import load_settings
+
+GOOD = """\
+site: {id: demo, name: 演示小区}
+mqtt: {url: "mqtt://user:secret@127.0.0.1:1883"}
+database: {url: "sqlite:///var/mcc.db"}
+devices:
+  file: devices.yaml
+"""
+DEVICES = """\
+- {id: fp-1, name: 1号楼火灾报警控制器, role: fire_panel, points: {"1-003": {floor: 3F, label: 感烟}}}
+- {id: door-1, role: door}
+"""
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    (tmp_path / "devices.yaml").write_text(DEVICES)
+    path = tmp_path / "site.yaml"
+    path.write_text(GOOD)
+    return path
+
+
+def test_good_site_file_loads_with_its_device_file(site: Path) -> None:
+    settings = load_settings(site, env={})
+    assert settings.site.id == "demo" and settings.site.timezone == "Asia/Shanghai"
+    assert [d.id for d in settings.devices.entries] == ["fp-1", "door-1"]
+    assert settings.adapters[0].type == "native"
+    assert settings.client_id == "mcc-console-demo"
+
+
+def test_environment_wins_over_the_file(site: Path) -> None:
+    settings = load_settings(site, env={
+        "MCC_MQTT__URL": "mqtts://broker.example:8883", "MCC_HTTP__PORT": "9001",
+        "MCC_DATABASE__URL": "postgresql+psycopg://mcc@db/mcc",
+    })
+    assert settings.mqtt.url == "mqtts://broker.example:8883"
+    assert settings.http.port == 9001
+    assert settings.database.url.startswith("postgresql+psycopg://")
+    assert settings.site.name == "演示小区"  # untouched keys keep the file's value
+
+
+def test_every_problem_is_reported_with_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        "site: {id: 'bad id!', timezone: Mars/Olympus}\n"
+        "mqtt: {url: 'http://x', keepalive: -1, colour: blue}\n"
+        "adapters: [{type: native, topic: 'a/#/b'}, {type: telepathy}]\n"
+        "surprise: true\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path, env={})
+    paths = {where for where, _ in raised.value.problems}
+    assert {"site.id", "site.timezone", "mqtt.url", "mqtt.keepalive", "mqtt.colour",
+            "adapters[0].topic", "adapters[1].type", "surprise"} <= paths
+
+
+def test_device_file_errors_name_the_file_and_the_entry(site: Path) -> None:
+    (site.parent / "devices.yaml").write_text("- {id: fp-1, role: toaster}\n- {id: fp-1}\n- {name: no id}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(site, env={})
+    messages = [f"{where}: {msg}" for where, msg in raised.value.problems]
+    assert any("[0].role" in m for m in messages)
+    assert any("[1].id" in m and "duplicate" in m for m in messages)
+    assert any("[2].id" in m for m in messages)
+    assert all("devices.yaml" in m for m in messages)
+
+
+def test_check_config_prints_every_error_and_exits_non_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text("site: {id: demo}\nhttp: {port: 99999, hots: x}\n")
+    assert main(["check-config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: http.port:" in err and f"{path}: http.hots: Extra inputs are not permitted" in err
+    assert "2 problem(s) found" in err
+
+
+def test_check_config_reports_yaml_syntax_with_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text("site:\n  id: demo\n  name: [unclosed\n")
+    assert main(["check-config", str(path)]) == 1
+    assert "YAML syntax error at line" in capsys.readouterr().err
+
+
+def test_check_config_accepts_the_shipped_demo_site(capsys: pytest.CaptureFixture[str]) -> None:
+    demo = Path(__file__).parents[2] / "deploy" / "demo" / "site.yaml"
+    assert main(["check-config", str(demo)]) == 0
+    assert "OK (site demo" in capsys.readouterr().out

@@ -1,0 +1,286 @@
+"""The device simulator: traffic generated on a fake clock, and published to a real broker."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import random
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+from console.simulator import (
+    DEFAULT_DEVICES, SITE_TZ, Message, Traffic, load_devices, run_simulator,
+)
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+# Copied from DESIGN.md ("Native MQTT format"), so the simulator is checked against the contract.
+CANONICAL_KINDS = {
+    "fire.alarm", "fire.fault", "fire.supervisory", "fire.feedback", "fire.isolated",
+    "fire.restore", "fire.reset",
+    "access.granted", "access.denied", "access.door_forced", "access.door_held_open",
+    "access.door_closed", "access.tamper", "access.duress", "access.restore",
+    "parking.entry", "parking.exit", "parking.barrier_fault", "parking.barrier_opened",
+    "parking.unpaid_exit", "parking.restore",
+    "camera.offline", "camera.online", "camera.tamper", "camera.motion", "camera.restore",
+    "safety.gas", "safety.water_leak", "safety.restore",
+    "device.online", "device.offline", "device.heartbeat", "device.battery_low", "device.fault",
+    "device.restore",
+    "patrol.checkpoint",
+}
+ROLES = {"fire_panel", "door", "lane", "camera", "sensor", "gateway"}
+START = datetime(2025, 3, 1, 9, 0, tzinfo=SITE_TZ)
+
+
+def registry() -> list[dict]:
+    return yaml.safe_load(DEFAULT_DEVICES.read_text(encoding="utf-8"))
+
+
+def published_ids() -> set[str]:
+    return {d["id"] for d in registry() if d["role"] != "camera"}
+
+
+def traffic(seed: int, rate: float = 5.0) -> Traffic:
+    return Traffic(load_devices(), "demo", rate, random.Random(seed), START)
+
+
+def assert_native_event(topic: str, payload: bytes) -> dict:
+    body = json.loads(payload)
+    assert isinstance(body, dict), topic
+    assert set(body) <= {"id", "ts", "type", "point", "data"}, body
+    assert isinstance(body["id"], str) and body["id"], body
+    assert body["type"] in CANONICAL_KINDS, body
+    assert isinstance(body["data"], dict), body
+    assert "point" not in body or isinstance(body["point"], str), body
+    ts = datetime.fromisoformat(body["ts"])
+    assert ts.utcoffset() is not None and ts.utcoffset().total_seconds() == 8 * 3600, body
+    return body
+
+
+# -- the registry ---------------------------------------------------------------------------------
+
+
+def test_registry_devices_have_every_key_and_unique_ids():
+    devices = registry()
+    keys = {"id", "name", "name_en", "role", "building", "floor", "zone", "label", "cameras"}
+    ids = [d["id"] for d in devices]
+    assert len(ids) == len(set(ids))
+    for device in devices:
+        assert keys <= set(device) <= keys | {"points"}, device["id"]
+        assert device["role"] in ROLES
+        assert all(cam in ids for cam in device["cameras"]), device["id"]
+        for address, point in (device.get("points") or {}).items():
+            assert set(point) == {"floor", "zone", "label", "kind"}, (device["id"], address)
+    assert {"fp-1", "fp-2", "door-1-lobby", "door-2-roof", "lane-in", "lane-out"} <= set(ids)
+
+
+# -- generation on a fake clock -------------------------------------------------------------------
+
+
+def test_same_seed_generates_the_same_messages():
+    first = list(itertools.islice(traffic(42), 500))
+    assert first == list(itertools.islice(traffic(42), 500))
+    assert first != list(itertools.islice(traffic(43), 500))
+
+
+@functools.cache
+def two_hours(seed: int = 3) -> tuple[Message, ...]:
+    return tuple(itertools.takewhile(lambda m: m.at < 7200, traffic(seed, rate=2)))
+
+
+def test_two_hours_of_traffic_keep_the_native_contract():
+    messages = two_hours()
+    assert [m.at for m in messages] == sorted(m.at for m in messages)
+    events = [assert_native_event(m.topic, m.payload.encode()) for m in messages if not m.retain]
+    assert len({e["id"] for e in events}) == len(events)
+    assert 2 * 7200 * 0.9 < len(events) < 2 * 7200 * 1.1
+    assert {"access.granted", "parking.entry", "parking.exit", "device.heartbeat", "fire.alarm",
+            "fire.fault", "fire.restore", "access.denied", "access.door_held_open",
+            "access.door_closed", "parking.barrier_fault", "parking.restore",
+            "device.battery_low"} <= {e["type"] for e in events}
+    assert {m.payload for m in messages if m.retain} == {"online", "offline"}
+
+
+def test_every_fire_alarm_is_restored_20_to_90_seconds_later_on_its_point():
+    fire = [(m.at, json.loads(m.payload)) for m in two_hours() if m.kind.startswith("fire.")]
+    alarms = [(at, e) for at, e in fire if e["type"] == "fire.alarm" and at < 7200 - 90]
+    assert alarms
+    for at, alarm in alarms:
+        restore = next(t for t, e in fire if t > at and e["type"] == "fire.restore"
+                       and e.get("point") == alarm["point"] and e["data"] == {"of": "fire.alarm"})
+        assert 20 <= restore - at <= 90, alarm
+
+
+def test_offline_devices_come_back_online_30_to_120_seconds_later_and_are_silent_meanwhile():
+    messages = two_hours()
+    offline = [m for m in messages if m.kind == "state.offline" and m.at < 7200 - 120]
+    assert offline
+    for down in offline:
+        back = next(m for m in messages if m.topic == down.topic and m.at > down.at)
+        assert back.payload == "online" and 30 <= back.at - down.at <= 120
+        device = down.topic.rsplit("/", 2)[1]
+        assert not [m for m in messages if down.at < m.at < back.at and f"/{device}/" in m.topic]
+
+
+# -- publishing to a real broker ------------------------------------------------------------------
+
+
+@dataclass
+class Broker:
+    """A real mosquitto on a fixed free port, which a test may stop and start again."""
+
+    workdir: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                        "max_queued_messages 1000000\nset_tcp_nodelay true\n")
+        log = self.workdir / "mosquitto.log"
+        with open(log, "ab") as out:
+            self.process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=out, stderr=out)
+        deadline = time.monotonic() + 10
+        while True:
+            assert self.process.poll() is None, log.read_text()
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "mosquitto did not start listening"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    broker = Broker(tmp_path, port)
+    try:
+        broker.start()
+        yield broker
+    finally:
+        broker.stop()
+
+
+def subscribe(broker: Broker, topic: str) -> tuple[mqtt.Client, list[mqtt.MQTTMessage]]:
+    received: list[mqtt.MQTTMessage] = []
+    subscribed = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.on_message = lambda _c, _u, msg: received.append(msg)
+    client.on_connect = lambda c, _u, _f, _r, _p: c.subscribe(topic, qos=1)
+    client.on_subscribe = lambda _c, _u, _m, _r, _p: subscribed.set()
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    assert subscribed.wait(5)
+    return client, received
+
+
+def close(client: mqtt.Client) -> None:
+    client.disconnect()
+    client.loop_stop()
+
+
+@pytest.mark.timeout(60)
+def test_simulator_publishes_native_events_and_retained_states(broker: Broker):
+    watcher, live = subscribe(broker, "mcc/v1/#")
+    try:
+        stats = run_simulator(broker.url, "demo", rate=50, seed=11, duration=3)
+        deadline = time.monotonic() + 5
+        while len(live) < stats.total and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        close(watcher)
+
+    assert len(live) == stats.total  # QoS 1 and a clean disconnect: nothing lost on the way
+    devices = published_ids()
+    events = []
+    for msg in live:
+        prefix, site, device, channel = msg.topic.rsplit("/", 3)
+        assert (prefix, site, device in devices) == ("mcc/v1", "demo", True), msg.topic
+        if channel == "event":
+            assert msg.qos == 1
+            events.append(assert_native_event(msg.topic, msg.payload))
+        else:
+            assert channel == "state" and msg.payload in (b"online", b"offline"), msg.topic
+    assert len({e["id"] for e in events}) == len(events)
+    assert {"access.granted", "parking.entry", "parking.exit", "device.heartbeat"} <= {
+        e["type"] for e in events}
+    assert 50 * 3 * 0.6 < len(events) < 50 * 3 * 1.4
+
+    # A newcomer gets one retained state per device and no retained events.
+    late, retained = subscribe(broker, "mcc/v1/#")
+    time.sleep(0.5)
+    close(late)
+    assert all(m.retain and m.topic.endswith("/state") for m in retained)
+    assert {m.topic.split("/")[3] for m in retained} == devices
+    assert {m.payload for m in retained} <= {b"online", b"offline"}
+
+
+@pytest.mark.timeout(30)
+def test_simulator_stops_promptly_when_asked(broker: Broker):
+    stop = threading.Event()
+    result = {}
+    worker = threading.Thread(
+        target=lambda: result.setdefault("stats", run_simulator(broker.url, "demo", rate=20,
+                                                                stop=stop)))
+    worker.start()
+    time.sleep(1)
+    stop.set()
+    worker.join(timeout=8)
+    assert not worker.is_alive()
+    assert result["stats"].published["state.online"] == len(published_ids())
+
+
+def retained_states(broker: Broker) -> dict[str, bytes]:
+    client, retained = subscribe(broker, "mcc/v1/+/+/state")
+    time.sleep(0.3)
+    close(client)
+    return {m.topic.split("/")[3]: m.payload for m in retained if m.retain}
+
+
+@pytest.mark.timeout(60)
+def test_simulator_reconnects_and_restates_devices_after_a_broker_restart(broker: Broker):
+    stop = threading.Event()
+    worker = threading.Thread(target=run_simulator, args=(broker.url, "demo"),
+                              kwargs={"rate": 20, "stop": stop})
+    worker.start()
+    try:
+        time.sleep(1)
+        assert set(retained_states(broker)) == published_ids()
+        broker.stop()  # no persistence: the retained states die with it
+        time.sleep(0.5)
+        broker.start()
+        watcher, live = subscribe(broker, "mcc/v1/+/+/event")
+        deadline = time.monotonic() + 15
+        while set(retained_states(broker)) != published_ids():
+            assert time.monotonic() < deadline, "states were not restated after the restart"
+        time.sleep(0.5)
+        close(watcher)
+        assert live, "no events after the restart"
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    assert not worker.is_alive()

@@ -1,0 +1,85 @@
+// MCC sign-in page: POST JSON credentials, the server sets an HttpOnly session cookie.
+import { t, initI18n, initLangSwitch, onLangChange } from "./i18n.js";
+
+const $ = (id) => document.getElementById(id);
+const form = $("login-form");
+const user = $("username");
+const pass = $("password");
+const submit = $("login-submit");
+const errorBox = $("login-error");
+
+let error = null; // {key, params}: kept so a language switch re-renders it
+let busy = false;
+
+/** Only same-site absolute paths: "/x" yes, "//evil", "/\\evil", "https://…" no. */
+export function safeNext(search = window.location.search) {
+  const next = new URLSearchParams(search).get("next");
+  if (!next || !next.startsWith("/") || next.startsWith("//") || next.includes("\\")) return "/wall";
+  if (/[\u0000-\u001f]/.test(next)) return "/wall";
+  try {
+    const u = new URL(next, window.location.origin);
+    if (u.origin !== window.location.origin) return "/wall";
+    return u.pathname + u.search + u.hash;
+  } catch {
+    return "/wall";
+  }
+}
+
+function render() {
+  errorBox.textContent = error ? t(error.key, error.params) : "";
+  submit.textContent = t(busy ? "login.submitting" : "login.submit");
+  submit.disabled = busy;
+}
+
+function showError(key, params, fields = []) {
+  error = { key, params };
+  for (const f of [user, pass]) f.setAttribute("aria-invalid", fields.includes(f) ? "true" : "false");
+  render();
+}
+
+form.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  if (busy) return;
+  const username = user.value.trim();
+  const password = pass.value;
+  if (!username || !password) {
+    showError("login.required", null, [!username ? user : null, !password ? pass : null].filter(Boolean));
+    (!username ? user : pass).focus();
+    return;
+  }
+  busy = true;
+  error = null;
+  render();
+  let res;
+  try {
+    res = await fetch("/api/auth/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify({ username, password }),
+    });
+  } catch {
+    busy = false;
+    showError("login.network");
+    return;
+  }
+  if (res.ok) {
+    window.location.assign(safeNext());
+    return;
+  }
+  busy = false;
+  if (res.status === 401) {
+    showError("login.bad_credentials", null, [user, pass]);
+    pass.value = "";
+    pass.focus();
+  } else if (res.status === 429) {
+    showError("login.too_many");
+  } else {
+    showError("login.failed", { status: res.status });
+  }
+});
+
+initI18n();
+initLangSwitch($("lang-switch"));
+onLangChange(render);
+render();
