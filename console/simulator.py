@@ -122,8 +122,9 @@ class Traffic:
         ]
         self._later(0.0, lambda at: [self._state(at, d.id, "online") for d in self._devices])
         self._later(rng.expovariate(rate), self._routine)
-        # The first incident comes within seconds, so a new demo wall has something to show.
-        self._later(rng.uniform(1.0, 3.0), self._incident)
+        # The first incident comes within seconds and always raises an alarm (a single denied
+        # card does not), so a new demo wall has something to show.
+        self._later(rng.uniform(1.0, 3.0), self._opening)
 
     def states(self) -> dict[str, str]:
         return {d.id: "offline" if d.id in self._offline else "online" for d in self._devices}
@@ -227,6 +228,10 @@ class Traffic:
         return [self._event(at, device.id, "device.heartbeat")]
 
     # -- incidents --------------------------------------------------------------------------
+
+    def _opening(self, at: float) -> list[Message]:
+        self._later(at + self._rng.expovariate(self._rate * INCIDENTS_PER_EVENT), self._incident)
+        return self._happen(at, [entry for entry in self._incident_mix if entry[2] != self._denied])
 
     def _incident(self, at: float) -> list[Message]:
         self._later(at + self._rng.expovariate(self._rate * INCIDENTS_PER_EVENT), self._incident)

@@ -94,6 +94,15 @@ def test_same_seed_generates_the_same_messages():
     assert first != list(itertools.islice(traffic(43), 500))
 
 
+def test_a_fresh_simulation_raises_an_alarm_within_seconds():
+    """What a new demo wall shows first: whatever the seed, an alarm within 5 simulated seconds."""
+    from console.alarms.rules import RAISES
+
+    for seed in range(300):
+        first = next(m for m in traffic(seed, rate=3) if m.kind in RAISES or m.kind == "state.offline")
+        assert first.at < 5.0, (seed, first)
+
+
 @functools.cache
 def two_hours(seed: int = 3) -> tuple[Message, ...]:
     return tuple(itertools.takewhile(lambda m: m.at < 7200, traffic(seed, rate=2)))
