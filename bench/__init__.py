@@ -1,0 +1,1 @@
+"""MCC benchmarks: sustained ingest and publish->WebSocket latency; run with `python -m bench`."""
