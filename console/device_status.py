@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,20 +24,43 @@ class Sighting:
 
 
 def record_sightings(session: Session, sightings: dict[tuple[str, str], Sighting]) -> None:
-    """Upsert last-seen for every device in the batch (one statement per device)."""
-    for (site, device_id), seen in sightings.items():
-        stmt = insert(session, DeviceStatusRow).values(
-            site=site, device_id=device_id, registered=seen.registered, state="unknown",
-            first_seen=seen.at, last_seen=seen.at, last_adapter=seen.adapter, last_topic=seen.topic[:256],
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["site", "device_id"],
-            set_={
-                "last_seen": seen.at, "last_adapter": seen.adapter,
-                "last_topic": seen.topic[:256], "registered": seen.registered,
-            },
-        )
-        session.execute(stmt)
+    """Upsert last-seen for the given devices with one statement run for all of them."""
+    if not sightings:
+        return
+    stmt = insert(session, DeviceStatusRow)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["site", "device_id"],
+        set_={
+            "last_seen": stmt.excluded.last_seen, "last_adapter": stmt.excluded.last_adapter,
+            "last_topic": stmt.excluded.last_topic, "registered": stmt.excluded.registered,
+        },
+    )
+    session.execute(stmt, [
+        {"site": site, "device_id": device_id, "registered": seen.registered, "state": "unknown",
+         "first_seen": seen.at, "last_seen": seen.at, "last_adapter": seen.adapter,
+         "last_topic": seen.topic[:256]}
+        for (site, device_id), seen in sightings.items()
+    ])
+
+
+class SightingThrottle:
+    """Writes a device's last-seen time at most once per ``interval``: a busy reader sends
+    several events a second, and one row update per event would cost more than the events."""
+
+    def __init__(self, interval: timedelta = timedelta(seconds=5)):
+        self.interval = interval
+        self._written: dict[tuple[str, str], datetime] = {}
+
+    def due(self, sightings: dict[tuple[str, str], Sighting]) -> dict[tuple[str, str], Sighting]:
+        return {
+            key: seen for key, seen in sightings.items()
+            if key not in self._written or seen.at - self._written[key] >= self.interval
+        }
+
+    def written(self, sightings: dict[tuple[str, str], Sighting]) -> None:
+        """Call after the commit that stored ``sightings``."""
+        for key, seen in sightings.items():
+            self._written[key] = seen.at
 
 
 def current_state(session: Session, site: str, device_id: str) -> str:

@@ -13,8 +13,8 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.alarms.rules import RAISES, SEVERITY_RANK, clear_spec
-from console.events import Event
+from console.alarms.rules import ALARM_KINDS, RAISES, SEVERITY_RANK, clear_spec
+from console.events import Event, RestoreData
 from console.store.tables import AlarmRow
 
 ChangeType = Literal["alarm.raised", "alarm.updated", "alarm.cleared", "alarm.acked"]
@@ -28,8 +28,10 @@ class AlarmChange:
 
 def apply_event(session: Session, event: Event, event_id: int) -> list[AlarmChange]:
     """Apply one stored event to the alarms table; return what changed, in order."""
+    if event.kind not in ALARM_KINDS:
+        return []
     changes: list[AlarmChange] = []
-    spec = clear_spec(event.kind, getattr(event.data, "of", None))
+    spec = clear_spec(event.kind, event.data.of if isinstance(event.data, RestoreData) else None)
     if spec is not None:
         changes.extend(_clear(session, event, spec.kinds, spec.all_points))
     severity = RAISES.get(event.kind)

@@ -62,3 +62,7 @@ def clear_spec(kind: str, of: str | None) -> ClearSpec | None:
     if kind in CLEARS_IMPLICITLY:
         return ClearSpec(CLEARS_IMPLICITLY[kind])
     return None
+
+
+# Every kind that can raise or clear something; the others skip the alarm engine entirely.
+ALARM_KINDS: frozenset[str] = frozenset(RAISES) | RESTORE_KINDS | frozenset(CLEARS_IMPLICITLY) | {"fire.reset"}
