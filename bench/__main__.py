@@ -44,10 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         for db in dbs:
             if args.only in (None, "ingest"):
                 print(f"ingest  {db}: {n:,} events ...", flush=True)
-                attempt(report, "ingest", db, lambda: ingest.run(db, n, publishers=args.publishers))
+                attempt(report, "ingest", db, lambda db=db: ingest.run(db, n, publishers=args.publishers))
             if args.only in (None, "latency"):
                 print(f"latency {db}: {duration:g} s at {args.rate:g} events/s ...", flush=True)
-                attempt(report, "latency", db, lambda: latency.run(db, duration, rate=args.rate))
+                attempt(report, "latency", db, lambda db=db: latency.run(db, duration, rate=args.rate))
     except KeyboardInterrupt:
         print("interrupted; writing what was measured", file=sys.stderr)
     path = write(report)

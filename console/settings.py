@@ -56,7 +56,7 @@ class MqttSection(Section):
         if not parts.hostname:
             raise ValueError("a host is required")
         try:
-            parts.port
+            _ = parts.port  # raises on a non-numeric port
         except ValueError as exc:
             raise ValueError("port is not a number") from exc
         return value

@@ -28,7 +28,7 @@ def translate(case: dict[str, Any]) -> list[Any]:
 def test_golden_payload_becomes_the_expected_events(case: dict[str, Any]) -> None:
     events = translate(case)
     assert len(events) == len(case["expect"])
-    for event, expect in zip(events, case["expect"]):
+    for event, expect in zip(events, case["expect"], strict=True):
         for key, value in expect.items():
             if key == "data":
                 dumped = event.data.model_dump(mode="json", exclude_defaults=True)
