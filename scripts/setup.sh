@@ -35,7 +35,13 @@ if [[ -z "$python" ]]; then
 fi
 
 [[ -x .venv/bin/python ]] || "$python" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+# pip and the build backend talk a lot; keep it in a log and show it only when the install fails.
+log=.venv/pip-install.log
+if ! { .venv/bin/python -m pip install -q --upgrade pip && \
+       .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "pip install failed (log: $log)" >&2
+  exit 1
+fi
 .venv/bin/python -c "import console, paho.mqtt, fastapi, sqlalchemy" # fail loudly if the install did not take
 echo "setup done: .venv is ready"
