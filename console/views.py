@@ -36,6 +36,7 @@ def alarm_view(alarm: AlarmRow, registry: DeviceRegistry) -> dict[str, Any]:
         "cleared_at": iso(alarm.cleared_at),
         "test": alarm.test,
         "task_id": alarm.task_id,
+        "revision": alarm.revision,
         "snapshots": [],
     }
 

@@ -108,6 +108,7 @@ function locationDetail(obj) {
 
 const state = {
   alarms: new Map(), // id -> Alarm
+  revisions: new Map(), // id -> newest alarm revision seen (kept after an alarm leaves the queue)
   events: [], // newest first, at most TICKER_MAX
   devices: null,
   seq: null,
@@ -237,8 +238,22 @@ function renderAlarms(force = false) {
   document.body.classList.toggle("has-unacked-fire", sorted.some((a) => a.kind === "fire.alarm" && !a.acknowledged));
 }
 
+// Alarm messages carry the whole alarm and a revision. Two changes committed close together
+// (an operator's ack, a device's restore) can be published in the other order, and a snapshot
+// can be newer than messages queued behind it: an older revision never overwrites a newer one.
+function isStale(a) {
+  const seen = state.revisions.get(a.id);
+  return typeof a.revision === "number" && seen !== undefined && a.revision < seen;
+}
+
+function noteRevision(a) {
+  if (typeof a.revision === "number") state.revisions.set(a.id, a.revision);
+}
+
 function upsertAlarm(a) {
   if (!a || a.id === undefined || a.id === null) return;
+  if (isStale(a)) return;
+  noteRevision(a);
   if (isLive(a)) state.alarms.set(a.id, a);
   else state.alarms.delete(a.id);
   renderAlarms();
@@ -505,7 +520,9 @@ async function probeSession() {
 
 function applySnapshot(msg) {
   state.alarms = new Map();
+  state.revisions = new Map();
   for (const a of Array.isArray(msg.alarms) ? msg.alarms : []) {
+    if (a && a.id !== undefined) noteRevision(a);
     if (a && a.id !== undefined && isLive(a)) state.alarms.set(a.id, a);
   }
   const events = Array.isArray(msg.events) ? msg.events.filter((e) => e && typeof e === "object") : [];

@@ -52,6 +52,7 @@ def _raise(session: Session, event: Event, event_id: int, severity: str) -> Alar
     ).first()
     if alarm is not None:
         alarm.count += 1
+        alarm.revision += 1
         alarm.last_at = event.received_at
         alarm.last_event_id = event_id
         if alarm.cleared:  # it came back before anyone closed it: back in the queue as uncleared
@@ -74,6 +75,7 @@ def _raise(session: Session, event: Event, event_id: int, severity: str) -> Alar
         cleared=False,
         closed=False,
         test=bool(event.data.test),
+        revision=1,
     )
     session.add(alarm)
     session.flush()
@@ -93,6 +95,7 @@ def _clear(session: Session, event: Event, kinds: frozenset[str], all_points: bo
     changes = []
     for alarm in session.scalars(query.order_by(AlarmRow.id)):
         alarm.cleared = True
+        alarm.revision += 1
         alarm.cleared_at = event.received_at
         alarm.closed = alarm.acknowledged
         changes.append(AlarmChange("alarm.cleared", alarm))
@@ -104,6 +107,7 @@ def acknowledge(alarm: AlarmRow, user: str, comment: str | None, at: datetime) -
     if alarm.acknowledged:
         return False
     alarm.acknowledged = True
+    alarm.revision += 1
     alarm.acked_by = user
     alarm.acked_at = at
     alarm.ack_comment = comment

@@ -102,6 +102,8 @@ class AlarmRow(Base):
     """Acknowledged and cleared: out of the live queue; a new occurrence opens a new alarm."""
     test: Mapped[bool] = mapped_column(Boolean, default=False)
     task_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    """Bumped on every change, so screens can drop a late, older copy of the alarm."""
 
 
 class DeviceStatusRow(Base):

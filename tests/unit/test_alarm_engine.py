@@ -133,3 +133,16 @@ def test_state_topic_offline_raises_once_and_online_clears(site: Site) -> None:
     assert types(state("online")) == ["device.state", "alarm.cleared"]
     changed = [m for m in state("offline") if m.type == "device.state"][0]
     assert changed.data["devices"]["offline"] == 1 and changed.data["devices"]["total"] == len(DEVICES)
+
+
+def test_every_change_bumps_the_revision_screens_use_to_drop_late_copies(site: Site) -> None:
+    revisions = [m.data["revision"] for m in site.send("door-1", "access.door_forced") if m.type != "event"]
+    revisions += [m.data["revision"] for m in site.send("door-1", "access.door_forced") if m.type != "event"]
+    revisions += [m.data["revision"] for m in site.send("door-1", "access.door_closed") if m.type != "event"]
+    with site.store.write() as session, session.begin():
+        row = session.get(AlarmRow, site.alarms()[0].id)
+        assert row is not None
+        acknowledge(row, "op", None, site.clock)
+        session.flush()
+        revisions.append(row.revision)
+    assert revisions == [1, 2, 3, 4]

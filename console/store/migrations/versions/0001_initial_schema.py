@@ -109,6 +109,7 @@ def upgrade() -> None:
     sa.Column('closed', sa.Boolean(), nullable=False),
     sa.Column('test', sa.Boolean(), nullable=False),
     sa.Column('task_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('revision', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['first_event_id'], ['events.id'], name=op.f('fk_alarms_first_event_id_events')),
     sa.ForeignKeyConstraint(['last_event_id'], ['events.id'], name=op.f('fk_alarms_last_event_id_events')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alarms'))
