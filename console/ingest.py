@@ -157,18 +157,22 @@ class Ingest:
             else:
                 accepted.extend(outcome)
         with self.store.write() as session, session.begin():
-            out, written = self._store(session, accepted, rejected)
+            out, written, stored = self._store(session, accepted, rejected)
+        # Only now, after the commit: a batch that failed and is retried must not count twice.
         self.sightings.written(written)
+        self.counters.add(stored, len(accepted) - stored, len(rejected), len(batch))
         return out
 
     def quarantine(self, messages: list[InboundMessage], reason: str) -> None:
         """Store ``messages`` in quarantine as they are (the fallback when processing failed)."""
         with self.store.write() as session, session.begin():
             self._store(session, [], [_Quarantine(m, "-", reason) for m in messages])
+        self.counters.add(0, 0, len(messages), len(messages))
 
     def _store(
         self, session: Session, accepted: list[_Accepted], rejected: list[_Quarantine]
-    ) -> tuple[list[HubMessage], dict[tuple[str, str], device_status.Sighting]]:
+    ) -> tuple[list[HubMessage], dict[tuple[str, str], device_status.Sighting], int]:
+        """Write one batch in the caller's transaction: (hub messages, sightings written, events stored)."""
         if rejected:
             session.execute(
                 insert(session, QuarantineRow),
@@ -216,8 +220,7 @@ class Ingest:
             for message in hub:
                 if message.type == "device.state":
                     message.data["devices"] = counts
-        self.counters.add(stored, len(accepted) - stored, len(rejected), len(accepted) + len(rejected))
-        return hub, due
+        return hub, due, stored
 
     def _drop_unchanged_states(self, session: Session, accepted: list[_Accepted]) -> list[_Accepted]:
         """A state message that repeats the device's current state is not a new event
