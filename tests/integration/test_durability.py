@@ -146,3 +146,45 @@ def test_broker_restart_mid_stream_loses_nothing(make_console: Any, db_url: str,
     assert len(ids) == 2000 and set(ids) == {f"br-{i:05d}" for i in range(2000)}
     health = wait_until(lambda: (h := console.health())["broker"]["connected"] and h)
     assert health["broker"]["connects"] >= 2
+
+
+@pytest.mark.parametrize("kill_during_outage", [False, True], ids=["console-waits", "console-killed"])
+def test_store_outage_holds_messages_unacked_and_stores_them_when_it_returns(
+    make_console: Any, broker: ManagedMosquitto, publisher: Publisher, kill_during_outage: bool
+) -> None:
+    """PostgreSQL refuses connections for a while: health says so, nothing is acked meanwhile
+    (a console killed during the outage gets the events again from the broker), and every event
+    is stored once the database is back."""
+    import psycopg
+
+    from tests.conftest import _pg_admin_url, _postgres_database
+
+    databases = _postgres_database()
+    db_url = next(databases)
+    name = db_url.rsplit("/", 1)[1]
+    admin = _pg_admin_url().replace("postgresql+psycopg://", "postgresql://")
+    try:
+        console: ConsoleProcess = make_console(db_url)
+        publisher.publish(*native_event("fp-1", "before", "fire.fault", point="1-003"))
+        wait_until(lambda: stored_count(db_url) == 1)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        for i in range(10):
+            publisher.publish(*native_event("door-1", f"during-{i}", "access.granted"))
+        wait_until(lambda: not console.health()["store"]["ok"], timeout=20, message="health reports the store down")
+        if kill_during_outage:
+            # The events were never acked, so the broker still holds them for the next console.
+            console.kill()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        if kill_during_outage:
+            console.start()
+        wait_until(lambda: stored_count(db_url) == 11, timeout=30, message="all events stored after the outage")
+        wait_until(lambda: console.health()["store"]["ok"], timeout=10)
+        assert sorted(stored_ids(db_url)) == sorted(["before"] + [f"during-{i}" for i in range(10)])
+        console.stop()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        next(databases, None)
