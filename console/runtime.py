@@ -65,3 +65,4 @@ class Runtime:
         if self.worker is not None:
             self.worker.stop()
         self.store.dispose()
+        log.info("pipeline stopped: MQTT disconnected, pending batches committed")
