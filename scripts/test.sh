@@ -18,6 +18,7 @@ PY
 }
 
 export MCC_TEST_POSTGRES="${MCC_TEST_POSTGRES:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}"
+private_pg=()
 if ! pg_reachable "$MCC_TEST_POSTGRES" 2>/dev/null; then
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
   dir="$PWD/var/test-pg"
@@ -32,10 +33,14 @@ if ! pg_reachable "$MCC_TEST_POSTGRES" 2>/dev/null; then
   if ! "${run[@]}" "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
       -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+    private_pg=("${run[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast stop)
   fi
   export MCC_TEST_POSTGRES="postgresql+psycopg://postgres@127.0.0.1:$port/postgres"
   pg_reachable "$MCC_TEST_POSTGRES"
 fi
 echo "PostgreSQL for the store tests: $MCC_TEST_POSTGRES"
 
-exec .venv/bin/python -m pytest "$@"
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+if ((${#private_pg[@]})); then "${private_pg[@]}" >/dev/null || true; fi  # the cluster this run started
+exit $status
