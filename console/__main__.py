@@ -27,16 +27,19 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from console.tasks.sop import load_site_sops
+
     path = args.file or args.config
     try:
         settings = load_settings(path)
+        sops = load_site_sops(settings)
     except ConfigError as exc:
         for where, message in exc.problems:
             print(f"{path}: {where}: {message}", file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
         return 1
     print(f"{path or '(environment only)'}: OK (site {settings.site.id}, "
-          f"{len(settings.devices.entries)} devices, {len(settings.adapters)} adapters)")
+          f"{len(settings.devices.entries)} devices, {len(settings.adapters)} adapters, {len(sops.sops)} SOPs)")
     return 0
 
 
@@ -45,7 +48,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from console.app import create_app
 
+    from console.tasks.sop import load_site_sops
+
     settings = _settings(args)
+    load_site_sops(settings)  # refuse to start with a broken procedure
     uvicorn.run(create_app(settings), host=settings.http.host, port=settings.http.port,
                 log_level="info", access_log=False, ws="websockets-sansio")
     return 0

@@ -121,6 +121,14 @@ class AdapterEntry(Section):
         return value
 
 
+class SopsSection(Section):
+    dir: Path | None = Field(None, description="Folder of SOP files (*.yaml); default: the sops/ shipped with MCC.")
+    limits: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="Per-site time limits in seconds, by SOP id and limit name, e.g. {fire.alarm: {confirm: 120}}.",
+    )
+
+
 class IngestSection(Section):
     max_payload_bytes: int = Field(65536, ge=256, description="Larger payloads are quarantined.")
     max_json_depth: int = Field(16, ge=2, le=64, description="Deeper JSON is quarantined.")
@@ -142,6 +150,7 @@ class Settings(BaseSettings):
     devices: DevicesSection = DevicesSection()
     adapters: list[AdapterEntry] = Field(default_factory=lambda: [AdapterEntry(type="native")])
     ingest: IngestSection = IngestSection()
+    sops: SopsSection = SopsSection()
 
     @classmethod
     def settings_customise_sources(
@@ -233,7 +242,11 @@ def load_settings(path: Path | str | None, env: dict[str, str] | None = None) ->
         if saved is not None:
             os.environ.clear()
             os.environ.update(saved)
-    return _with_device_file(settings, base)
+    settings = _with_device_file(settings, base)
+    sops_dir = settings.sops.dir
+    if sops_dir is not None and not sops_dir.is_absolute():
+        settings = settings.model_copy(update={"sops": settings.sops.model_copy(update={"dir": base / sops_dir})})
+    return settings
 
 
 def _with_device_file(settings: Settings, base: Path) -> Settings:

@@ -1,0 +1,233 @@
+"""SOPs as data: the pydantic schema of ``sops/*.yaml``, its cross-checks, and the loader.
+
+An SOP is an ordered list of steps with roles, types, deadlines and what happens when a deadline
+passes. Time limits are named in ``limits`` so that a site can override the proposed ones (P)
+from its site file (``sops.limits``) without copying the SOP.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from console.alarms.rules import RAISES
+from console.errors import ConfigError
+from console.settings import Settings
+
+SOPS_DIR = Path(__file__).resolve().parents[2] / "sops"
+
+# Alarm kinds that no single event carries: the console's own rules raise them (a run of denials
+# at one reader, a plate on the block list, a late patrol checkpoint).
+DERIVED_ALARM_KINDS = frozenset({"access.denied_burst", "parking.plate_blocked", "patrol.checkpoint_missed"})
+SOP_ALARM_KINDS = frozenset(RAISES) | DERIVED_ALARM_KINDS
+
+Role = Literal["operator_main", "operator_second", "guard", "supervisor", "project_manager", "engineering"]
+StepType = Literal["check", "yes_no", "choice", "text", "dispatch", "photo", "call_record", "approval"]
+_ID = r"^[a-z][a-z0-9_]{0,47}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(Strict):
+    """A text in Simplified Chinese (shown first) and English."""
+
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class Limit(Strict):
+    seconds: int = Field(gt=0, le=7 * 24 * 3600)
+    proposed: bool = Field(False, description="(P): no source sets it; a site may change it.")
+    source: str = Field("", description="Fact ids from the domain document, e.g. F11.")
+
+
+class Deadline(Strict):
+    limit: str = Field(description="A name from the SOP's limits.")
+    after: str = Field("alarm", description="'alarm', or 'step:<id>' of an earlier step.")
+
+
+class OnDeadline(Strict):
+    """What happens when a step's deadline passes with the step still open."""
+
+    action: Literal["notify", "redispatch", "advance"]
+    notify: list[Role] = Field(default_factory=list, description="Who is told (every action may tell).")
+    answer: Literal["yes", "no"] | None = Field(
+        None, description="advance on a yes_no step: the answer the deadline gives (an unconfirmed "
+                          "fire at 3 minutes is handled as confirmed: answer yes)."
+    )
+
+    @model_validator(mode="after")
+    def _needs(self) -> OnDeadline:
+        if self.action == "notify" and not self.notify:
+            raise ValueError("notify needs the roles to tell")
+        return self
+
+
+class When(Strict):
+    """A step that applies only after an earlier yes_no step got this answer (a branch)."""
+
+    step: str
+    answer: Literal["yes", "no"]
+
+
+class Choice(Strict):
+    code: str = Field(pattern=_ID)
+    text: Text
+
+
+class Step(Strict):
+    id: str = Field(pattern=_ID)
+    role: Role
+    type: StepType
+    text: Text
+    required: bool = Field(True, description="The task cannot close while it is open (when it applies).")
+    when: When | None = None
+    deadline: Deadline | None = None
+    on_deadline: OnDeadline | None = None
+    evidence: list[str] = Field(default_factory=list, description="What the step should leave behind.")
+    choices: list[Choice] = Field(default_factory=list, description="choice: the cause codes offered.")
+    fields: list[str] = Field(default_factory=list, description="call_record: the facts to record.")
+
+    @model_validator(mode="after")
+    def _type_needs(self) -> Step:
+        if self.type == "choice" and len(self.choices) < 2:
+            raise ValueError("a choice step offers at least two choices")
+        if self.type == "call_record" and not self.fields:
+            raise ValueError("a call_record step lists the facts to record")
+        if self.on_deadline is not None and self.deadline is None:
+            raise ValueError("on_deadline without a deadline")
+        if self.deadline is not None and self.on_deadline is None:
+            raise ValueError("a deadline says what happens when it passes (on_deadline)")
+        if self.on_deadline is not None and self.on_deadline.action == "advance":
+            if self.type == "yes_no" and self.on_deadline.answer is None:
+                raise ValueError("advance on a yes_no step gives the answer the deadline takes")
+            if self.type != "yes_no" and self.on_deadline.answer is not None:
+                raise ValueError("only a yes_no step's deadline can give an answer")
+        if self.on_deadline is not None and self.on_deadline.action == "redispatch" and self.role != "guard":
+            raise ValueError("redispatch applies to a guard's step")
+        return self
+
+
+class Sop(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_.]{0,63}$")
+    title: Text
+    kind: Literal["alarm", "checklist"] = "alarm"
+    applies_to: list[str] = Field(default_factory=list, description="Alarm kinds this SOP handles.")
+    repeat: Literal["join", "reset", "new"] = Field(
+        "join", description="A repeat of the alarm: joins the open task, resets it, or opens a new one."
+    )
+    sources: list[str] = Field(default_factory=list)
+    limits: dict[str, Limit] = Field(default_factory=dict)
+    steps: list[Step] = Field(min_length=1)
+    close: Text | None = Field(None, description="What must be true to close.")
+
+    @field_validator("applies_to")
+    @classmethod
+    def _known_kinds(cls, kinds: list[str]) -> list[str]:
+        unknown = [k for k in kinds if k not in SOP_ALARM_KINDS]
+        if unknown:
+            raise ValueError(f"not alarm kinds: {', '.join(unknown)}")
+        return kinds
+
+    @model_validator(mode="after")
+    def _references(self) -> Sop:
+        if self.kind == "alarm" and not self.applies_to:
+            raise ValueError("an alarm SOP names the alarm kinds it applies to")
+        ids = [step.id for step in self.steps]
+        duplicates = {i for i in ids if ids.count(i) > 1}
+        if duplicates:
+            raise ValueError(f"duplicate step ids: {', '.join(sorted(duplicates))}")
+        for index, step in enumerate(self.steps):
+            where = f"steps[{index}] ({step.id})"
+            if step.deadline is not None:
+                if step.deadline.limit not in self.limits:
+                    raise ValueError(f"{where}: deadline names an unknown limit {step.deadline.limit!r}")
+                after = step.deadline.after
+                if after != "alarm":
+                    if not after.startswith("step:") or after[5:] not in ids[:index]:
+                        raise ValueError(f"{where}: deadline.after must be 'alarm' or 'step:<an earlier step>'")
+            if step.when is not None:
+                earlier = {s.id: s for s in self.steps[:index]}
+                if step.when.step not in earlier or earlier[step.when.step].type != "yes_no":
+                    raise ValueError(f"{where}: when.step must be an earlier yes_no step")
+        unused = set(self.limits) - {s.deadline.limit for s in self.steps if s.deadline}
+        if unused:
+            raise ValueError(f"limits never used by a step: {', '.join(sorted(unused))}")
+        return self
+
+
+class SopBook:
+    """Every SOP, by id and by the alarm kind it handles, with the site's limit overrides applied."""
+
+    def __init__(self, sops: list[Sop], overrides: dict[str, dict[str, int]] | None = None):
+        self.sops = {sop.id: sop for sop in sops}
+        self.by_alarm = {kind: sop for sop in sops for kind in sop.applies_to}
+        self.overrides = overrides or {}
+
+    def limit_seconds(self, sop_id: str, limit: str) -> int:
+        override = self.overrides.get(sop_id, {}).get(limit)
+        return override if override is not None else self.sops[sop_id].limits[limit].seconds
+
+
+def _path(loc: tuple[object, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
+def load_sop_file(path: Path) -> Sop:
+    """Parse and validate one SOP file; ConfigError names the file and the field."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError([(str(path), f"cannot read: {exc}")]) from exc
+    try:
+        return Sop.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError([
+            (f"{path}: {_path(err['loc'])}" if err["loc"] else str(path), err["msg"]) for err in exc.errors()
+        ]) from exc
+
+
+def load_sops(folder: Path = SOPS_DIR, overrides: dict[str, dict[str, int]] | None = None) -> SopBook:
+    """Load every ``*.yaml`` in ``folder``; collect every problem before raising."""
+    problems: list[tuple[str, str]] = []
+    sops: list[Sop] = []
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise ConfigError([(str(folder), "no SOP files (*.yaml) found")])
+    for path in files:
+        try:
+            sops.append(load_sop_file(path))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    seen: dict[str, str] = {}
+    for sop in sops:
+        if sop.id in seen:
+            problems.append((sop.id, f"SOP id used twice ({seen[sop.id]})"))
+        seen[sop.id] = sop.id
+        for kind in sop.applies_to:
+            owners = [s.id for s in sops if kind in s.applies_to]
+            if len(owners) > 1 and owners[0] == sop.id:
+                problems.append((sop.id, f"alarm kind {kind} is handled by several SOPs: {', '.join(owners)}"))
+    by_id = {sop.id: sop for sop in sops}
+    for sop_id, limits in (overrides or {}).items():
+        if sop_id not in by_id:
+            problems.append((f"sops.limits.{sop_id}", "no SOP with this id"))
+            continue
+        for name, seconds in limits.items():
+            if name not in by_id[sop_id].limits:
+                problems.append((f"sops.limits.{sop_id}.{name}", f"SOP {sop_id} has no limit named {name!r}"))
+            elif not isinstance(seconds, int) or seconds <= 0:
+                problems.append((f"sops.limits.{sop_id}.{name}", "must be a positive number of seconds"))
+    if problems:
+        raise ConfigError(problems)
+    return SopBook(sops, overrides)
+
+
+def load_site_sops(settings: Settings) -> SopBook:
+    """The SOPs a site runs with: its folder (or the shipped one) and its limit overrides."""
+    return load_sops(settings.sops.dir or SOPS_DIR, settings.sops.limits)

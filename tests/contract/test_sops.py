@@ -1,0 +1,117 @@
+"""Every shipped SOP validates; the 13 alarm procedures and the handover exist; broken ones are
+reported by `mcc check-config` with the file and the field."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from console.__main__ import main
+from console.errors import ConfigError
+from console.tasks.sop import SOPS_DIR, Sop, load_sop_file, load_sops
+
+# The alarm kinds the domain document gives a procedure for (SOP tables 1–13).
+REQUIRED_ALARM_KINDS = {
+    "fire.alarm", "fire.fault", "fire.supervisory", "fire.feedback", "device.offline",
+    "access.door_forced", "access.door_held_open", "access.denied_burst", "access.duress",
+    "parking.barrier_fault", "parking.plate_blocked", "parking.unpaid_exit", "camera.offline",
+    "patrol.checkpoint_missed",
+}
+FILES = sorted(SOPS_DIR.glob("*.yaml"))
+REFERENCE = yaml.safe_load((SOPS_DIR / "fire_alarm.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_sop_file_validates(path: Path) -> None:
+    sop = load_sop_file(path)
+    assert all(step.text.zh and step.text.en for step in sop.steps)
+
+
+def test_the_procedures_of_the_domain_document_are_all_there() -> None:
+    book = load_sops()
+    assert REQUIRED_ALARM_KINDS <= set(book.by_alarm), sorted(REQUIRED_ALARM_KINDS - set(book.by_alarm))
+    assert book.sops["shift.handover"].kind == "checklist"
+
+
+def test_fire_sop_escalates_an_unconfirmed_fire_at_three_minutes() -> None:
+    sop = load_sops().sops["fire.alarm"]
+    confirm = next(step for step in sop.steps if step.id == "confirm")
+    assert confirm.deadline is not None and sop.limits[confirm.deadline.limit].seconds == 180
+    assert confirm.on_deadline is not None
+    assert (confirm.on_deadline.action, confirm.on_deadline.answer) == ("advance", "yes")
+    call = next(step for step in sop.steps if step.id == "call_119")
+    assert call.when is not None and (call.when.step, call.when.answer) == ("confirm", "yes")
+    assert len(call.fields) == 5  # the five facts of a 119 call (F4)
+
+
+def test_a_site_can_override_a_proposed_limit() -> None:
+    book = load_sops(overrides={"fire.alarm": {"confirm": 120}})
+    assert book.limit_seconds("fire.alarm", "confirm") == 120
+    assert book.limit_seconds("fire.alarm", "ack") == 30
+
+
+def broken(change: Any) -> dict[str, Any]:
+    sop = copy.deepcopy(REFERENCE)
+    change(sop)
+    return sop
+
+
+def step(sop: dict[str, Any], step_id: str) -> dict[str, Any]:
+    return next(s for s in sop["steps"] if s["id"] == step_id)
+
+
+BROKEN: list[tuple[str, Any, str]] = [
+    ("unknown role", lambda s: step(s, "ack").update(role="janitor"), "role"),
+    ("unknown step type", lambda s: step(s, "ack").update(type="pray"), "type"),
+    ("deadline on an unknown limit", lambda s: step(s, "ack")["deadline"].update(limit="soon"), "unknown limit"),
+    ("deadline after a later step", lambda s: step(s, "arrive")["deadline"].update(after="step:sign"),
+     "earlier step"),
+    ("a yes_no advance without an answer", lambda s: step(s, "confirm")["on_deadline"].pop("answer"),
+     "gives the answer"),
+    ("a branch on a step that is not yes_no", lambda s: step(s, "cause")["when"].update(step="ack"),
+     "earlier yes_no step"),
+    ("duplicate step ids", lambda s: step(s, "cctv").update(id="ack"), "duplicate step ids"),
+    ("a choice with one choice", lambda s: step(s, "cause").update(choices=step(s, "cause")["choices"][:1]),
+     "at least two choices"),
+    ("a call record without its facts", lambda s: step(s, "call_119").update(fields=[]), "facts to record"),
+    ("missing English", lambda s: step(s, "ack")["text"].pop("en"), "text.en"),
+    ("an unknown alarm kind", lambda s: s.update(applies_to=["fire.smoke"]), "not alarm kinds"),
+    ("an unknown key", lambda s: s.update(colour="red"), "colour"),
+    ("an unused limit", lambda s: s["limits"].update(lunch={"seconds": 3600}), "never used"),
+    ("a redispatch of an operator step", lambda s: step(s, "ack")["on_deadline"].update(action="redispatch"),
+     "guard"),
+]
+
+
+@pytest.mark.parametrize(("name", "change", "message"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_a_broken_sop_is_refused_with_a_reason(name: str, change: Any, message: str) -> None:
+    with pytest.raises(Exception) as raised:
+        Sop.model_validate(broken(change))
+    assert message in str(raised.value), name
+
+
+def test_check_config_reports_a_broken_sop_with_its_file_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "sops"
+    folder.mkdir()
+    for path in FILES:
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "fire_alarm.yaml").write_text(
+        yaml.safe_dump(broken(lambda s: step(s, "arrive").update(role="robot")), allow_unicode=True),
+        encoding="utf-8")
+    site = tmp_path / "site.yaml"
+    site.write_text("site: {id: demo}\nsops:\n  dir: sops\n  limits: {access.duress: {nope: 5}}\n")
+    assert main(["check-config", str(site)]) == 1
+    err = capsys.readouterr().err
+    assert f"{folder / 'fire_alarm.yaml'}: steps[3].role" in err
+    assert "sops.limits.access.duress.nope" in err or "sops.limits.access.duress: no SOP" in err
+
+
+def test_an_empty_sop_folder_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no SOP files"):
+        load_sops(tmp_path)
