@@ -1,0 +1,187 @@
+"""The handling-task state machine for one SOP: step states, due times, answers, deadlines, close.
+
+Pure logic on an explicit clock: nothing here reads the time or touches the store. Due times are
+plain datetimes, so a caller that stores them and calls ``fire_due(now)`` after a restart fires a
+deadline that passed while it was down at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from console.errors import ConsoleError
+from console.tasks.sop import Sop, SopBook, Step
+
+StepStatus = Literal["pending", "open", "done", "skipped"]
+CLOSE_OVERRIDE_ROLES = frozenset({"supervisor", "admin"})
+
+
+class TaskError(ConsoleError):
+    """An action the task cannot take (wrong answer type, closed task, required steps open)."""
+
+
+@dataclass
+class StepState:
+    id: str
+    status: StepStatus = "pending"
+    """pending: its branch is not decided yet; open: to do; done; skipped: its branch was not taken."""
+    answer: Any = None
+    actor: str | None = None
+    done_at: datetime | None = None
+    due_at: datetime | None = None
+    deadline_fired: bool = False
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Something the engine must do outside the task: tell people, send another guard."""
+
+    kind: Literal["notify", "redispatch", "advanced"]
+    step: str
+    roles: tuple[str, ...] = ()
+    answer: str | None = None
+
+
+@dataclass
+class TaskMachine:
+    sop: Sop
+    book: SopBook
+    opened_at: datetime
+    steps: dict[str, StepState] = field(default_factory=dict)
+    repeats: int = 0
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            self.steps = {step.id: StepState(step.id) for step in self.sop.steps}
+        self._refresh(self.opened_at)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def step(self, step_id: str) -> Step:
+        for step in self.sop.steps:
+            if step.id == step_id:
+                return step
+        raise TaskError(f"SOP {self.sop.id} has no step {step_id!r}")
+
+    def open_required(self) -> list[str]:
+        return [s.id for s in self.sop.steps if s.required and self.steps[s.id].status in ("open", "pending")]
+
+    def next_due(self) -> datetime | None:
+        dues = [s.due_at for s in self.steps.values() if s.due_at and not s.deadline_fired and s.status == "open"]
+        return min(dues) if dues else None
+
+    # -- acting ----------------------------------------------------------------------------------
+
+    def answer(self, step_id: str, value: Any, actor: str, at: datetime) -> None:
+        """Record a step's answer; the value must fit the step's type."""
+        self._require_open_task()
+        step = self.step(step_id)
+        state = self.steps[step_id]
+        if state.status != "open":
+            raise TaskError(f"step {step_id} is {state.status}, not open")
+        state.answer = _checked_answer(step, value)
+        state.status, state.actor, state.done_at = "done", actor, at
+        self._refresh(at)
+
+    def fire_due(self, now: datetime) -> list[Effect]:
+        """Apply every deadline due at ``now`` (also those that fell due while nobody looked)."""
+        effects: list[Effect] = []
+        while True:
+            due = sorted(
+                (s for s in self.steps.values()
+                 if s.status == "open" and s.due_at is not None and not s.deadline_fired and s.due_at <= now),
+                key=lambda s: s.due_at,  # type: ignore[arg-type, return-value]
+            )
+            if not due or self.closed_at is not None:
+                return effects
+            state = due[0]
+            state.deadline_fired = True
+            rule = self.step(state.id).on_deadline
+            assert rule is not None  # the schema pairs every deadline with an on_deadline
+            if rule.action == "advance":
+                if rule.answer is not None:
+                    state.answer = rule.answer
+                state.status, state.actor, state.done_at = "done", "deadline", state.due_at
+                effects.append(Effect("advanced", state.id, tuple(rule.notify), rule.answer))
+                self._refresh(state.due_at or now)
+            elif rule.action == "redispatch":
+                effects.append(Effect("redispatch", state.id, tuple(rule.notify)))
+            else:
+                effects.append(Effect("notify", state.id, tuple(rule.notify)))
+
+    def repeat(self, at: datetime) -> None:
+        """The alarm came again while the task is open: what the SOP says a repeat does."""
+        self._require_open_task()
+        self.repeats += 1
+        if self.sop.repeat == "reset":
+            self.opened_at = at
+            for state in self.steps.values():
+                if state.status == "open":
+                    state.due_at, state.deadline_fired = None, False
+            self._refresh(at)
+
+    def close(self, actor: str, role: str, at: datetime, reason: str | None = None) -> None:
+        """Close; refused while a required step is open, unless a supervisor gives a reason."""
+        self._require_open_task()
+        missing = self.open_required()
+        if missing:
+            if role not in CLOSE_OVERRIDE_ROLES:
+                raise TaskError(f"required steps are still open: {', '.join(missing)}; "
+                                "only a supervisor can close it now, with a reason")
+            if not reason or not reason.strip():
+                raise TaskError("closing with required steps open needs a reason")
+        self.closed_at, self.close_reason = at, reason
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _require_open_task(self) -> None:
+        if self.closed_at is not None:
+            raise TaskError("the task is closed")
+
+    def _refresh(self, at: datetime) -> None:
+        """Decide branches and due times from what is answered so far."""
+        for step in self.sop.steps:
+            state = self.steps[step.id]
+            if state.status in ("done",):
+                continue
+            if step.when is not None:
+                question = self.steps[step.when.step]
+                if question.status != "done":
+                    state.status = "skipped" if question.status == "skipped" else "pending"
+                    continue
+                if question.answer != step.when.answer:
+                    state.status = "skipped"
+                    continue
+            state.status = "open"
+            if step.deadline is not None and state.due_at is None:
+                start = self._deadline_start(step)
+                if start is not None:
+                    seconds = self.book.limit_seconds(self.sop.id, step.deadline.limit)
+                    state.due_at = start + timedelta(seconds=seconds)
+
+    def _deadline_start(self, step: Step) -> datetime | None:
+        assert step.deadline is not None
+        if step.deadline.after == "alarm":
+            return self.opened_at
+        return self.steps[step.deadline.after.removeprefix("step:")].done_at
+
+
+def _checked_answer(step: Step, value: Any) -> Any:
+    if step.type == "yes_no":
+        if value not in ("yes", "no"):
+            raise TaskError(f"step {step.id} takes 'yes' or 'no'")
+    elif step.type == "choice":
+        codes = [choice.code for choice in step.choices]
+        if value not in codes:
+            raise TaskError(f"step {step.id} takes one of: {', '.join(codes)}")
+    elif step.type == "call_record":
+        if not isinstance(value, dict) or any(not str(value.get(f, "")).strip() for f in step.fields):
+            raise TaskError(f"step {step.id} records every one of: {', '.join(step.fields)}")
+    elif step.type == "text":
+        if not isinstance(value, str) or not value.strip():
+            raise TaskError(f"step {step.id} needs a text")
+    return value
