@@ -7,6 +7,7 @@ anything else, on bad input; the ingest wraps anything else as an internal error
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -130,9 +131,12 @@ def matches(filter_: str, topic: str) -> bool:
 
 
 def derived_id(device: str, message: InboundMessage) -> str:
-    """An id for formats that carry none: device, receive time and a digest of the payload."""
-    import hashlib
+    """An id for formats that carry none: device, receive time and a digest of the payload.
 
+    The receive time keeps a sensor's legitimate repeats apart, but it also means a QoS 1
+    redelivery of such a message is stored twice. Adapters whose payload has a source time or
+    a serial number must build the id from that instead (domain rules, "De-duplication").
+    """
     digest = hashlib.sha256(message.payload).hexdigest()[:16]
     return f"{device}:{message.received_at.timestamp():.3f}:{digest}"
 

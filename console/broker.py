@@ -39,6 +39,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_for_port(host: str, port: int, timeout: float = 10.0) -> bool:
+    """True once something accepts connections on host:port, False after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 def _die_with_parent() -> None:
     # Linux: the broker gets SIGTERM when its owner dies, even by kill -9.
     try:

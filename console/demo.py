@@ -12,8 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from console import audit, auth
-from console.broker import ManagedMosquitto
-from console.mqtt import wait_for_port
+from console.broker import ManagedMosquitto, wait_for_port
 from console.settings import Settings, load_settings
 from console.store.database import Store
 from console.store.tables import UserRow

@@ -28,6 +28,7 @@ from console.store.tables import EventRow, QuarantineRow
 from console.views import alarm_view, event_model_view
 
 log = logging.getLogger("mcc.ingest")
+STATE_OF = {"device.online": "online", "device.offline": "offline"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class _Accepted:
     message: InboundMessage
     event: Event
     registered: bool
+    data: dict[str, Any]
+    """``event.data`` as stored and sent: dumped once, used by the row and the hub message."""
 
 
 class Ingest:
@@ -142,7 +145,7 @@ class Ingest:
         registered = self.registry.is_registered(event.site, event.device_id)
         if not registered and self.settings.devices.unknown == "quarantine":
             raise PayloadError(f"unknown device {event.device_id!r} at site {event.site!r}")
-        return _Accepted(message, event, registered)
+        return _Accepted(message, event, registered, event.data.model_dump(mode="json", exclude_defaults=True))
 
     # -- store stage: one transaction per batch ------------------------------------------------
 
@@ -200,16 +203,15 @@ class Ingest:
             if row_id is None:
                 continue
             event = item.event
-            hub.append(HubMessage("event", event_model_view(event, row_id, item.registered, self.registry)))
-            if event.kind in ("device.online", "device.offline"):
-                device_status.set_state(
-                    session, event.site, event.device_id, event.kind.split(".", 1)[1], event.received_at,
-                    item.registered,
-                )
+            hub.append(HubMessage("event", event_model_view(event, row_id, item.registered, item.data, self.registry)))
+            state = STATE_OF.get(event.kind)
+            if state is not None:
+                device_status.set_state(session, event.site, event.device_id, state, event.received_at,
+                                        item.registered)
                 state_changed = True
                 hub.append(HubMessage("device.state", {
-                    "site": event.site, "device_id": event.device_id,
-                    "state": event.kind.split(".", 1)[1], "at": event.received_at.isoformat(),
+                    "site": event.site, "device_id": event.device_id, "state": state,
+                    "at": event.received_at.isoformat(),
                 }))
             for change in apply_event(session, event, row_id):
                 hub.append(HubMessage(change.type, alarm_view(change.alarm, self.registry)))
@@ -233,7 +235,7 @@ class Ingest:
                 key = (event.site, event.device_id)
                 if key not in known:
                     known[key] = device_status.current_state(session, *key)
-                state = event.kind.split(".", 1)[1]
+                state = STATE_OF[event.kind]
                 if known[key] == state:
                     continue
                 known[key] = state
@@ -252,7 +254,7 @@ class Ingest:
             rows.append({
                 "site": event.site, "device_id": event.device_id, "source_id": event.source_id,
                 "kind": event.kind, "point": event.point, "ts": event.ts, "received_at": event.received_at,
-                "data": event.data.model_dump(mode="json", exclude_defaults=True), "adapter": event.adapter,
+                "data": item.data, "adapter": event.adapter,
                 "retained": event.retained, "test": event.data.test, "registered": item.registered,
             })
         if not rows:
@@ -268,12 +270,8 @@ class Ingest:
 
 
 def _is_state(event: Event) -> bool:
-    return event.kind in ("device.online", "device.offline") and bool(
+    """A message from a device's state topic (not a gateway's event about a device)."""
+    return event.kind in STATE_OF and bool(
         event.data.model_extra and event.data.model_extra.get("via") == "state"
     )
 
-
-def received_now() -> datetime:
-    from datetime import timezone
-
-    return datetime.now(timezone.utc)

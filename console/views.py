@@ -71,10 +71,12 @@ def event_row_view(row: EventRow, registry: DeviceRegistry) -> dict[str, Any]:
     )
 
 
-def event_model_view(event: Event, row_id: int, registered: bool, registry: DeviceRegistry) -> dict[str, Any]:
+def event_model_view(
+    event: Event, row_id: int, registered: bool, data: dict[str, Any], registry: DeviceRegistry
+) -> dict[str, Any]:
     return event_view(
         source_id=event.source_id, kind=event.kind, site=event.site, device_id=event.device_id,
         point=event.point, ts=event.ts, received_at=event.received_at,
-        data=event.data.model_dump(mode="json", exclude_defaults=True), registered=registered,
+        data=data, registered=registered,
         registry=registry, adapter=event.adapter, row_id=row_id,
     )

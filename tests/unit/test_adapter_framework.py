@@ -1,0 +1,61 @@
+"""The declarative side of AdapterDef (routes, device id from the topic), which vendor adapters use."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from adapters.base import AdapterContext, AdapterDef, InboundMessage, Route, TopicLevel, json_object
+from console.errors import PayloadError
+
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
+SMOKE = AdapterDef(
+    name="test.smoke",
+    topic="sensors/+",
+    device_id=TopicLevel(1),
+    decode=json_object,
+    routes=(
+        Route(when={"smoke": True}, emit="fire.alarm"),          # {"smoke": true, "battery": 90}
+        Route(when={"smoke": False}, emit="fire.restore"),       # {"smoke": false}
+        Route(when={"battery_low": True}, emit="device.battery_low"),
+    ),
+    emits=frozenset({"fire.alarm", "fire.restore", "device.battery_low"}),
+)
+CTX = AdapterContext(site="demo", topic="sensors/+")
+
+
+def handle(payload: bytes, topic: str = "sensors/kitchen-smoke", retain: bool = False) -> list[tuple[str, str]]:
+    drafts = SMOKE.handle(InboundMessage(topic, payload, retain, NOW), CTX)
+    return [(d.kind, d.device_id) for d in drafts]
+
+
+def test_every_matching_route_emits_and_the_device_comes_from_the_topic() -> None:
+    assert handle(b'{"smoke": true, "battery_low": true}') == [
+        ("fire.alarm", "kitchen-smoke"), ("device.battery_low", "kitchen-smoke")]
+    assert handle(b'{"smoke": false}') == [("fire.restore", "kitchen-smoke")]
+
+
+def test_a_missing_key_means_unchanged_not_false() -> None:
+    assert handle(b'{"battery": 80, "linkquality": 120}') == []
+    assert handle(b'{"smoke": null}') == []
+
+
+def test_drafts_carry_a_stable_derived_id_and_the_retained_flag() -> None:
+    first = SMOKE.handle(InboundMessage("sensors/a", b'{"smoke": true}', True, NOW), CTX)[0]
+    again = SMOKE.handle(InboundMessage("sensors/a", b'{"smoke": true}', True, NOW), CTX)[0]
+    assert first.source_id == again.source_id and first.retained
+
+
+def test_bad_payloads_raise_payload_errors() -> None:
+    for payload in (b"[1]", b"{broken", b"\xff"):
+        with pytest.raises(PayloadError):
+            handle(payload)
+
+
+def test_routes_without_a_device_id_are_refused_at_declaration() -> None:
+    with pytest.raises(ValueError, match="routes need a device_id"):
+        AdapterDef(name="bad", topic="x/+", decode=json_object, routes=(Route({"a": 1}, "fire.alarm"),))
+    with pytest.raises(ValueError):
+        AdapterDef(name="bad", topic="x/#/y", decode=json_object, device_id=TopicLevel(1),
+                   routes=(Route({"a": 1}, "fire.alarm"),))
