@@ -113,6 +113,30 @@ class TaskMachine:
             else:
                 effects.append(Effect("notify", state.id, tuple(rule.notify)))
 
+    def complete_by(self, trigger: str, actor: str, at: datetime, value: Any = None) -> list[str]:
+        """The console did what an open step asks (``alarm_ack``, ``arrival``, or ``dispatch``
+        for the dispatch step): mark those steps done; return their ids."""
+        if self.closed_at is not None:
+            return []
+        done = []
+        for step in self.sop.steps:
+            state = self.steps[step.id]
+            matches = (step.type == "dispatch") if trigger == "dispatch" else step.completed_by == trigger
+            if matches and state.status == "open":
+                state.answer = value if value is not None else True
+                state.status, state.actor, state.done_at = "done", actor, at
+                done.append(step.id)
+        if done:
+            self._refresh(at)
+        return done
+
+    def rearm(self, step_id: str, at: datetime) -> None:
+        """Start a fired deadline again from ``at`` (a re-dispatched guard gets the full time)."""
+        step, state = self.step(step_id), self.steps[step_id]
+        if state.status == "open" and step.deadline is not None:
+            state.due_at = at + timedelta(seconds=self.book.limit_seconds(self.sop.id, step.deadline.limit))
+            state.deadline_fired = False
+
     def repeat(self, at: datetime) -> None:
         """The alarm came again while the task is open: what the SOP says a repeat does."""
         self._require_open_task()
@@ -135,6 +159,30 @@ class TaskMachine:
             if not reason or not reason.strip():
                 raise TaskError("closing with required steps open needs a reason")
         self.closed_at, self.close_reason = at, reason
+
+    # -- storing -------------------------------------------------------------------------------
+
+    def dump_steps(self) -> list[dict[str, Any]]:
+        """The step states as JSON-ready dicts, in SOP order (what the store keeps)."""
+        return [
+            {"id": s.id, "status": s.status, "answer": s.answer, "actor": s.actor,
+             "done_at": _iso(s.done_at), "due_at": _iso(s.due_at), "deadline_fired": s.deadline_fired}
+            for s in (self.steps[step.id] for step in self.sop.steps)
+        ]
+
+    @classmethod
+    def load(cls, sop: Sop, book: SopBook, opened_at: datetime, steps: list[dict[str, Any]],
+             repeats: int = 0, closed_at: datetime | None = None, close_reason: str | None = None) -> TaskMachine:
+        """Rebuild from stored step states. Steps the SOP gained since are added; steps it lost are dropped."""
+        stored = {item["id"]: item for item in steps}
+        states = {}
+        for step in sop.steps:
+            item = stored.get(step.id)
+            states[step.id] = StepState(step.id) if item is None else StepState(
+                step.id, item["status"], item.get("answer"), item.get("actor"),
+                _parse(item.get("done_at")), _parse(item.get("due_at")), bool(item.get("deadline_fired")),
+            )
+        return cls(sop, book, opened_at, states, repeats, closed_at, close_reason)
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -168,6 +216,14 @@ class TaskMachine:
         if step.deadline.after == "alarm":
             return self.opened_at
         return self.steps[step.deadline.after.removeprefix("step:")].done_at
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _checked_answer(step: Step, value: Any) -> Any:

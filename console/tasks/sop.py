@@ -92,6 +92,15 @@ class Step(Strict):
     evidence: list[str] = Field(default_factory=list, description="What the step should leave behind.")
     choices: list[Choice] = Field(default_factory=list, description="choice: the cause codes offered.")
     fields: list[str] = Field(default_factory=list, description="call_record: the facts to record.")
+    completed_by: Literal["alarm_ack", "arrival"] | None = Field(
+        None, description="Done by the console itself: alarm_ack when the alarm is acknowledged, arrival "
+                          "when the dispatched guard proves arrival (QR code or checkpoint). A dispatch "
+                          "step is always done by dispatching a guard.",
+    )
+    auto_assign: bool = Field(
+        False, description="dispatch: send the nearest free guard as soon as the task opens (the "
+                           "operator can still change the guard).",
+    )
 
     @model_validator(mode="after")
     def _type_needs(self) -> Step:
@@ -110,6 +119,12 @@ class Step(Strict):
                 raise ValueError("only a yes_no step's deadline can give an answer")
         if self.on_deadline is not None and self.on_deadline.action == "redispatch" and self.role != "guard":
             raise ValueError("redispatch applies to a guard's step")
+        if self.completed_by == "arrival" and self.role != "guard":
+            raise ValueError("only a guard's step is completed by the guard's arrival")
+        if self.completed_by == "alarm_ack" and self.type != "check":
+            raise ValueError("a step completed by the alarm's acknowledgement is a check step")
+        if self.auto_assign and self.type != "dispatch":
+            raise ValueError("auto_assign applies to a dispatch step")
         return self
 
 
@@ -155,6 +170,12 @@ class Sop(Strict):
                 earlier = {s.id: s for s in self.steps[:index]}
                 if step.when.step not in earlier or earlier[step.when.step].type != "yes_no":
                     raise ValueError(f"{where}: when.step must be an earlier yes_no step")
+        if sum(1 for s in self.steps if s.type == "dispatch") > 1:
+            raise ValueError("at most one dispatch step per SOP (a re-dispatch reuses it)")
+        arrival = [i for i, s in enumerate(self.steps) if s.completed_by == "arrival"]
+        dispatch = [i for i, s in enumerate(self.steps) if s.type == "dispatch"]
+        if arrival and (not dispatch or arrival[0] < dispatch[0]):
+            raise ValueError("a step completed by arrival needs a dispatch step before it")
         unused = set(self.limits) - {s.deadline.limit for s in self.steps if s.deadline}
         if unused:
             raise ValueError(f"limits never used by a step: {', '.join(sorted(unused))}")
