@@ -8,12 +8,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from console import __version__
-from console.api import alarms, auth, devices, events, health, pages, tasks, ws
+from console.api import alarms, auth, devices, events, guards, health, pages, tasks, ws
 from console.runtime import Runtime
 from console.settings import Settings
+from console.tasks.machine import TaskError
+from console.tasks.places import PlaceError
+from console.tasks.service import Forbidden, NotFound
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -43,7 +47,17 @@ def create_app(settings: Settings, *, start_pipeline: bool = True) -> FastAPI:
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
 
-    for module in (health, auth, alarms, events, devices, tasks, ws, pages):
+    for module in (health, auth, alarms, events, devices, tasks, guards, ws, pages):
         app.include_router(module.router)
+    @app.exception_handler(TaskError)
+    async def task_error(_request: Request, exc: TaskError) -> JSONResponse:
+        # What the person did cannot be done now (409), is not theirs to do (403), or names nothing (404).
+        code = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 409
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    @app.exception_handler(PlaceError)
+    async def place_error(_request: Request, exc: PlaceError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
     app.mount("/static", StaticFiles(directory=pages.WEB), name="static")
     return app

@@ -11,9 +11,10 @@ import json
 import logging
 import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
-from console.ingest import HubMessage
+from console.messages import HubMessage
 
 log = logging.getLogger("mcc.hub")
 
@@ -25,7 +26,9 @@ def dumps(value: Any) -> str:
 class Subscriber:
     """One connected client: a bounded queue of serialised messages."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, accept: Callable[[HubMessage], bool] | None = None):
+        self.accept = accept
+        """None: every message; else only those it accepts (a guard's phone sees its own tasks)."""
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=limit)
         self.overflowed = False
 
@@ -60,10 +63,11 @@ class Hub:
             text = dumps({"type": message.type, "seq": self.seq, "data": message.data})
             self._buffer.append((self.seq, text))
             for subscriber in self._subscribers:
-                subscriber.offer(text)
+                if subscriber.accept is None or subscriber.accept(message):
+                    subscriber.offer(text)
 
-    def subscribe(self) -> Subscriber:
-        subscriber = Subscriber(self._client_queue)
+    def subscribe(self, accept: Callable[[HubMessage], bool] | None = None) -> Subscriber:
+        subscriber = Subscriber(self._client_queue, accept)
         self._subscribers.add(subscriber)
         return subscriber
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,21 +21,17 @@ from console import device_status
 from console.alarms.engine import apply_event
 from console.errors import PayloadError
 from console.events import Draft, Event, validate_event
+from console.messages import HubMessage
 from console.registry import DeviceRegistry
 from console.settings import Settings
 from console.store.database import Store
 from console.store.dialect import insert
 from console.store.tables import EventRow, QuarantineRow
+from console.tasks.service import Notice, TaskService
 from console.views import alarm_view, event_model_view
 
 log = logging.getLogger("mcc.ingest")
 STATE_OF = {"device.online": "online", "device.offline": "offline"}
-
-
-@dataclass(frozen=True)
-class HubMessage:
-    type: str
-    data: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -96,8 +93,12 @@ class _Accepted:
 
 
 class Ingest:
-    def __init__(self, settings: Settings, store: Store, registry: DeviceRegistry):
+    def __init__(self, settings: Settings, store: Store, registry: DeviceRegistry,
+                 tasks: TaskService | None = None, on_notices: Callable[[list[Notice]], None] | None = None):
         self.settings = settings
+        self.tasks = tasks
+        self.on_notices = on_notices
+        """Called after each commit with the notices its new or changed tasks raised."""
         self.store = store
         self.registry = registry
         self.adapters = bind_adapters(settings)
@@ -159,8 +160,11 @@ class Ingest:
                 rejected.append(outcome)
             else:
                 accepted.extend(outcome)
+        notices: list[Notice] = []
         with self.store.write() as session, session.begin():
-            out, written, stored = self._store(session, accepted, rejected)
+            out, written, stored = self._store(session, accepted, rejected, notices)
+        if notices and self.on_notices is not None:
+            self.on_notices(notices)
         # Only now, after the commit: a batch that failed and is retried must not count twice.
         self.sightings.written(written)
         self.counters.add(stored, len(accepted) - stored, len(rejected), len(batch))
@@ -173,7 +177,8 @@ class Ingest:
         self.counters.add(0, 0, len(messages), len(messages))
 
     def _store(
-        self, session: Session, accepted: list[_Accepted], rejected: list[_Quarantine]
+        self, session: Session, accepted: list[_Accepted], rejected: list[_Quarantine],
+        notices: list[Notice] | None = None,
     ) -> tuple[list[HubMessage], dict[tuple[str, str], device_status.Sighting], int]:
         """Write one batch in the caller's transaction: (hub messages, sightings written, events stored)."""
         if rejected:
@@ -213,8 +218,16 @@ class Ingest:
                     "site": event.site, "device_id": event.device_id, "state": state,
                     "at": event.received_at.isoformat(),
                 }))
-            for change in apply_event(session, event, row_id):
+            changes = apply_event(session, event, row_id)
+            # Tasks first: a raised alarm's view carries the id of the task it opened.
+            task_outcome = (self.tasks.on_alarm_changes(session, changes, event.received_at)
+                            if changes and self.tasks is not None else None)
+            for change in changes:
                 hub.append(HubMessage(change.type, alarm_view(change.alarm, self.registry)))
+            if task_outcome is not None:
+                hub.extend(task_outcome.hub)
+                if notices is not None:
+                    notices.extend(task_outcome.notices)
         due = self.sightings.due(sightings)
         device_status.record_sightings(session, due)
         if state_changed:

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import InboundMessage
-from console.ingest import HubMessage, Ingest
+from console.ingest import Ingest
+from console.messages import HubMessage
 
 log = logging.getLogger("mcc.pipeline")
 

@@ -8,12 +8,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from console.hub import Hub
-from console.ingest import HubMessage, Ingest
+from console.notify import Notifier
+from console.ingest import Ingest
+from console.messages import HubMessage
 from console.mqtt import MqttConnection
 from console.pipeline import IngestWorker
 from console.registry import DeviceRegistry
-from console.settings import Settings
+from console.settings import Settings, evidence_folder
 from console.store.database import Store
+from console.store.tables import TaskLogRow
+from console.tasks.deadlines import DeadlineLoop
+from console.tasks.service import Notice, Outcome, TaskService
+from console.tasks.sop import load_site_sops
 
 log = logging.getLogger("mcc.runtime")
 
@@ -25,9 +31,12 @@ class Runtime:
     registry: DeviceRegistry
     ingest: Ingest
     hub: Hub
+    tasks: TaskService
+    notifier: Notifier
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     worker: IngestWorker | None = None
     mqtt: MqttConnection | None = None
+    deadlines: DeadlineLoop | None = None
     loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
@@ -35,12 +44,38 @@ class Runtime:
         store = Store(settings.database.url)
         store.migrate()
         registry = DeviceRegistry.from_settings(settings)
-        return cls(settings, store, registry, Ingest(settings, store, registry), Hub())
+        tasks = TaskService(settings, load_site_sops(settings), registry, evidence_folder(settings))
+        notifier = Notifier(settings.notify)
+        ingest = Ingest(settings, store, registry, tasks=tasks, on_notices=notifier.submit)
+        runtime = cls(settings, store, registry, ingest, Hub(), tasks, notifier)
+        notifier.record = runtime.record_notice
+        return runtime
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(timezone.utc)
 
     def publish(self, messages: list[HubMessage]) -> None:
         """Thread-safe: hand messages to the hub on the event loop."""
         if self.loop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self.hub.publish, messages)
+        if self.deadlines is not None and any(m.type == "task.updated" for m in messages):
+            self.deadlines.poke()  # a task changed: its next due time may be sooner
+
+    def after_commit(self, outcome: Outcome) -> None:
+        """What a committed task change owes the outside: WebSocket messages and notices."""
+        if outcome.hub:
+            self.publish(outcome.hub)
+        if outcome.notices:
+            self.notifier.submit(outcome.notices)
+
+    def record_notice(self, notice: Notice, target: str, delivered: bool, error: str) -> None:
+        """The notifier's report, kept in the task's log (who was told, and whether it arrived)."""
+        with self.store.write() as session, session.begin():
+            session.add(TaskLogRow(task_id=notice.task_id, at=self.now(), actor="system", action="notified",
+                                   data={"target": target, "kind": notice.kind, "delivered": delivered,
+                                         "error": error, "roles": list(notice.roles),
+                                         "users": list(notice.users)}))
 
     def start_pipeline(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -57,6 +92,9 @@ class Runtime:
         )
         self.worker = IngestWorker(self.ingest, self.mqtt.ack, self.publish, self.settings.ingest.batch_max)
         self.worker.start()
+        self.notifier.start()
+        self.deadlines = DeadlineLoop(self.store, self.tasks, self.after_commit, self.now)
+        self.deadlines.start()
         self.mqtt.start()
 
     def stop_pipeline(self) -> None:
@@ -64,5 +102,8 @@ class Runtime:
             self.mqtt.stop()
         if self.worker is not None:
             self.worker.stop()
+        if self.deadlines is not None:
+            self.deadlines.stop()
+        self.notifier.stop()
         self.store.dispose()
         log.info("pipeline stopped: MQTT disconnected, pending batches committed")

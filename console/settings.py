@@ -129,6 +129,38 @@ class SopsSection(Section):
     )
 
 
+class DispatchSection(Section):
+    accept_seconds: int = Field(
+        60, gt=0, le=3600,
+        description="(P) A guard who has not accepted a dispatch by then is replaced by the next nearest "
+                    "free guard, and the supervisor is told.",
+    )
+
+
+NotifyRole = Literal["operator_main", "operator_second", "guard", "supervisor", "project_manager", "engineering"]
+
+
+class NotifyTarget(Section):
+    url: str = Field(min_length=3, description="Any apprise URL: dingtalk://, wecombot://, feishu://, mailto://, json://...")
+    roles: list[NotifyRole] = Field(default_factory=list, description="SOP roles whose notices go here.")
+    users: list[str] = Field(default_factory=list, description="Guards (user names) whose dispatches go here.")
+    name: str = Field("", description="Shown in the task log instead of the URL (which may hold a secret).")
+
+
+class NotifySection(Section):
+    targets: list[NotifyTarget] = Field(default_factory=list)
+    max_per_minute: int = Field(
+        10, ge=1, le=600,
+        description="Per target. Beyond it, notices are held and sent together as one digest.",
+    )
+    drills: bool = Field(False, description="Also notify for drills (演练); off: drills are suppressed.")
+
+
+class EvidenceSection(Section):
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest photo a guard may upload.")
+    dir: Path | None = Field(None, description="Where photos are kept; default: beside the SQLite file, or var/evidence.")
+
+
 class IngestSection(Section):
     max_payload_bytes: int = Field(65536, ge=256, description="Larger payloads are quarantined.")
     max_json_depth: int = Field(16, ge=2, le=64, description="Deeper JSON is quarantined.")
@@ -151,6 +183,9 @@ class Settings(BaseSettings):
     adapters: list[AdapterEntry] = Field(default_factory=lambda: [AdapterEntry(type="native")])
     ingest: IngestSection = IngestSection()
     sops: SopsSection = SopsSection()
+    dispatch: DispatchSection = DispatchSection()
+    notify: NotifySection = NotifySection()
+    evidence: EvidenceSection = EvidenceSection()
 
     @classmethod
     def settings_customise_sources(
@@ -246,7 +281,19 @@ def load_settings(path: Path | str | None, env: dict[str, str] | None = None) ->
     sops_dir = settings.sops.dir
     if sops_dir is not None and not sops_dir.is_absolute():
         settings = settings.model_copy(update={"sops": settings.sops.model_copy(update={"dir": base / sops_dir})})
+    evidence_dir = settings.evidence.dir
+    if evidence_dir is not None and not evidence_dir.is_absolute():
+        evidence = settings.evidence.model_copy(update={"dir": base / evidence_dir})
+        settings = settings.model_copy(update={"evidence": evidence})
     return settings
+
+
+def evidence_folder(settings: Settings) -> Path:
+    """Where task photos are kept: the configured folder, or ``evidence/`` beside the SQLite file."""
+    if settings.evidence.dir is not None:
+        return settings.evidence.dir
+    db_file = sqlite_path(settings.database.url)
+    return (db_file.parent if db_file is not None else Path("var")) / "evidence"
 
 
 def _with_device_file(settings: Settings, base: Path) -> Settings:

@@ -244,7 +244,7 @@ class ConsoleProcess:
         return token
 
     def api(self, method: str, path: str, user: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
+        headers = {"Authorization": f"Bearer {self.tokens[user]}", **kwargs.pop("headers", {})}
         return httpx.request(method, f"{self.base}{path}", headers=headers, timeout=10, **kwargs)
 
     def health(self) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
@@ -12,7 +11,7 @@ from sqlalchemy import select
 from console import audit
 from console.alarms.engine import acknowledge
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Viewer, client_address
-from console.ingest import HubMessage
+from console.messages import HubMessage
 from console.store.tables import AlarmRow
 from console.views import alarm_view
 
@@ -54,13 +53,18 @@ def ack_alarm(
         row = session.get(AlarmRow, alarm_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id}")
-        changed = acknowledge(row, user.username, comment, datetime.now(timezone.utc))
+        now = runtime.now()
+        changed = acknowledge(row, user.username, comment, now)
+        outcome = None
         if changed:
             audit.record(session, user.username, "alarm.ack", target=f"alarm:{alarm_id}",
                          detail={"comment": comment, "kind": row.kind, "device_id": row.device_id,
                                  "point": row.point},
-                         client=client_address(request))
+                         client=client_address(request), at=now)
+            outcome = runtime.tasks.on_alarm_acked(session, row, user.username, now)
         view = alarm_view(row, runtime.registry)
     if changed:
         runtime.publish([HubMessage("alarm.acked", view)])
+        if outcome is not None:
+            runtime.after_commit(outcome)
     return view

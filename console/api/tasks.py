@@ -1,15 +1,206 @@
-"""Handling tasks. The task engine (SOP steps, deadlines, dispatch) is not built yet: every alarm
-has ``task_id: null`` and this endpoint answers 404 until it is."""
+"""Handling tasks: read them, answer steps, comment, attach photos, dispatch guards, close.
+
+Every write takes an optional ``action_id`` (any unique string the client makes up): a phone that
+retries a request after a dropped connection gets the task back without the action being applied
+twice. Errors the operator can fix come back as 409 with a sentence saying what is wrong.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from console.api.deps import Viewer
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+from console import auth
+from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Viewer, client_address, require
+from console.runtime import Runtime
+from console.store.tables import DispatchRow, EvidenceRow, TaskLogRow, TaskRow
+from console.tasks import places
+from console.tasks.service import Outcome
+from console.tasks.views import task_detail, task_summary
+
+router = APIRouter(prefix="/api", tags=["tasks"])
+TaskActor = Annotated[auth.User, require(auth.ACT_ON_ALARMS | {"guard"})]
+ActionId = Field(None, max_length=80, description="Client-made id; a retry with the same id is not applied twice.")
 
 
-@router.get("/{task_id}")
-def get_task(task_id: int, _user: Viewer) -> dict[str, object]:
-    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task {task_id}")
+class AnswerBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: Any = Field(None, description="yes/no, a choice code, a text, the call-record fields; "
+                                         "nothing for a check step")
+    action_id: str | None = ActionId
+
+
+class CommentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=2000)
+    action_id: str | None = ActionId
+
+
+class CloseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(None, max_length=1000, description="Needed to close with required steps open.")
+    action_id: str | None = ActionId
+
+
+class DispatchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    guard: str | None = Field(None, max_length=64, description="Empty: the nearest free guard on shift.")
+    action_id: str | None = ActionId
+
+
+def run_action(runtime: Runtime, action: Callable[[Session], Outcome]) -> Outcome:
+    """One write transaction; after the commit, hub messages and notices go out."""
+    with runtime.store.write() as session, session.begin():
+        outcome = action(session)
+    runtime.after_commit(outcome)
+    return outcome
+
+
+def load_detail(session: Session, runtime: Runtime, task_id: int) -> dict[str, Any]:
+    row = session.get(TaskRow, task_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task {task_id}")
+    sop = runtime.tasks.book.sops.get(row.sop_id)
+    log = session.scalars(select(TaskLogRow).where(TaskLogRow.task_id == task_id).order_by(TaskLogRow.id)).all()
+    dispatches = session.scalars(select(DispatchRow).where(DispatchRow.task_id == task_id)
+                                 .order_by(DispatchRow.id)).all()
+    evidence = session.scalars(select(EvidenceRow).where(EvidenceRow.task_id == task_id)
+                               .order_by(EvidenceRow.id)).all()
+    scene = runtime.tasks.scene_of(row)
+    return task_detail(row, sop, runtime.registry, list(log), list(dispatches), list(evidence),
+                       places.location_code(row.site, scene))
+
+
+def guard_may_see(session: Session, user: auth.User, task_id: int) -> None:
+    """A guard sees only the tasks they were dispatched to."""
+    if user.role != "guard":
+        return
+    mine = session.scalar(select(DispatchRow.id).where(DispatchRow.task_id == task_id,
+                                                       DispatchRow.guard == user.username).limit(1))
+    if mine is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a guard sees only the tasks they were sent to")
+
+
+def _detail_after(runtime: Runtime, user: auth.User, task_id: int) -> dict[str, Any]:
+    with runtime.store.read() as session:
+        guard_may_see(session, user, task_id)
+        return load_detail(session, runtime, task_id)
+
+
+@router.get("/tasks")
+def list_tasks(
+    session: ReadSession, runtime: RuntimeDep, user: Viewer,
+    state: Annotated[str, Query(pattern="^(open|closed|all)$")] = "open",
+    limit: Annotated[int, Query(ge=1, le=2000)] = 200,
+) -> list[dict[str, Any]]:
+    query = select(TaskRow).order_by(TaskRow.severity_rank, TaskRow.opened_at.desc()).limit(limit)
+    if state != "all":
+        query = query.where(TaskRow.state == state)
+    if user.role == "guard":
+        query = query.where(TaskRow.id.in_(select(DispatchRow.task_id).where(DispatchRow.guard == user.username)))
+    return [task_summary(row, runtime.tasks.book.sops.get(row.sop_id), runtime.registry)
+            for row in session.scalars(query)]
+
+
+@router.get("/tasks/{task_id}")
+def get_task(task_id: int, session: ReadSession, runtime: RuntimeDep, user: Viewer) -> dict[str, Any]:
+    guard_may_see(session, user, task_id)
+    return load_detail(session, runtime, task_id)
+
+
+@router.post("/tasks/{task_id}/steps/{step_id}")
+def answer_step(task_id: int, step_id: str, body: AnswerBody, request: Request, runtime: RuntimeDep,
+                user: TaskActor) -> dict[str, Any]:
+    run_action(runtime, lambda s: runtime.tasks.answer(
+        s, task_id, step_id, body.value, user.username, user.role, runtime.now(), body.action_id,
+        client_address(request)))
+    return _detail_after(runtime, user, task_id)
+
+
+@router.post("/tasks/{task_id}/comments")
+def add_comment(task_id: int, body: CommentBody, request: Request, runtime: RuntimeDep,
+                user: TaskActor) -> dict[str, Any]:
+    run_action(runtime, lambda s: runtime.tasks.comment(
+        s, task_id, body.text, user.username, user.role, runtime.now(), body.action_id, client_address(request)))
+    return _detail_after(runtime, user, task_id)
+
+
+@router.post("/tasks/{task_id}/photos")
+async def add_photo(
+    task_id: int, request: Request, runtime: RuntimeDep, user: TaskActor,
+    step: Annotated[str | None, Query(max_length=48)] = None,
+    action_id: Annotated[str | None, Query(max_length=80)] = None,
+) -> dict[str, Any]:
+    """The request body is the image itself (Content-Type image/jpeg, image/png or image/webp)."""
+    limit = runtime.settings.evidence.max_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"photos are at most {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"photos are at most {limit} bytes")
+        chunks.append(chunk)
+    content = b"".join(chunks)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    await run_in_threadpool(run_action, runtime, lambda s: runtime.tasks.add_photo(
+        s, task_id, step, content, content_type, user.username, user.role, runtime.now(), action_id,
+        client_address(request)))
+    return await run_in_threadpool(_detail_after, runtime, user, task_id)
+
+
+@router.get("/evidence/{evidence_id}")
+def get_evidence(evidence_id: int, session: ReadSession, runtime: RuntimeDep, user: Viewer) -> FileResponse:
+    row = session.get(EvidenceRow, evidence_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no evidence {evidence_id}")
+    guard_may_see(session, user, row.task_id)
+    path = runtime.tasks.evidence_path(row.sha256)
+    if not path.exists():
+        raise HTTPException(status.HTTP_410_GONE, "the file is no longer in the evidence folder")
+    return FileResponse(path, media_type=row.content_type, headers={"X-Content-SHA256": row.sha256,
+                                                                     "Cache-Control": "private, max-age=86400"})
+
+
+@router.post("/tasks/{task_id}/dispatch")
+def dispatch_guard(task_id: int, body: DispatchBody, request: Request, runtime: RuntimeDep,
+                   user: AlarmActor) -> dict[str, Any]:
+    run_action(runtime, lambda s: runtime.tasks.dispatch(
+        s, task_id, body.guard, user.username, runtime.now(), body.action_id, client_address(request)))
+    return _detail_after(runtime, user, task_id)
+
+
+@router.get("/tasks/{task_id}/dispatch/proposals")
+def dispatch_proposals(task_id: int, session: ReadSession, runtime: RuntimeDep,
+                       _user: AlarmActor) -> list[dict[str, Any]]:
+    return runtime.tasks.proposals(session, task_id)
+
+
+@router.post("/tasks/{task_id}/close")
+def close_task(task_id: int, body: CloseBody, request: Request, runtime: RuntimeDep,
+               user: AlarmActor) -> dict[str, Any]:
+    run_action(runtime, lambda s: runtime.tasks.close(
+        s, task_id, user.username, user.role, runtime.now(), body.reason, body.action_id, client_address(request)))
+    return _detail_after(runtime, user, task_id)
+
+
+@router.get("/locations")
+def list_locations(runtime: RuntimeDep, _user: AlarmActor) -> list[dict[str, str]]:
+    """Every zone the device registry names, with the code to print as its QR label."""
+    seen: dict[str, dict[str, str]] = {}
+    for (site, device_id), device in runtime.registry:
+        for point in ["", *device.points]:
+            location = runtime.registry.location(site, device_id, point)
+            place = places.Place(location.building, location.floor, location.zone)
+            code = places.location_code(site, place)
+            seen.setdefault(code, {"code": code, "site": site, "building": place.building,
+                                   "floor": place.floor, "zone": place.zone, "label": place.label()})
+    return sorted(seen.values(), key=lambda p: p["code"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -15,14 +16,18 @@ from console import auth, device_status
 from console.api.deps import get_runtime, token_from
 from console.hub import Subscriber, dumps
 from console.runtime import Runtime
-from console.store.tables import AlarmRow, EventRow
+from console.messages import HubMessage
+from console.store.tables import AlarmRow, EventRow, TaskRow
+from console.tasks.views import task_summary
 from console.views import alarm_view, event_row_view
 
 router = APIRouter()
 SNAPSHOT_EVENTS = 50
 
 
-def build_snapshot(runtime: Runtime) -> dict[str, Any]:
+def build_snapshot(runtime: Runtime, user: auth.User | None = None) -> dict[str, Any]:
+    if user is not None and user.role == "guard":
+        return _guard_snapshot(runtime, user)
     with runtime.store.read() as session:
         alarms = session.scalars(
             select(AlarmRow).where(AlarmRow.closed.is_(False))
@@ -30,13 +35,35 @@ def build_snapshot(runtime: Runtime) -> dict[str, Any]:
         ).all()
         events = session.scalars(select(EventRow).order_by(EventRow.id.desc()).limit(SNAPSHOT_EVENTS)).all()
         counts = device_status.device_counts(session, runtime.registry)
+        tasks = session.scalars(select(TaskRow).where(TaskRow.state == "open")
+                                .order_by(TaskRow.severity_rank, TaskRow.opened_at)).all()
+        task_views = [task_summary(t, runtime.tasks.book.sops.get(t.sop_id), runtime.registry) for t in tasks]
     return {
         "server_time": datetime.now(timezone.utc).isoformat(),
         "alarms": [alarm_view(a, runtime.registry) for a in alarms],
-        "tasks": [],
+        "tasks": task_views,
         "devices": counts,
         "events": [event_row_view(e, runtime.registry) for e in events],
     }
+
+
+def _guard_snapshot(runtime: Runtime, user: auth.User) -> dict[str, Any]:
+    """A guard's phone gets their own open tasks only: no alarm queue, no event log."""
+    with runtime.store.read() as session:
+        tasks = session.scalars(select(TaskRow).where(TaskRow.state == "open", TaskRow.assignee == user.username)
+                                .order_by(TaskRow.opened_at)).all()
+        views = [task_summary(t, runtime.tasks.book.sops.get(t.sop_id), runtime.registry) for t in tasks]
+    return {"server_time": datetime.now(timezone.utc).isoformat(), "alarms": [], "tasks": views,
+            "devices": {}, "events": []}
+
+
+def guard_filter(username: str) -> Callable[[HubMessage], bool]:
+    def accept(message: HubMessage) -> bool:
+        if message.type == "task.updated":
+            return message.data.get("assignee") == username
+        return message.type == "guard.updated" and message.data.get("guard") == username
+
+    return accept
 
 
 def _user_for(runtime: Runtime, token: str | None) -> auth.User | None:
@@ -62,13 +89,16 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     hub = runtime.hub
-    subscriber = hub.subscribe()
+    is_guard = user.role == "guard"
+    subscriber = hub.subscribe(guard_filter(user.username) if is_guard else None)
     try:
         since = _int_param(websocket, "since")
-        replay = hub.replay(since, websocket.query_params.get("stream")) if since is not None else None
+        # A guard always starts from a fresh snapshot: the replay buffer holds everyone's messages.
+        replay = (hub.replay(since, websocket.query_params.get("stream"))
+                  if since is not None and not is_guard else None)
         if replay is None:
             seq = hub.seq  # taken with the subscription, before any await: nothing falls between
-            snapshot = await run_in_threadpool(build_snapshot, runtime)
+            snapshot = await run_in_threadpool(build_snapshot, runtime, user)
             await websocket.send_text(dumps({"type": "snapshot", "seq": seq, "stream": hub.stream, **snapshot}))
         else:
             for text in replay:

@@ -14,7 +14,8 @@ from adapters.base import InboundMessage
 from console.alarms.engine import acknowledge
 from console.alarms.rules import RAISES, SEVERITY_RANK
 from console.events import ALL_KINDS
-from console.ingest import HubMessage, Ingest
+from console.ingest import Ingest
+from console.messages import HubMessage
 from console.registry import DeviceRegistry
 from console.settings import Settings
 from console.store.database import Store

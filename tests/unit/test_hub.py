@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from console.hub import Hub
-from console.ingest import HubMessage
+from console.messages import HubMessage
 
 
 def test_messages_are_numbered_and_replayed_after_since() -> None:

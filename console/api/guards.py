@@ -1,0 +1,106 @@
+"""Guards: their shift, where they are, and their side of a dispatch (accept, go, arrive, report).
+
+The guard's phone calls these; each call is idempotent (taking a step already taken changes
+nothing and answers 200), so the phone may simply retry until it gets an answer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from console import auth
+from console.api.deps import AlarmActor, ReadSession, RuntimeDep, client_address, require
+from console.api.tasks import run_action
+from console.runtime import Runtime
+from console.store.tables import DispatchRow, GuardRow, TaskRow, UserRow
+from console.tasks.service import ACTIVE_DISPATCH
+from console.tasks.views import dispatch_view, task_summary
+from console.views import iso
+
+router = APIRouter(prefix="/api", tags=["guards"])
+Guard = Annotated[auth.User, require(frozenset({"guard"}))]
+
+
+class ShiftBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on: bool
+
+
+class ScanBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=300, description="The text of the scanned QR code.")
+
+
+class DispatchActionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str | None = Field(None, max_length=300, description="arrive: the scanned location code.")
+    text: str | None = Field(None, max_length=2000, description="report or decline: what the guard says.")
+
+
+def guard_view(runtime: Runtime, session: Any, row: GuardRow | None, username: str) -> dict[str, Any]:
+    active = session.scalars(select(DispatchRow).where(
+        DispatchRow.guard == username, DispatchRow.state.in_(ACTIVE_DISPATCH)).order_by(DispatchRow.id)).all()
+    dispatches = []
+    for dispatch in active:
+        task = session.get(TaskRow, dispatch.task_id)
+        dispatches.append({**dispatch_view(dispatch), "task": task_summary(
+            task, runtime.tasks.book.sops.get(task.sop_id), runtime.registry) if task else None})
+    return {
+        "username": username,
+        "on_shift": bool(row and row.on_shift),
+        "shift_started_at": iso(row.shift_started_at) if row else None,
+        "place": {"building": row.building, "floor": row.floor, "zone": row.zone} if row else None,
+        "place_at": iso(row.location_at) if row else None,
+        "busy": bool(active),
+        "dispatches": dispatches,
+    }
+
+
+def _me(runtime: Runtime, username: str) -> dict[str, Any]:
+    with runtime.store.read() as session:
+        return guard_view(runtime, session, session.get(GuardRow, username), username)
+
+
+@router.get("/guard/me")
+def guard_me(runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
+    return _me(runtime, user.username)
+
+
+@router.post("/guard/shift")
+def guard_shift(body: ShiftBody, request: Request, runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
+    run_action(runtime, lambda s: runtime.tasks.shift(s, user.username, body.on, runtime.now(),
+                                                      client_address(request)))
+    return _me(runtime, user.username)
+
+
+@router.post("/guard/scan")
+def guard_scan(body: ScanBody, request: Request, runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
+    run_action(runtime, lambda s: runtime.tasks.scan(s, user.username, body.code, runtime.now(),
+                                                     client_address(request)))
+    return _me(runtime, user.username)
+
+
+@router.post("/dispatches/{dispatch_id}/{action}")
+def dispatch_action(
+    dispatch_id: int, action: Literal["accept", "decline", "en_route", "arrive", "report"],
+    request: Request, runtime: RuntimeDep, user: Guard, body: DispatchActionBody | None = None,
+) -> dict[str, Any]:
+    body = body or DispatchActionBody()
+    run_action(runtime, lambda s: runtime.tasks.guard_step(
+        s, dispatch_id, user.username, action, runtime.now(), code=body.code, text=body.text,
+        client=client_address(request)))
+    return _me(runtime, user.username)
+
+
+@router.get("/guards")
+def list_guards(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor) -> list[dict[str, Any]]:
+    """Every guard account with shift state, last place and current dispatch."""
+    names = session.scalars(select(UserRow.username).where(
+        UserRow.role == "guard", UserRow.disabled.is_(False)).order_by(UserRow.username)).all()
+    rows = {row.username: row for row in session.scalars(select(GuardRow))}
+    return [guard_view(runtime, session, rows.get(name), name) for name in names]
+
