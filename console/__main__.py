@@ -1,4 +1,4 @@
-"""The ``mcc`` command: demo, run, check-config, user add, simulate, audit verify, db upgrade."""
+"""The ``mcc`` command: demo, run, check-config, user add, drill start, simulate, audit verify, db upgrade."""
 
 from __future__ import annotations
 
@@ -112,6 +112,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drill_start(args: argparse.Namespace) -> int:
+    from console.drill import drill_message, publish_once
+    from console.tasks.sop import load_site_sops
+
+    settings = _settings(args)
+    topic, body = drill_message(settings, load_site_sops(settings), args.device, args.kind, args.point or "",
+                                args.note or "")
+    publish_once(settings.mqtt.url, topic, body)
+    print(f"drill started: {args.kind} at {args.device} {args.point or ''} (message {body['id']}); "
+          "its task is labelled 演练 and notifies nobody unless notify.drills is set")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from console.demo import run_demo
 
@@ -155,6 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="the store").add_subparsers(dest="db_command", required=True)
     p = with_config(db.add_parser("upgrade", help="apply migrations"))
     p.set_defaults(func=cmd_db_upgrade)
+
+    drill = sub.add_parser("drill", help="drills (演练)").add_subparsers(dest="drill_command", required=True)
+    p = with_config(drill.add_parser("start", help="raise a drill alarm that runs its SOP for real"))
+    p.add_argument("--device", required=True, help="a registered device id, e.g. fp-1")
+    p.add_argument("--kind", default="fire.alarm", help="the alarm kind (default fire.alarm)")
+    p.add_argument("--point", default="", help="the device's point, e.g. 1-003")
+    p.add_argument("--note", default="", help="shown with the drill, e.g. 2026年第四季度消防演练")
+    p.set_defaults(func=cmd_drill_start)
 
     p = sub.add_parser("simulate", help="publish a simulated site over MQTT")
     p.add_argument("--broker", required=True, help="mqtt://HOST:PORT")

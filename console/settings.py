@@ -146,6 +146,21 @@ class NotifyTarget(Section):
     users: list[str] = Field(default_factory=list, description="Guards (user names) whose dispatches go here.")
     name: str = Field("", description="Shown in the task log instead of the URL (which may hold a secret).")
 
+    @field_validator("url")
+    @classmethod
+    def _apprise_url(cls, value: str) -> str:
+        import apprise  # only sites with notification targets pay for the import
+
+        if not apprise.Apprise().add(value):
+            raise ValueError("not a notification URL apprise knows (see the apprise wiki for the schemes)")
+        return value
+
+    @model_validator(mode="after")
+    def _someone(self) -> NotifyTarget:
+        if not self.roles and not self.users:
+            raise ValueError("a target names the roles or the users it is for")
+        return self
+
 
 class NotifySection(Section):
     targets: list[NotifyTarget] = Field(default_factory=list)

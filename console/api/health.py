@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from console.api.deps import RuntimeDep
 from console.runtime import Runtime
-from console.store.tables import DeviceStatusRow, QuarantineRow
+from console.store.tables import DeviceStatusRow, QuarantineRow, TaskRow
 
 router = APIRouter(tags=["health"])
 
@@ -22,7 +22,10 @@ def _store_figures(runtime: Runtime) -> dict[str, Any]:
             unregistered = session.scalar(
                 select(func.count()).select_from(DeviceStatusRow).where(DeviceStatusRow.registered.is_(False))
             ) or 0
-        return {"ok": True, "quarantine_total": quarantined, "unregistered_devices": unregistered}
+            open_tasks = session.scalar(select(func.count()).select_from(TaskRow).where(TaskRow.state == "open")) or 0
+            overdue = session.scalar(select(func.min(TaskRow.next_due_at)).where(TaskRow.state == "open"))
+        return {"ok": True, "quarantine_total": quarantined, "unregistered_devices": unregistered,
+                "open_tasks": open_tasks, "next_due_at": overdue.isoformat() if overdue else None}
     except Exception as exc:  # health must answer even when the store is down
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
 
@@ -63,5 +66,15 @@ async def health(runtime: RuntimeDep) -> dict[str, Any]:
         "store": store,
         "timeseries": {"enabled": False, "state": "off"},
         "ingest": ingest,
+        "tasks": {
+            "open": figures.get("open_tasks"),
+            "next_due_at": figures.get("next_due_at"),
+            "deadline_loop": "running" if runtime.deadlines is not None else "not started",
+            "deadline_error": runtime.deadlines.last_error if runtime.deadlines is not None else None,
+        },
+        "notify": {
+            "targets": len(runtime.settings.notify.targets),
+            **vars(runtime.notifier.counters),
+        },
         "websocket": {"clients": runtime.hub.client_count, "seq": runtime.hub.seq, "stream": runtime.hub.stream},
     }

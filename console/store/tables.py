@@ -278,3 +278,19 @@ class EvidenceRow(Base):
     size: Mapped[int] = mapped_column(Integer)
     uploaded_by: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HandoverRow(Base):
+    """A shift handover: what was open when it started (a snapshot), and its checklist task, whose
+    two signatures (outgoing, incoming) complete it."""
+
+    __tablename__ = "handovers"
+    __table_args__ = (Index("ix_handovers_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(64))
+    task_id: Mapped[int] = mapped_column(BigId, ForeignKey("tasks.id"))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    snapshot: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -37,6 +37,7 @@ ACTIVE_DISPATCH = ("assigned", "accepted", "en_route", "on_scene")
 GUARD_FLOW = ("assigned", "accepted", "en_route", "on_scene", "reported")
 SYSTEM = "system"
 APPROVERS = frozenset({"supervisor", "admin"})
+OPERATORS = frozenset({"operator", "supervisor", "admin"})
 PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
@@ -140,6 +141,25 @@ class TaskService:
         if dispatch_step is not None and dispatch_step.auto_assign:
             self._dispatch(session, task, None, SYSTEM, now, out, reason="auto")
 
+    def open_checklist(self, session: Session, sop_id: str, user: str, now: datetime, client: str = "") -> Outcome:
+        """A task with no alarm behind it, such as the shift handover checklist."""
+        sop = self.book.sops.get(sop_id)
+        if sop is None or sop.kind != "checklist":
+            raise TaskError(f"no checklist SOP {sop_id!r}")
+        out = Outcome()
+        machine = TaskMachine(sop, self.book, now)
+        row = TaskRow(site=self.settings.site.id, sop_id=sop.id, alarm_id=None, alarm_kind="", device_id="",
+                      point="", severity_rank=9, state="open", drill=False, opened_at=now,
+                      steps=machine.dump_steps(), repeats=0, revision=0)
+        session.add(row)
+        session.flush()
+        self._log(session, row, user, "opened", now, data={"sop": sop.id})
+        audit.record(session, user, "task.open", target=f"task:{row.id}", detail={"sop": sop.id},
+                     client=client, at=now)
+        self._save(_Loaded(row, sop, machine), out)
+        self.finish(session, out)
+        return out
+
     def _repeat(self, session: Session, alarm: AlarmRow, now: datetime, out: Outcome) -> None:
         if alarm.task_id is None:
             return
@@ -165,8 +185,8 @@ class TaskService:
             raise TaskError(f"step {step_id} is done by dispatching a guard (POST /api/tasks/{task_id}/dispatch)")
         if step.type == "photo" and value is None:
             raise TaskError(f"step {step_id} is done by uploading a photo")
-        if step.type == "approval" and role not in APPROVERS:
-            raise Forbidden(f"step {step_id} needs a supervisor's approval")
+        if step.type == "approval":
+            self._check_signature(task, step_id, step.role, user, role)
         if role == "guard":
             self._require_guard_on_task(session, task.row, user, step.role)
         if step.type in ("check", "approval") and value is None:
@@ -184,6 +204,19 @@ class TaskService:
         self._save(task, out)
         self.finish(session, out)
         return out
+
+    @staticmethod
+    def _check_signature(task: _Loaded, step_id: str, step_role: str, user: str, role: str) -> None:
+        """An approval is a signature: a supervisor's step needs a supervisor, an operator's step an
+        operator (or above), and nobody signs two approvals of one task (four eyes)."""
+        allowed = APPROVERS if step_role in ("supervisor", "project_manager") else OPERATORS
+        if role not in allowed:
+            who = "a supervisor's" if allowed is APPROVERS else "an operator's"
+            raise Forbidden(f"step {step_id} needs {who} signature")
+        for other in task.sop.steps:
+            state = task.machine.steps[other.id]
+            if other.type == "approval" and other.id != step_id and state.status == "done" and state.actor == user:
+                raise TaskError(f"{user} already signed {other.id}; the second signature must be someone else's")
 
     def comment(self, session: Session, task_id: int, text: str, user: str, role: str, now: datetime,
                 key: str | None = None, client: str = "") -> Outcome:

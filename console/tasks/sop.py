@@ -140,6 +140,9 @@ class Sop(Strict):
     limits: dict[str, Limit] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
     close: Text | None = Field(None, description="What must be true to close.")
+    false_alarm: When | None = Field(
+        None, description="The answer that makes the alarm a false alarm (for the false-alarm ratio per device).",
+    )
 
     @field_validator("applies_to")
     @classmethod
@@ -176,6 +179,10 @@ class Sop(Strict):
         dispatch = [i for i, s in enumerate(self.steps) if s.type == "dispatch"]
         if arrival and (not dispatch or arrival[0] < dispatch[0]):
             raise ValueError("a step completed by arrival needs a dispatch step before it")
+        if self.false_alarm is not None:
+            question = next((s for s in self.steps if s.id == self.false_alarm.step), None)
+            if question is None or question.type != "yes_no":
+                raise ValueError("false_alarm.step must be a yes_no step of this SOP")
         unused = set(self.limits) - {s.deadline.limit for s in self.steps if s.deadline}
         if unused:
             raise ValueError(f"limits never used by a step: {', '.join(sorted(unused))}")

@@ -84,6 +84,15 @@ BROKEN: list[tuple[str, Any, str]] = [
     ("an unused limit", lambda s: s["limits"].update(lunch={"seconds": 3600}), "never used"),
     ("a redispatch of an operator step", lambda s: step(s, "ack")["on_deadline"].update(action="redispatch"),
      "guard"),
+    ("arrival completing an operator step", lambda s: step(s, "cctv").update(completed_by="arrival"),
+     "completed by the guard's arrival"),
+    ("auto_assign on a check step", lambda s: step(s, "cctv").update(auto_assign=True), "applies to a dispatch"),
+    ("two dispatch steps", lambda s: step(s, "cctv").update(type="dispatch"), "at most one dispatch step"),
+    ("arrival with no dispatch before it", lambda s: (
+        s.update(steps=[x for x in s["steps"] if x["id"] != "dispatch"]),
+        step(s, "arrive")["deadline"].update(after="alarm")), "dispatch step before it"),
+    ("a false alarm answer on a choice step", lambda s: s.update(false_alarm={"step": "cause", "answer": "no"}),
+     "false_alarm.step must be a yes_no step"),
 ]
 
 

@@ -180,3 +180,34 @@ def test_photo_upload_limits(sqlite_url: str, make_console: Any, publisher: Publ
     lying = console.api("POST", f"/api/tasks/{task_id}/photos", "op", content=b"hello",
                         headers={"Content-Type": "image/jpeg"})
     assert lying.status_code == 409 and "not a image/jpeg image" in lying.json()["detail"]
+
+
+def test_a_drill_runs_its_sop_quietly_and_the_reports_keep_it_apart(
+    sqlite_url: str, make_console: Any, capture: CaptureServer,
+) -> None:
+    console = make_console(sqlite_url, sops={"limits": {"fire.alarm": {"ack": 1}}},
+                           notify={"targets": [{"url": capture.url("sup"), "roles": ["supervisor"]}]})
+    console.add_user("op", "operator")
+    console.login("op")
+    unknown = console.cli("drill", "start", "--device", "fp-9")
+    assert unknown.returncode == 1 and "not in the registry" in unknown.stderr
+    started = console.cli("drill", "start", "--device", "fp-1", "--point", "1-003", "--note", "四季度消防演练")
+    assert started.returncode == 0, started.stderr
+    task = wait_until(lambda: ok(console.api("GET", "/api/tasks", "op")), message="the drill opens a task")[0]
+    assert task["drill"] and task["title"]["zh"] == "火警处置"
+    alarm = ok(console.api("GET", f"/api/alarms/{task['alarm_id']}", "op"))
+    assert alarm["test"] is True
+    wait_until(lambda: [e for e in ok(console.api("GET", f"/api/tasks/{task['id']}", "op"))["log"]
+                        if e["action"] == "deadline"], message="the drill's deadlines fire for real")
+    time.sleep(1.0)
+    assert capture.messages() == [], "a drill notifies nobody unless notify.drills is set"
+
+    handover = ok(console.api("POST", "/api/handovers", "op", json={"notes": "演练进行中"}))
+    assert [t["id"] for t in handover["snapshot"]["open_tasks"]] == [task["id"]]
+    daily = ok(console.api("GET", "/api/reports/daily", "op"))
+    assert daily["alarms_total"] == 0 and [d["task_id"] for d in daily["drills"]] == [task["id"]]
+    csv_response = console.api("GET", "/api/reports/daily?format=csv", "op")
+    assert csv_response.headers["content-type"].startswith("text/csv")
+    assert f"drills,task:{task['id']}" in csv_response.text
+    html = console.api("GET", f"/api/reports/shift?handover={handover['id']}&format=html", "op")
+    assert html.status_code == 200 and "班报" in html.text and "演练" in html.text

@@ -96,3 +96,21 @@ def test_check_config_accepts_the_shipped_demo_site(capsys: pytest.CaptureFixtur
     demo = Path(__file__).parents[2] / "deploy" / "demo" / "site.yaml"
     assert main(["check-config", str(demo)]) == 0
     assert "OK (site demo" in capsys.readouterr().out
+
+
+def test_notification_targets_are_checked_with_apprise(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        "site: {id: demo}\n"
+        "notify:\n"
+        "  targets:\n"
+        "    - {url: 'dingtalk://0123456789abcdef', roles: [supervisor], name: 主管群}\n"
+        "    - {url: 'carrier-pigeon://loft', roles: [supervisor]}\n"
+        "    - {url: 'mailto://user:pass@example.com'}\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path, env={})
+    problems = dict(raised.value.problems)
+    assert "apprise" in problems["notify.targets[1].url"]
+    assert "names the roles or the users" in problems["notify.targets[2]"]
+    assert "notify.targets[0].url" not in problems

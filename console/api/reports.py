@@ -1,0 +1,97 @@
+"""Shift handovers and the shift / daily reports (JSON, CSV, printable HTML)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from console import reports
+from console.api.deps import AlarmActor, ReadSession, RuntimeDep, client_address
+from console.runtime import Runtime
+from console.store.tables import HandoverRow, TaskRow
+from console.tasks import handover
+
+router = APIRouter(prefix="/api", tags=["reports"])
+Format = Literal["json", "csv", "html"]
+
+
+class HandoverBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    notes: str = Field("", max_length=4000, description="What the outgoing operator wants the next shift to know.")
+
+
+@router.post("/handovers")
+def start_handover(body: HandoverBody, request: Request, runtime: RuntimeDep, user: AlarmActor) -> dict[str, Any]:
+    """Start a handover: snapshot what is open and open the handover checklist (answer its steps,
+    then both operators sign: sign_out by the outgoing, sign_in by the incoming operator)."""
+    with runtime.store.write() as session, session.begin():
+        row, outcome = handover.start(session, runtime.tasks, runtime.registry, user.username, body.notes,
+                                      runtime.now(), client_address(request))
+        view = handover.view(row, session.get(TaskRow, row.task_id))
+    runtime.after_commit(outcome)
+    return view
+
+
+@router.get("/handovers")
+def list_handovers(session: ReadSession, _user: AlarmActor,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
+    rows = session.scalars(select(HandoverRow).order_by(HandoverRow.created_at.desc()).limit(limit)).all()
+    return [handover.view(row, session.get(TaskRow, row.task_id)) for row in rows]
+
+
+@router.get("/handovers/{handover_id}")
+def get_handover(handover_id: int, session: ReadSession, _user: AlarmActor) -> dict[str, Any]:
+    row = session.get(HandoverRow, handover_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no handover {handover_id}")
+    return handover.view(row, session.get(TaskRow, row.task_id))
+
+
+def _render(runtime: Runtime, report: dict[str, Any], fmt: Format, filename: str) -> Any:
+    if fmt == "csv":
+        return PlainTextResponse(reports.to_csv(report), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+    if fmt == "html":
+        return HTMLResponse(reports.to_html(report, runtime.settings.site.name or runtime.settings.site.id,
+                                            runtime.settings.site.timezone))
+    return report
+
+
+@router.get("/reports/daily", response_model=None)
+def daily_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
+                 day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD, the site's day")] = None,
+                 format: Format = "json") -> dict[str, Any] | Response:
+    zone = ZoneInfo(runtime.settings.site.timezone)
+    day = day or runtime.now().astimezone(zone).date()
+    start = datetime.combine(day, time(0), zone)
+    window = reports.Window(start, start + timedelta(days=1), f"日报 {day.isoformat()} / daily report")
+    report = reports.build(session, runtime.tasks.book, runtime.registry, window)
+    return _render(runtime, report, format, f"mcc-daily-{day.isoformat()}")  # type: ignore[no-any-return]
+
+
+@router.get("/reports/shift", response_model=None)
+def shift_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
+                 handover_id: Annotated[int | None, Query(alias="handover", description=(
+                     "The shift that ended with this handover; default: the shift running now"))] = None,
+                 format: Format = "json") -> dict[str, Any] | Response:
+    now = runtime.now()
+    if handover_id is not None:
+        row = session.get(HandoverRow, handover_id)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no handover {handover_id}")
+        end = row.created_at
+    else:
+        end = now
+    previous = session.scalar(select(HandoverRow.created_at).where(HandoverRow.created_at < end)
+                              .order_by(HandoverRow.created_at.desc()).limit(1))
+    start = previous or end - timedelta(hours=12)
+    window = reports.Window(start, end if handover_id is not None else end + timedelta(seconds=1),
+                            "班报 / shift report")
+    report = reports.build(session, runtime.tasks.book, runtime.registry, window)
+    return _render(runtime, report, format, f"mcc-shift-{end.date().isoformat()}")  # type: ignore[no-any-return]

@@ -1,0 +1,69 @@
+"""Shift handover (交接班): a snapshot of what the outgoing shift leaves open, and the handover
+checklist (SOP ``shift.handover``) whose two signatures, by two different people, complete it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from console import audit
+from console.registry import DeviceRegistry
+from console.store.tables import AlarmRow, HandoverRow, TaskRow
+from console.tasks.service import Outcome, TaskService
+from console.tasks.views import task_summary
+from console.views import alarm_view, iso
+
+HANDOVER_SOP = "shift.handover"
+# Alarms that are equipment faults rather than incidents: handed over with their repair status.
+FAULT_KINDS = frozenset({"fire.fault", "device.offline", "camera.offline", "parking.barrier_fault"})
+
+
+def snapshot(session: Session, service: TaskService, registry: DeviceRegistry) -> dict[str, Any]:
+    open_tasks = session.scalars(select(TaskRow).where(TaskRow.state == "open", TaskRow.sop_id != HANDOVER_SOP)
+                                 .order_by(TaskRow.severity_rank, TaskRow.opened_at)).all()
+    isolated = []
+    for task in open_tasks:
+        states = {s["id"]: s for s in task.steps}
+        if task.sop_id == "fire.fault" and states.get("isolate", {}).get("answer") == "yes":
+            isolated.append({"task_id": task.id, "device_id": task.device_id, "point": task.point,
+                             "label": registry.location(task.site, task.device_id, task.point).label,
+                             "since": states["isolate"].get("done_at")})
+    alarms = session.scalars(select(AlarmRow).where(AlarmRow.closed.is_(False))).all()
+    return {
+        "open_tasks": [task_summary(t, service.book.sops.get(t.sop_id), registry) for t in open_tasks],
+        "isolated_devices": isolated,
+        "faults": [alarm_view(a, registry) for a in alarms if a.kind in FAULT_KINDS],
+        "open_alarms": len(alarms),
+    }
+
+
+def start(session: Session, service: TaskService, registry: DeviceRegistry, user: str, notes: str,
+          now: datetime, client: str = "") -> tuple[HandoverRow, Outcome]:
+    outcome = service.open_checklist(session, HANDOVER_SOP, user, now, client)
+    task_id = next(iter(m.data["id"] for m in outcome.hub if m.type == "task.updated"))
+    row = HandoverRow(site=service.settings.site.id, created_at=now, created_by=user, task_id=task_id,
+                      notes=notes, snapshot=snapshot(session, service, registry))
+    session.add(row)
+    session.flush()
+    audit.record(session, user, "handover.start", target=f"handover:{row.id}",
+                 detail={"task_id": task_id, "open_tasks": len(row.snapshot["open_tasks"]),
+                         "open_alarms": row.snapshot["open_alarms"], "notes": notes}, client=client, at=now)
+    return row, outcome
+
+
+def view(row: HandoverRow, task: TaskRow | None) -> dict[str, Any]:
+    states = {s["id"]: s for s in (task.steps if task else [])}
+
+    def signature(step_id: str) -> dict[str, Any] | None:
+        state = states.get(step_id, {})
+        return {"by": state["actor"], "at": state["done_at"]} if state.get("status") == "done" else None
+
+    return {
+        "id": row.id, "site": row.site, "created_at": iso(row.created_at), "created_by": row.created_by,
+        "task_id": row.task_id, "task_state": task.state if task else None, "notes": row.notes,
+        "outgoing": signature("sign_out"), "incoming": signature("sign_in"),
+        "complete": bool(task and task.state == "closed"), "snapshot": row.snapshot,
+    }
