@@ -20,7 +20,10 @@ from console.store.tables import UserRow
 log = logging.getLogger("mcc.demo")
 DEMO_SITE = Path(__file__).resolve().parents[1] / "deploy" / "demo" / "site.yaml"
 DEMO_USERS = (("admin", "admin", "管理员"), ("supervisor", "supervisor", "值班主管"),
-              ("operator", "operator", "主班操作员"), ("wall", "display", "大屏"))
+              ("operator", "operator", "主班操作员"), ("wall", "display", "大屏"),
+              ("guard1", "guard", "巡逻保安一"), ("guard2", "guard", "巡逻保安二"))
+# Where the demo guards start their shift (their last checkpoint), so dispatch has someone to rank.
+DEMO_GUARD_POSTS = (("guard1", "1号楼", "1F", "大堂"), ("guard2", "2号楼", "1F", "大堂"))
 
 
 def demo_settings(data: Path, broker_url: str, port: int) -> Settings:
@@ -55,6 +58,26 @@ def ensure_demo_users(store: Store, data: Path) -> dict[str, str]:
     return saved
 
 
+def sign_on_demo_guards(settings: Settings, store: Store) -> None:
+    """The two demo guards are on shift at their posts, as if they had scanned a checkpoint."""
+    from datetime import datetime, timezone
+
+    from console.registry import DeviceRegistry
+    from console.settings import evidence_folder
+    from console.tasks.places import Place, location_code
+    from console.tasks.service import TaskService
+    from console.tasks.sop import load_site_sops
+
+    service = TaskService(settings, load_site_sops(settings), DeviceRegistry.from_settings(settings),
+                          evidence_folder(settings))
+    now = datetime.now(timezone.utc)
+    with store.write() as session, session.begin():
+        for name, building, floor, zone in DEMO_GUARD_POSTS:
+            service.shift(session, name, True, now, client="demo")
+            service.scan(session, name, location_code(settings.site.id, Place(building, floor, zone)), now,
+                         client="demo")
+
+
 def kiosk_token(store: Store) -> str:
     with store.write() as session, session.begin():
         row = session.scalar(select(UserRow).where(UserRow.username == "wall"))
@@ -84,6 +107,7 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
         store = Store(settings.database.url)
         store.migrate()
         logins = ensure_demo_users(store, data)
+        sign_on_demo_guards(settings, store)
         token = kiosk_token(store)
         store.dispose()
         simulator = threading.Thread(
@@ -97,6 +121,8 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
             "MCC demo — 演示小区 (site 'demo')",
             f"  wall (大屏):      {web}/wall",
             f"  kiosk wall URL:   {web}/wall?token={token}",
+            f"  operator console: {web}/console   (handling tasks: SOP steps, dispatch, close)",
+            f"  guard phone page: {web}/guard     (log in as guard1 or guard2)",
             f"  login:            {web}/login",
             f"  API docs:         {web}/docs    health: {web}/api/health",
             f"  MQTT broker:      {broker.url}  (native topics mcc/v1/demo/<device>/event)",
