@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from adapters import BY_NAME
 from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits, matches
 from console import device_status
-from console.alarms.engine import apply_event
+from console.alarms.engine import AlarmChange, apply_event
 from console.errors import PayloadError
 from console.events import Draft, Event, validate_event
 from console.messages import HubMessage
@@ -27,7 +27,7 @@ from console.settings import Settings
 from console.store.database import Store
 from console.store.dialect import insert
 from console.store.tables import EventRow, QuarantineRow
-from console.tasks.service import Notice, TaskService
+from console.tasks.service import Notice, Outcome, TaskService
 from console.views import alarm_view, event_model_view
 
 log = logging.getLogger("mcc.ingest")
@@ -220,8 +220,7 @@ class Ingest:
                 }))
             changes = apply_event(session, event, row_id)
             # Tasks first: a raised alarm's view carries the id of the task it opened.
-            task_outcome = (self.tasks.on_alarm_changes(session, changes, event.received_at)
-                            if changes and self.tasks is not None else None)
+            task_outcome = self._tasks_for(session, changes, event) if changes and self.tasks is not None else None
             for change in changes:
                 hub.append(HubMessage(change.type, alarm_view(change.alarm, self.registry)))
             if task_outcome is not None:
@@ -236,6 +235,18 @@ class Ingest:
                 if message.type == "device.state":
                     message.data["devices"] = counts
         return hub, due, stored
+
+    def _tasks_for(self, session: Session, changes: list[AlarmChange], event: Event) -> Outcome | None:
+        """The alarm's task, in a savepoint: a fault in the task engine must never cost the alarm
+        itself (it is stored and shown without its task, and the fault is logged)."""
+        assert self.tasks is not None
+        try:
+            with session.begin_nested():
+                return self.tasks.on_alarm_changes(session, changes, event.received_at)
+        except Exception:
+            log.exception("task engine failed on %s at %s/%s; the alarm is kept without its task",
+                          event.kind, event.device_id, event.point)
+            return None
 
     def _drop_unchanged_states(self, session: Session, accepted: list[_Accepted]) -> list[_Accepted]:
         """A state message that repeats the device's current state is not a new event

@@ -122,11 +122,12 @@ class TaskService:
         sop = self.book.by_alarm.get(alarm.kind)
         if sop is None:
             return
-        machine = TaskMachine(sop, self.book, alarm.raised_at)
+        # ``now`` is the time of the event that raised (or brought back) the alarm: deadlines run from it.
+        machine = TaskMachine(sop, self.book, now)
         row = TaskRow(
             site=alarm.site, sop_id=sop.id, alarm_id=alarm.id, alarm_kind=alarm.kind,
             device_id=alarm.device_id, point=alarm.point, severity_rank=alarm.severity_rank,
-            state="open", drill=alarm.test, opened_at=alarm.raised_at, steps=machine.dump_steps(),
+            state="open", drill=alarm.test, opened_at=now, steps=machine.dump_steps(),
             repeats=0, revision=0,
         )
         session.add(row)

@@ -422,3 +422,23 @@ def test_shift_handover_snapshots_what_is_open_and_needs_two_different_signature
     assert view["complete"] and view["outgoing"]["by"] == "op1" and view["incoming"]["by"] == "op2"
     assert [t["sop_id"] for t in view["snapshot"]["open_tasks"]] == ["access.door_forced"]
     assert view["snapshot"]["open_alarms"] == 1 and view["notes"] == "1号楼大堂门磁待修"
+
+
+def test_a_fault_in_the_task_engine_never_costs_the_alarm(desk: Any, monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    d = desk()
+    real = d.tasks.on_alarm_changes
+
+    def half_done_then_broken(session: Any, changes: Any, now: datetime) -> Outcome:
+        real(session, changes, now)  # writes the task, then fails before the commit
+        raise RuntimeError("bug in the task engine")
+
+    monkeypatch.setattr(d.tasks, "on_alarm_changes", half_done_then_broken)
+    d.at(0)
+    d.send("fp-1", "fire.alarm", "1-003")
+    with d.store.read() as session:
+        alarm = session.scalars(select(AlarmRow)).one()
+        assert alarm.kind == "fire.alarm" and alarm.task_id is None
+        assert session.scalars(select(TaskRow)).all() == [], "the half-written task was rolled back"
+    assert d.ingest.counters.quarantined == 0 and d.ingest.counters.stored == 1
+    assert "task engine failed on fire.alarm" in caplog.text
