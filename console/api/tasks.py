@@ -8,12 +8,14 @@ twice. Errors the operator can fix come back as 409 with a sentence saying what 
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import escape
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
+import segno
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -195,6 +197,27 @@ def close_task(task_id: int, body: CloseBody, request: Request, runtime: Runtime
 @router.get("/locations")
 def list_locations(runtime: RuntimeDep, _user: AlarmActor) -> list[dict[str, str]]:
     """Every zone the device registry names, with the code to print as its QR label."""
+    return _locations(runtime)
+
+
+@router.get("/locations/labels", response_class=HTMLResponse)
+def location_labels(runtime: RuntimeDep, _user: AlarmActor) -> HTMLResponse:
+    """A printable sheet of QR labels, one per zone, to stick where guards prove they were."""
+    cards = []
+    for place in _locations(runtime):
+        qr = segno.make(place["code"], error="m")
+        cards.append(
+            f'<figure class="label"><img alt="QR {escape(place["code"])}" src="{qr.svg_data_uri(scale=4)}">'
+            f'<figcaption><strong>{escape(place["label"])}</strong><code>{escape(place["code"])}</code>'
+            "</figcaption></figure>")
+    title = f"{runtime.settings.site.name or runtime.settings.site.id} · 位置二维码 / location QR labels"
+    return HTMLResponse(
+        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        '<link rel="stylesheet" href="/static/report.css"></head><body class="report">'
+        f'<h1>{escape(title)}</h1><div class="labels">{"".join(cards)}</div></body></html>')
+
+
+def _locations(runtime: Runtime) -> list[dict[str, str]]:
     seen: dict[str, dict[str, str]] = {}
     for (site, device_id), device in runtime.registry:
         for point in ["", *device.points]:

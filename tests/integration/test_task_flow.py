@@ -75,6 +75,13 @@ def test_fire_alarm_to_closed_task_through_the_api(
     assert console.api("GET", f"/api/tasks/{task_id}", "g2").status_code == 403
     assert console.api("POST", f"/api/tasks/{task_id}/steps/reset", "wall", json={}).status_code == 403
 
+    locations = ok(console.api("GET", "/api/locations", "op"))
+    assert task["location_code"] in [place["code"] for place in locations]
+    labels = console.api("GET", "/api/locations/labels", "op")
+    assert labels.status_code == 200 and labels.text.count('src="data:image/svg+xml') == len(locations)
+    assert "1号楼 3F 东侧走廊" in labels.text
+    assert console.api("GET", "/api/locations/labels", "g1").status_code == 403
+
     me = ok(console.api("GET", "/api/guard/me", "g1"))
     dispatch_id = me["dispatches"][0]["id"]
     ok(console.api("POST", f"/api/dispatches/{dispatch_id}/accept", "g1"))
