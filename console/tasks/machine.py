@@ -82,7 +82,7 @@ class TaskMachine:
         step = self.step(step_id)
         state = self.steps[step_id]
         if state.status != "open":
-            raise TaskError(f"step {step_id} is {state.status}, not open")
+            raise TaskError(f"该步骤当前不可操作 / step {step_id} is {state.status}, not open")
         state.answer = _checked_answer(step, value)
         state.status, state.actor, state.done_at = "done", actor, at
         self._refresh(at)
@@ -154,10 +154,11 @@ class TaskMachine:
         missing = self.open_required()
         if missing:
             if role not in CLOSE_OVERRIDE_ROLES:
-                raise TaskError(f"required steps are still open: {', '.join(missing)}; "
+                raise TaskError(f"必做步骤尚未完成：{', '.join(missing)}；现在只有主管可以填写原因后关闭 / "
+                                f"required steps are still open: {', '.join(missing)}; "
                                 "only a supervisor can close it now, with a reason")
             if not reason or not reason.strip():
-                raise TaskError("closing with required steps open needs a reason")
+                raise TaskError("有未完成的必做步骤，关闭须填写原因 / closing with required steps open needs a reason")
         self.closed_at, self.close_reason = at, reason
 
     # -- storing -------------------------------------------------------------------------------
@@ -188,7 +189,7 @@ class TaskMachine:
 
     def _require_open_task(self) -> None:
         if self.closed_at is not None:
-            raise TaskError("the task is closed")
+            raise TaskError("任务已关闭 / the task is closed")
 
     def _refresh(self, at: datetime) -> None:
         """Decide branches and due times from what is answered so far."""
@@ -229,15 +230,15 @@ def _parse(value: str | None) -> datetime | None:
 def _checked_answer(step: Step, value: Any) -> Any:
     if step.type == "yes_no":
         if value not in ("yes", "no"):
-            raise TaskError(f"step {step.id} takes 'yes' or 'no'")
+            raise TaskError(f"请选择“是”或“否” / step {step.id} takes 'yes' or 'no'")
     elif step.type == "choice":
         codes = [choice.code for choice in step.choices]
         if value not in codes:
-            raise TaskError(f"step {step.id} takes one of: {', '.join(codes)}")
+            raise TaskError(f"请从选项中选择 / step {step.id} takes one of: {', '.join(codes)}")
     elif step.type == "call_record":
         if not isinstance(value, dict) or any(not str(value.get(f, "")).strip() for f in step.fields):
-            raise TaskError(f"step {step.id} records every one of: {', '.join(step.fields)}")
+            raise TaskError(f"每一项都须填写 / step {step.id} records every one of: {', '.join(step.fields)}")
     elif step.type == "text":
         if not isinstance(value, str) or not value.strip():
-            raise TaskError(f"step {step.id} needs a text")
+            raise TaskError(f"请填写内容 / step {step.id} needs a text")
     return value

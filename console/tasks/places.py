@@ -45,12 +45,12 @@ def location_code(site: str, place: Place) -> str:
 def parse_code(site: str, code: str) -> Place:
     text = code.strip()
     if not text.startswith(PREFIX):
-        raise PlaceError("not an MCC location code (it starts with mcc:loc:)")
+        raise PlaceError("不是本系统的位置码 / not an MCC location code (it starts with mcc:loc:)")
     parts = text[len(PREFIX):].split("/")
     if len(parts) != 4:
-        raise PlaceError("a location code has four parts: site/building/floor/zone")
+        raise PlaceError("位置码格式不对 / a location code has four parts: site/building/floor/zone")
     if parts[0] != site:
-        raise PlaceError(f"this code belongs to site {parts[0]!r}, not {site!r}")
+        raise PlaceError(f"这是其他项目的位置码 / this code belongs to site {parts[0]!r}, not {site!r}")
     return Place(parts[1], parts[2], parts[3])
 
 

@@ -183,9 +183,9 @@ class TaskService:
         task = self._load(session, task_id, lock=True)
         step = task.machine.step(step_id)
         if step.type == "dispatch":
-            raise TaskError(f"step {step_id} is done by dispatching a guard (POST /api/tasks/{task_id}/dispatch)")
+            raise TaskError(f"此步骤通过派遣保安完成 / step {step_id} is done by dispatching a guard (POST /api/tasks/{task_id}/dispatch)")
         if step.type == "photo" and value is None:
-            raise TaskError(f"step {step_id} is done by uploading a photo")
+            raise TaskError(f"此步骤通过上传照片完成 / step {step_id} is done by uploading a photo")
         if step.type == "approval":
             self._check_signature(task, step_id, step.role, user, role)
         if role == "guard":
@@ -213,11 +213,11 @@ class TaskService:
         allowed = APPROVERS if step_role in ("supervisor", "project_manager") else OPERATORS
         if role not in allowed:
             who = "a supervisor's" if allowed is APPROVERS else "an operator's"
-            raise Forbidden(f"step {step_id} needs {who} signature")
+            raise Forbidden(f"无权签署此步骤 / step {step_id} needs {who} signature")
         for other in task.sop.steps:
             state = task.machine.steps[other.id]
             if other.type == "approval" and other.id != step_id and state.status == "done" and state.actor == user:
-                raise TaskError(f"{user} already signed {other.id}; the second signature must be someone else's")
+                raise TaskError(f"同一人不能签署两次，须由另一人签字 / {user} already signed {other.id}; the second signature must be someone else's")
 
     def comment(self, session: Session, task_id: int, text: str, user: str, role: str, now: datetime,
                 key: str | None = None, client: str = "") -> Outcome:
@@ -242,11 +242,11 @@ class TaskService:
         if self._seen(session, key, out):
             return out
         if content_type not in PHOTO_TYPES:
-            raise TaskError(f"photos are JPEG, PNG or WebP, not {content_type!r}")
+            raise TaskError(f"照片须为 JPEG、PNG 或 WebP / photos are JPEG, PNG or WebP, not {content_type!r}")
         if len(content) > self.settings.evidence.max_bytes:
-            raise TaskError(f"the photo is larger than {self.settings.evidence.max_bytes} bytes")
+            raise TaskError(f"照片太大 / the photo is larger than {self.settings.evidence.max_bytes} bytes")
         if not _looks_like(content, content_type):
-            raise TaskError(f"the body is not a {content_type} image")
+            raise TaskError(f"文件不是有效的图片 / the body is not a {content_type} image")
         task = self._load(session, task_id, lock=True)
         step = task.machine.step(step_id) if step_id else None
         if role == "guard":
@@ -311,10 +311,10 @@ class TaskService:
             return out
         task = self._load(session, task_id, lock=True)
         if task.row.state != "open":
-            raise TaskError("the task is closed")
+            raise TaskError("任务已关闭 / the task is closed")
         chosen = self._dispatch(session, task, guard, user, now, out, reason="manual", key=key)
         if chosen is None:
-            raise TaskError("no free guard is on shift; dispatch one by name or call the supervisor")
+            raise TaskError("没有空闲的在岗保安；请指定保安或联系主管 / no free guard is on shift; dispatch one by name or call the supervisor")
         audit.record(session, user, "task.dispatch", target=f"task:{task_id}", detail={"guard": chosen},
                      client=client, at=now)
         self.finish(session, out)
@@ -351,12 +351,12 @@ class TaskService:
         else:
             row = session.get(GuardRow, guard)
             if row is None or not row.on_shift:
-                raise TaskError(f"guard {guard!r} is not on shift")
+                raise TaskError(f"保安 {guard} 不在岗 / guard {guard!r} is not on shift")
             busy = session.scalar(select(DispatchRow.task_id).where(
                 DispatchRow.guard == guard, DispatchRow.state.in_(ACTIVE_DISPATCH),
                 DispatchRow.task_id != task.row.id))
             if busy is not None:
-                raise TaskError(f"guard {guard!r} is busy with task {busy}")
+                raise TaskError(f"保安 {guard} 正在处理任务 {busy} / guard {guard!r} is busy with task {busy}")
         for current in self._active_dispatches(session, task.row.id):
             if current.guard == guard:
                 return guard  # already on it: dispatching again changes nothing
@@ -400,11 +400,11 @@ class TaskService:
             out.replayed = True
             return out
         if dispatch.state not in ACTIVE_DISPATCH:
-            raise TaskError(f"this dispatch has ended ({dispatch.state})")
+            raise TaskError(f"该派遣已结束 / this dispatch has ended ({dispatch.state})")
         detail: dict[str, Any] = {"dispatch_id": dispatch_id}
         if action == "decline":
             if dispatch.state != "assigned":
-                raise TaskError("only a dispatch not yet accepted can be declined")
+                raise TaskError("已接单的派遣不能拒绝 / only a dispatch not yet accepted can be declined")
             dispatch.state, dispatch.ended_at = "declined", now
             detail["reason"] = text
             self._log(session, task.row, user, "declined", now, data=detail)
@@ -418,11 +418,11 @@ class TaskService:
             return out
         if action == "arrive":
             if not code:
-                raise TaskError("arrival is proven by scanning the location's QR code")
+                raise TaskError("到场须扫描现场位置二维码 / arrival is proven by scanning the location's QR code")
             place = places.parse_code(self.settings.site.id, code)
             scene = self.scene_of(task.row)
             if (place.building, place.floor, place.zone) != (scene.building, scene.floor, scene.zone):
-                raise TaskError(f"this code is for {place.label()}; the alarm is at {scene.label()}")
+                raise TaskError(f"位置不符：此码在 {place.label()}，报警在 {scene.label()} / this code is for {place.label()}; the alarm is at {scene.label()}")
             dispatch.arrival_proof = code[:200]
             self._move_guard(session, user, place, now)
             detail["code"] = code
@@ -430,7 +430,7 @@ class TaskService:
                 self._log(session, task.row, user, "answer", now, step=step_id, data={"by": "arrival"})
         if action == "report":
             if dispatch.state != "on_scene":
-                raise TaskError("report from the scene: scan the location's QR code first")
+                raise TaskError("请先扫码到场再汇报 / report from the scene: scan the location's QR code first")
             dispatch.report = text
             detail["text"] = text
         if action == "en_route" and dispatch.state == "assigned":
@@ -467,7 +467,7 @@ class TaskService:
             busy = session.scalar(select(DispatchRow.task_id).where(
                 DispatchRow.guard == user, DispatchRow.state.in_(ACTIVE_DISPATCH)))
             if busy is not None:
-                raise TaskError(f"finish or hand over task {busy} before signing off")
+                raise TaskError(f"请先完成或移交任务 {busy} 再下班 / finish or hand over task {busy} before signing off")
         guard.on_shift = on
         if on:
             guard.shift_started_at = now
@@ -523,12 +523,12 @@ class TaskService:
 
     def _require_guard_on_task(self, session: Session, task: TaskRow, user: str, step_role: str | None) -> None:
         if step_role is not None and step_role != "guard":
-            raise Forbidden("a guard answers only the guard's steps")
+            raise Forbidden("保安只能处理保安的步骤 / a guard answers only the guard's steps")
         on_it = session.scalar(select(DispatchRow.id).where(
             DispatchRow.task_id == task.id, DispatchRow.guard == user,
             DispatchRow.state.in_(("accepted", "en_route", "on_scene", "reported"))))
         if on_it is None:
-            raise Forbidden("only the guard dispatched to this task (and who accepted it) may act on it")
+            raise Forbidden("只有被派遣并已接单的保安可以操作 / only the guard dispatched to this task (and who accepted it) may act on it")
 
     # -- deadlines ------------------------------------------------------------------------------
 
