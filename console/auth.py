@@ -21,6 +21,8 @@ ROLES: tuple[str, ...] = ("admin", "supervisor", "operator", "guard", "display")
 
 # What each permission needs. The wall (display) watches; operators and up act on alarms.
 VIEW = frozenset(ROLES)
+# The whole site's alarms, events and devices; a guard sees only their own tasks.
+WATCH_SITE = frozenset({"admin", "supervisor", "operator", "display"})
 ACT_ON_ALARMS = frozenset({"admin", "supervisor", "operator"})
 ADMINISTER = frozenset({"admin"})
 

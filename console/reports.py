@@ -74,13 +74,15 @@ def build(session: Session, book: SopBook, registry: DeviceRegistry, window: Win
         alarm_by_id.update({a.id: a for a in session.scalars(select(AlarmRow).where(AlarmRow.id.in_(missing)))})
 
     times: dict[str, list[float]] = {m: [] for m in METRICS}
-    false_alarms: dict[str, Counter[str]] = defaultdict(Counter)
+    false_alarms: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for task in tasks:
         if task.drill:
             continue
         alarm = alarm_by_id.get(task.alarm_id) if task.alarm_id else None
-        if alarm is not None and alarm.acked_at is not None:
-            times["to_acknowledge"].append((alarm.acked_at - alarm.raised_at).total_seconds())
+        if alarm is not None and alarm.acked_at is not None and alarm.acked_at >= task.opened_at:
+            # Only the task that was open when the alarm was acknowledged counts it (a task
+            # reopened on an acknowledged alarm does not count the old acknowledgement again).
+            times["to_acknowledge"].append((alarm.acked_at - task.opened_at).total_seconds())
         sent = dispatches.get(task.id, [])
         if sent:
             times["to_dispatch"].append((sent[0].assigned_at - task.opened_at).total_seconds())
@@ -92,9 +94,11 @@ def build(session: Session, book: SopBook, registry: DeviceRegistry, window: Win
         sop = book.sops.get(task.sop_id)
         if sop is not None and sop.false_alarm is not None:
             state = next((s for s in task.steps if s["id"] == sop.false_alarm.step), {})
-            if state.get("status") == "done":
+            # Decided by a person: an answer the deadline gave ("handle as a real fire") is a
+            # precaution, not a finding, and does not count either way.
+            if state.get("status") == "done" and state.get("actor") != "deadline":
                 verdict = "false" if state.get("answer") == sop.false_alarm.answer else "real"
-                false_alarms[task.device_id][verdict] += 1
+                false_alarms[(task.site, task.device_id)][verdict] += 1
 
     real_alarms = [a for a in alarms if not a.test]
     drills = [t for t in tasks if t.drill]
@@ -110,19 +114,15 @@ def build(session: Session, book: SopBook, registry: DeviceRegistry, window: Win
         "deadline_breaches": [{"sop": sop_id, "step": step, "count": n}
                               for (sop_id, step), n in sorted(breaches.items())],
         "false_alarms": [
-            {"device_id": device, "device_name": registry.name(window_site(tasks, device), device) or device,
+            {"site": site, "device_id": device, "device_name": registry.name(site, device) or device,
              "decided": c["false"] + c["real"], "false": c["false"],
              "ratio": round(c["false"] / (c["false"] + c["real"]), 3)}
-            for device, c in sorted(false_alarms.items())
+            for (site, device), c in sorted(false_alarms.items())
         ],
         "drills": [{"task_id": t.id, "sop": t.sop_id, "opened_at": t.opened_at.isoformat(), "state": t.state,
                     "score": drill_score(t, book.sops.get(t.sop_id)) if t.state == "closed" else None}
                    for t in drills],
     }
-
-
-def window_site(tasks: list[TaskRow], device: str) -> str:
-    return next((t.site for t in tasks if t.device_id == device), "")
 
 
 def to_csv(report: dict[str, Any]) -> str:

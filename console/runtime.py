@@ -16,10 +16,11 @@ from console.pipeline import IngestWorker
 from console.registry import DeviceRegistry
 from console.settings import Settings, evidence_folder
 from console.store.database import Store
-from console.store.tables import TaskLogRow
+from console.store.tables import TaskLogRow, TaskRow
 from console.tasks.deadlines import DeadlineLoop
 from console.tasks.service import Notice, Outcome, TaskService
 from console.tasks.sop import load_site_sops
+from console.tasks.views import task_summary
 
 log = logging.getLogger("mcc.runtime")
 
@@ -72,10 +73,16 @@ class Runtime:
     def record_notice(self, notice: Notice, target: str, delivered: bool, error: str) -> None:
         """The notifier's report, kept in the task's log (who was told, and whether it arrived)."""
         with self.store.write() as session, session.begin():
+            task = session.get(TaskRow, notice.task_id, with_for_update=True)
+            if task is None:
+                return
             session.add(TaskLogRow(task_id=notice.task_id, at=self.now(), actor="system", action="notified",
                                    data={"target": target, "kind": notice.kind, "delivered": delivered,
                                          "error": error, "roles": list(notice.roles),
                                          "users": list(notice.users)}))
+            task.revision += 1  # screens showing the task's log fetch it again
+            view = task_summary(task, self.tasks.book.sops.get(task.sop_id), self.registry)
+        self.publish([HubMessage("task.updated", view)])
 
     def start_pipeline(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
@@ -10,12 +11,13 @@ from sqlalchemy import select
 
 from console import audit
 from console.alarms.engine import acknowledge
-from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Viewer, client_address
+from console.api.deps import AlarmActor, ReadSession, RuntimeDep, SiteWatcher, client_address
 from console.messages import HubMessage
 from console.store.tables import AlarmRow
 from console.views import alarm_view
 
 router = APIRouter(prefix="/api/alarms", tags=["alarms"])
+log = logging.getLogger("mcc.api.alarms")
 
 
 class AckBody(BaseModel):
@@ -25,7 +27,7 @@ class AckBody(BaseModel):
 
 @router.get("")
 def list_alarms(
-    session: ReadSession, runtime: RuntimeDep, _user: Viewer,
+    session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher,
     active: Annotated[bool | None, Query(description="true: not yet acknowledged and cleared")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[dict[str, Any]]:
@@ -36,7 +38,7 @@ def list_alarms(
 
 
 @router.get("/{alarm_id}")
-def get_alarm(alarm_id: int, session: ReadSession, runtime: RuntimeDep, _user: Viewer) -> dict[str, Any]:
+def get_alarm(alarm_id: int, session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> dict[str, Any]:
     row = session.get(AlarmRow, alarm_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id}")
@@ -50,18 +52,23 @@ def ack_alarm(
 ) -> dict[str, Any]:
     comment = body.comment if body else None
     with runtime.store.write() as session, session.begin():
-        row = session.get(AlarmRow, alarm_id)
+        # Lock order (see console/tasks/service.py): the alarm, then its task, then the audit chain.
+        row = session.get(AlarmRow, alarm_id, with_for_update=True)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id}")
         now = runtime.now()
         changed = acknowledge(row, user.username, comment, now)
         outcome = None
         if changed:
+            try:
+                with session.begin_nested():  # a fault in the task engine must not block the ack
+                    outcome = runtime.tasks.on_alarm_acked(session, row, user.username, now)
+            except Exception:
+                log.exception("task engine failed on the ack of alarm %s; the ack stands", alarm_id)
             audit.record(session, user.username, "alarm.ack", target=f"alarm:{alarm_id}",
                          detail={"comment": comment, "kind": row.kind, "device_id": row.device_id,
                                  "point": row.point},
                          client=client_address(request), at=now)
-            outcome = runtime.tasks.on_alarm_acked(session, row, user.username, now)
         view = alarm_view(row, runtime.registry)
     if changed:
         runtime.publish([HubMessage("alarm.acked", view)])

@@ -78,5 +78,6 @@ def require(roles: frozenset[str]):  # type: ignore[no-untyped-def]
 
 
 Viewer = Annotated[auth.User, require(auth.VIEW)]
+SiteWatcher = Annotated[auth.User, require(auth.WATCH_SITE)]
 AlarmActor = Annotated[auth.User, require(auth.ACT_ON_ALARMS)]
 Admin = Annotated[auth.User, require(auth.ADMINISTER)]

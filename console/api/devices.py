@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
-from console.api.deps import Admin, ReadSession, RuntimeDep, Viewer
+from console.api.deps import Admin, ReadSession, RuntimeDep, SiteWatcher
 from console.store.tables import DeviceStatusRow, QuarantineRow
 from console.views import iso
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api", tags=["devices"])
 
 
 @router.get("/devices")
-def list_devices(session: ReadSession, runtime: RuntimeDep, _user: Viewer) -> list[dict[str, Any]]:
+def list_devices(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> list[dict[str, Any]]:
     status = {(row.site, row.device_id): row for row in session.scalars(select(DeviceStatusRow))}
     out = []
     for (site, device_id), device in runtime.registry:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from console.api.deps import ReadSession, RuntimeDep, Viewer
+from console.api.deps import ReadSession, RuntimeDep, SiteWatcher
 from console.store.tables import EventRow
 from console.views import event_row_view
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/events", tags=["events"])
 
 @router.get("")
 def list_events(
-    session: ReadSession, runtime: RuntimeDep, _user: Viewer,
+    session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher,
     device_id: str | None = None,
     kind: str | None = None,
     source_id: Annotated[str | None, Query(alias="id", description="The sender's message id")] = None,

@@ -17,7 +17,7 @@ from console.api.deps import AlarmActor, ReadSession, RuntimeDep, client_address
 from console.api.tasks import run_action
 from console.runtime import Runtime
 from console.store.tables import DispatchRow, GuardRow, TaskRow, UserRow
-from console.tasks.service import ACTIVE_DISPATCH
+from console.store.tables import ACTIVE_DISPATCH
 from console.tasks.views import dispatch_view, task_summary
 from console.views import iso
 

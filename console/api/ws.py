@@ -60,7 +60,7 @@ def _guard_snapshot(runtime: Runtime, user: auth.User) -> dict[str, Any]:
 def guard_filter(username: str) -> Callable[[HubMessage], bool]:
     def accept(message: HubMessage) -> bool:
         if message.type == "task.updated":
-            return message.data.get("assignee") == username
+            return username in message.data.get("guards", ()) or message.data.get("assignee") == username
         return message.type == "guard.updated" and message.data.get("guard") == username
 
     return accept

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
-    Text, UniqueConstraint,
+    Text, UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -223,6 +223,10 @@ class TaskLogRow(Base):
     """The client's id for the action: a retried request is recognised and not applied twice."""
 
 
+ACTIVE_DISPATCH = ("assigned", "accepted", "en_route", "on_scene")
+ACTIVE_DISPATCH_SQL = "state IN (" + ", ".join(f"'{state}'" for state in ACTIVE_DISPATCH) + ")"
+
+
 class DispatchRow(Base):
     """One guard sent to one task: assigned -> accepted -> en_route -> on_scene -> reported."""
 
@@ -230,6 +234,9 @@ class DispatchRow(Base):
     __table_args__ = (
         Index("ix_dispatches_guard_state", "guard", "state"),
         Index("ix_dispatches_task", "task_id"),
+        # A guard is on one task at a time: the store refuses a second active dispatch.
+        Index("uq_dispatches_guard_active", "guard", unique=True,
+              sqlite_where=text(ACTIVE_DISPATCH_SQL), postgresql_where=text(ACTIVE_DISPATCH_SQL)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -42,16 +42,17 @@ def location_code(site: str, place: Place) -> str:
     return f"{PREFIX}{site}/{place.building}/{place.floor}/{place.zone}"
 
 
-def parse_code(site: str, code: str) -> Place:
+def parse_code(sites: set[str], code: str) -> tuple[str, Place]:
+    """(site, place) of a scanned code; refused unless the site is one this console serves."""
     text = code.strip()
     if not text.startswith(PREFIX):
         raise PlaceError("不是本系统的位置码 / not an MCC location code (it starts with mcc:loc:)")
     parts = text[len(PREFIX):].split("/")
     if len(parts) != 4:
         raise PlaceError("位置码格式不对 / a location code has four parts: site/building/floor/zone")
-    if parts[0] != site:
-        raise PlaceError(f"这是其他项目的位置码 / this code belongs to site {parts[0]!r}, not {site!r}")
-    return Place(parts[1], parts[2], parts[3])
+    if parts[0] not in sites:
+        raise PlaceError(f"这是其他项目的位置码 / this code belongs to site {parts[0]!r}, not one of this console's")
+    return parts[0], Place(parts[1], parts[2], parts[3])
 
 
 _BASEMENT = re.compile(r"^B(\d+)", re.IGNORECASE)

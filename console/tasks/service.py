@@ -2,6 +2,11 @@
 deadlines, close. Every method works inside the caller's write transaction and takes ``now``
 explicitly, so the same code runs live, after a restart and in tests on a controlled clock.
 
+Locks are always taken in one order, so that two console instances on PostgreSQL never deadlock:
+the alarm row, then the task row, then its dispatches, then guard rows, then the audit chain's
+advisory lock. Retried actions (same ``action_id``) are recognised after the task lock is held,
+so a retry that arrives while the first attempt is still running waits and then replays.
+
 Each method returns what the caller must do after the commit (``Outcome``): messages for the
 WebSocket hub and notices for the notifier. Every action lands in the task's log and in the
 audit chain with its actor and time, in the same transaction as the change itself.
@@ -12,11 +17,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from console import audit
@@ -24,7 +29,7 @@ from console.alarms.engine import AlarmChange, acknowledge
 from console.messages import HubMessage
 from console.registry import DeviceRegistry
 from console.settings import Settings
-from console.store.tables import AlarmRow, DispatchRow, EvidenceRow, GuardRow, TaskLogRow, TaskRow
+from console.store.tables import ACTIVE_DISPATCH, AlarmRow, DispatchRow, EvidenceRow, GuardRow, TaskLogRow, TaskRow, UserRow
 from console.tasks import places
 from console.tasks.machine import Effect, TaskError, TaskMachine
 from console.tasks.sop import Sop, SopBook
@@ -33,7 +38,7 @@ from console.views import alarm_view
 
 log = logging.getLogger("mcc.tasks")
 
-ACTIVE_DISPATCH = ("assigned", "accepted", "en_route", "on_scene")
+TRIED_WINDOW = timedelta(minutes=10)
 GUARD_FLOW = ("assigned", "accepted", "en_route", "on_scene", "reported")
 SYSTEM = "system"
 APPROVERS = frozenset({"supervisor", "admin"})
@@ -85,6 +90,8 @@ class TaskService:
         self.registry = registry
         self.evidence_dir = evidence_dir
         self.accept_window = timedelta(seconds=settings.dispatch.accept_seconds)
+        self.sites = {settings.site.id} | {device.site for device in settings.devices.entries if device.site}
+        """The sites whose location codes this console accepts (a console may serve several)."""
 
     # -- alarms in ---------------------------------------------------------------------------
 
@@ -99,7 +106,7 @@ class TaskService:
             elif change.type == "alarm.updated":
                 self._repeat(session, alarm, now, out)
             elif change.type == "alarm.cleared" and alarm.task_id is not None:
-                task = self._load(session, alarm.task_id)
+                task = self._load(session, alarm.task_id, lock=True)
                 if task.row.state == "open":
                     self._log(session, task.row, SYSTEM, "alarm_cleared", now,
                               data={"alarm_id": alarm.id, "cleared_at": alarm.cleared_at})
@@ -111,7 +118,7 @@ class TaskService:
         """An operator acknowledged the alarm: the SOP's acknowledgement step is done."""
         out = Outcome()
         if alarm.task_id is not None:
-            task = self._load(session, alarm.task_id)
+            task = self._load(session, alarm.task_id, lock=True)
             for step_id in task.machine.complete_by("alarm_ack", user, now):
                 self._log(session, task.row, user, "answer", now, step=step_id, data={"by": "alarm_ack"})
             self._save(task, out)
@@ -137,6 +144,9 @@ class TaskService:
         self._log(session, row, SYSTEM, "opened", now, data={
             "alarm_id": alarm.id, "sop": sop.id, "drill": alarm.test,
         })
+        if alarm.acknowledged and alarm.acked_by:  # the alarm came back after it was acknowledged
+            for step_id in machine.complete_by("alarm_ack", alarm.acked_by, alarm.acked_at or now):
+                self._log(session, row, alarm.acked_by, "answer", now, step=step_id, data={"by": "alarm_ack"})
         self._save(task, out)
         dispatch_step = next((s for s in sop.steps if s.type == "dispatch"), None)
         if dispatch_step is not None and dispatch_step.auto_assign:
@@ -163,8 +173,10 @@ class TaskService:
 
     def _repeat(self, session: Session, alarm: AlarmRow, now: datetime, out: Outcome) -> None:
         if alarm.task_id is None:
+            # The alarm has no task (its SOP came later, or opening it failed): open one now.
+            self._open_for_alarm(session, alarm, now, out)
             return
-        task = self._load(session, alarm.task_id)
+        task = self._load(session, alarm.task_id, lock=True)  # the state is read under the lock
         if task.row.state != "open" or task.sop.repeat == "new":
             # A closed task is history: the alarm coming back opens a new one.
             self._open_for_alarm(session, alarm, now, out)
@@ -178,10 +190,16 @@ class TaskService:
     def answer(self, session: Session, task_id: int, step_id: str, value: Any, user: str, role: str,
                now: datetime, key: str | None = None, client: str = "") -> Outcome:
         out = Outcome()
+        alarm_id = session.scalar(select(TaskRow.alarm_id).where(TaskRow.id == task_id))
+        if alarm_id is not None:  # the lock order: the alarm row before the task row
+            session.get(AlarmRow, alarm_id, with_for_update=True)
+        task = self._load(session, task_id, lock=True)
         if self._seen(session, key, out):
             return out
-        task = self._load(session, task_id, lock=True)
         step = task.machine.step(step_id)
+        if step.completed_by == "arrival":
+            raise TaskError(f"到场须由被派遣的保安扫描现场二维码 / step {step_id} is done when the dispatched "
+                            "guard scans the location's QR code")
         if step.type == "dispatch":
             raise TaskError(f"此步骤通过派遣保安完成 / step {step_id} is done by dispatching a guard (POST /api/tasks/{task_id}/dispatch)")
         if step.type == "photo" and value is None:
@@ -222,9 +240,9 @@ class TaskService:
     def comment(self, session: Session, task_id: int, text: str, user: str, role: str, now: datetime,
                 key: str | None = None, client: str = "") -> Outcome:
         out = Outcome()
+        task = self._load(session, task_id, lock=True)
         if self._seen(session, key, out):
             return out
-        task = self._load(session, task_id, lock=True)
         if role == "guard":
             self._require_guard_on_task(session, task.row, user, None)
         self._log(session, task.row, user, "comment", now, data={"text": text}, key=key)
@@ -239,15 +257,17 @@ class TaskService:
         """Keep a photo by its SHA-256 (the same photo twice is kept once), put the hash in the audit
         chain, and complete the step when it is a photo step."""
         out = Outcome()
+        task = self._load(session, task_id, lock=True)
         if self._seen(session, key, out):
             return out
+        if task.row.state != "open":
+            raise TaskError("任务已关闭 / the task is closed")
         if content_type not in PHOTO_TYPES:
             raise TaskError(f"照片须为 JPEG、PNG 或 WebP / photos are JPEG, PNG or WebP, not {content_type!r}")
         if len(content) > self.settings.evidence.max_bytes:
             raise TaskError(f"照片太大 / the photo is larger than {self.settings.evidence.max_bytes} bytes")
         if not _looks_like(content, content_type):
             raise TaskError(f"文件不是有效的图片 / the body is not a {content_type} image")
-        task = self._load(session, task_id, lock=True)
         step = task.machine.step(step_id) if step_id else None
         if role == "guard":
             self._require_guard_on_task(session, task.row, user, step.role if step else None)
@@ -283,9 +303,9 @@ class TaskService:
     def close(self, session: Session, task_id: int, user: str, role: str, now: datetime,
               reason: str | None = None, key: str | None = None, client: str = "") -> Outcome:
         out = Outcome()
+        task = self._load(session, task_id, lock=True)
         if self._seen(session, key, out):
             return out
-        task = self._load(session, task_id, lock=True)
         missing = task.machine.open_required()
         task.machine.close(user, role, now, reason)
         task.row.state, task.row.closed_at, task.row.closed_by = "closed", now, user
@@ -307,9 +327,9 @@ class TaskService:
                  key: str | None = None, client: str = "") -> Outcome:
         """Send ``guard`` (or the nearest free guard) to the task's scene; replaces a current dispatch."""
         out = Outcome()
+        task = self._load(session, task_id, lock=True)
         if self._seen(session, key, out):
             return out
-        task = self._load(session, task_id, lock=True)
         if task.row.state != "open":
             raise TaskError("任务已关闭 / the task is closed")
         chosen = self._dispatch(session, task, guard, user, now, out, reason="manual", key=key)
@@ -324,7 +344,7 @@ class TaskService:
         """Free guards on shift, nearest first, with why."""
         task = self._load(session, task_id)
         scene = self.scene_of(task.row)
-        tried = self._tried(session, task_id)
+        tried = self._tried(session, task_id, datetime.now(timezone.utc))
         ranked = []
         for guard, dist in self._free_guards(session, scene):
             ranked.append({
@@ -336,10 +356,16 @@ class TaskService:
         return ranked
 
     def _dispatch(self, session: Session, task: _Loaded, guard: str | None, user: str, now: datetime,
-                  out: Outcome, reason: str, key: str | None = None) -> str | None:
+                  out: Outcome, reason: str, key: str | None = None, keep_accepted: bool = False) -> str | None:
+        """Send a guard. ``keep_accepted``: guards who accepted and are on their way stay on the
+        task (the new guard is a backup); otherwise every current dispatch is replaced."""
         scene = self.scene_of(task.row)
+        # Lock the guards on shift (in name order) before reading who is free: two dispatches
+        # at once, from two tasks or two console instances, cannot pick the same guard.
+        session.execute(select(GuardRow.username).where(GuardRow.on_shift.is_(True))
+                        .order_by(GuardRow.username).with_for_update())
         if guard is None:
-            tried = self._tried(session, task.row.id)
+            tried = self._tried(session, task.row.id, now)
             free = [(g, d) for g, d in self._free_guards(session, scene) if g.username not in tried]
             if not free:
                 self._log(session, task.row, SYSTEM, "no_free_guard", now, data={"reason": reason})
@@ -350,7 +376,9 @@ class TaskService:
             guard = free[0][0].username
         else:
             row = session.get(GuardRow, guard)
-            if row is None or not row.on_shift:
+            account = session.scalar(select(UserRow.disabled).where(UserRow.username == guard,
+                                                                    UserRow.role == "guard"))
+            if row is None or not row.on_shift or account is None or account:
                 raise TaskError(f"保安 {guard} 不在岗 / guard {guard!r} is not on shift")
             busy = session.scalar(select(DispatchRow.task_id).where(
                 DispatchRow.guard == guard, DispatchRow.state.in_(ACTIVE_DISPATCH),
@@ -360,6 +388,8 @@ class TaskService:
         for current in self._active_dispatches(session, task.row.id):
             if current.guard == guard:
                 return guard  # already on it: dispatching again changes nothing
+            if keep_accepted and current.state != "assigned":
+                continue
             current.state, current.ended_at = "replaced", now
             out.hub.append(HubMessage("guard.updated", {"guard": current.guard}))
         dispatch = DispatchRow(task_id=task.row.id, guard=guard, state="assigned", assigned_by=user,
@@ -387,10 +417,13 @@ class TaskService:
         """The guard moves their dispatch on: accept, decline, en_route, arrive (with the scanned
         location code), report. Repeating a step already taken is a no-op, so a phone may retry."""
         out = Outcome()
-        dispatch = session.get(DispatchRow, dispatch_id, with_for_update=True)
-        if dispatch is None or dispatch.guard != user:
+        task_id = session.scalar(select(DispatchRow.task_id).where(DispatchRow.id == dispatch_id,
+                                                                   DispatchRow.guard == user))
+        if task_id is None:
             raise NotFound(f"no dispatch {dispatch_id} for {user}")
-        task = self._load(session, dispatch.task_id, lock=True)
+        task = self._load(session, task_id, lock=True)  # the lock order: the task, then its dispatch
+        dispatch = session.get(DispatchRow, dispatch_id, with_for_update=True, populate_existing=True)
+        assert dispatch is not None
         target = {"accept": "accepted", "en_route": "en_route", "arrive": "on_scene",
                   "report": "reported", "decline": "declined"}.get(action)
         if target is None:
@@ -419,9 +452,9 @@ class TaskService:
         if action == "arrive":
             if not code:
                 raise TaskError("到场须扫描现场位置二维码 / arrival is proven by scanning the location's QR code")
-            place = places.parse_code(self.settings.site.id, code)
+            site, place = places.parse_code(self.sites, code)
             scene = self.scene_of(task.row)
-            if (place.building, place.floor, place.zone) != (scene.building, scene.floor, scene.zone):
+            if (site, place) != (task.row.site, scene):
                 raise TaskError(f"位置不符：此码在 {place.label()}，报警在 {scene.label()} / this code is for {place.label()}; the alarm is at {scene.label()}")
             dispatch.arrival_proof = code[:200]
             self._move_guard(session, user, place, now)
@@ -443,7 +476,7 @@ class TaskService:
         dispatch.accept_due_at = None
         if target == "reported":
             dispatch.ended_at = now
-        task.row.dispatch_state = target
+        task.row.assignee, task.row.dispatch_state = user, target  # the guard who acted last leads
         self._log(session, task.row, user, target, now, data=detail)
         audit.record(session, user, f"dispatch.{target}", target=f"task:{task.row.id}", detail=detail,
                      client=client, at=now)
@@ -481,14 +514,13 @@ class TaskService:
     def scan(self, session: Session, user: str, code: str, now: datetime, client: str = "") -> Outcome:
         """A checkpoint scan: the console now knows where the guard is. If the guard is dispatched
         to exactly this place, the scan is their arrival."""
-        place = places.parse_code(self.settings.site.id, code)
+        site, place = places.parse_code(self.sites, code)
         active = session.scalars(select(DispatchRow).where(
             DispatchRow.guard == user, DispatchRow.state.in_(("assigned", "accepted", "en_route")))).all()
         for dispatch in active:
             task = session.get(TaskRow, dispatch.task_id)
             scene = self.scene_of(task) if task is not None else None
-            if scene is not None and (scene.building, scene.floor, scene.zone) == (
-                    place.building, place.floor, place.zone):
+            if task is not None and scene is not None and (task.site, scene) == (site, place):
                 return self.guard_step(session, dispatch.id, user, "arrive", now, code=code, client=client)
         out = Outcome()
         self._move_guard(session, user, place, now)
@@ -506,16 +538,21 @@ class TaskService:
 
     def _free_guards(self, session: Session, scene: places.Place) -> list[tuple[GuardRow, int]]:
         busy = set(session.scalars(select(DispatchRow.guard).where(DispatchRow.state.in_(ACTIVE_DISPATCH))))
-        guards = session.scalars(select(GuardRow).where(GuardRow.on_shift.is_(True))).all()
+        guards = session.scalars(
+            select(GuardRow).join(UserRow, UserRow.username == GuardRow.username)
+            .where(GuardRow.on_shift.is_(True), UserRow.role == "guard", UserRow.disabled.is_(False))).all()
         ranked = [(g, places.distance(_place(g), scene)) for g in guards if g.username not in busy]
         # Nearest first; among equals, the freshest position is the one to trust.
         ranked.sort(key=lambda item: (item[1], -(item[0].location_at.timestamp() if item[0].location_at else 0),
                                       item[0].username))
         return ranked
 
-    def _tried(self, session: Session, task_id: int) -> set[str]:
+    def _tried(self, session: Session, task_id: int, now: datetime) -> set[str]:
+        """Guards who declined, let the dispatch expire, or were replaced on this task lately: not
+        asked again for ``TRIED_WINDOW`` (after that, anyone free is better than no one)."""
         return set(session.scalars(select(DispatchRow.guard).where(
-            DispatchRow.task_id == task_id, DispatchRow.state.in_(("declined", "expired", "replaced")))))
+            DispatchRow.task_id == task_id, DispatchRow.state.in_(("declined", "expired", "replaced")),
+            DispatchRow.ended_at > now - TRIED_WINDOW)))
 
     def _active_dispatches(self, session: Session, task_id: int) -> list[DispatchRow]:
         return list(session.scalars(select(DispatchRow).where(
@@ -589,8 +626,11 @@ class TaskService:
             out.notices.append(self._notice(task, "advanced", effect.roles, now, text))
         elif effect.kind == "redispatch":
             out.notices.append(self._notice(task, "escalation", effect.roles, now,
-                                            f"{step.text.zh}：超时，改派 / overdue, re-dispatching"))
-            self._dispatch(session, task, None, SYSTEM, now, out, reason=f"deadline {effect.step}")
+                                            f"{step.text.zh}：超时，增派 / overdue, sending another guard"))
+            sent = self._dispatch(session, task, None, SYSTEM, now, out, reason=f"deadline {effect.step}",
+                                  keep_accepted=True)
+            if sent is None:  # nobody free: the escalation repeats after the same time again
+                task.machine.rearm(effect.step, now)
         else:
             out.notices.append(self._notice(task, "deadline", effect.roles, now,
                                             f"{step.text.zh}：已超时 / overdue"))
@@ -620,7 +660,7 @@ class TaskService:
         """Fold in dispatch acceptance deadlines, bump revisions, and queue one task.updated per task."""
         for row in out.touched.values():
             if row.state == "open":
-                accept = session.scalar(select(DispatchRow.accept_due_at).where(
+                accept = session.scalar(select(func.min(DispatchRow.accept_due_at)).where(
                     DispatchRow.task_id == row.id, DispatchRow.state == "assigned"))
                 if accept is not None and (row.next_due_at is None or accept < row.next_due_at):
                     row.next_due_at = accept
@@ -628,7 +668,12 @@ class TaskService:
                 row.next_due_at = None
             row.revision = (row.revision or 0) + 1
             sop = self.book.sops.get(row.sop_id)
-            out.hub.append(HubMessage("task.updated", task_summary(row, sop, self.registry)))
+            view = task_summary(row, sop, self.registry)
+            # Every guard on the task (a backup guard too) gets its updates on their phone.
+            view["guards"] = sorted(set(session.scalars(select(DispatchRow.guard).where(
+                DispatchRow.task_id == row.id, DispatchRow.state.in_(ACTIVE_DISPATCH)))) | (
+                {row.assignee} if row.assignee else set()))
+            out.hub.append(HubMessage("task.updated", view))
         out.touched.clear()
 
     def _seen(self, session: Session, key: str | None, out: Outcome) -> bool:

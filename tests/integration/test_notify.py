@@ -3,6 +3,7 @@ cannot be reached from here): routing by role, rate limit with digest, drills su
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -99,5 +100,41 @@ def test_a_failing_service_is_retried_and_a_lasting_failure_is_recorded(capture:
         wait_until(lambda: len(recorded) == 2, timeout=15)
         assert recorded[1][:3] == (2, "主管群", False) and recorded[1][3]
         assert notifier.counters.failed == 1
+    finally:
+        notifier.stop()
+
+
+def test_a_target_that_never_answers_delays_no_other_target(capture: CaptureServer) -> None:
+    import socket
+
+    silent = socket.socket()  # accepts connections (the kernel's backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        section = NotifySection.model_validate({"targets": [
+            {"url": f"json://127.0.0.1:{silent.getsockname()[1]}/hung", "roles": ["supervisor"], "name": "hung"},
+            {"url": capture.url("g7"), "users": ["guard7"], "name": "guard7 phone"},
+        ]})
+        notifier = Notifier(section)
+        notifier.start()
+        try:
+            notifier.submit([notice(1), notice(2, roles=(), users=("guard7",))])
+            started = time.monotonic()
+            wait_until(lambda: capture.messages("g7"), timeout=10, message="the guard's dispatch gets through")
+            assert time.monotonic() - started < 2, "not queued behind the hung target's retries"
+        finally:
+            notifier.stop(timeout=0.1)
+    finally:
+        silent.close()
+
+
+def test_a_digest_is_split_into_messages_a_group_bot_accepts(capture: CaptureServer) -> None:
+    notifier, recorded = make(capture, window=1.0, max_per_minute=1)
+    try:
+        notifier.submit([notice(n) for n in range(1, 26)])
+        wait_until(lambda: len(recorded) == 25, timeout=20, message="every notice delivered in digests")
+        digests = capture.messages("sup")[1:]
+        assert len(digests) >= 3 and all(len(d["message"]) <= 3000 for d in digests)
+        assert sum(int(d["title"].split(" ")[0]) for d in digests) == 24
     finally:
         notifier.stop()

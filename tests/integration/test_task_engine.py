@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from adapters.base import InboundMessage
-from console import audit
+from console import audit, auth
 from console.ingest import Ingest
 from console.registry import DeviceRegistry
 from console.settings import Settings
@@ -62,6 +62,8 @@ class Desk:
         return outcome
 
     def guard_on(self, name: str, place: Place | None = None) -> None:
+        with self.store.write() as session, session.begin():
+            auth.add_user(session, name, "correct-horse-1", "guard")
         self.do("shift", name, True, self.now)
         if place is not None:
             self.do("scan", name, location_code("demo", place), self.now)
@@ -262,8 +264,12 @@ def test_dispatch_not_accepted_in_time_goes_to_the_next_guard_and_tells_the_supe
     d.do("dispatch", task.id, None, "op", d.at(50))
     third = d.dispatches(task.id)[-1]
     assert third.guard == "c"
-    d.do("guard_step", third.id, "c", "decline", d.at(51), text="正在处理另一起纠纷")
+    declined = d.do("guard_step", third.id, "c", "decline", d.at(51), text="正在处理另一起纠纷")
     assert d.dispatches(task.id)[-1].state == "declined"
+    assert any(n.kind == "no_guard" for n in declined.notices), "a and b were just tried: nobody is left"
+    # Ten minutes on, the guards who let it expire are asked again rather than nobody.
+    d.do("dispatch", task.id, None, "op", d.at(51 + 601))
+    assert d.dispatches(task.id)[-1].guard in ("a", "b")
 
 
 def test_guard_not_on_scene_in_time_is_redispatched_with_a_fresh_deadline(desk: Any) -> None:
@@ -277,10 +283,26 @@ def test_guard_not_on_scene_in_time_is_redispatched_with_a_fresh_deadline(desk: 
     d.do("guard_step", slow.id, "slow", "accept", d.at(5))
     d.fire_due(61)  # arrive was due at 60 s after the dispatch
     dispatches = d.dispatches(task.id)
-    assert [(x.guard, x.state) for x in dispatches] == [("slow", "replaced"), ("spare", "assigned")]
+    # The guard on the way keeps going; a second guard is sent, and the deadline starts again.
+    assert [(x.guard, x.state) for x in dispatches] == [("slow", "accepted"), ("spare", "assigned")]
     assert d.step("arrive")["due_at"] == (T0 + timedelta(seconds=61 + 60)).isoformat()
-    with pytest.raises(Forbidden):
-        d.do("answer", task.id, "confirm", "no", "slow", "guard", d.at(70))
+    d.do("guard_step", slow.id, "slow", "arrive", d.at(70), code=SCENE)
+    d.do("answer", task.id, "confirm", "no", "slow", "guard", d.at(75))
+    assert d.step("confirm")["actor"] == "slow"
+
+
+def test_with_nobody_free_the_overdue_arrival_escalates_again_and_again(desk: Any) -> None:
+    d = desk()
+    d.guard_on("only", Place("1号楼", "3F", "西侧走廊"))
+    d.at(0)
+    d.send("fp-1", "fire.alarm", "1-003")
+    task = d.task()
+    d.do("guard_step", d.dispatches(task.id)[0].id, "only", "accept", d.at(5))
+    first = d.fire_due(61)
+    second = d.fire_due(122)
+    for outcome in (first, second):
+        assert {n.kind for n in outcome.notices} >= {"escalation", "no_guard"}
+    assert d.dispatches(task.id)[0].state == "accepted", "the one guard on the way is never taken off"
 
 
 def test_retried_actions_are_applied_once(desk: Any) -> None:
@@ -293,9 +315,11 @@ def test_retried_actions_are_applied_once(desk: Any) -> None:
     assert not first.replayed and again.replayed
     assert [e.data["text"] for e in d.log(task.id) if e.action == "comment"] == ["门外有人徘徊"]
     d.do("add_photo", task.id, None, JPEG, "image/jpeg", "op", "operator", d.at(5), key="p-1")
-    d.do("add_photo", task.id, None, JPEG, "image/jpeg", "op", "operator", d.at(6), key="p-1")
+    other = JPEG + b"another photo"
+    assert d.do("add_photo", task.id, None, other, "image/jpeg", "op", "operator", d.at(6), key="p-1").replayed
     d.do("add_photo", task.id, None, JPEG, "image/jpeg", "op", "operator", d.at(7), key="p-2")
-    assert sum(1 for r in d.audit_rows() if r.action == "task.photo") == 1, "the same photo is kept once"
+    assert sum(1 for r in d.audit_rows() if r.action == "task.photo") == 1, \
+        "a retry (same key) is not applied, and the same photo under a new key is kept once"
     with pytest.raises(TaskError, match="not a image/png image"):
         d.do("add_photo", task.id, None, JPEG, "image/png", "op", "operator", d.at(8))
 
@@ -337,7 +361,10 @@ def test_guard_may_act_only_on_their_own_accepted_task_and_only_on_guard_steps(d
     with pytest.raises(Forbidden, match="who accepted it"):
         d.do("answer", task.id, "confirm", "no", "g1", "guard", d.at(2))
     d.do("guard_step", dispatch.id, "g1", "accept", d.at(3))
-    d.do("guard_step", dispatch.id, "g1", "accept", d.at(4))  # a retry changes nothing
+    assert d.do("guard_step", dispatch.id, "g1", "accept", d.at(4)).replayed  # a retry changes nothing
+    assert [e.action for e in d.log(task.id)].count("accepted") == 1
+    with pytest.raises(TaskError, match="scans the location's QR code"):
+        d.do("answer", task.id, "arrive", None, "g1", "guard", d.at(4))
     with pytest.raises(Forbidden, match="only the guard's steps"):
         d.do("answer", task.id, "reset", None, "g1", "guard", d.at(5))
     with pytest.raises(Forbidden):
@@ -384,14 +411,15 @@ def test_reports_count_real_tasks_and_keep_drills_apart(desk: Any) -> None:
     assert report["times"]["to_arrive"] == {"count": 1, "median_s": 40.0, "p90_s": 40.0, "max_s": 40.0}
     assert report["times"]["to_close"]["count"] == 1 and report["times"]["to_close"]["median_s"] == 300.0
     assert {(r["step"], r["count"]) for r in report["deadline_breaches"]} == {("ack", 1), ("arrive", 1), ("confirm", 1)}
-    assert report["false_alarms"] == [{"device_id": "fp-1", "device_name": "1号楼火灾报警控制器",
-                                       "decided": 2, "false": 1, "ratio": 0.5}]
+    # B's "real fire" came from the deadline, not from a person: it is not a finding either way.
+    assert report["false_alarms"] == [{"site": "demo", "device_id": "fp-1", "device_name": "1号楼火灾报警控制器",
+                                       "decided": 1, "false": 1, "ratio": 1.0}]
     assert [(r["task_id"], r["state"]) for r in report["drills"]] == [(c.id, "closed")]
     assert b.id not in [r["task_id"] for r in report["drills"]]
     csv_text = reports.to_csv(report)
-    assert "false_alarms,fp-1,ratio,0.5" in csv_text and "times,to_arrive,median_s,40.0" in csv_text
+    assert "false_alarms,fp-1,ratio,1.0" in csv_text and "times,to_arrive,median_s,40.0" in csv_text
     html = reports.to_html(report, "测试小区", "Asia/Shanghai")
-    assert "误报率" in html and "50%" in html and "2026-11-26 10:00" in html
+    assert "误报率" in html and "100%" in html and "2026-11-26 10:00" in html
 
 
 def test_shift_handover_snapshots_what_is_open_and_needs_two_different_signatures(desk: Any) -> None:
@@ -442,3 +470,36 @@ def test_a_fault_in_the_task_engine_never_costs_the_alarm(desk: Any, monkeypatch
         assert session.scalars(select(TaskRow)).all() == [], "the half-written task was rolled back"
     assert d.ingest.counters.quarantined == 0 and d.ingest.counters.stored == 1
     assert "task engine failed on fire.alarm" in caplog.text
+
+
+def test_two_dispatches_at_once_never_send_the_same_guard_twice(desk: Any) -> None:
+    import threading
+
+    d = desk()
+    d.guard_on("g1", Place("1号楼", "1F", "大堂"))
+    d.at(0)
+    d.send("door-1", "access.door_forced")
+    first = d.task().id
+    d.send("lane-in", "access.door_forced")
+    second = d.task().id
+    barrier = threading.Barrier(2)
+    results: dict[int, str] = {}
+
+    def dispatch(task_id: int) -> None:
+        barrier.wait()
+        try:
+            d.do("dispatch", task_id, None, "op", d.at(5))
+            results[task_id] = "sent"
+        except TaskError as exc:
+            results[task_id] = str(exc)
+
+    threads = [threading.Thread(target=dispatch, args=(t,)) for t in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    outcomes = list(results.values())
+    assert outcomes.count("sent") == 1 and any("no free guard" in o for o in outcomes), outcomes
+    with d.store.read() as session:
+        active = session.scalars(select(DispatchRow).where(DispatchRow.state == "assigned")).all()
+    assert [x.guard for x in active] == ["g1"]

@@ -73,6 +73,8 @@ def test_fire_alarm_to_closed_task_through_the_api(
     snapshot_g2 = ws_snapshot(console, "g2")
     assert snapshot_g2["tasks"] == [] and snapshot_g2["alarms"] == []
     assert console.api("GET", f"/api/tasks/{task_id}", "g2").status_code == 403
+    assert [console.api("GET", path, "g1").status_code for path in ("/api/alarms", "/api/events", "/api/devices")] \
+        == [403, 403, 403], "a guard sees their own tasks, not the whole site"
     assert console.api("POST", f"/api/tasks/{task_id}/steps/reset", "wall", json={}).status_code == 403
 
     locations = ok(console.api("GET", "/api/locations", "op"))

@@ -12,6 +12,7 @@ revision = '0002'
 down_revision = '0001'
 branch_labels = None
 depends_on = None
+ACTIVE = "state IN ('assigned', 'accepted', 'en_route', 'on_scene')"
 
 
 def upgrade() -> None:
@@ -76,6 +77,8 @@ def upgrade() -> None:
     with op.batch_alter_table('dispatches', schema=None) as batch_op:
         batch_op.create_index('ix_dispatches_guard_state', ['guard', 'state'], unique=False)
         batch_op.create_index('ix_dispatches_task', ['task_id'], unique=False)
+        batch_op.create_index('uq_dispatches_guard_active', ['guard'], unique=True,
+                              sqlite_where=sa.text(ACTIVE), postgresql_where=sa.text(ACTIVE))
 
     op.create_table('evidence',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -115,6 +118,7 @@ def downgrade() -> None:
     op.drop_table('task_log')
     op.drop_table('evidence')
     with op.batch_alter_table('dispatches', schema=None) as batch_op:
+        batch_op.drop_index('uq_dispatches_guard_active')
         batch_op.drop_index('ix_dispatches_task')
         batch_op.drop_index('ix_dispatches_guard_state')
 
