@@ -12,16 +12,19 @@ let error = null; // {key, params}: kept so a language switch re-renders it
 let busy = false;
 
 /** Only same-site absolute paths: "/x" yes, "//evil", "/\\evil", "https://…" no. */
-export function safeNext(search = window.location.search) {
+// Where each role lands after login when no ?next= says otherwise.
+const HOME = { guard: "/guard", operator: "/console", supervisor: "/console", admin: "/console" };
+
+export function safeNext(search = window.location.search, fallback = "/wall") {
   const next = new URLSearchParams(search).get("next");
-  if (!next || !next.startsWith("/") || next.startsWith("//") || next.includes("\\")) return "/wall";
-  if (/[\u0000-\u001f]/.test(next)) return "/wall";
+  if (!next || !next.startsWith("/") || next.startsWith("//") || next.includes("\\")) return fallback;
+  if (/[\u0000-\u001f]/.test(next)) return fallback;
   try {
     const u = new URL(next, window.location.origin);
-    if (u.origin !== window.location.origin) return "/wall";
+    if (u.origin !== window.location.origin) return fallback;
     return u.pathname + u.search + u.hash;
   } catch {
-    return "/wall";
+    return fallback;
   }
 }
 
@@ -64,7 +67,13 @@ form.addEventListener("submit", async (ev) => {
     return;
   }
   if (res.ok) {
-    window.location.assign(safeNext());
+    let role = "";
+    try {
+      role = (await res.json()).role || "";
+    } catch {
+      // no body: fall back to the default page
+    }
+    window.location.assign(safeNext(window.location.search, HOME[role] || "/wall"));
     return;
   }
   busy = false;

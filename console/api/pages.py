@@ -1,4 +1,4 @@
-"""The browser pages: /login and /wall (served from web/, static files under /static)."""
+"""The browser pages: /login, /wall, /guard and /console (served from web/, static files under /static)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,34 @@ WEB = Path(__file__).resolve().parents[2] / "web"
 router = APIRouter(include_in_schema=False)
 
 
-def _wall_html(timezone: str) -> str:
-    # The site's zone goes into the page so the wall shows times as the control room reads them.
-    html = (WEB / "wall.html").read_text(encoding="utf-8")
+def _page_html(name: str, timezone: str) -> str:
+    # The site's zone goes into the page so it shows times as the control room reads them.
+    html = (WEB / name).read_text(encoding="utf-8")
     meta = f'<meta name="mcc-timezone" content="{escape(timezone)}">'
     return html.replace("<head>", "<head>\n  " + meta, 1)
+
+
+def _wall_html(timezone: str) -> str:
+    return _page_html("wall.html", timezone)
+
+
+async def _user_of(request: Request, allow_query: bool = False) -> auth.User | None:
+    runtime = get_runtime(request)
+    token = token_from(request, allow_query=allow_query)
+
+    def resolve() -> auth.User | None:
+        with runtime.store.read() as session:
+            return auth.resolve_token(session, token) if token else None
+
+    return await run_in_threadpool(resolve)
+
+
+async def _role_page(request: Request, path: str, page: str, roles: frozenset[str]) -> Response:
+    """A page for some roles only; anyone else (or nobody) is sent to the login page."""
+    user = await _user_of(request)
+    if user is None or user.role not in roles:
+        return RedirectResponse(f"/login?next={path}", status_code=303)
+    return HTMLResponse(_page_html(page, get_runtime(request).settings.site.timezone))
 
 
 @router.get("/")
@@ -37,12 +60,7 @@ def login_page() -> FileResponse:
 async def wall_page(request: Request) -> Response:
     runtime = get_runtime(request)
     token = token_from(request, allow_query=True)
-
-    def resolve() -> auth.User | None:
-        with runtime.store.read() as session:
-            return auth.resolve_token(session, token) if token else None
-
-    user = await run_in_threadpool(resolve)
+    user = await _user_of(request, allow_query=True)
     if user is None or user.role not in auth.VIEW:
         return RedirectResponse("/login?next=/wall", status_code=303)
     response = HTMLResponse(_wall_html(runtime.settings.site.timezone))
@@ -51,3 +69,15 @@ async def wall_page(request: Request) -> Response:
         response.set_cookie(COOKIE, token or "", httponly=True, samesite="strict",
                             secure=runtime.settings.http.secure_cookie, path="/")
     return response
+
+
+@router.get("/guard")
+async def guard_page(request: Request) -> Response:
+    """The guard's phone: shift, scans, dispatches and the guard's steps."""
+    return await _role_page(request, "/guard", "guard.html", frozenset({"guard"}))
+
+
+@router.get("/console")
+async def console_page(request: Request) -> Response:
+    """The operators' task console."""
+    return await _role_page(request, "/console", "console.html", auth.ACT_ON_ALARMS)
