@@ -18,6 +18,7 @@ from paho.mqtt.client import topic_matches_sub
 
 from console.errors import PayloadError
 from console.events import Draft
+from console.registry import DeviceRegistry
 from console.settings import check_topic_filter
 
 
@@ -76,6 +77,18 @@ class AdapterContext:
     site: str
     topic: str
     limits: Limits = Limits()
+    registry: DeviceRegistry | None = None
+    adapter: str = ""
+    """For formats whose payload does not say what a sensor is (ESPHome, Homie, 433 MHz codes):
+    ``registry.kind_of(site, device_id, point)``. Adapters emit the vendor's own device id; the
+    ingest maps it to the registered id (``DeviceEntry.address``)."""
+
+    def kind_of(self, device_id: str, point: str = "") -> str:
+        """What the registry says the device (by its vendor id) or one of its points is; "" if unknown."""
+        if self.registry is None:
+            return ""
+        registered = self.registry.resolve(self.site, self.adapter, device_id)
+        return self.registry.kind_of(self.site, registered, point)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,13 +46,15 @@ class BoundAdapter:
         return self.ctx.topic
 
 
-def bind_adapters(settings: Settings) -> list[BoundAdapter]:
+def bind_adapters(settings: Settings, registry: DeviceRegistry | None = None) -> list[BoundAdapter]:
     limits = Limits(settings.ingest.max_payload_bytes, settings.ingest.max_json_depth)
     bound = []
     for entry in settings.adapters:
         adapter = BY_NAME[entry.type]
         topic = (entry.topic or adapter.topic).replace("{site}", settings.site.id)
-        bound.append(BoundAdapter(adapter, AdapterContext(site=settings.site.id, topic=topic, limits=limits)))
+        ctx = AdapterContext(site=settings.site.id, topic=topic, limits=limits, registry=registry,
+                             adapter=adapter.name)
+        bound.append(BoundAdapter(adapter, ctx))
     return bound
 
 
@@ -101,7 +103,7 @@ class Ingest:
         """Called after each commit with the notices its new or changed tasks raised."""
         self.store = store
         self.registry = registry
-        self.adapters = bind_adapters(settings)
+        self.adapters = bind_adapters(settings, registry)
         self._by_topic: dict[str, BoundAdapter | None] = {}
         self.counters = Counters()
         self.sightings = device_status.SightingThrottle()
@@ -138,6 +140,9 @@ class Ingest:
             return _Quarantine(message, name, f"internal error in adapter: {type(exc).__name__}: {exc}")
 
     def _accept(self, message: InboundMessage, draft: Draft, adapter: str) -> _Accepted:
+        registered_id = self.registry.resolve(draft.site, adapter, draft.device_id)
+        if registered_id != draft.device_id:  # the vendor's address of a registered device
+            draft = replace(draft, device_id=registered_id)
         event = validate_event(draft, adapter, message.received_at)
         if event.ts - message.received_at > self.max_future:
             raise PayloadError(

@@ -23,6 +23,12 @@ class DeviceRegistry:
         self._by_key: dict[tuple[str, str], DeviceEntry] = {
             (device.site or default_site, device.id): device for device in devices
         }
+        # Vendor addresses (a Zigbee IEEE address, an esp-rfid hostname...) to registered ids,
+        # by (site, adapter, address); an entry without an adapter answers for every adapter.
+        self._by_address: dict[tuple[str, str, str], DeviceEntry] = {
+            (device.site or default_site, device.adapter, device.address): device
+            for device in devices if device.address
+        }
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeviceRegistry:
@@ -36,6 +42,20 @@ class DeviceRegistry:
 
     def get(self, site: str, device_id: str) -> DeviceEntry | None:
         return self._by_key.get((site, device_id))
+
+    def resolve(self, site: str, adapter: str, address: str) -> str:
+        """The registered id of the device a vendor calls ``address`` (itself, when it is not
+        registered by address: then it is either registered under that id, or unknown)."""
+        entry = self._by_address.get((site, adapter, address)) or self._by_address.get((site, "", address))
+        return entry.id if entry is not None else address
+
+    def kind_of(self, site: str, device_id: str, point: str = "") -> str:
+        """What the registry says a sensor (or one point of a device) is; "" when it does not say."""
+        device = self._by_key.get((site, device_id))
+        if device is None:
+            return ""
+        entry = device.points.get(point) if point else None
+        return (entry.kind if entry is not None and entry.kind else "") or device.kind
 
     def is_registered(self, site: str, device_id: str) -> bool:
         return (site, device_id) in self._by_key

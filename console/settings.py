@@ -93,6 +93,12 @@ class DeviceEntry(Section):
     name: str = ""
     name_en: str = ""
     role: Literal["fire_panel", "door", "lane", "camera", "sensor", "gateway"] = "sensor"
+    kind: str = Field("", description="What a sensor is, for adapters whose payload does not say: smoke_detector, "
+                                      "heat_detector, gas, co, water_leak, contact, vibration, door_contact, "
+                                      "manual_call_point, duress_button, reader...")
+    adapter: str = Field("", description="The adapter this device speaks through (with address).")
+    address: str = Field("", description="The device's own id in its adapter's format: a Zigbee IEEE address or "
+                                         "friendly name, an esp-rfid hostname, a Frigate camera name...")
     building: str = ""
     floor: str = ""
     zone: str = ""
@@ -104,13 +110,28 @@ class DeviceEntry(Section):
 class DevicesSection(Section):
     file: Path | None = Field(None, description="YAML list of devices, relative to the site file.")
     entries: list[DeviceEntry] = Field(default_factory=list, description="Devices listed inline.")
+
+    @model_validator(mode="after")
+    def _unique_addresses(self) -> DevicesSection:
+        seen: dict[tuple[str, str], str] = {}
+        for device in self.entries:
+            if device.address:
+                key = (device.adapter, device.address)
+                if key in seen:
+                    raise ValueError(f"devices {seen[key]} and {device.id} share the address {device.address!r}"
+                                     f" of adapter {device.adapter or '(any)'}")
+                seen[key] = device.id
+        return self
     unknown: Literal["accept", "quarantine"] = Field(
         "accept", description="Events from unregistered devices: store and flag, or quarantine."
     )
 
 
+AdapterType = Literal["native"]
+
+
 class AdapterEntry(Section):
-    type: Literal["native"]
+    type: AdapterType
     topic: str | None = Field(None, description="Subscribe filter; default is the format's own.")
 
     @field_validator("topic")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from adapters.base import AdapterContext, AdapterDef, InboundMessage, Route, TopicLevel, json_object
 from console.errors import PayloadError
@@ -59,3 +61,45 @@ def test_routes_without_a_device_id_are_refused_at_declaration() -> None:
     with pytest.raises(ValueError):
         AdapterDef(name="bad", topic="x/#/y", decode=json_object, device_id=TopicLevel(1),
                    routes=(Route({"a": 1}, "fire.alarm"),))
+
+
+def test_a_vendor_address_is_stored_under_the_registered_id(tmp_path: Path) -> None:
+    from console.ingest import Ingest
+    from console.registry import DeviceRegistry
+    from console.settings import Settings
+    from console.store.database import Store
+    from console.store.tables import EventRow
+
+    devices = [
+        {"id": "door-9", "adapter": "native", "address": "0x00158d0001a2b3c4", "kind": "door_contact",
+         "building": "1号楼", "label": "1号楼 后门"},
+        {"id": "gas-1", "address": "kitchen-gas", "kind": "gas", "points": {"p2": {"kind": "co"}}},
+    ]
+    settings = Settings(site={"id": "demo"}, database={"url": f"sqlite:///{tmp_path / 'a.db'}"},
+                        devices={"entries": devices})
+    registry = DeviceRegistry.from_settings(settings)
+    assert registry.resolve("demo", "native", "0x00158d0001a2b3c4") == "door-9"
+    assert registry.resolve("demo", "zigbee2mqtt", "kitchen-gas") == "gas-1", "no adapter named: any adapter"
+    assert registry.resolve("demo", "native", "stranger") == "stranger"
+    assert registry.kind_of("demo", "gas-1") == "gas" and registry.kind_of("demo", "gas-1", "p2") == "co"
+    store = Store(settings.database.url)
+    store.migrate()
+    try:
+        ingest = Ingest(settings, store, registry)
+        body = b'{"id":"a1","ts":"2026-11-26T10:00:00+08:00","type":"access.door_forced"}'
+        ingest.process([InboundMessage("mcc/v1/demo/0x00158d0001a2b3c4/event", body, False,
+                                       datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc))])
+        with store.read() as session:
+            row = session.scalars(select(EventRow)).one()
+        assert (row.device_id, row.registered) == ("door-9", True)
+    finally:
+        store.dispose()
+
+
+def test_two_devices_cannot_share_an_address() -> None:
+    from pydantic import ValidationError
+
+    from console.settings import DevicesSection
+
+    with pytest.raises(ValidationError, match="share the address"):
+        DevicesSection(entries=[{"id": "a", "address": "x"}, {"id": "b", "address": "x"}])
