@@ -57,3 +57,67 @@ def check(events: list[Event], expected: list[dict[str, Any]]) -> None:
             else:
                 assert getattr(event, key) == value, (key, getattr(event, key))
         assert event.ts.tzinfo is not None
+
+
+def main(argv: list[str]) -> int:
+    """``python -m tests.support.golden module:CONSTANT``: run an adapter's golden cases and the
+    registry contract checks on it before it is registered; print every failure."""
+    import importlib
+    import traceback
+
+    from console.errors import PayloadError
+    from console.events import ALL_KINDS
+
+    module, _, constant = argv[0].partition(":")
+    adapter: AdapterDef = getattr(importlib.import_module(module), constant)
+    failures = 0
+
+    def fail(what: str) -> None:
+        nonlocal failures
+        failures += 1
+        print(f"FAIL {what}")
+
+    if not adapter.emits or not adapter.emits <= ALL_KINDS:
+        fail(f"emits has non-canonical kinds: {sorted(adapter.emits - ALL_KINDS)}")
+    ctx = AdapterContext(site="demo", topic=adapter.topic.replace("{site}", "demo"), adapter=adapter.name)
+    for topic, payload in adapter.samples:
+        try:
+            drafts = adapter.handle(InboundMessage(topic, payload, False, NOW), ctx)
+            assert drafts, "no events"
+            for draft in drafts:
+                assert validate_event(draft, adapter.name, NOW).kind in adapter.emits, draft.kind
+        except Exception as exc:
+            fail(f"sample {topic}: {exc!r}")
+    for topic, payload in adapter.bad_samples:
+        try:
+            for draft in adapter.handle(InboundMessage(topic, payload, False, NOW), ctx):
+                validate_event(draft, adapter.name, NOW)
+            fail(f"bad sample {topic} did not raise PayloadError")
+        except PayloadError:
+            pass
+    if not adapter.samples or not adapter.bad_samples:
+        fail("samples and bad_samples are both required")
+    loaded = cases(adapter.name)
+    for case in loaded:
+        try:
+            if "error" in case:
+                try:
+                    run(adapter, case)
+                    fail(f"{case['name']}: expected PayloadError containing {case['error']!r}")
+                except PayloadError as exc:
+                    if case["error"] not in exc.reason:
+                        fail(f"{case['name']}: reason {exc.reason!r} lacks {case['error']!r}")
+            else:
+                check(run(adapter, case), case["expect"])
+        except AssertionError:
+            fail(f"{case['name']}:\n{traceback.format_exc(limit=2)}")
+        except Exception:
+            fail(f"{case['name']}: raised\n{traceback.format_exc(limit=3)}")
+    print(f"{adapter.name}: {len(loaded)} golden cases, {failures} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))
