@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from adapters import BY_NAME
 from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits, matches
 from console import device_status
+from console.alarms.derived import DerivedAlarms
 from console.alarms.engine import AlarmChange, apply_event
 from console.errors import PayloadError
 from console.events import Draft, Event, validate_event
@@ -99,6 +100,7 @@ class Ingest:
                  tasks: TaskService | None = None, on_notices: Callable[[list[Notice]], None] | None = None):
         self.settings = settings
         self.tasks = tasks
+        self.derived = DerivedAlarms(settings.rules)
         self.on_notices = on_notices
         """Called after each commit with the notices its new or changed tasks raised."""
         self.store = store
@@ -223,7 +225,7 @@ class Ingest:
                     "site": event.site, "device_id": event.device_id, "state": state,
                     "at": event.received_at.isoformat(),
                 }))
-            changes = apply_event(session, event, row_id)
+            changes = apply_event(session, event, row_id) + self.derived.apply(session, event, row_id)
             # Tasks first: a raised alarm's view carries the id of the task it opened.
             task_outcome = self._tasks_for(session, changes, event) if changes and self.tasks is not None else None
             for change in changes:

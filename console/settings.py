@@ -197,6 +197,28 @@ class EvidenceSection(Section):
     dir: Path | None = Field(None, description="Where photos are kept; default: beside the SQLite file, or var/evidence.")
 
 
+class DeniedBurstRule(Section):
+    count: int = Field(5, ge=2, le=100, description="Denials in a row at one reader (GB 50396: 5).")
+    window_seconds: int = Field(300, ge=10, le=86400, description="Within this time, first to last.")
+
+
+class PlateEntry(Section):
+    plate: str = Field(min_length=2, max_length=16)
+    reason: str = Field("", max_length=200)
+
+
+class PlatesRule(Section):
+    block: list[PlateEntry] = Field(default_factory=list, description="A blocked plate at a lane raises its alarm.")
+    allow: list[PlateEntry] = Field(default_factory=list, description="Known plates (shown with their reason).")
+
+
+class RulesSection(Section):
+    """Alarms that no single event carries: the console derives them from several events or lists."""
+
+    denied_burst: DeniedBurstRule = DeniedBurstRule()
+    plates: PlatesRule = PlatesRule()
+
+
 class IngestSection(Section):
     max_payload_bytes: int = Field(65536, ge=256, description="Larger payloads are quarantined.")
     max_json_depth: int = Field(16, ge=2, le=64, description="Deeper JSON is quarantined.")
@@ -222,6 +244,7 @@ class Settings(BaseSettings):
     dispatch: DispatchSection = DispatchSection()
     notify: NotifySection = NotifySection()
     evidence: EvidenceSection = EvidenceSection()
+    rules: RulesSection = RulesSection()
 
     @classmethod
     def settings_customise_sources(

@@ -41,40 +41,50 @@ def apply_event(session: Session, event: Event, event_id: int) -> list[AlarmChan
 
 
 def _raise(session: Session, event: Event, event_id: int, severity: str) -> AlarmChange:
+    return raise_alarm(session, site=event.site, device_id=event.device_id, point=event.point, kind=event.kind,
+                       severity=severity, at=event.received_at, event_id=event_id, test=bool(event.data.test))
+
+
+def raise_alarm(session: Session, *, site: str, device_id: str, point: str, kind: str, severity: str,
+                at: datetime, event_id: int, test: bool, momentary: bool = False) -> AlarmChange:
+    """Create the alarm, or count a repeat on the open one. ``momentary``: no event ever clears it
+    (a run of denials, a blocked plate): it is raised already cleared and leaves the queue once
+    acknowledged."""
     alarm = session.scalars(
         select(AlarmRow).where(
-            AlarmRow.site == event.site,
-            AlarmRow.device_id == event.device_id,
-            AlarmRow.point == event.point,
-            AlarmRow.kind == event.kind,
+            AlarmRow.site == site,
+            AlarmRow.device_id == device_id,
+            AlarmRow.point == point,
+            AlarmRow.kind == kind,
             AlarmRow.closed.is_(False),
         ).order_by(AlarmRow.id.desc()).limit(1)
     ).first()
     if alarm is not None:
         alarm.count += 1
         alarm.revision += 1
-        alarm.last_at = event.received_at
+        alarm.last_at = at
         alarm.last_event_id = event_id
-        if alarm.cleared:  # it came back before anyone closed it: back in the queue as uncleared
+        if alarm.cleared and not momentary:  # it came back before anyone closed it: back in the queue
             alarm.cleared = False
             alarm.cleared_at = None
         return AlarmChange("alarm.updated", alarm)
     alarm = AlarmRow(
-        site=event.site,
-        device_id=event.device_id,
-        point=event.point,
-        kind=event.kind,
+        site=site,
+        device_id=device_id,
+        point=point,
+        kind=kind,
         severity=severity,
         severity_rank=SEVERITY_RANK[severity],
-        raised_at=event.received_at,
-        last_at=event.received_at,
+        raised_at=at,
+        last_at=at,
         count=1,
         first_event_id=event_id,
         last_event_id=event_id,
         acknowledged=False,
-        cleared=False,
+        cleared=momentary,
+        cleared_at=at if momentary else None,
         closed=False,
-        test=bool(event.data.test),
+        test=test,
         revision=1,
     )
     session.add(alarm)

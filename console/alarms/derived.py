@@ -1,0 +1,65 @@
+"""Alarms no single event carries: a run of denials at one reader, a plate on the block list.
+
+They are evaluated in the ingest transaction right after the event's own alarm changes, so they
+open their SOP's task the same way. Both are momentary (no event clears them): raised cleared,
+they leave the queue once acknowledged; a repeat while open counts on the same alarm.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from console.alarms.engine import AlarmChange, raise_alarm
+from console.events import Event
+from console.settings import RulesSection
+from console.store.tables import EventRow
+
+DERIVED_SEVERITY = {"access.denied_burst": "major", "parking.plate_blocked": "major"}
+_PLATE_NOISE = re.compile(r"[\s·•.\-]")
+
+
+def normalise_plate(plate: str) -> str:
+    """粤B·12345, 粤b 12345 and 粤B12345 are one plate."""
+    return _PLATE_NOISE.sub("", plate).upper()
+
+
+class DerivedAlarms:
+    def __init__(self, rules: RulesSection):
+        self.rules = rules
+        self.blocked = {normalise_plate(p.plate): p.reason for p in rules.plates.block}
+
+    def apply(self, session: Session, event: Event, event_id: int) -> list[AlarmChange]:
+        if event.retained:
+            return []
+        if event.kind == "access.denied":
+            return self._denied_burst(session, event, event_id)
+        if event.kind in ("parking.entry", "parking.exit") and self.blocked:
+            return self._blocked_plate(event, event_id, session)
+        return []
+
+    def _denied_burst(self, session: Session, event: Event, event_id: int) -> list[AlarmChange]:
+        rule = self.rules.denied_burst
+        recent = session.execute(
+            select(EventRow.kind, EventRow.received_at).where(
+                EventRow.site == event.site, EventRow.device_id == event.device_id, EventRow.point == event.point,
+                EventRow.kind.in_(("access.denied", "access.granted")), EventRow.id <= event_id,
+            ).order_by(EventRow.id.desc()).limit(rule.count)
+        ).all()
+        if len(recent) < rule.count or any(kind != "access.denied" for kind, _ in recent):
+            return []
+        if (recent[0].received_at - recent[-1].received_at).total_seconds() > rule.window_seconds:
+            return []
+        return [raise_alarm(session, site=event.site, device_id=event.device_id, point=event.point,
+                            kind="access.denied_burst", severity=DERIVED_SEVERITY["access.denied_burst"],
+                            at=event.received_at, event_id=event_id, test=bool(event.data.test), momentary=True)]
+
+    def _blocked_plate(self, event: Event, event_id: int, session: Session) -> list[AlarmChange]:
+        plate = getattr(event.data, "plate", None)
+        if not plate or normalise_plate(plate) not in self.blocked:
+            return []
+        return [raise_alarm(session, site=event.site, device_id=event.device_id, point=event.point,
+                            kind="parking.plate_blocked", severity=DERIVED_SEVERITY["parking.plate_blocked"],
+                            at=event.received_at, event_id=event_id, test=bool(event.data.test), momentary=True)]
