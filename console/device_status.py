@@ -70,16 +70,16 @@ def current_state(session: Session, site: str, device_id: str) -> str:
     return state or "unknown"
 
 
-def set_state(session: Session, site: str, device_id: str, state: str, at: datetime, registered: bool) -> None:
+def set_state(session: Session, site: str, device_id: str, state: str, at: datetime, registered: bool,
+              seen: bool = True) -> None:
+    """``seen``: the state came from the device (its last-seen time moves); False when the console
+    decided it (silence past the heartbeat budget)."""
     stmt = insert(session, DeviceStatusRow).values(
         site=site, device_id=device_id, registered=registered, state=state, state_at=at,
-        first_seen=at, last_seen=at,
+        first_seen=at if seen else None, last_seen=at if seen else None,
     )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["site", "device_id"], set_={"state": state, "state_at": at, "last_seen": at}
-        )
-    )
+    changes = {"state": state, "state_at": at, **({"last_seen": at} if seen else {})}
+    session.execute(stmt.on_conflict_do_update(index_elements=["site", "device_id"], set_=changes))
 
 
 def device_counts(session: Session, registry: DeviceRegistry) -> dict[str, int]:

@@ -101,6 +101,8 @@ class Ingest:
         self.settings = settings
         self.tasks = tasks
         self.derived = DerivedAlarms(settings.rules)
+        self.silenced: set[tuple[str, str]] = set()
+        """Devices taken offline for silence (console/health_watch.py): their next message brings them back."""
         self.on_notices = on_notices
         """Called after each commit with the notices its new or changed tasks raised."""
         self.store = store
@@ -167,14 +169,55 @@ class Ingest:
                 rejected.append(outcome)
             else:
                 accepted.extend(outcome)
+        back: set[tuple[str, str]] = set()
+        if self.silenced and accepted:
+            accepted, back = self._back_from_silence(accepted)
         notices: list[Notice] = []
         with self.store.write() as session, session.begin():
             out, written, stored = self._store(session, accepted, rejected, notices)
+        self.silenced -= back
         if notices and self.on_notices is not None:
             self.on_notices(notices)
         # Only now, after the commit: a batch that failed and is retried must not count twice.
         self.sightings.written(written)
         self.counters.add(stored, len(accepted) - stored, len(rejected), len(batch))
+        return out
+
+    def _back_from_silence(self, accepted: list[_Accepted]) -> tuple[list[_Accepted], set[tuple[str, str]]]:
+        """A device that was silent past its budget speaks again: it is online before its message."""
+        out: list[_Accepted] = []
+        back: set[tuple[str, str]] = set()
+        for item in accepted:
+            key = (item.event.site, item.event.device_id)
+            if key in self.silenced and key not in back and not item.event.kind.endswith(".offline"):
+                back.add(key)
+                device = self.registry.get(*key)
+                kind = "camera.online" if device is not None and device.role == "camera" else "device.online"
+                draft = Draft(kind=kind, site=key[0], device_id=key[1], ts=item.message.received_at,
+                              source_id=f"heard:{item.message.received_at.timestamp():.3f}",
+                              data={"via": "silence"})
+                event = validate_event(draft, "console", item.message.received_at)
+                out.append(_Accepted(item.message, event, item.registered, {"via": "silence"}))
+            out.append(item)
+        return out, back
+
+    def process_console_drafts(self, drafts: list[Draft], now: datetime, silenced: bool = False) -> list[HubMessage]:
+        """Store events the console itself observed (a device silent past its budget), through the
+        same transaction path as MQTT messages: alarms, tasks and hub messages follow."""
+        accepted = []
+        for draft in drafts:
+            message = InboundMessage(f"console/health/{draft.device_id}", b"", False, now)
+            event = validate_event(draft, "console", now)
+            registered = self.registry.is_registered(draft.site, draft.device_id)
+            accepted.append(_Accepted(message, event, registered,
+                                      event.data.model_dump(mode="json", exclude_defaults=True)))
+        notices: list[Notice] = []
+        with self.store.write() as session, session.begin():
+            out, _written, _stored = self._store(session, accepted, [], notices)
+        if silenced:
+            self.silenced |= {(d.site, d.device_id) for d in drafts}
+        if notices and self.on_notices is not None:
+            self.on_notices(notices)
         return out
 
     def quarantine(self, messages: list[InboundMessage], reason: str) -> None:
@@ -208,9 +251,11 @@ class Ingest:
         state_changed = False
         for item in accepted:
             key = (item.event.site, item.event.device_id)
-            sightings[key] = device_status.Sighting(
-                item.message.received_at, item.event.adapter, item.message.topic, item.registered
-            )
+            heard = item.event.adapter != "console"  # the console's own observations are not a sign of life
+            if heard:
+                sightings[key] = device_status.Sighting(
+                    item.message.received_at, item.event.adapter, item.message.topic, item.registered
+                )
             row_id = inserted.pop((item.event.site, item.event.device_id, item.event.source_id), None)
             if row_id is None:
                 continue
@@ -219,7 +264,7 @@ class Ingest:
             state = STATE_OF.get(event.kind)
             if state is not None:
                 device_status.set_state(session, event.site, event.device_id, state, event.received_at,
-                                        item.registered)
+                                        item.registered, seen=heard)
                 state_changed = True
                 hub.append(HubMessage("device.state", {
                     "site": event.site, "device_id": event.device_id, "state": state,

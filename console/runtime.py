@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from console.health_watch import SilenceWatch
 from console.hub import Hub
 from console.notify import Notifier
 from console.ingest import Ingest
@@ -38,6 +39,7 @@ class Runtime:
     worker: IngestWorker | None = None
     mqtt: MqttConnection | None = None
     deadlines: DeadlineLoop | None = None
+    silence: SilenceWatch | None = None
     loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
@@ -102,6 +104,8 @@ class Runtime:
         self.notifier.start()
         self.deadlines = DeadlineLoop(self.store, self.tasks, self.after_commit, self.now)
         self.deadlines.start()
+        self.silence = SilenceWatch(self.settings, self.ingest, self.publish, self.now)
+        self.silence.start()
         self.mqtt.start()
 
     def stop_pipeline(self) -> None:
@@ -111,6 +115,8 @@ class Runtime:
             self.worker.stop()
         if self.deadlines is not None:
             self.deadlines.stop()
+        if self.silence is not None:
+            self.silence.stop()
         self.notifier.stop()
         self.store.dispose()
         log.info("pipeline stopped: MQTT disconnected, pending batches committed")

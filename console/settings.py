@@ -99,6 +99,10 @@ class DeviceEntry(Section):
     adapter: str = Field("", description="The adapter this device speaks through (with address).")
     address: str = Field("", description="The device's own id in its adapter's format: a Zigbee IEEE address or "
                                          "friendly name, an esp-rfid hostname, a Frigate camera name...")
+    heartbeat_seconds: int | None = Field(
+        None, ge=0, le=7 * 86400,
+        description="Silent longer than this → offline alarm; 0 = not supervised; default: health.heartbeat_seconds "
+                    "for the device's role.")
     building: str = ""
     floor: str = ""
     zone: str = ""
@@ -212,6 +216,15 @@ class PlatesRule(Section):
     allow: list[PlateEntry] = Field(default_factory=list, description="Known plates (shown with their reason).")
 
 
+class HealthSection(Section):
+    heartbeat_seconds: dict[Literal["fire_panel", "door", "lane", "camera", "sensor", "gateway"], int] = Field(
+        default_factory=dict,
+        description="Budget per device role: a registered device silent for longer is taken offline (camera.offline "
+                    "for cameras, device.offline for the rest) until it speaks again. Not set: not supervised. "
+                    "Give each role about three of its heartbeat intervals (esp-rfid beats every 180 s: 540).")
+    check_seconds: float = Field(15.0, ge=1, le=600, description="How often the budgets are checked.")
+
+
 class RulesSection(Section):
     """Alarms that no single event carries: the console derives them from several events or lists."""
 
@@ -245,6 +258,7 @@ class Settings(BaseSettings):
     notify: NotifySection = NotifySection()
     evidence: EvidenceSection = EvidenceSection()
     rules: RulesSection = RulesSection()
+    health: HealthSection = HealthSection()
 
     @classmethod
     def settings_customise_sources(

@@ -72,6 +72,11 @@ async def health(runtime: RuntimeDep) -> dict[str, Any]:
             "deadline_loop": "running" if runtime.deadlines is not None else "not started",
             "deadline_error": runtime.deadlines.last_error if runtime.deadlines is not None else None,
         },
+        "heartbeats": {
+            "supervised": len(runtime.silence.budgets) if runtime.silence is not None else 0,
+            "silent_now": sorted(f"{site}/{device}" for site, device in runtime.ingest.silenced),
+            "last_error": runtime.silence.last_error if runtime.silence is not None else None,
+        },
         "notify": {
             "targets": len(runtime.settings.notify.targets),
             **vars(runtime.notifier.counters),

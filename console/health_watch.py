@@ -1,0 +1,112 @@
+"""Heartbeat budgets: a registered device that has been silent for longer than its budget is
+taken offline (``device.offline``, or ``camera.offline`` for a camera, with ``data.via:
+"silence"``), which raises its alarm and opens its SOP's task; the first message it sends
+afterwards brings it back online (``device.online`` / ``camera.online``) and clears the alarm.
+
+Devices with a will or availability topic go offline by themselves; this is for the ones that
+only beat (esp-rfid every 180 s, GB/T 26875.3 links, fire panels behind simple gateways).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from console.events import Draft
+from console.ingest import Ingest
+from console.messages import HubMessage
+from console.settings import Settings
+from console.store.tables import DeviceStatusRow, EventRow
+
+log = logging.getLogger("mcc.health")
+SILENCE_KINDS = {"camera": ("camera.offline", "camera.online")}
+DEFAULT_KINDS = ("device.offline", "device.online")
+
+
+def budgets(settings: Settings) -> dict[tuple[str, str], tuple[int, str]]:
+    """(site, device) → (budget seconds, role) for every supervised registered device."""
+    out = {}
+    for device in settings.devices.entries:
+        budget = device.heartbeat_seconds
+        if budget is None:
+            budget = settings.health.heartbeat_seconds.get(device.role, 0)
+        if budget:
+            out[(device.site or settings.site.id, device.id)] = (budget, device.role)
+    return out
+
+
+class SilenceWatch:
+    def __init__(self, settings: Settings, ingest: Ingest, publish: Callable[[list[HubMessage]], None],
+                 now: Callable[[], datetime]):
+        self.ingest = ingest
+        self.publish = publish
+        self.now = now
+        self.interval = settings.health.check_seconds
+        self.budgets = budgets(settings)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mcc-silence", daemon=True)
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        self.load_silenced()
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def load_silenced(self) -> None:
+        """After a restart: which devices are still offline because of silence."""
+        silenced: set[tuple[str, str]] = set()
+        with self.ingest.store.read() as session:
+            rows = session.execute(select(EventRow.site, EventRow.device_id, EventRow.kind, EventRow.data)
+                                   .where(EventRow.adapter == "console").order_by(EventRow.id)).all()
+        for site, device_id, kind, data in rows:
+            if (data or {}).get("via") == "silence":
+                (silenced.add if kind.endswith(".offline") else silenced.discard)((site, device_id))
+        self.ingest.silenced |= silenced
+
+    def check(self) -> list[HubMessage]:
+        now = self.now()
+        with self.ingest.store.read() as session:
+            rows = session.execute(select(DeviceStatusRow.site, DeviceStatusRow.device_id, DeviceStatusRow.state,
+                                          DeviceStatusRow.last_seen)
+                                   .where(DeviceStatusRow.last_seen.is_not(None))).all()
+        drafts = []
+        for site, device_id, state, last_seen in rows:
+            key = (site, device_id)
+            if key not in self.budgets or key in self.ingest.silenced or state == "offline":
+                continue
+            budget, role = self.budgets[key]
+            silent = (now - last_seen).total_seconds()
+            if silent > budget:
+                offline, _online = SILENCE_KINDS.get(role, DEFAULT_KINDS)
+                drafts.append(Draft(kind=offline, site=site, device_id=device_id,
+                                    source_id=f"silence:{last_seen.timestamp():.0f}", ts=now,
+                                    data={"via": "silence", "silent_s": int(silent), "budget_s": budget}))
+        if not drafts:
+            return []
+        log.warning("silent past their heartbeat budget, taken offline: %s",
+                    ", ".join(d.device_id for d in drafts))
+        return self.ingest.process_console_drafts(drafts, now, silenced=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                messages = self.check()
+                self.last_error = None
+            except SQLAlchemyError as exc:
+                self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                log.error("silence watch: store error: %s", self.last_error)
+                continue
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("silence watch failed")
+                continue
+            if messages:
+                self.publish(messages)

@@ -1,0 +1,89 @@
+"""Heartbeat budgets on a controllable clock: a device silent past its budget goes offline (its
+alarm and SOP task follow), its next message brings it back, and a restart remembers who is silent."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import select
+
+from adapters.base import InboundMessage
+from console.health_watch import SilenceWatch
+from console.ingest import Ingest
+from console.registry import DeviceRegistry
+from console.settings import Settings
+from console.store.database import Store
+from console.store.tables import AlarmRow, DeviceStatusRow, EventRow, TaskRow
+from console.tasks.service import TaskService
+from console.tasks.sop import load_site_sops
+from tests.conftest import DEVICES
+
+T0 = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
+CAMERA = {"id": "cam-1", "role": "camera", "label": "1号楼 大堂 摄像机", "heartbeat_seconds": 30}
+
+
+def build(tmp_path: Path) -> tuple[Ingest, Store]:
+    settings = Settings(site={"id": "demo"}, database={"url": f"sqlite:///{tmp_path / 'h.db'}"},
+                        devices={"entries": [*DEVICES, CAMERA]}, health={"heartbeat_seconds": {"fire_panel": 60}})
+    store = Store(settings.database.url)
+    store.migrate()
+    registry = DeviceRegistry.from_settings(settings)
+    tasks = TaskService(settings, load_site_sops(settings), registry, tmp_path / "evidence")
+    return Ingest(settings, store, registry, tasks=tasks), store
+
+
+def beat(ingest: Ingest, device: str, at: datetime, n: int) -> None:
+    body = {"id": f"hb-{n}", "ts": at.isoformat(), "type": "device.heartbeat"}
+    ingest.process([InboundMessage(f"mcc/v1/demo/{device}/event", json.dumps(body).encode(), False, at)])
+
+
+def test_silence_past_the_budget_takes_a_device_offline_until_it_speaks(tmp_path: Path) -> None:
+    ingest, store = build(tmp_path)
+    clock = {"now": T0}
+    watch = SilenceWatch(ingest.settings, ingest, lambda _m: None, lambda: clock["now"])
+    assert set(watch.budgets) == {("demo", "fp-1"), ("demo", "cam-1")}, "door and lane roles are not supervised"
+    try:
+        beat(ingest, "fp-1", T0, 1)
+        beat(ingest, "cam-1", T0, 2)
+        clock["now"] = T0 + timedelta(seconds=29)
+        assert watch.check() == []
+        clock["now"] = T0 + timedelta(seconds=45)
+        kinds = [m.data.get("kind") for m in watch.check() if m.type == "event"]
+        assert kinds == ["camera.offline"], "the camera's 30 s budget is its own"
+        clock["now"] = T0 + timedelta(seconds=61)
+        messages = watch.check()
+        assert [m.data["kind"] for m in messages if m.type == "event"] == ["device.offline"]
+        assert watch.check() == [], "once offline, not again"
+        with store.read() as session:
+            status = session.get(DeviceStatusRow, ("demo", "fp-1"))
+            assert status.state == "offline" and status.last_seen == T0, "last seen stays when it was heard"
+            alarm = session.scalars(select(AlarmRow).where(AlarmRow.kind == "device.offline")).one()
+            assert not alarm.cleared and alarm.task_id is not None
+            assert session.get(TaskRow, alarm.task_id).sop_id == "device.offline"
+            event = session.scalars(select(EventRow).where(EventRow.kind == "device.offline")).one()
+            assert event.adapter == "console" and event.data["via"] == "silence" and event.data["budget_s"] == 60
+
+        # A restart: a new watch knows both are still silent and raises nothing twice.
+        ingest.silenced.clear()
+        again = SilenceWatch(ingest.settings, ingest, lambda _m: None, lambda: clock["now"])
+        again.load_silenced()
+        assert ingest.silenced == {("demo", "fp-1"), ("demo", "cam-1")}
+        assert again.check() == []
+
+        beat(ingest, "fp-1", T0 + timedelta(seconds=90), 3)
+        with store.read() as session:
+            kinds = list(session.scalars(select(EventRow.kind).where(EventRow.device_id == "fp-1")
+                                         .order_by(EventRow.id)))
+            alarm = session.scalars(select(AlarmRow).where(AlarmRow.kind == "device.offline")).one()
+            assert session.get(DeviceStatusRow, ("demo", "fp-1")).state == "online"
+        assert kinds == ["device.heartbeat", "device.offline", "device.online", "device.heartbeat"]
+        assert alarm.cleared
+        assert ingest.silenced == {("demo", "cam-1")}
+        beat(ingest, "cam-1", T0 + timedelta(seconds=95), 4)
+        with store.read() as session:
+            cam = list(session.scalars(select(EventRow.kind).where(EventRow.device_id == "cam-1").order_by(EventRow.id)))
+        assert cam == ["device.heartbeat", "camera.offline", "camera.online", "device.heartbeat"]
+    finally:
+        store.dispose()
