@@ -1,4 +1,5 @@
-"""The ``mcc`` command: demo, run, check-config, user add, drill start, simulate, audit verify, db upgrade."""
+"""The ``mcc`` command: demo, run, check-config, user add, devices export/import, drill start, simulate,
+audit verify, db upgrade."""
 
 from __future__ import annotations
 
@@ -125,6 +126,40 @@ def cmd_drill_start(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_devices_export(args: argparse.Namespace) -> int:
+    from console import registry_io
+
+    devices = _settings(args).devices.entries
+    text = registry_io.to_csv(devices) if args.format == "csv" else registry_io.to_yaml(devices)
+    sys.stdout.write(text)
+    return 0
+
+
+def cmd_devices_import(args: argparse.Namespace) -> int:
+    from console import registry_io
+
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        devices = registry_io.from_csv(text)
+    except ConfigError as exc:
+        for where, message in exc.problems:
+            print(f"{args.file}: {where}: {message}", file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s); nothing written", file=sys.stderr)
+        return 1
+    output = registry_io.to_yaml(devices)
+    if args.out is None:
+        sys.stdout.write(output)
+    else:
+        args.out.write_text(output, encoding="utf-8")
+        print(f"{len(devices)} devices written to {args.out}; point devices.file at it and run check-config",
+              file=sys.stderr)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from console.demo import run_demo
 
@@ -168,6 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="the store").add_subparsers(dest="db_command", required=True)
     p = with_config(db.add_parser("upgrade", help="apply migrations"))
     p.set_defaults(func=cmd_db_upgrade)
+
+    devices = sub.add_parser("devices", help="the device registry as CSV or YAML").add_subparsers(
+        dest="devices_command", required=True)
+    p = with_config(devices.add_parser("export", help="print the site's registry as CSV or YAML"))
+    p.add_argument("--format", choices=["csv", "yaml"], default="csv")
+    p.set_defaults(func=cmd_devices_export)
+    p = devices.add_parser("import", help="check a CSV registry; print or write it as a devices file (YAML)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--out", type=Path, default=None, help="write the YAML here (default: standard output)")
+    p.set_defaults(func=cmd_devices_import)
 
     drill = sub.add_parser("drill", help="drills (演练)").add_subparsers(dest="drill_command", required=True)
     p = with_config(drill.add_parser("start", help="raise a drill alarm that runs its SOP for real"))

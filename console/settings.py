@@ -85,6 +85,8 @@ class PointEntry(Section):
     zone: str = ""
     label: str = ""
     kind: str = ""
+    x: float | None = Field(None, ge=0, le=1, description="Position on the floor plan, 0..1 from the left.")
+    y: float | None = Field(None, ge=0, le=1, description="Position on the floor plan, 0..1 from the top.")
 
 
 class DeviceEntry(Section):
@@ -107,6 +109,8 @@ class DeviceEntry(Section):
     floor: str = ""
     zone: str = ""
     label: str = Field("", description="Chinese location label shown on the wall.")
+    x: float | None = Field(None, ge=0, le=1, description="Position on the floor plan, 0..1 from the left.")
+    y: float | None = Field(None, ge=0, le=1, description="Position on the floor plan, 0..1 from the top.")
     cameras: list[str] = Field(default_factory=list)
     points: dict[str, PointEntry] = Field(default_factory=dict)
 
