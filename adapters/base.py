@@ -79,6 +79,8 @@ class AdapterContext:
     limits: Limits = Limits()
     registry: DeviceRegistry | None = None
     adapter: str = ""
+    timezone: str = ""
+    """The site's IANA zone, for formats that send naive local times (Tasmota ``Time``)."""
     """For formats whose payload does not say what a sensor is (ESPHome, Homie, 433 MHz codes):
     ``registry.kind_of(site, device_id, point)``. Adapters emit the vendor's own device id; the
     ingest maps it to the registered id (``DeviceEntry.address``)."""
@@ -106,6 +108,9 @@ class AdapterDef:
     """(topic, payload) pairs that must translate cleanly; each adapter ships good cases."""
     bad_samples: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     """(topic, payload) pairs that must raise PayloadError."""
+    ignore: Callable[[str], bool] | None = field(default=None, repr=False)
+    """Topics under the filter that never mean an event, skipped before any check (Frigate's
+    JPEG snapshots, larger than any event payload, would otherwise fill the quarantine)."""
 
     def __post_init__(self) -> None:
         check_topic_filter(self.topic.replace("{site}", "site"))
@@ -113,6 +118,8 @@ class AdapterDef:
             raise ValueError(f"adapter {self.name}: routes need a device_id, or give a translate function")
 
     def handle(self, message: InboundMessage, ctx: AdapterContext) -> list[Draft]:
+        if self.ignore is not None and self.ignore(message.topic):
+            return []
         if len(message.payload) > ctx.limits.max_payload_bytes:
             raise PayloadError(
                 f"payload of {len(message.payload)} bytes exceeds the limit of {ctx.limits.max_payload_bytes}"
@@ -187,6 +194,8 @@ def json_any(payload: bytes, limits: Limits) -> Any:
         raise PayloadError(f"JSON nested deeper than {limits.max_json_depth} levels") from exc
     except json.JSONDecodeError as exc:
         raise PayloadError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except ValueError as exc:  # Python refuses integers of more than 4300 digits
+        raise PayloadError(f"invalid JSON: {str(exc)[:80]}") from exc
     # Counting brackets is C-speed and bounds the depth from above: most payloads skip the walk.
     brackets = payload.count(b"{") + payload.count(b"[")
     if brackets > limits.max_json_depth and _depth(value, limits.max_json_depth) > limits.max_json_depth:

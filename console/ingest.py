@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters import BY_NAME
@@ -20,6 +21,7 @@ from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits, ma
 from console import device_status
 from console.alarms.derived import DerivedAlarms
 from console.alarms.engine import AlarmChange, apply_event
+from console.alarms.rules import RAISES, RESTORE_KINDS, clear_spec
 from console.errors import PayloadError
 from console.events import Draft, Event, validate_event
 from console.messages import HubMessage
@@ -27,12 +29,13 @@ from console.registry import DeviceRegistry
 from console.settings import Settings
 from console.store.database import Store
 from console.store.dialect import insert
-from console.store.tables import EventRow, QuarantineRow
+from console.store.tables import AlarmRow, EventRow, QuarantineRow
 from console.tasks.service import Notice, Outcome, TaskService
 from console.views import alarm_view, event_model_view
 
 log = logging.getLogger("mcc.ingest")
 STATE_OF = {"device.online": "online", "device.offline": "offline"}
+CAMERA_STATES = ("camera.online", "camera.offline")
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ def bind_adapters(settings: Settings, registry: DeviceRegistry | None = None) ->
         adapter = BY_NAME[entry.type]
         topic = (entry.topic or adapter.topic).replace("{site}", settings.site.id)
         ctx = AdapterContext(site=settings.site.id, topic=topic, limits=limits, registry=registry,
-                             adapter=adapter.name)
+                             adapter=adapter.name, timezone=settings.site.timezone)
         bound.append(BoundAdapter(adapter, ctx))
     return bound
 
@@ -243,19 +246,19 @@ class Ingest:
                     for q in rejected
                 ],
             )
+        sightings: dict[tuple[str, str], device_status.Sighting] = {}
+        for item in accepted:  # every message is a sign of life, also one that is not kept below
+            if item.event.adapter != "console":  # the console's own observations are not
+                sightings[(item.event.site, item.event.device_id)] = device_status.Sighting(
+                    item.message.received_at, item.event.adapter, item.message.topic, item.registered
+                )
         accepted = self._drop_unchanged_states(session, accepted)
         inserted = self._insert_events(session, accepted)
         stored = len(inserted)
         hub: list[HubMessage] = []
-        sightings: dict[tuple[str, str], device_status.Sighting] = {}
         state_changed = False
         for item in accepted:
-            key = (item.event.site, item.event.device_id)
-            heard = item.event.adapter != "console"  # the console's own observations are not a sign of life
-            if heard:
-                sightings[key] = device_status.Sighting(
-                    item.message.received_at, item.event.adapter, item.message.topic, item.registered
-                )
+            heard = item.event.adapter != "console"
             row_id = inserted.pop((item.event.site, item.event.device_id, item.event.source_id), None)
             if row_id is None:
                 continue
@@ -305,8 +308,29 @@ class Ingest:
         (retained replays, QoS 1 redeliveries, a gateway re-announcing itself)."""
         kept = []
         known: dict[tuple[str, str], str] = {}
+        cameras: dict[tuple[str, str, str], str | None] = {}
+        raised: set[tuple[str, str, str]] = set()
         for item in accepted:
             event = item.event
+            if event.kind in RAISES:
+                raised.add((event.site, event.device_id, event.kind))
+            if _is_level_restore(event) and not self._clears_something(session, event, raised):
+                # A sensor that reports its whole state repeats "no smoke" every few minutes:
+                # a restore that clears nothing is not an event.
+                continue
+            if event.kind in CAMERA_STATES and event.adapter != "console":
+                # Camera status is republished on every reconnect and every heartbeat: only a
+                # change is an event (per camera and point: detect, record and audio are apart).
+                ckey = (event.site, event.device_id, event.point)
+                if ckey not in cameras:
+                    cameras[ckey] = session.scalar(
+                        select(EventRow.kind).where(
+                            EventRow.site == ckey[0], EventRow.device_id == ckey[1], EventRow.point == ckey[2],
+                            EventRow.kind.in_(CAMERA_STATES),
+                        ).order_by(EventRow.id.desc()).limit(1))
+                if cameras[ckey] == event.kind:
+                    continue
+                cameras[ckey] = event.kind
             if _is_state(event):
                 key = (event.site, event.device_id)
                 if key not in known:
@@ -317,6 +341,20 @@ class Ingest:
                 known[key] = state
             kept.append(item)
         return kept
+
+    @staticmethod
+    def _clears_something(session: Session, event: Event, raised: set[tuple[str, str, str]]) -> bool:
+        spec = clear_spec(event.kind, getattr(event.data, "of", None))
+        if spec is None:
+            return False
+        if any((event.site, event.device_id, kind) in raised for kind in spec.kinds):
+            return True  # raised earlier in this batch
+        query = select(AlarmRow.id).where(
+            AlarmRow.site == event.site, AlarmRow.device_id == event.device_id,
+            AlarmRow.kind.in_(sorted(spec.kinds)), AlarmRow.closed.is_(False), AlarmRow.cleared.is_(False))
+        if not spec.all_points:
+            query = query.where(AlarmRow.point == event.point)
+        return session.scalar(query.limit(1)) is not None
 
     def _insert_events(self, session: Session, accepted: list[_Accepted]) -> dict[tuple[str, str, str], int]:
         rows = []
@@ -343,6 +381,14 @@ class Ingest:
         )
         result = session.execute(stmt, rows)
         return {(r.site, r.device_id, r.source_id): r.id for r in result}
+
+
+def _is_level_restore(event: Event) -> bool:
+    """A restore an adapter derived from a sensor's reported level (``via: state``), not a
+    restore message the device sent on purpose."""
+    return event.kind in RESTORE_KINDS and bool(
+        event.data.model_extra and event.data.model_extra.get("via") == "state"
+    )
 
 
 def _is_state(event: Event) -> bool:

@@ -50,12 +50,13 @@ class DeviceRegistry:
         return entry.id if entry is not None else address
 
     def kind_of(self, site: str, device_id: str, point: str = "") -> str:
-        """What the registry says a sensor (or one point of a device) is; "" when it does not say."""
+        """What the registry says a sensor (or one point of a device) is: the point's kind, the
+        device's kind, else its role (door, lane, camera...); "" for an unregistered device."""
         device = self._by_key.get((site, device_id))
         if device is None:
             return ""
         entry = device.points.get(point) if point else None
-        return (entry.kind if entry is not None and entry.kind else "") or device.kind
+        return (entry.kind if entry is not None and entry.kind else "") or device.kind or device.role
 
     def is_registered(self, site: str, device_id: str) -> bool:
         return (site, device_id) in self._by_key

@@ -97,7 +97,7 @@ class DeviceEntry(Section):
     role: Literal["fire_panel", "door", "lane", "camera", "sensor", "gateway"] = "sensor"
     kind: str = Field("", description="What a sensor is, for adapters whose payload does not say: smoke_detector, "
                                       "heat_detector, gas, co, water_leak, contact, vibration, door_contact, "
-                                      "manual_call_point, duress_button, reader...")
+                                      "manual_call_point, duress_button, reader, patrol_point...")
     adapter: str = Field("", description="The adapter this device speaks through (with address).")
     address: str = Field("", description="The device's own id in its adapter's format: a Zigbee IEEE address or "
                                          "friendly name, an esp-rfid hostname, a Frigate camera name...")
@@ -135,7 +135,7 @@ class DevicesSection(Section):
     )
 
 
-AdapterType = Literal["native"]
+AdapterType = Literal["native", "zigbee2mqtt", "esp-rfid", "tasmota-rfid", "frigate", "openalpr"]
 
 
 class AdapterEntry(Section):

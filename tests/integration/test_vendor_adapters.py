@@ -45,7 +45,10 @@ def test_samples_on_the_wire_are_stored_and_bad_ones_quarantined(
     expected: list[tuple[str, str]] = []
     ctx = AdapterContext(site="demo", topic=adapter.topic.replace("{site}", "demo"), adapter=adapter.name)
     for topic, payload in adapter.samples:
-        expected += [(d.device_id, d.kind) for d in adapter.handle(InboundMessage(topic, payload, False, NOW), ctx)]
+        drafts = adapter.handle(InboundMessage(topic, payload, False, NOW), ctx)
+        # A restore read from a sensor's level that clears nothing is not kept (see Ingest).
+        expected += [(d.device_id, d.kind) for d in drafts
+                     if not (d.kind.endswith(".restore") and d.data.get("via") == "state")]
 
     def all_stored() -> bool:
         have = Counter((e["device_id"], e["kind"]) for e in stored())

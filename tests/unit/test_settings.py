@@ -114,3 +114,15 @@ def test_notification_targets_are_checked_with_apprise(tmp_path: Path) -> None:
     assert "apprise" in problems["notify.targets[1].url"]
     assert "names the roles or the users" in problems["notify.targets[2]"]
     assert "notify.targets[0].url" not in problems
+
+
+def test_a_site_enabling_every_adapter_passes_check_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from adapters import REGISTRY
+
+    path = tmp_path / "site.yaml"
+    adapters = "".join(f"  - {{type: {adapter.name}}}\n" for adapter in REGISTRY)
+    path.write_text(f"site: {{id: demo}}\nadapters:\n{adapters}")
+    assert main(["check-config", str(path)]) == 0
+    assert f"{len(REGISTRY)} adapters" in capsys.readouterr().out
+    path.write_text("site: {id: demo}\nadapters:\n  - {type: hikvision-xml}\n")
+    assert main(["check-config", str(path)]) == 1
