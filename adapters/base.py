@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from paho.mqtt.client import topic_matches_sub
 
@@ -33,6 +33,9 @@ class InboundMessage:
     qos: int = 1
     mid: int = 0
     dup: bool = False
+    reply: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    """For messages that did not come over MQTT (a GB/T 26875.3 TCP link): called after the
+    commit that stored the message, instead of the MQTT ack (there: the protocol's confirm)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,9 @@ class AdapterDef:
     """(topic, payload) pairs that must translate cleanly; each adapter ships good cases."""
     bad_samples: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     """(topic, payload) pairs that must raise PayloadError."""
+    transport: Literal["mqtt", "tcp"] = "mqtt"
+    """tcp: the console's own receiver feeds this adapter (``topic`` only names its messages;
+    nothing is subscribed on the broker)."""
     ignore: Callable[[str], bool] | None = field(default=None, repr=False)
     """Topics under the filter that never mean an event, skipped before any check (Frigate's
     JPEG snapshots, larger than any event payload, would otherwise fill the quarantine)."""

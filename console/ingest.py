@@ -118,7 +118,7 @@ class Ingest:
 
     @property
     def subscriptions(self) -> list[str]:
-        return sorted({bound.topic for bound in self.adapters})
+        return sorted({bound.topic for bound in self.adapters if bound.adapter.transport == "mqtt"})
 
     # -- pure stage: bytes to validated events or quarantine reasons ---------------------------
 

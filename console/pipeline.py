@@ -91,7 +91,13 @@ class IngestWorker:
                 break
         self.store_ok = True
         for message, generation in batch:
-            self._ack(message.mid, message.qos, generation)
+            if message.reply is not None:
+                try:
+                    message.reply()
+                except Exception:  # a closed TCP link must not stop the acks of the others
+                    log.exception("reply to %s failed", message.topic)
+            else:
+                self._ack(message.mid, message.qos, generation)
         if hub:
             self._publish(hub)
 
