@@ -25,6 +25,8 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from console.simulator_vendors import Z2M_KEYS, vendor_message
+
 log = logging.getLogger("mcc.simulator")
 
 DEFAULT_DEVICES = Path(__file__).resolve().parents[1] / "deploy/demo/devices.yaml"
@@ -43,6 +45,9 @@ class Device:
     floor: str
     zone: str
     points: dict[str, str] = field(default_factory=dict, hash=False)  # address -> point kind
+    adapter: str = ""  # a vendor format the device speaks (simulator_vendors.py); "" = native
+    address: str = ""  # its id in that format
+    kind: str = ""  # what a sensor is (smoke_detector, gas, water_leak)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ def load_devices(path: Path = DEFAULT_DEVICES) -> list[Device]:
         Device(
             id=e["id"], role=e["role"], floor=str(e.get("floor", "")), zone=e.get("zone", ""),
             points={addr: p.get("kind", "") for addr, p in (e.get("points") or {}).items()},
+            adapter=e.get("adapter", ""), address=e.get("address", ""), kind=e.get("kind", ""),
         )
         for e in entries
     ]
@@ -80,6 +86,10 @@ Mix = list[tuple[float, Callable[[Device], bool], Callable[[float, Device], list
 
 def _role(*roles: str) -> Callable[[Device], bool]:
     return lambda d: d.role in roles
+
+
+def _vendor(adapter: str) -> Callable[[Device], bool]:
+    return lambda d: d.adapter == adapter
 
 
 def _lane(exit_lane: bool) -> Callable[[Device], bool]:
@@ -96,6 +106,7 @@ class Traffic:
             raise ValueError(f"rate must be positive, got {rate}")
         self._site, self._rate, self._rng, self._start = site, rate, rng, start
         self._devices = [d for d in devices if d.role != "camera"]  # cameras are not simulated
+        self._by_id = {d.id: d for d in self._devices}
         self._heap: list[tuple[float, int, Step]] = []
         self._order = itertools.count()
         self._counters: Counter[str] = Counter()
@@ -107,11 +118,13 @@ class Traffic:
             (50, _role("door"), self._granted),
             (18, _lane(exit_lane=False), self._entry),
             (17, _lane(exit_lane=True), self._exit),
-            (15, _role("fire_panel", "lane"), self._heartbeat),
+            (15, _role("fire_panel", "lane", "sensor"), self._heartbeat),
+            (4, _vendor("esp-rfid"), self._heartbeat),
         ]
         self._incident_mix: Mix = [
             (2, _role("fire_panel"), self._fire_alarm),
             (2, _role("fire_panel"), self._fire_fault),
+            (1, _role("sensor"), self._sensor_alarm),
             (4, _role("door"), self._denied),
             (1, _role("door"), self._forced),
             (2, _role("door"), self._held_open),
@@ -159,6 +172,12 @@ class Traffic:
         if point is not None:
             body["point"] = point
         body["data"] = data
+        speaker = self._by_id.get(device)
+        if speaker is not None and speaker.adapter:
+            said = vendor_message(speaker.adapter, speaker.address, speaker.kind, kind,
+                                  self._start + timedelta(seconds=at), data, self._counters[device], self._rng)
+            if said is not None:
+                return Message(at, said[0], said[1], False, kind)
         return Message(at, f"mcc/v1/{self._site}/{device}/event",
                        json.dumps(body, ensure_ascii=False), False, kind)
 
@@ -249,6 +268,11 @@ class Traffic:
 
         return self._episode(at, panel.id, point, "fire.alarm", {"detector": panel.points[point]},
                              (20, 90), "fire.restore", {"of": "fire.alarm"}, maybe_reset)
+
+    def _sensor_alarm(self, at: float, sensor: Device) -> list[Message]:
+        _key, alarm = Z2M_KEYS.get(sensor.kind, ("smoke", "fire.alarm"))
+        family = alarm.split(".")[0]
+        return self._episode(at, sensor.id, None, alarm, {}, (20, 90), f"{family}.restore", {"of": alarm})
 
     def _fire_fault(self, at: float, panel: Device) -> list[Message]:
         if not panel.points:

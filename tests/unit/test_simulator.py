@@ -77,7 +77,8 @@ def test_registry_devices_have_every_key_and_unique_ids():
     ids = [d["id"] for d in devices]
     assert len(ids) == len(set(ids))
     for device in devices:
-        assert keys <= set(device) <= keys | {"points"}, device["id"]
+        assert keys <= set(device) <= keys | {"points", "kind", "adapter", "address", "heartbeat_seconds"}, device["id"]
+        assert ("adapter" in device) == ("address" in device), device["id"]
         assert device["role"] in ROLES
         assert all(cam in ids for cam in device["cameras"]), device["id"]
         for address, point in (device.get("points") or {}).items():
@@ -111,9 +112,11 @@ def two_hours(seed: int = 3) -> tuple[Message, ...]:
 def test_two_hours_of_traffic_keep_the_native_contract():
     messages = two_hours()
     assert [m.at for m in messages] == sorted(m.at for m in messages)
-    events = [assert_native_event(m.topic, m.payload.encode()) for m in messages if not m.retain]
+    events = [assert_native_event(m.topic, m.payload.encode()) for m in messages
+              if not m.retain and m.topic.startswith("mcc/v1/")]
     assert len({e["id"] for e in events}) == len(events)
-    assert 2 * 7200 * 0.9 < len(events) < 2 * 7200 * 1.1
+    vendor = [m for m in messages if not m.topic.startswith("mcc/v1/")]
+    assert 2 * 7200 * 0.9 < len(events) + len(vendor) < 2 * 7200 * 1.1
     assert {"access.granted", "parking.entry", "parking.exit", "device.heartbeat", "fire.alarm",
             "fire.fault", "fire.restore", "access.denied", "access.door_held_open",
             "access.door_closed", "parking.barrier_fault", "parking.restore",
@@ -122,7 +125,8 @@ def test_two_hours_of_traffic_keep_the_native_contract():
 
 
 def test_every_fire_alarm_is_restored_20_to_90_seconds_later_on_its_point():
-    fire = [(m.at, json.loads(m.payload)) for m in two_hours() if m.kind.startswith("fire.")]
+    fire = [(m.at, json.loads(m.payload)) for m in two_hours()
+            if m.kind.startswith("fire.") and m.topic.startswith("mcc/v1/")]
     alarms = [(at, e) for at, e in fire if e["type"] == "fire.alarm" and at < 7200 - 90]
     assert alarms
     for at, alarm in alarms:
@@ -214,16 +218,19 @@ def close(client: mqtt.Client) -> None:
 
 @pytest.mark.timeout(60)
 def test_simulator_publishes_native_events_and_retained_states(broker: Broker):
-    watcher, live = subscribe(broker, "mcc/v1/#")
+    watcher, everything = subscribe(broker, "#")
     try:
         stats = run_simulator(broker.url, "demo", rate=50, seed=11, duration=3)
         deadline = time.monotonic() + 5
-        while len(live) < stats.total and time.monotonic() < deadline:
+        while len(everything) < stats.total and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         close(watcher)
 
-    assert len(live) == stats.total  # QoS 1 and a clean disconnect: nothing lost on the way
+    assert len(everything) == stats.total  # QoS 1 and a clean disconnect: nothing lost on the way
+    live = [m for m in everything if m.topic.startswith("mcc/v1/")]
+    vendor_topics = {m.topic.split("/")[0] or "/rfid" for m in everything if not m.topic.startswith("mcc/v1/")}
+    assert vendor_topics <= {"zigbee2mqtt", "/rfid", "frigate"}, vendor_topics
     devices = published_ids()
     events = []
     for msg in live:
@@ -237,7 +244,7 @@ def test_simulator_publishes_native_events_and_retained_states(broker: Broker):
     assert len({e["id"] for e in events}) == len(events)
     assert {"access.granted", "parking.entry", "parking.exit", "device.heartbeat"} <= {
         e["type"] for e in events}
-    assert 50 * 3 * 0.6 < len(events) < 50 * 3 * 1.4
+    assert 50 * 3 * 0.6 < len(everything) < 50 * 3 * 1.4
 
     # A newcomer gets one retained state per device and no retained events.
     late, retained = subscribe(broker, "mcc/v1/#")
@@ -293,3 +300,26 @@ def test_simulator_reconnects_and_restates_devices_after_a_broker_restart(broker
         stop.set()
         worker.join(timeout=10)
     assert not worker.is_alive()
+
+
+def test_vendor_devices_speak_their_vendor_format_and_its_adapter_understands_it():
+    from adapters import BY_NAME
+    from adapters.base import AdapterContext, InboundMessage
+    from console.events import validate_event
+
+    devices = {d["id"]: d for d in registry() if d.get("adapter")}
+    assert {d["adapter"] for d in devices.values()} == {"zigbee2mqtt", "esp-rfid", "frigate"}
+    vendor = [m for m in two_hours() if not m.topic.startswith("mcc/v1/")]
+    by_adapter = {"zigbee2mqtt": [], "esp-rfid": [], "frigate": []}
+    for m in vendor:
+        name = "zigbee2mqtt" if m.topic.startswith("zigbee2mqtt/") else "frigate" if m.topic.startswith(
+            "frigate/") else "esp-rfid"
+        adapter = BY_NAME[name]
+        ctx = AdapterContext(site="demo", topic=adapter.topic, adapter=name)
+        drafts = adapter.handle(InboundMessage(m.topic, m.payload.encode(), m.retain, datetime.now().astimezone()), ctx)
+        for draft in drafts:
+            validate_event(draft, name, datetime.now().astimezone())
+        by_adapter[name].append(m.kind)
+    assert {"fire.alarm", "device.heartbeat"} <= set(by_adapter["zigbee2mqtt"])
+    assert {"access.granted", "device.heartbeat"} <= set(by_adapter["esp-rfid"])
+    assert "parking.entry" in by_adapter["frigate"]
