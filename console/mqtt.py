@@ -128,6 +128,18 @@ class MqttConnection:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def publish(self, topic: str, payload: bytes, timeout: float = 5.0) -> bool:
+        """Send a command (QoS 1, not retained) and wait for the broker's PUBACK; False if the
+        console is not connected or the broker did not confirm in time."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(topic, payload, qos=1, retain=False)
+        try:
+            info.wait_for_publish(timeout=timeout)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
     def ack(self, mid: int, qos: int, generation: int) -> None:
         if qos == 0 or generation != self.generation:
             return

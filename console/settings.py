@@ -101,6 +101,8 @@ class DeviceEntry(Section):
     adapter: str = Field("", description="The adapter this device speaks through (with address).")
     address: str = Field("", description="The device's own id in its adapter's format: a Zigbee IEEE address or "
                                          "friendly name, an esp-rfid hostname, a Frigate camera name...")
+    command_topic: str = Field("", description="Where the console sends this device's commands (a barrier's "
+                                               "open): default mcc/v1/<site>/<id>/command.")
     heartbeat_seconds: int | None = Field(
         None, ge=0, le=7 * 86400,
         description="Silent longer than this → offline alarm; 0 = not supervised; default: health.heartbeat_seconds "

@@ -5,10 +5,16 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+import json
+import uuid
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from console.api.deps import Admin, ReadSession, RuntimeDep, SiteWatcher
+from console import audit
+from console.api.deps import Admin, AlarmActor, ReadSession, RuntimeDep, SiteWatcher, client_address
 from console.store.tables import DeviceStatusRow, QuarantineRow
 from console.views import iso
 
@@ -54,3 +60,39 @@ def list_quarantine(
             "payload_base64": base64.b64encode(row.payload).decode() if row.size <= 65536 else None,
         })
     return {"total": total, "items": items}
+
+
+class BarrierBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=2, max_length=300, description="Why (shown in the audit log): 访客登记、收费争议…")
+
+
+@router.post("/devices/{device_id}/open-barrier")
+async def open_barrier(device_id: str, body: BarrierBody, request: Request, runtime: RuntimeDep,
+                       user: AlarmActor) -> dict[str, Any]:
+    """Lift a lane's barrier from the console: an MQTT command to the barrier's command topic,
+    confirmed by the broker before the answer, and in the audit chain with the reason."""
+    site = runtime.settings.site.id
+    device = runtime.registry.get(site, device_id)
+    if device is None or device.role != "lane":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{device_id} is not a registered lane with a barrier")
+    if runtime.mqtt is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the console is not connected to the broker")
+    topic = device.command_topic or f"mcc/v1/{site}/{device_id}/command"
+    command_id = uuid.uuid4().hex
+    now = runtime.now()
+    payload = json.dumps({"id": command_id, "cmd": "open_barrier", "ts": now.isoformat(), "by": user.username,
+                          "reason": body.reason}, ensure_ascii=False).encode()
+    sent = await run_in_threadpool(runtime.mqtt.publish, topic, payload)
+
+    def record() -> None:
+        with runtime.store.write() as session, session.begin():
+            audit.record(session, user.username, "barrier.open", target=f"device:{device_id}",
+                         detail={"reason": body.reason, "command_id": command_id, "topic": topic, "sent": sent},
+                         client=client_address(request), at=now)
+
+    await run_in_threadpool(record)  # a refused attempt is in the audit chain too
+    if not sent:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "道闸指令未送达（未连接消息服务器）/ the broker did not take the command; nothing was opened")
+    return {"sent": True, "command_id": command_id, "topic": topic}

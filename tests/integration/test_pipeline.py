@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from websockets.sync.client import ClientConnection, connect
 
+from console.store.database import Store
+from console.store.tables import AuditRow
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
 
 
@@ -156,3 +160,44 @@ def test_websocket_resumes_with_since_and_gets_what_it_missed(console: ConsolePr
         fresh = json.loads(ws.recv(timeout=5))
     assert fresh["type"] == "snapshot"
     assert [e["id"] for e in fresh["events"]][:3] == ["p3", "p2", "p1"]
+
+
+def test_an_operator_lifts_a_barrier_by_an_audited_mqtt_command(
+    make_console: Any, sqlite_url: str, broker: Any,
+) -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    console = make_console(sqlite_url)
+    for name, role in [("op", "operator"), ("g1", "guard")]:
+        console.add_user(name, role)
+        console.login(name)
+    received: list[bytes] = []
+    subscribed = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.on_message = lambda _c, _u, msg: received.append(msg.payload)
+    client.on_connect = lambda c, _u, _f, _r, _p: c.subscribe("mcc/v1/demo/lane-in/command", qos=1)
+    client.on_subscribe = lambda *_a: subscribed.set()
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        assert subscribed.wait(5)
+        response = console.api("POST", "/api/devices/lane-in/open-barrier", "op", json={"reason": "访客登记后放行"})
+        assert response.status_code == 200, response.text
+        wait_until(lambda: received, message="the barrier gets the command")
+        command = json.loads(received[0])
+        assert command["cmd"] == "open_barrier" and command["by"] == "op" and command["id"] == response.json()["command_id"]
+        assert console.api("POST", "/api/devices/door-1/open-barrier", "op", json={"reason": "测试"}).status_code == 409
+        assert console.api("POST", "/api/devices/lane-in/open-barrier", "g1", json={"reason": "测试"}).status_code == 403
+        verify = console.cli("audit", "verify")
+        assert verify.returncode == 0
+        store = Store(console.db_url)
+        try:
+            with store.read() as session:
+                rows = session.scalars(select(AuditRow).where(AuditRow.action == "barrier.open")).all()
+            assert [(r.actor, json.loads(r.detail)["reason"]) for r in rows] == [("op", "访客登记后放行")]
+        finally:
+            store.dispose()
+    finally:
+        client.disconnect()
+        client.loop_stop()
