@@ -129,6 +129,8 @@ class TaskService:
         sop = self.book.by_alarm.get(alarm.kind)
         if sop is None:
             return
+        if sop.correlate is not None and self._correlate(session, sop, alarm, now, out):
+            return
         # ``now`` is the time of the event that raised (or brought back) the alarm: deadlines run from it.
         machine = TaskMachine(sop, self.book, now)
         row = TaskRow(
@@ -151,6 +153,43 @@ class TaskService:
         dispatch_step = next((s for s in sop.steps if s.type == "dispatch"), None)
         if dispatch_step is not None and dispatch_step.auto_assign:
             self._dispatch(session, task, None, SYSTEM, now, out, reason="auto")
+
+    def _correlate(self, session: Session, sop: Sop, alarm: AlarmRow, now: datetime, out: Outcome) -> bool:
+        """Join an open task of the same SOP for another device in the same zone, opened within
+        the window: one incident, and the log says why. True if joined."""
+        assert sop.correlate is not None
+        location = self.registry.location(alarm.site, alarm.device_id, alarm.point)
+        scene = places.Place(location.building, location.floor, location.zone)
+        if not scene.zone:
+            return False  # without a zone there is nothing to group by
+        since = now - timedelta(seconds=sop.correlate.window_seconds)
+        candidates = session.scalars(select(TaskRow).where(
+            TaskRow.state == "open", TaskRow.sop_id == sop.id, TaskRow.site == alarm.site,
+            TaskRow.opened_at >= since, TaskRow.drill.is_(alarm.test)).order_by(TaskRow.opened_at)).all()
+        for row in candidates:
+            if self.scene_of(row) != scene or (row.device_id, row.point) == (alarm.device_id, alarm.point):
+                continue
+            task = self._load(session, row.id, lock=True)
+            alarm.task_id = row.id
+            task.machine.repeat(now)
+            why = {"alarm_id": alarm.id, "device_id": alarm.device_id, "point": alarm.point,
+                   "reason": "same_zone", "zone": scene.label(), "window_s": sop.correlate.window_seconds}
+            self._log(session, row, SYSTEM, "correlated", now, data=why)
+            answer = sop.correlate.answer
+            if answer is not None and task.machine.steps[answer.step].status == "open":
+                task.machine.answer(answer.step, answer.answer, "correlation", now)
+                self._log(session, row, SYSTEM, "answer", now, step=answer.step,
+                          data={"value": answer.answer, "by": "correlation", **why})
+                audit.record(session, SYSTEM, "task.answer", target=f"task:{row.id}",
+                             detail={"step": answer.step, "value": answer.answer, "by": "correlation",
+                                     "second_device": f"{alarm.device_id} {alarm.point}".strip()}, at=now)
+                out.notices.append(self._notice(
+                    task, "advanced", ("supervisor", "project_manager"), now,
+                    f"同一区域第二个探测器报警，按确认火警处置 / a second device in the zone: handled as confirmed "
+                    f"({location.label or alarm.device_id})"))
+            self._save(task, out)
+            return True
+        return False
 
     def open_checklist(self, session: Session, sop_id: str, user: str, now: datetime, client: str = "") -> Outcome:
         """A task with no alarm behind it, such as the shift handover checklist."""

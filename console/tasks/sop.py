@@ -128,6 +128,15 @@ class Step(Strict):
         return self
 
 
+class Correlate(Strict):
+    """Alarms of this SOP from several devices in one zone within a window are one incident."""
+
+    by: Literal["zone"] = "zone"
+    window_seconds: int = Field(600, gt=0, le=86400)
+    answer: When | None = Field(
+        None, description="What a second device in the zone settles (SOP 1: it confirms the fire).")
+
+
 class Sop(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_.]{0,63}$")
     title: Text
@@ -140,6 +149,7 @@ class Sop(Strict):
     limits: dict[str, Limit] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
     close: Text | None = Field(None, description="What must be true to close.")
+    correlate: Correlate | None = Field(None, description="Group alarms of several devices into one task.")
     false_alarm: When | None = Field(
         None, description="The answer that makes the alarm a false alarm (for the false-alarm ratio per device).",
     )
@@ -179,6 +189,10 @@ class Sop(Strict):
         dispatch = [i for i, s in enumerate(self.steps) if s.type == "dispatch"]
         if arrival and (not dispatch or arrival[0] < dispatch[0]):
             raise ValueError("a step completed by arrival needs a dispatch step before it")
+        if self.correlate is not None and self.correlate.answer is not None:
+            question = next((s for s in self.steps if s.id == self.correlate.answer.step), None)
+            if question is None or question.type != "yes_no":
+                raise ValueError("correlate.answer.step must be a yes_no step of this SOP")
         if self.false_alarm is not None:
             question = next((s for s in self.steps if s.id == self.false_alarm.step), None)
             if question is None or question.type != "yes_no":

@@ -34,8 +34,9 @@ class Desk:
     """A console without the network: ingest, the task engine and the store, on a clock we move."""
 
     def __init__(self, db_url: str, tmp_path: Path, **sections: Any):
+        devices = sections.pop("devices", {"entries": DEVICES})
         self.settings = Settings(site={"id": "demo", "name": "测试小区"}, database={"url": db_url},
-                                 devices={"entries": DEVICES}, **sections)
+                                 devices=devices, **sections)
         self.store = Store(db_url)
         self.store.migrate()
         registry = DeviceRegistry.from_settings(self.settings)
@@ -503,3 +504,33 @@ def test_two_dispatches_at_once_never_send_the_same_guard_twice(desk: Any) -> No
     with d.store.read() as session:
         active = session.scalars(select(DispatchRow).where(DispatchRow.state == "assigned")).all()
     assert [x.guard for x in active] == ["g1"]
+
+
+def test_a_second_detector_in_the_same_zone_joins_the_fire_and_confirms_it(desk: Any) -> None:
+    panel = {**DEVICES[0], "points": {
+        "1-003": {"floor": "3F", "zone": "东侧走廊", "label": "1号楼 3层 东侧走廊 感烟探测器"},
+        "1-005": {"floor": "3F", "zone": "东侧走廊", "label": "1号楼 3层 东侧走廊 手动报警按钮"},
+        "1-012": {"floor": "8F", "zone": "西侧走廊", "label": "1号楼 8层 西侧走廊 感烟探测器"}}}
+    d = desk(devices={"entries": [panel, *DEVICES[1:]]})
+    d.at(0)
+    d.send("fp-1", "fire.alarm", "1-003")
+    first = d.task()
+    d.at(60)
+    d.send("fp-1", "fire.alarm", "1-005")
+    assert d.task().id == first.id, "one fire, one task"
+    with d.store.read() as session:
+        alarms = session.scalars(select(AlarmRow).order_by(AlarmRow.id)).all()
+        assert [a.task_id for a in alarms] == [first.id, first.id]
+    why = [e.data for e in d.log(first.id) if e.action == "correlated"]
+    assert why == [{"alarm_id": alarms[1].id, "device_id": "fp-1", "point": "1-005", "reason": "same_zone",
+                    "zone": "1号楼 3F 东侧走廊", "window_s": 600}]
+    assert d.step("confirm", first.id)["answer"] == "yes" and d.step("confirm", first.id)["actor"] == "correlation"
+    assert any(n.kind == "advanced" and "project_manager" in n.roles for n in d.notices)
+    d.at(90)
+    d.send("fp-1", "fire.alarm", "1-012")  # another floor: another fire, another task
+    assert d.task().id != first.id
+    d.at(700)
+    d.send("fp-1", "fire.alarm", "1-005")  # the same detector again: a repeat on the task it joined
+    with d.store.read() as session:
+        assert len(session.scalars(select(TaskRow)).all()) == 2
+    assert d.task(first.id).repeats == 2
