@@ -264,7 +264,9 @@ class Ingest:
                 continue
             event = item.event
             hub.append(HubMessage("event", event_model_view(event, row_id, item.registered, item.data, self.registry)))
-            state = STATE_OF.get(event.kind)
+            # A point going offline (one card reader of a controller) is that point's alarm, not
+            # the whole device's state.
+            state = STATE_OF.get(event.kind) if not event.point else None
             if state is not None:
                 device_status.set_state(session, event.site, event.device_id, state, event.received_at,
                                         item.registered, seen=heard)

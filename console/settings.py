@@ -137,7 +137,10 @@ class DevicesSection(Section):
     )
 
 
-AdapterType = Literal["native", "zigbee2mqtt", "esp-rfid", "tasmota-rfid", "frigate", "openalpr"]
+AdapterType = Literal[
+    "native", "zigbee2mqtt", "esp-rfid", "tasmota-rfid", "esphome", "homie", "openmqttgateway", "dahua-vto2mqtt",
+    "hikvision-isapi", "frigate", "openalpr",
+]
 
 
 class AdapterEntry(Section):

@@ -41,8 +41,12 @@ def apply_event(session: Session, event: Event, event_id: int) -> list[AlarmChan
 
 
 def _raise(session: Session, event: Event, event_id: int, severity: str) -> AlarmChange:
+    # A device that can only say "now" (a 433 MHz sensor's code, a button) never sends a clear:
+    # its adapter marks the event momentary, and the alarm leaves the queue once acknowledged.
+    momentary = bool(event.data.model_extra and event.data.model_extra.get("momentary"))
     return raise_alarm(session, site=event.site, device_id=event.device_id, point=event.point, kind=event.kind,
-                       severity=severity, at=event.received_at, event_id=event_id, test=bool(event.data.test))
+                       severity=severity, at=event.received_at, event_id=event_id, test=bool(event.data.test),
+                       momentary=momentary)
 
 
 def raise_alarm(session: Session, *, site: str, device_id: str, point: str, kind: str, severity: str,

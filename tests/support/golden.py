@@ -2,7 +2,8 @@
 
 Each case: ``name``, ``topic``, the payload as ``payload`` (text) or ``payload_file`` (a file
 beside golden.yaml, byte-exact, e.g. a vendor's documented sample), optional ``retain``, optional
-``devices`` (registry entries the adapter may consult), and either ``expect`` (the events, each
+``devices`` (registry entries the adapter may consult), optional ``timezone`` (the site's IANA
+zone, for naive device times), and either ``expect`` (the events, each
 a dict of the fields to check; ``[]`` = the message is understood and means nothing) or
 ``error`` (a substring of the PayloadError's reason: the message goes to quarantine).
 """
@@ -39,7 +40,7 @@ def cases(adapter: str) -> list[dict[str, Any]]:
 def run(adapter: AdapterDef, case: dict[str, Any], site: str = "demo") -> list[Event]:
     registry = DeviceRegistry([DeviceEntry.model_validate(d) for d in case.get("devices", [])], site)
     ctx = AdapterContext(site=site, topic=adapter.topic.replace("{site}", site), registry=registry,
-                         adapter=adapter.name)
+                         adapter=adapter.name, timezone=case.get("timezone", ""))
     message = InboundMessage(case["topic"], case["payload_bytes"], bool(case.get("retain")), NOW)
     return [validate_event(draft, adapter.name, NOW) for draft in adapter.handle(message, ctx)]
 
