@@ -5,7 +5,8 @@ It cuts each connection's byte stream into frames (split, several in one read, b
 
 - send data (2) with the device's checksum right: submitted with ``reply`` = send the confirm
   (3, echoing the serial number). The ingest worker calls it after the commit that stored the
-  frame, from its own thread; the write is handed to this receiver's loop.
+  frame (also into quarantine: a retransmission would read no better), from its own thread; the
+  write is handed to this receiver's loop.
 - a wrong checksum (under the variant ``checksum(source)`` names; "sum", the standard's, when
   None): deny (6) at once, and the frame is submitted without a reply on
   ``gb26875/<source>/bad-checksum/<variant>``: the adapter quarantines it with the reason.
@@ -17,9 +18,9 @@ It cuts each connection's byte stream into frames (split, several in one read, b
   next ``@@``, with no deny: it has no trustworthy serial number or address to answer.
 
 Supervision: a source heard before (a frame with a right checksum) and silent for
-``supervise_seconds`` goes to ``on_silence`` once, until it speaks again; ``on_silence`` runs on a
-worker thread (it may write to the store). A device that never connects after a restart is for the
-heartbeat budgets (health_watch). The centre's commands, sent once without retries:
+``supervise_seconds`` goes to ``on_silence`` once, and to ``on_back`` when it speaks again; both
+run in order on one worker thread (they may write to the store). A device that never connects
+after a restart is for the heartbeat budgets (health_watch). The centre's commands, once each:
 ``send_duty_check`` (control, type 91 查岗: the staff must answer, as type 24 bit 5 →
 device.heartbeat) and ``sync_clock`` (control, type 90).
 """
@@ -33,7 +34,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from adapters.base import InboundMessage
@@ -45,10 +46,6 @@ from adapters.gb26875 import (
 log = logging.getLogger("mcc.gb26875")
 DUTY_CHECK_MINUTES = 10
 """The 查岗 body: the minutes the staff have to answer (the section gives no body; decided)."""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class _Link(asyncio.Protocol):
@@ -88,10 +85,12 @@ class _Link(asyncio.Protocol):
 class Gb26875Receiver:
     def __init__(self, host: str, port: int, submit: Callable[[InboundMessage], None],
                  checksum: Callable[[str], str] | None = None, supervise_seconds: float = 0.0,
-                 on_silence: Callable[[str], None] | None = None, now: Callable[[], datetime] = _utcnow,
-                 *, timezone: str = "Asia/Shanghai", topic_prefix: str = "gb26875"):
+                 on_silence: Callable[[str], None] | None = None,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 on_back: Callable[[str], None] | None = None, timezone: str = "Asia/Shanghai",
+                 topic_prefix: str = "gb26875"):
         self.host, self.port, self.submit, self.checksum = host, port, submit, checksum
-        self.supervise_seconds, self.on_silence, self.now = supervise_seconds, on_silence, now
+        self.supervise_seconds, self.on_silence, self.on_back, self.now = supervise_seconds, on_silence, on_back, now
         self.zone = ZoneInfo(timezone)  # the devices' time labels are local time
         self.topic_prefix = topic_prefix
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -100,6 +99,7 @@ class Gb26875Receiver:
         self._links: dict[str, _Link] = {}  # source address → the connection it last spoke on
         self._heard: dict[str, float] = {}  # source address → monotonic time of its last frame
         self._silent: set[str] = set()
+        self._callbacks: concurrent.futures.ThreadPoolExecutor | None = None
 
     # -- life cycle (from any plain thread) ------------------------------------------------------
 
@@ -108,6 +108,7 @@ class Gb26875Receiver:
         port, also when 0 was asked for); raises what binding raised."""
         ready = threading.Event()
         failed: list[BaseException] = []
+        self._callbacks = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mcc-gb26875-link")
 
         def run() -> None:
             loop = asyncio.new_event_loop()
@@ -157,8 +158,9 @@ class Gb26875Receiver:
             await server.wait_closed()
 
         loop.run_until_complete(drain())
-        loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
+        if self._callbacks is not None:
+            self._callbacks.shutdown(wait=True)
 
     # -- the centre's commands (thread-safe; not from this receiver's own loop) ----------------
 
@@ -232,7 +234,9 @@ class Gb26875Receiver:
                                        message.received_at))  # kept: quarantined with the reason
             return
         self._heard[source] = time.monotonic()
-        self._silent.discard(source)
+        if source in self._silent:
+            self._silent.discard(source)
+            self._call_later(self.on_back, source)
         self._links[source] = link
         link.sources.add(source)
         link.centre = address_hex(frame[18:24])
@@ -275,7 +279,6 @@ class Gb26875Receiver:
     # -- link supervision ------------------------------------------------------------------------
 
     async def _supervise(self) -> None:
-        loop = asyncio.get_running_loop()
         tick = min(max(self.supervise_seconds / 5, 0.05), 1.0)
         while True:
             await asyncio.sleep(tick)
@@ -284,14 +287,18 @@ class Gb26875Receiver:
                 if source not in self._silent and moment - last >= self.supervise_seconds:
                     self._silent.add(source)
                     log.warning("GB/T 26875.3: %s silent for %.1f s", source, moment - last)
-                    if self.on_silence is not None:
-                        loop.run_in_executor(None, self._silence, source)
+                    self._call_later(self.on_silence, source)
 
-    def _silence(self, source: str) -> None:
-        try:
-            self.on_silence(source)  # type: ignore[misc]
-        except Exception:
-            log.exception("GB/T 26875.3: on_silence failed for %s", source)
+    def _call_later(self, callback: Callable[[str], None] | None, source: str) -> None:
+        """``callback(source)`` on a worker thread: it may block (a store write), the loop must not."""
+        def call() -> None:
+            try:
+                callback(source)  # type: ignore[misc]
+            except Exception:
+                log.exception("GB/T 26875.3: link callback failed for %s", source)
+
+        if callback is not None and self._callbacks is not None:
+            self._callbacks.submit(call)
 
 
 def _whole_frame_after(buffer: bytearray) -> int | None:

@@ -31,6 +31,7 @@ export const messages = {
 
     "alarms.heading": "报警队列",
     "alarms.summary": "共 {total} 条 · 未确认 {unacked} 条",
+    "alarms.shelved": "· 已搁置 {count} 条",
     "alarms.empty": "当前无报警",
     "col.severity": "级别",
     "col.kind": "类型",
@@ -336,6 +337,7 @@ export const messages = {
 
     "alarms.heading": "Alarm queue",
     "alarms.summary": "{total} active · {unacked} unacknowledged",
+    "alarms.shelved": "· {count} shelved",
     "alarms.empty": "No active alarms",
     "col.severity": "Severity",
     "col.kind": "Type",

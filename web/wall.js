@@ -213,8 +213,16 @@ function updateAge(r, nowMs) {
 }
 
 /** Bring the table in line with state.alarms, touching only what changed. */
+// A supervisor's shelf (搁置) takes a nuisance source out of the queue until it expires.
+function isShelved(a) {
+  const until = a.shelved_until ? parseTime(a.shelved_until) : null;
+  return until !== null && until > now();
+}
+
 function renderAlarms(force = false) {
-  const sorted = [...state.alarms.values()].sort(compareAlarms);
+  const all = [...state.alarms.values()];
+  const shelved = all.filter(isShelved).length;
+  const sorted = all.filter((a) => !isShelved(a)).sort(compareAlarms);
   const keep = new Set();
   sorted.forEach((a, i) => {
     keep.add(a.id);
@@ -234,7 +242,8 @@ function renderAlarms(force = false) {
   const empty = sorted.length === 0;
   $("alarm-empty").hidden = !empty;
   $("alarm-table").classList.toggle("is-empty", empty);
-  setText($("alarm-summary"), empty ? "" : t("alarms.summary", { total: sorted.length, unacked }));
+  const summary = empty ? "" : t("alarms.summary", { total: sorted.length, unacked });
+  setText($("alarm-summary"), shelved ? `${summary} ${t("alarms.shelved", { count: shelved })}`.trim() : summary);
   document.body.classList.toggle("has-unacked-fire", sorted.some((a) => a.kind === "fire.alarm" && !a.acknowledged));
 }
 

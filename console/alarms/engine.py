@@ -7,15 +7,19 @@ a new occurrence after that opens a new alarm. Retained replays may clear but ne
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from console.alarms.rules import ALARM_KINDS, RAISES, SEVERITY_RANK, clear_spec
 from console.events import Event, RestoreData
-from console.store.tables import AlarmRow
+from console.store.tables import AlarmRow, ShelfRow
+
+FLOOD_WINDOW = timedelta(minutes=10)
+FLOOD_COUNT = 10
+"""An alarm repeating this often within the window is shown as a flood (grouped on its one row)."""
 
 ChangeType = Literal["alarm.raised", "alarm.updated", "alarm.cleared", "alarm.acked"]
 
@@ -68,6 +72,11 @@ def raise_alarm(session: Session, *, site: str, device_id: str, point: str, kind
         alarm.revision += 1
         alarm.last_at = at
         alarm.last_event_id = event_id
+        if alarm.window_start is None or at - alarm.window_start > FLOOD_WINDOW:
+            alarm.window_start, alarm.window_count = at, 1
+        else:
+            alarm.window_count += 1
+        shelve(session, alarm, at)
         if alarm.cleared and not momentary:  # it came back before anyone closed it: back in the queue
             alarm.cleared = False
             alarm.cleared_at = None
@@ -90,10 +99,35 @@ def raise_alarm(session: Session, *, site: str, device_id: str, point: str, kind
         closed=False,
         test=test,
         revision=1,
+        window_start=at,
+        window_count=1,
     )
+    shelve(session, alarm, at)
     session.add(alarm)
     session.flush()
     return AlarmChange("alarm.raised", alarm)
+
+
+def shelve(session: Session, alarm: AlarmRow, at: datetime) -> None:
+    """Mark the alarm shelved while a supervisor's shelf covers it (never a fire alarm)."""
+    if alarm.kind.startswith("fire."):
+        return
+    shelf = session.scalars(select(ShelfRow).where(
+        ShelfRow.site == alarm.site, ShelfRow.device_id == alarm.device_id, ShelfRow.expires_at > at,
+        ShelfRow.removed_at.is_(None),
+        or_(ShelfRow.point.is_(None), ShelfRow.point == alarm.point),
+        or_(ShelfRow.kind.is_(None), ShelfRow.kind == alarm.kind),
+    ).order_by(ShelfRow.expires_at.desc()).limit(1)).first()
+    alarm.shelved_until = shelf.expires_at if shelf is not None else None
+    alarm.shelf_id = shelf.id if shelf is not None else None
+
+
+def is_shelved(alarm: AlarmRow, at: datetime) -> bool:
+    return alarm.shelved_until is not None and alarm.shelved_until > at
+
+
+def flooding(alarm: AlarmRow) -> bool:
+    return (alarm.window_count or 1) >= FLOOD_COUNT
 
 
 def _clear(session: Session, event: Event, kinds: frozenset[str], all_points: bool) -> list[AlarmChange]:

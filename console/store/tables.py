@@ -104,6 +104,11 @@ class AlarmRow(Base):
     task_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     """Bumped on every change, so screens can drop a late, older copy of the alarm."""
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    window_count: Mapped[int] = mapped_column(Integer, default=1)
+    """Occurrences since window_start (a 10-minute window): a flood is shown as such."""
+    shelved_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    shelf_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
 
 
 class DeviceStatusRow(Base):
@@ -301,3 +306,25 @@ class HandoverRow(Base):
     task_id: Mapped[int] = mapped_column(BigId, ForeignKey("tasks.id"))
     notes: Mapped[str] = mapped_column(Text, default="")
     snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ShelfRow(Base):
+    """A supervisor's shelving (搁置) of a nuisance source: its alarms are kept and counted but
+    leave the queue, open no task and notify nobody until ``expires_at``. Never fire alarms."""
+
+    __tablename__ = "shelves"
+    __table_args__ = (Index("ix_shelves_active", "site", "device_id", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(128))
+    point: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """None: every point of the device."""
+    kind: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    """None: every kind the device raises (fire kinds excepted)."""
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -127,8 +127,8 @@ class TaskService:
 
     def _open_for_alarm(self, session: Session, alarm: AlarmRow, now: datetime, out: Outcome) -> None:
         sop = self.book.by_alarm.get(alarm.kind)
-        if sop is None:
-            return
+        if sop is None or (alarm.shelved_until is not None and alarm.shelved_until > now):
+            return  # a shelved source opens no task until its shelf expires
         if sop.correlate is not None and self._correlate(session, sop, alarm, now, out):
             return
         # ``now`` is the time of the event that raised (or brought back) the alarm: deadlines run from it.

@@ -61,6 +61,7 @@ class Rig:
     receiver: Gb26875Receiver
     store: Store
     silences: queue.Queue[str]
+    backs: queue.Queue[str]
 
     def connect(self) -> socket.socket:
         sock = socket.create_connection(("127.0.0.1", self.receiver.port), timeout=10)
@@ -87,11 +88,13 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     worker = IngestWorker(ingest, ack=lambda *_: None, publish=lambda _: None)
     worker.start()
     silences: queue.Queue[str] = queue.Queue()
+    backs: queue.Queue[str] = queue.Queue()
     receiver = Gb26875Receiver("127.0.0.1", free_port(), lambda message: worker.submit(message, 0),
-                               checksum=lambda source: "sum", supervise_seconds=0.5, on_silence=silences.put)
+                               checksum=lambda source: "sum", supervise_seconds=0.5, on_silence=silences.put,
+                               on_back=backs.put)
     receiver.start()
     try:
-        yield Rig(receiver, store, silences)
+        yield Rig(receiver, store, silences, backs)
     finally:
         receiver.stop()
         worker.stop()
@@ -214,6 +217,8 @@ def test_silence_is_reported_once_and_a_duty_check_reaches_the_device(rig: Rig) 
         time.sleep(0.8)
         assert rig.silences.empty(), "reported once, not again while still silent"
 
-        sock.sendall(upload(2, 21, bytes([0x01])))  # it speaks again: supervised afresh
+        assert rig.backs.empty()
+        sock.sendall(upload(2, 21, bytes([0x01])))  # it speaks again: back, and supervised afresh
         check_reply(read_frames(sock, 1)[0], command=3, serial=2)
+        assert rig.backs.get(timeout=3) == SOURCE
         assert rig.silences.get(timeout=3) == SOURCE

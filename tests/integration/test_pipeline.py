@@ -201,3 +201,27 @@ def test_an_operator_lifts_a_barrier_by_an_audited_mqtt_command(
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def test_a_supervisor_shelves_a_nuisance_door_and_fire_cannot_be_shelved(
+    make_console: Any, sqlite_url: str, publisher: Publisher,
+) -> None:
+    console = make_console(sqlite_url)
+    for name, role in [("sup", "supervisor"), ("op", "operator")]:
+        console.add_user(name, role)
+        console.login(name)
+    body = {"device_id": "door-1", "reason": "门磁故障反复报警，已报修", "minutes": 30}
+    assert console.api("POST", "/api/shelves", "op", json=body).status_code == 403
+    refused = console.api("POST", "/api/shelves", "sup", json={**body, "device_id": "fp-1", "kind": "fire.alarm"})
+    assert refused.status_code == 409 and "never shelved" in refused.text
+    shelf = console.api("POST", "/api/shelves", "sup", json=body).json()
+    publisher.publish(*native_event("door-1", "f-1", "access.door_forced"))
+    alarm = wait_until(lambda: console.api("GET", "/api/alarms?active=true", "op").json(), message="still stored")[0]
+    assert alarm["shelved_until"] == shelf["expires_at"] and alarm["task_id"] is None
+    assert [s["id"] for s in console.api("GET", "/api/shelves", "op").json()] == [shelf["id"]]
+    removed = console.api("DELETE", f"/api/shelves/{shelf['id']}", "sup").json()
+    assert removed["removed_by"] == "sup"
+    after = console.api("GET", f"/api/alarms/{alarm['id']}", "op").json()
+    assert after["shelved_until"] is None
+    assert console.api("GET", "/api/shelves", "op").json() == []
+    assert console.cli("audit", "verify").returncode == 0

@@ -102,3 +102,38 @@ def test_a_blocked_plate_raises_its_alarm_however_it_is_written(site: Any) -> No
     [alarm] = s.alarms("parking.plate_blocked")
     assert alarm.device_id == "lane-in" and alarm.severity == "major"
     assert normalise_plate("粤B·12345") == normalise_plate("粤b-12345") == "粤B12345"
+
+
+def test_a_flood_is_one_row_that_says_so(site: Any) -> None:
+    from console.views import alarm_view
+
+    s = site()
+    for _ in range(9):
+        s.send("door-1", "access.door_held_open", seconds=30)
+    [alarm] = s.alarms("access.door_held_open")
+    assert alarm.count == 9 and alarm_view(alarm, s.ingest.registry)["flood"] == {"count_10min": 9, "flooding": False}
+    s.send("door-1", "access.door_held_open", seconds=30)
+    [alarm] = s.alarms("access.door_held_open")
+    assert alarm_view(alarm, s.ingest.registry)["flood"] == {"count_10min": 10, "flooding": True}
+    s.send("door-1", "access.door_held_open", seconds=700)  # quiet for over ten minutes: a new window
+    [alarm] = s.alarms("access.door_held_open")
+    assert alarm.count == 11 and alarm_view(alarm, s.ingest.registry)["flood"]["count_10min"] == 1
+
+
+def test_a_shelved_source_keeps_its_alarms_but_opens_no_task_and_fire_is_never_shelved(site: Any) -> None:
+    from console.store.tables import ShelfRow
+
+    s = site()
+    with s.store.write() as session, session.begin():
+        for device in ("door-1", "fp-1"):
+            session.add(ShelfRow(site="demo", device_id=device, point=None, kind=None, reason="门磁故障待修",
+                                 created_by="sup", created_at=s.clock, expires_at=s.clock + timedelta(hours=1)))
+    s.send("door-1", "access.door_forced")
+    s.send("fp-1", "fire.alarm")
+    [forced] = s.alarms("access.door_forced")
+    [fire] = s.alarms("fire.alarm")
+    assert forced.shelved_until is not None and forced.task_id is None, "kept, counted, no task"
+    assert fire.shelved_until is None and fire.task_id is not None, "a fire alarm is never shelved"
+    s.send("door-1", "access.door_forced", seconds=3700)  # after the shelf expired: back, with its task
+    [forced] = s.alarms("access.door_forced")
+    assert forced.shelved_until is None and forced.task_id is not None
