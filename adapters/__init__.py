@@ -5,6 +5,7 @@ from adapters.dahua_vto2mqtt import DAHUA_VTO2MQTT
 from adapters.esp_rfid import ESP_RFID
 from adapters.esphome import ESPHOME
 from adapters.frigate import FRIGATE
+from adapters.gb26875 import GB26875
 from adapters.hikvision_isapi import HIKVISION_ISAPI
 from adapters.homie import HOMIE
 from adapters.native import NATIVE
@@ -15,7 +16,7 @@ from adapters.zigbee2mqtt import ZIGBEE2MQTT
 
 REGISTRY: tuple[AdapterDef, ...] = (
     NATIVE, ZIGBEE2MQTT, ESP_RFID, TASMOTA_RFID, ESPHOME, HOMIE, OPENMQTTGATEWAY, DAHUA_VTO2MQTT,
-    HIKVISION_ISAPI, FRIGATE, OPENALPR,
+    HIKVISION_ISAPI, FRIGATE, OPENALPR, GB26875,
 )
 BY_NAME: dict[str, AdapterDef] = {adapter.name: adapter for adapter in REGISTRY}
 

@@ -16,17 +16,16 @@ Decisions where the section is silent (see also the receiver's docstring):
 - ``source_id``: source, frame time label, serial number, object index and kind. The serial
   number restarts at 0 on every connection, so alone it would collide; a retransmission repeats
   the frame as it was and de-duplicates.
-- Status objects are the whole state of their point: every set bit raises its kind; every alarm
-  kind whose bits are clear gets ``fire.restore`` with ``data.of`` and ``via: "state"`` (the
-  ingest drops such a restore when nothing is open), or one plain ``fire.restore`` when nothing
-  is set. Several fault bits make one ``fire.fault`` (``data.cause`` joins them with "+"),
-  started/delay make ``fire.feedback`` with ``data.stage``. A fire bit is ``fire.alarm`` whatever
-  the component (also a combustible gas detector: the section's table, not section 7).
-- Device state (type 21) faults are ``fire.fault`` with ``data.cause`` (the section's table).
-- Checksum: the receiver checks the variant configured for the device; a frame it denied comes on
-  ``gb26875/<source>/bad-checksum/<variant>`` and is always quarantined, its reason naming the
-  variant it is valid under, if any. This adapter has no per-device options yet, so on the plain
-  topic it accepts any variant in CHECKSUM_VARIANTS and records which in ``data.checksum``.
+- Status objects (types 1, 2, 21) are the whole state of their point: every set bit raises its
+  kind; every alarm kind whose bits are clear gets ``fire.restore`` with ``data.of`` and ``via:
+  "state"`` (the ingest drops it when nothing is open), or one plain ``fire.restore`` when none is
+  set. Fault bits make one ``fire.fault`` (``data.cause`` joins them with "+"; the device's own
+  mains/standby/link faults too, per the section's table), started/delay ``fire.feedback`` with
+  ``data.stage``. A fire bit is ``fire.alarm`` on any component (gas detectors too: section 5).
+- Checksum: the receiver checks the device's configured variant; a frame it denied comes on
+  ``gb26875/<source>/bad-checksum/<variant>`` and is quarantined, naming the variant it is valid
+  under, if any. With no per-device options here, a frame on the plain topic may be valid under
+  any of CHECKSUM_VARIANTS; ``data.checksum`` records which.
 - A component description is GB 18030 up to the first NUL; undecodable bytes become U+FFFD
   rather than costing a fire alarm its event.
 """
@@ -50,7 +49,8 @@ CONTROL, SEND, CONFIRM, REQUEST, ANSWER, DENY = 1, 2, 3, 4, 5, 6
 SYNC_CLOCK, DUTY_CHECK = 90, 91
 # (first byte covered, XOR?): the standard sums bytes 3–27 plus the data unit; 赋安 FSCN8001 sums
 # from the command byte; some vendors XOR instead of adding.
-CHECKSUM_VARIANTS = {"sum": (2, False), "sum-from-command": (26, False), "xor": (2, True), "xor-from-command": (26, True)}
+CHECKSUM_VARIANTS = {"sum": (2, False), "sum-from-command": (26, False), "xor": (2, True),
+                     "xor-from-command": (26, True)}
 # type flag -> (information body bytes, None = variable; followed by a 6-byte time)
 BODIES: dict[int, tuple[int | None, bool]] = {1: (4, True), 2: (40, True), 3: (10, True), 4: (4, True), 5: (4, False),
     6: (None, False), 7: (38, False), 8: (2, True), 21: (1, True), 24: (2, True), 25: (2, False), 26: (None, False),
@@ -63,9 +63,10 @@ _COMMON = {1: ("fire.alarm", ""), 2: ("fire.fault", ""), 3: ("fire.isolated", ""
 SYSTEM_BITS = {**_COMMON, 8: ("fire.fault", "mains"), 9: ("fire.fault", "standby_power"),
                10: ("fire.fault", "bus"), 13: ("fire.reset", "")}  # 11 manual, 12 config: none
 COMPONENT_BITS = {**_COMMON, 8: ("fire.fault", "power")}
-DEVICE_BITS = {1: ("fire.alarm", ""), 2: ("fire.fault", ""), 3: ("fire.fault", "mains"), 4: ("fire.fault", "standby_power"),
-               5: ("fire.fault", "link"), 6: ("fire.fault", "monitoring_line")}
-OPERATION_BITS = {0: ("fire.reset", {}), 2: ("fire.alarm", {"cause": "manual"}), 3: ("fire.restore", {"of": "fire.alarm"})}
+DEVICE_BITS = {1: ("fire.alarm", ""), 2: ("fire.fault", ""), 3: ("fire.fault", "mains"),
+               4: ("fire.fault", "standby_power"), 5: ("fire.fault", "link"), 6: ("fire.fault", "monitoring_line")}
+OPERATION_BITS = {0: ("fire.reset", {}), 2: ("fire.alarm", {"cause": "manual"}),
+                  3: ("fire.restore", {"of": "fire.alarm"})}
 # silence, self-test, acknowledge, test: audit only. Type 24 bit 5 is 查岗应答, the duty-check answer.
 DEVICE_OPERATION_BITS = {**OPERATION_BITS, 5: ("device.heartbeat", {"via": "duty_check"})}
 

@@ -32,6 +32,8 @@ def budgets(settings: Settings) -> dict[tuple[str, str], tuple[int, str]]:
     """(site, device) → (budget seconds, role) for every supervised registered device."""
     out = {}
     for device in settings.devices.entries:
+        if device.adapter == "gb26875":
+            continue  # its receiver supervises the TCP link itself, keep-alives included
         budget = device.heartbeat_seconds
         if budget is None:
             budget = settings.health.heartbeat_seconds.get(device.role, 0)

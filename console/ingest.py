@@ -311,11 +311,11 @@ class Ingest:
         kept = []
         known: dict[tuple[str, str], str] = {}
         cameras: dict[tuple[str, str, str], str | None] = {}
-        raised: set[tuple[str, str, str]] = set()
+        raised: set[tuple[str, str, str, str]] = set()
         for item in accepted:
             event = item.event
             if event.kind in RAISES:
-                raised.add((event.site, event.device_id, event.kind))
+                raised.add((event.site, event.device_id, event.point, event.kind))
             if _is_level_restore(event) and not self._clears_something(session, event, raised):
                 # A sensor that reports its whole state repeats "no smoke" every few minutes:
                 # a restore that clears nothing is not an event.
@@ -345,11 +345,12 @@ class Ingest:
         return kept
 
     @staticmethod
-    def _clears_something(session: Session, event: Event, raised: set[tuple[str, str, str]]) -> bool:
+    def _clears_something(session: Session, event: Event, raised: set[tuple[str, str, str, str]]) -> bool:
         spec = clear_spec(event.kind, getattr(event.data, "of", None))
         if spec is None:
             return False
-        if any((event.site, event.device_id, kind) in raised for kind in spec.kinds):
+        if any(site == event.site and device == event.device_id and kind in spec.kinds
+               and (spec.all_points or point == event.point) for site, device, point, kind in raised):
             return True  # raised earlier in this batch
         query = select(AlarmRow.id).where(
             AlarmRow.site == event.site, AlarmRow.device_id == event.device_id,

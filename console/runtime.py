@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from console.events import Draft
+from console.gb26875_server import Gb26875Receiver
 from console.health_watch import SilenceWatch
 from console.hub import Hub
 from console.notify import Notifier
@@ -40,6 +42,7 @@ class Runtime:
     mqtt: MqttConnection | None = None
     deadlines: DeadlineLoop | None = None
     silence: SilenceWatch | None = None
+    receivers: list[Gb26875Receiver] = field(default_factory=list)
     loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
@@ -101,6 +104,7 @@ class Runtime:
         )
         self.worker = IngestWorker(self.ingest, self.mqtt.ack, self.publish, self.settings.ingest.batch_max)
         self.worker.start()
+        self._start_receivers()
         self.notifier.start()
         self.deadlines = DeadlineLoop(self.store, self.tasks, self.after_commit, self.now)
         self.deadlines.start()
@@ -108,7 +112,37 @@ class Runtime:
         self.silence.start()
         self.mqtt.start()
 
+    def _start_receivers(self) -> None:
+        """One GB/T 26875.3 TCP receiver per gb26875 entry; its frames go to the same ingest
+        worker as MQTT messages, and each is confirmed only once stored."""
+        for entry in self.settings.adapters:
+            if entry.type != "gb26875" or entry.listen is None:
+                continue
+            host, _, port = entry.listen.rpartition(":")
+            receiver = Gb26875Receiver(
+                host, int(port), submit=lambda message: self.worker.submit(message, 0),  # type: ignore[union-attr]
+                checksum=lambda source, e=entry: e.checksum_by_address.get(source, e.checksum),
+                supervise_seconds=entry.supervise_seconds, now=self.now, timezone=self.settings.site.timezone,
+                on_silence=lambda source: self._gb_link(source, "device.offline"),
+                on_back=lambda source: self._gb_link(source, "device.online"))
+            receiver.start()
+            self.receivers.append(receiver)
+            log.info("GB/T 26875.3 receiver listening on %s:%s", host, receiver.port)
+
+    def _gb_link(self, source: str, kind: str) -> None:
+        """A GB link went silent past its supervision time, or spoke again."""
+        site = self.settings.site.id
+        device = self.registry.resolve(site, "gb26875", source)
+        now = self.now()
+        draft = Draft(kind=kind, site=site, device_id=device, source_id=f"link:{kind}:{now.timestamp():.3f}",
+                      ts=now, data={"via": "silence"})
+        self.publish(self.ingest.process_console_drafts([draft], now, silenced=kind == "device.offline"))
+        if kind == "device.online":
+            self.ingest.silenced.discard((site, device))
+
     def stop_pipeline(self) -> None:
+        for receiver in self.receivers:
+            receiver.stop()
         if self.mqtt is not None:
             self.mqtt.stop()
         if self.worker is not None:

@@ -139,13 +139,33 @@ class DevicesSection(Section):
 
 AdapterType = Literal[
     "native", "zigbee2mqtt", "esp-rfid", "tasmota-rfid", "esphome", "homie", "openmqttgateway", "dahua-vto2mqtt",
-    "hikvision-isapi", "frigate", "openalpr",
+    "hikvision-isapi", "frigate", "openalpr", "gb26875",
 ]
+ChecksumVariant = Literal["sum", "sum-from-command", "xor", "xor-from-command"]
 
 
 class AdapterEntry(Section):
     type: AdapterType
     topic: str | None = Field(None, description="Subscribe filter; default is the format's own.")
+    # GB/T 26875.3 receiver (type gb26875) only:
+    listen: str | None = Field(None, description="gb26875: HOST:PORT the TCP receiver listens on.")
+    checksum: ChecksumVariant = Field("sum", description="gb26875: the standard's checksum, or a vendor's variant.")
+    checksum_by_address: dict[str, ChecksumVariant] = Field(
+        default_factory=dict, description="gb26875: a variant per device address (12 hex digits).")
+    supervise_seconds: float = Field(
+        300.0, gt=0, le=86400, description="gb26875: a link silent this long (no frame, no keep-alive) is offline.")
+
+    @model_validator(mode="after")
+    def _receiver_options(self) -> AdapterEntry:
+        if self.type == "gb26875":
+            if not self.listen:
+                raise ValueError("gb26875 needs listen: HOST:PORT for its TCP receiver")
+            host, _, port = self.listen.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"listen must be HOST:PORT, got {self.listen!r}")
+        elif self.listen or self.checksum_by_address or "checksum" in self.model_fields_set:
+            raise ValueError(f"listen and checksum apply to gb26875, not {self.type}")
+        return self
 
     @field_validator("topic")
     @classmethod

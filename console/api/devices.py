@@ -13,12 +13,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from console import audit
-from console.api.deps import Admin, AlarmActor, ReadSession, RuntimeDep, SiteWatcher, client_address
+from console import audit, auth
+from console.api.deps import Admin, AlarmActor, ReadSession, RuntimeDep, SiteWatcher, client_address, require
 from console.store.tables import DeviceStatusRow, QuarantineRow
 from console.views import iso
 
 router = APIRouter(prefix="/api", tags=["devices"])
+SupervisorOrAdmin = Annotated[auth.User, require(frozenset({"supervisor", "admin"}))]
 
 
 @router.get("/devices")
@@ -96,3 +97,30 @@ async def open_barrier(device_id: str, body: BarrierBody, request: Request, runt
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                             "道闸指令未送达（未连接消息服务器）/ the broker did not take the command; nothing was opened")
     return {"sent": True, "command_id": command_id, "topic": topic}
+
+
+@router.post("/devices/{device_id}/duty-check")
+async def duty_check(device_id: str, request: Request, runtime: RuntimeDep, user: SupervisorOrAdmin) -> dict[str, Any]:
+    """查岗: ask the staff at a fire-alarm transmission device (GB/T 26875.3) to answer; their
+    answer comes back as a heartbeat event from the device. Audited; not for polling."""
+    site = runtime.settings.site.id
+    device = runtime.registry.get(site, device_id)
+    if device is None or device.adapter != "gb26875" or not device.address:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{device_id} is not a registered GB/T 26875.3 device")
+    sent = False
+    for receiver in runtime.receivers:
+        sent = await run_in_threadpool(receiver.send_duty_check, device.address)
+        if sent:
+            break
+    now = runtime.now()
+
+    def record() -> None:
+        with runtime.store.write() as session, session.begin():
+            audit.record(session, user.username, "device.duty_check", target=f"device:{device_id}",
+                         detail={"sent": sent}, client=client_address(request), at=now)
+
+    await run_in_threadpool(record)
+    if not sent:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "该装置当前未连接 / the device has no open link to this console")
+    return {"sent": True, "device_id": device_id}

@@ -120,9 +120,15 @@ def test_a_site_enabling_every_adapter_passes_check_config(tmp_path: Path, capsy
     from adapters import REGISTRY
 
     path = tmp_path / "site.yaml"
-    adapters = "".join(f"  - {{type: {adapter.name}}}\n" for adapter in REGISTRY)
+    adapters = "".join(f"  - {{type: {adapter.name}}}\n" if adapter.transport == "mqtt" else
+                       f"  - {{type: {adapter.name}, listen: '0.0.0.0:9000', checksum: sum-from-command}}\n"
+                       for adapter in REGISTRY)
     path.write_text(f"site: {{id: demo}}\nadapters:\n{adapters}")
     assert main(["check-config", str(path)]) == 0
     assert f"{len(REGISTRY)} adapters" in capsys.readouterr().out
     path.write_text("site: {id: demo}\nadapters:\n  - {type: hikvision-xml}\n")
     assert main(["check-config", str(path)]) == 1
+    path.write_text("site: {id: demo}\nadapters:\n  - {type: gb26875}\n  - {type: frigate, listen: ':1'}\n")
+    assert main(["check-config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "gb26875 needs listen" in err and "apply to gb26875, not frigate" in err

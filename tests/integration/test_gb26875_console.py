@@ -1,0 +1,55 @@
+"""The GB/T 26875.3 receiver inside the running console (its own process, site file enabling
+`gb26875`): a fire frame is confirmed and becomes an alarm with its SOP task; a silent link
+takes the device offline and back; a supervisor's duty check reaches the device."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+import pytest
+
+from console.broker import free_port
+from tests.conftest import wait_until
+from tests.integration.test_gb26875 import SOURCE, check_reply, component, read_frames, upload
+
+pytestmark = pytest.mark.slow
+GATEWAY = {"id": "fire-gw-1", "name": "1号楼用户信息传输装置", "role": "fire_panel", "adapter": "gb26875",
+           "address": SOURCE, "building": "1号楼", "floor": "1F", "zone": "消防控制室",
+           "label": "1号楼 消防控制室 用户信息传输装置"}
+
+
+def test_a_fire_over_gb26875_is_confirmed_alarmed_and_supervised(make_console: Any, sqlite_url: str) -> None:
+    port = free_port()
+    console = make_console(
+        sqlite_url,
+        devices={"entries": [GATEWAY]},
+        adapters=[{"type": "native"}, {"type": "gb26875", "listen": f"127.0.0.1:{port}", "supervise_seconds": 2}],
+    )
+    for name, role in [("sup", "supervisor"), ("op", "operator")]:
+        console.add_user(name, role)
+        console.login(name)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.settimeout(10)
+    try:
+        sock.sendall(upload(7, 2, component(3001, 0b11)))  # running (bit0), fire alarm (bit1)
+        check_reply(read_frames(sock, 1)[0], command=3, serial=7)
+        alarm = wait_until(lambda: console.api("GET", "/api/alarms?active=true", "op").json(), message="alarm")[0]
+        assert (alarm["kind"], alarm["device_id"]) == ("fire.alarm", "fire-gw-1")
+        assert alarm["task_id"] is not None and alarm["location"]["label"].startswith("1号楼")
+
+        assert console.api("POST", "/api/devices/fire-gw-1/duty-check", "op").status_code == 403
+        assert console.api("POST", "/api/devices/fire-gw-1/duty-check", "sup").json()["sent"] is True
+        command = read_frames(sock, 1)[0]
+        assert command[:2] == b"@@" and command[26] == 1, "a control command (查岗) from the centre"
+
+        # Silence past the supervision time: the console takes the device offline, then back.
+        time.sleep(3)
+        events = lambda: [e["kind"] for e in console.api("GET", "/api/events?device_id=fire-gw-1", "op").json()]
+        wait_until(lambda: "device.offline" in events(), timeout=10, message="a silent link goes offline")
+        sock.sendall(upload(8, 2, component(3001, 0b01)))  # the detector is back to normal
+        check_reply(read_frames(sock, 1)[0], command=3, serial=8)
+        wait_until(lambda: "device.online" in events(), timeout=10, message="it speaks again: online")
+    finally:
+        sock.close()
