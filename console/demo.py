@@ -12,8 +12,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from console import audit, auth
-from console.broker import ManagedMosquitto, wait_for_port
+from console.broker import ManagedMosquitto, free_port, wait_for_port
 from console.settings import Settings, load_settings
+from console.simulator_gb import GbDevice
 from console.store.database import Store
 from console.store.tables import UserRow
 
@@ -26,12 +27,15 @@ DEMO_USERS = (("admin", "admin", "管理员"), ("supervisor", "supervisor", "值
 DEMO_GUARD_POSTS = (("guard1", "1号楼", "1F", "大堂"), ("guard2", "2号楼", "1F", "大堂"))
 
 
-def demo_settings(data: Path, broker_url: str, port: int) -> Settings:
+def demo_settings(data: Path, broker_url: str, port: int, gb_port: int | None = None) -> Settings:
     base = load_settings(DEMO_SITE)
+    adapters = [entry.model_copy(update={"listen": f"127.0.0.1:{gb_port}"})
+                if entry.type == "gb26875" and gb_port is not None else entry for entry in base.adapters]
     return base.model_copy(update={
         "mqtt": base.mqtt.model_copy(update={"url": broker_url}),
         "database": base.database.model_copy(update={"url": f"sqlite:///{data / 'mcc-demo.db'}"}),
         "http": base.http.model_copy(update={"port": port}),
+        "adapters": adapters,
     })
 
 
@@ -103,7 +107,8 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
     stop = threading.Event()
     simulator: threading.Thread | None = None
     try:
-        settings = demo_settings(data, broker.url, port)
+        gb_port = free_port()
+        settings = demo_settings(data, broker.url, port, gb_port)
         store = Store(settings.database.url)
         store.migrate()
         logins = ensure_demo_users(store, data)
@@ -115,6 +120,10 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
             kwargs={"rate": rate, "stop": stop}, name="mcc-simulator", daemon=True,
         )
         simulator.start()
+        gb_devices = [GbDevice("127.0.0.1", gb_port, d.address, stop, zone=settings.site.timezone)
+                      for d in settings.devices.entries if d.adapter == "gb26875"]
+        for device in gb_devices:
+            device.start()
         web = f"http://127.0.0.1:{port}"
         lines = [
             "",
@@ -126,6 +135,7 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
             f"  login:            {web}/login",
             f"  API docs:         {web}/docs    health: {web}/api/health",
             f"  MQTT broker:      {broker.url}  (native topics mcc/v1/demo/<device>/event)",
+            f"  GB/T 26875.3:     127.0.0.1:{gb_port}  (fire-alarm transmission devices, TCP)",
             f"  data folder:      {data}",
             "  demo logins (also in demo-logins.json):",
             *[f"    {name:<11} {password:<14} role {role}" for (name, role, _), password in

@@ -105,7 +105,8 @@ class Traffic:
         if rate <= 0:
             raise ValueError(f"rate must be positive, got {rate}")
         self._site, self._rate, self._rng, self._start = site, rate, rng, start
-        self._devices = [d for d in devices if d.role != "camera"]  # cameras are not simulated
+        # Cameras are not simulated; a GB/T 26875.3 device speaks TCP (simulator_gb.py).
+        self._devices = [d for d in devices if d.role != "camera" and d.adapter != "gb26875"]
         self._by_id = {d.id: d for d in self._devices}
         self._heap: list[tuple[float, int, Step]] = []
         self._order = itertools.count()

@@ -48,7 +48,8 @@ def registry() -> list[dict]:
 
 
 def published_ids() -> set[str]:
-    return {d["id"] for d in registry() if d["role"] != "camera"}
+    """Devices the MQTT simulator speaks for (not cameras, not the GB/T 26875.3 device on TCP)."""
+    return {d["id"] for d in registry() if d["role"] != "camera" and d.get("adapter") != "gb26875"}
 
 
 def traffic(seed: int, rate: float = 5.0) -> Traffic:
@@ -308,7 +309,7 @@ def test_vendor_devices_speak_their_vendor_format_and_its_adapter_understands_it
     from console.events import validate_event
 
     devices = {d["id"]: d for d in registry() if d.get("adapter")}
-    assert {d["adapter"] for d in devices.values()} == {"zigbee2mqtt", "esp-rfid", "frigate"}
+    assert {d["adapter"] for d in devices.values()} == {"zigbee2mqtt", "esp-rfid", "frigate", "gb26875"}
     vendor = [m for m in two_hours() if not m.topic.startswith("mcc/v1/")]
     by_adapter = {"zigbee2mqtt": [], "esp-rfid": [], "frigate": []}
     for m in vendor:
@@ -323,3 +324,38 @@ def test_vendor_devices_speak_their_vendor_format_and_its_adapter_understands_it
     assert {"fire.alarm", "device.heartbeat"} <= set(by_adapter["zigbee2mqtt"])
     assert {"access.granted", "device.heartbeat"} <= set(by_adapter["esp-rfid"])
     assert "parking.entry" in by_adapter["frigate"]
+
+
+def test_the_simulated_gb_device_is_confirmed_by_the_receiver(tmp_path):
+    """The demo's GB/T 26875.3 device against the real receiver: its keep-alives and its fire
+    alarm are confirmed, and the alarm parses into a fire event."""
+    import queue
+
+    from adapters.base import AdapterContext
+    from adapters.gb26875 import GB26875
+    from console.broker import free_port
+    from console.gb26875_server import Gb26875Receiver
+    from console.simulator_gb import GbDevice
+
+    frames: queue.Queue = queue.Queue()
+
+    def submit(message):
+        frames.put(message)
+        message.reply()  # "stored": confirm it
+
+    port = free_port()
+    receiver = Gb26875Receiver("127.0.0.1", port, submit=submit, supervise_seconds=60, on_silence=lambda s: None,
+                               now=lambda: datetime.now().astimezone())
+    receiver.start()
+    stop = threading.Event()
+    device = GbDevice("127.0.0.1", port, "00000a0b0c03", stop, seed=1, first_incident=1.0)
+    try:
+        device.start()
+        message = frames.get(timeout=20)
+        ctx = AdapterContext(site="demo", topic="gb26875/#", adapter="gb26875", timezone="Asia/Shanghai")
+        kinds = {d.kind for d in GB26875.handle(message, ctx)}
+        assert kinds & {"fire.alarm", "fire.fault"}, kinds
+    finally:
+        stop.set()
+        device.join(5)
+        receiver.stop()
