@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -180,6 +181,26 @@ def _depth(value: Any, limit: int) -> int:
             children = item.values() if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return deepest
+
+
+def raw_payload(payload: bytes, limits: Limits) -> bytes:
+    """For formats where the topic decides how (or whether) the payload is read: ``translate``
+    decodes it."""
+    return payload
+
+
+def number(value: Any, name: str, *, whole: bool = False, non_negative: bool = False) -> float:
+    """A JSON number or one written as a string (vendors send both); anything else, NaN,
+    infinity, and (as asked) fractions or negatives are bad input."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise PayloadError(f"field {name} must be a number, got {type(value).__name__}")
+    try:
+        result = float(value)
+    except (ValueError, OverflowError) as exc:
+        raise PayloadError(f"field {name} is not a number: {str(value)[:32]!r}") from exc
+    if not math.isfinite(result) or (non_negative and result < 0) or (whole and not result.is_integer()):
+        raise PayloadError(f"field {name} is not a {'whole ' if whole else ''}number: {str(value)[:32]!r}")
+    return result
 
 
 def decode_text(payload: bytes) -> str:

@@ -33,7 +33,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits, derived_id, json_object
+from adapters.base import (
+    AdapterContext, AdapterDef, InboundMessage, Limits, derived_id, json_object, number, raw_payload,
+)
 from console.errors import PayloadError
 from console.events import Draft
 
@@ -57,22 +59,10 @@ SENSE_METHODS = {"DoorMagnetism": "door_contact", "SmokingSensor": "smoke_detect
 CLOCK_SET = datetime(2000, 1, 1)  # earlier: the VTO clock was never set; no usable source time
 
 
-def _decode(payload: bytes, limits: Limits) -> bytes:
-    # Commands to the bridge may be empty or not JSON: the topic decides, so decoded in translate.
-    return payload
 
 
 def _number(value: Any, name: str, whole: bool = False) -> float:
-    """A JSON number or one in a string (numbers can be strings, spec section 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise PayloadError(f"field {name} must be a number, got {type(value).__name__}")
-    try:
-        number = float(value)
-    except (ValueError, OverflowError) as exc:
-        raise PayloadError(f"field {name} is not a number: {str(value)[:32]!r}") from exc
-    if not math.isfinite(number) or number < 0 or (whole and not number.is_integer()):
-        raise PayloadError(f"field {name} is not a {'whole ' if whole else ''}number: {str(value)[:32]!r}")
-    return number
+    return number(value, name, whole=whole, non_negative=True)
 
 
 def _int(value: Any, name: str) -> int:
@@ -289,7 +279,7 @@ def translate(message: InboundMessage, payload: bytes, ctx: AdapterContext) -> l
 DAHUA_VTO2MQTT = AdapterDef(
     name="dahua-vto2mqtt",
     topic="DahuaVTO/#",
-    decode=_decode,
+    decode=raw_payload,
     translate=translate,
     emits=frozenset({
         "access.granted", "access.denied", "access.door_closed", "access.door_held_open",

@@ -12,7 +12,9 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits, derived_id, json_object
+from adapters.base import (
+    AdapterContext, AdapterDef, InboundMessage, Limits, derived_id, json_object, number, raw_payload,
+)
 from console.errors import PayloadError
 from console.events import Draft
 
@@ -38,22 +40,10 @@ QUIET_LEAVES = frozenset({"cmd", "avty", "accesslist"})
 CLOCK_SET = 946684800  # 2000-01-01Z: a smaller `time` counts from boot (NTP not synced yet)
 
 
-def _decode(payload: bytes, limits: Limits) -> bytes:
-    # The topic decides whether the payload is read at all, so decoding happens in translate.
-    return payload
 
 
 def _number(value: Any, name: str) -> float:
-    """A JSON number or a number in a string (the boot message sends `"uptime":"0"`)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise PayloadError(f"field {name} must be a number, got {type(value).__name__}")
-    try:
-        number = float(value)
-    except ValueError as exc:
-        raise PayloadError(f"field {name} is not a number: {str(value)[:32]!r}") from exc
-    if not math.isfinite(number):
-        raise PayloadError(f"field {name} is not a finite number")
-    return number
+    return number(value, name)  # the boot message sends `"uptime":"0"`
 
 
 def _text(body: dict[str, Any], name: str) -> str:
@@ -242,7 +232,7 @@ ESP_RFID = AdapterDef(
     # The base topic is set in the web UI (empty by default); README-MQTT.md's example is "/rfid".
     # "#" also matches "/rfid" itself, where 0.8.x published.
     topic="/rfid/#",
-    decode=_decode,
+    decode=raw_payload,
     translate=translate,
     emits=frozenset({
         "access.granted", "access.denied", "access.door_closed", "access.door_forced",

@@ -35,7 +35,9 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits, decode_text, derived_id, json_object
+from adapters.base import (
+    AdapterContext, AdapterDef, InboundMessage, Limits, decode_text, derived_id, json_object, raw_payload,
+)
 from console.errors import PayloadError
 from console.events import Draft
 
@@ -45,9 +47,6 @@ VEHICLES = frozenset({"car", "motorcycle", "bus", "truck", "license_plate"})
 ON, OFF = frozenset({"on", "true", "1"}), frozenset({"off", "false", "0"})
 
 
-def _decode(payload: bytes, limits: Limits) -> bytes:
-    # Text, JSON or JPEG depending on the topic: translate decodes what it needs.
-    return payload
 
 
 def _epoch(value: Any, field: str) -> datetime:
@@ -261,7 +260,7 @@ FRIGATE = AdapterDef(
     topic="frigate/#",
     # JPEG snapshots (<camera>/<label>/snapshot) are larger than any event and never one.
     ignore=lambda topic: topic.endswith("/snapshot"),
-    decode=_decode,
+    decode=raw_payload,
     translate=translate,
     emits=frozenset({
         "device.online", "device.offline", "camera.online", "camera.offline", "camera.motion",

@@ -37,7 +37,7 @@ from functools import reduce
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits
+from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits, raw_payload
 from console.errors import PayloadError
 from console.events import Draft
 
@@ -168,8 +168,6 @@ def build_frame(serial: int, source: str, destination: str, command: int, data: 
 
 # -- translation --------------------------------------------------------------------------------
 
-def _decode(payload: bytes, limits: Limits) -> bytes:
-    return payload  # binary frames: parsed in translate
 
 
 def translate(message: InboundMessage, payload: bytes, ctx: AdapterContext) -> list[Draft]:
@@ -309,7 +307,7 @@ _FIRE = _sample(2, bytes([1, 3, 42, 9, 0, 1, 0, 0x03, 0]) + "1号楼3层走廊".
 GB26875 = AdapterDef(
     name="gb26875",
     topic="gb26875/#",
-    decode=_decode,
+    decode=raw_payload,
     translate=translate,
     transport="tcp",
     emits=frozenset({*ALARM_KINDS, "fire.reset", "fire.restore", "device.heartbeat"}),

@@ -28,7 +28,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits, decode_text, derived_id, json_object
+from adapters.base import (
+    AdapterContext, AdapterDef, InboundMessage, Limits, decode_text, derived_id, json_object, number,
+    raw_payload,
+)
 from console.errors import PayloadError
 from console.events import Draft
 
@@ -101,21 +104,12 @@ CODES: dict[tuple[int, int], tuple[str, str, dict[str, Any]]] = {
 MAJORS = frozenset({1, 2, 3, 5})  # alarm, exception, operation, event
 
 
-def _decode(payload: bytes, limits: Limits) -> bytes:
-    return payload  # JSON or XML, told apart by the first character in translate
 
 
 def _num(value: Any, name: str, whole: bool = True) -> float:
     """A number, or one in a string (every XML value is text)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise PayloadError(f"field {name} must be a number, got {type(value).__name__}")
-    try:
-        number = float(value)
-    except (ValueError, OverflowError) as exc:
-        raise PayloadError(f"field {name} is not a number: {str(value)[:32]!r}") from exc
-    if not math.isfinite(number) or number < 0 or (whole and not number.is_integer()):
-        raise PayloadError(f"field {name} is not a {'whole ' if whole else ''}number: {str(value)[:32]!r}")
-    return int(number) if whole else number
+    result = number(value, name, whole=whole, non_negative=True)
+    return int(result) if whole else result
 
 
 def _text(obj: dict[str, Any], name: str) -> str:
@@ -312,7 +306,7 @@ def translate(message: InboundMessage, payload: bytes, ctx: AdapterContext) -> l
 HIKVISION_ISAPI = AdapterDef(
     name="hikvision-isapi",
     topic="hikvision/#",
-    decode=_decode,
+    decode=raw_payload,
     translate=translate,
     emits=frozenset({
         "access.granted", "access.denied", "access.door_closed", "access.door_forced", "access.door_held_open",

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits, text_payload, json_any
+from adapters.base import (
+    AdapterContext, AdapterDef, InboundMessage, Limits, json_any, raw_payload, text_payload,
+)
 from console.errors import PayloadError
 from console.events import ALL_KINDS, Draft
 
 
-def _decode(payload: bytes, limits: Limits) -> bytes:
-    # The topic decides between JSON (event) and text (state), so decoding happens in translate.
-    return payload
 
 
 def parse_timestamp(value: Any) -> datetime:
@@ -99,7 +98,7 @@ def _state(message: InboundMessage, payload: bytes, site: str, device: str) -> l
 NATIVE = AdapterDef(
     name="native",
     topic="mcc/v1/{site}/#",
-    decode=_decode,
+    decode=raw_payload,
     translate=translate,
     emits=ALL_KINDS,
     samples=(

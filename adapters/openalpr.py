@@ -32,7 +32,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, json_object
+from adapters.base import AdapterContext, AdapterDef, InboundMessage, json_object, number
 from console.errors import PayloadError
 from console.events import Draft
 
@@ -43,15 +43,7 @@ MS_ABOVE = 1e11
 
 
 def _number(value: Any, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise PayloadError(f"field {field} must be a number, got {type(value).__name__}")
-    try:
-        number = float(value)
-    except ValueError as exc:
-        raise PayloadError(f"field {field} is not a number: {str(value)[:32]!r}") from exc
-    if not math.isfinite(number):  # JSON stores no NaN or infinity
-        raise PayloadError(f"field {field} is not a finite number: {str(value)[:32]!r}")
-    return number
+    return number(value, field)
 
 
 def _epoch(value: Any, field: str) -> datetime:

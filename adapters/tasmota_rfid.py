@@ -13,7 +13,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits, derived_id, json_object, text_payload
+from adapters.base import (
+    AdapterContext, AdapterDef, InboundMessage, Limits, derived_id, json_object, raw_payload, text_payload,
+)
 from console.errors import PayloadError
 from console.events import Draft
 
@@ -28,9 +30,6 @@ HEX = re.compile(r"[0-9A-Fa-f]+")
 Read = tuple[str, str, dict[str, Any]]  # (reader, card, extra data)
 
 
-def _decode(payload: bytes, limits: Limits) -> bytes:
-    # The topic decides between JSON (SENSOR, RESULT) and text (LWT): decoded in translate.
-    return payload
 
 
 def _device(topic: str) -> str:
@@ -219,7 +218,7 @@ TASMOTA_RFID = AdapterDef(
     # Default FullTopic "%prefix%/%topic%/": reads on tele/<topic>/SENSOR, serial-bridge frames on
     # tele/<topic>/RESULT, the LWT on tele/<topic>/LWT. stat/<topic>/RESULT only follows a read.
     topic="tele/#",
-    decode=_decode,
+    decode=raw_payload,
     translate=translate,
     emits=frozenset({"patrol.checkpoint", "device.online", "device.offline"}),
     samples=(

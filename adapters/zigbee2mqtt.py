@@ -16,7 +16,9 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits, decode_text, derived_id, json_any
+from adapters.base import (
+    AdapterContext, AdapterDef, InboundMessage, Limits, decode_text, derived_id, json_any,
+)
 from console.errors import PayloadError
 from console.events import Draft
 
