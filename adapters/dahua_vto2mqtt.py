@@ -28,13 +28,12 @@ number); otherwise code, action, Index and the source time (``UTC``).
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, Limits, derived_id, json_object, number, raw_payload,
+    AdapterContext, AdapterDef, InboundMessage, derived_id, json_object, number, raw_payload,
 )
 from console.errors import PayloadError
 from console.events import Draft

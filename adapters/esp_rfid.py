@@ -8,12 +8,11 @@ none: the base topic (without ``/send`` or ``/tag``) stands in for it.
 from __future__ import annotations
 
 import hashlib
-import math
 from datetime import datetime, timezone
 from typing import Any
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, Limits, derived_id, json_object, number, raw_payload,
+    AdapterContext, AdapterDef, InboundMessage, derived_id, json_object, number, raw_payload,
 )
 from console.errors import PayloadError
 from console.events import Draft

@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, Limits, decode_text, derived_id, json_object, raw_payload,
+    AdapterContext, AdapterDef, InboundMessage, decode_text, derived_id, json_object, raw_payload,
 )
 from console.errors import PayloadError
 from console.events import Draft

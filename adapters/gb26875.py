@@ -37,7 +37,7 @@ from functools import reduce
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits, raw_payload
+from adapters.base import AdapterContext, AdapterDef, InboundMessage, raw_payload
 from console.errors import PayloadError
 from console.events import Draft
 

@@ -21,7 +21,6 @@ De-duplication: ``serialNo`` (access), ``UUID`` (ANPR), else type, channel and `
 
 from __future__ import annotations
 
-import math
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone

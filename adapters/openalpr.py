@@ -27,7 +27,6 @@ a heartbeat → ``heartbeat:<timestamp>``.
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime, timezone
 from typing import Any

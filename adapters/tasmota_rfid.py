@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, Limits, derived_id, json_object, raw_payload, text_payload,
+    AdapterContext, AdapterDef, InboundMessage, derived_id, json_object, raw_payload, text_payload,
 )
 from console.errors import PayloadError
 from console.events import Draft

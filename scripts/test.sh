@@ -41,6 +41,8 @@ fi
 echo "PostgreSQL for the store tests: $MCC_TEST_POSTGRES"
 
 status=0
+# Unused imports, undefined names and the like fail the run before any test does.
+.venv/bin/python -m pyflakes adapters console tests bench || status=$?
 .venv/bin/python -m pytest "$@" || status=$?
 if ((${#private_pg[@]})); then "${private_pg[@]}" >/dev/null || true; fi  # the cluster this run started
 exit $status
