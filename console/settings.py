@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -254,6 +255,19 @@ class HealthSection(Section):
     check_seconds: float = Field(15.0, ge=1, le=600, description="How often the budgets are checked.")
 
 
+class CarPark(Section):
+    capacity: int = Field(ge=1, le=100000)
+    lanes: list[str] = Field(default_factory=list, description="Lane device ids; default: lanes whose building is "
+                                                                  "the car park's name.")
+    baseline: int = Field(0, ge=0, description="Cars inside at counted_from (a count by hand).")
+    counted_from: datetime | None = Field(None, description="When the baseline was counted (ISO-8601 with offset); "
+                                                            "default: since the first event.")
+
+
+class ParkingSection(Section):
+    car_parks: dict[str, CarPark] = Field(default_factory=dict, description="Occupancy from entries and exits.")
+
+
 class RulesSection(Section):
     """Alarms that no single event carries: the console derives them from several events or lists."""
 
@@ -288,6 +302,7 @@ class Settings(BaseSettings):
     evidence: EvidenceSection = EvidenceSection()
     rules: RulesSection = RulesSection()
     health: HealthSection = HealthSection()
+    parking: ParkingSection = ParkingSection()
 
     @classmethod
     def settings_customise_sources(

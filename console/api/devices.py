@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
-
 import json
 import uuid
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -15,6 +14,7 @@ from sqlalchemy import func, select
 
 from console import audit, auth
 from console.api.deps import Admin, AlarmActor, ReadSession, RuntimeDep, SiteWatcher, client_address, require
+from console.parking import occupancy
 from console.store.tables import DeviceStatusRow, QuarantineRow
 from console.views import iso
 
@@ -124,3 +124,9 @@ async def duty_check(device_id: str, request: Request, runtime: RuntimeDep, user
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                             "该装置当前未连接 / the device has no open link to this console")
     return {"sent": True, "device_id": device_id}
+
+
+@router.get("/parking/occupancy")
+def parking_occupancy(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> list[dict[str, Any]]:
+    """Cars inside each car park of the site file's ``parking.car_parks``, from entries and exits."""
+    return occupancy(session, runtime.settings, runtime.registry, runtime.now())

@@ -137,3 +137,22 @@ def test_a_shelved_source_keeps_its_alarms_but_opens_no_task_and_fire_is_never_s
     s.send("door-1", "access.door_forced", seconds=3700)  # after the shelf expired: back, with its task
     [forced] = s.alarms("access.door_forced")
     assert forced.shelved_until is None and forced.task_id is not None
+
+
+def test_car_park_occupancy_from_entries_and_exits(site: Any) -> None:
+    from console.parking import occupancy
+
+    s = site(parking={"car_parks": {"地下车库": {"capacity": 3, "baseline": 1}}})
+    for plate in ("粤B11111", "粤B22222", "粤B33333"):
+        s.send("lane-in", "parking.entry", plate=plate)
+    s.send("lane-in", "parking.exit", plate="粤B11111")
+    s.send("lane-in", "parking.entry", plate="粤B44444", test=True)  # a drill car does not count
+    with s.store.read() as session:
+        [park] = occupancy(session, s.settings, s.ingest.registry, s.clock)
+    assert park["lanes"] == ["lane-in"], "lanes whose building is the car park"
+    assert (park["occupied"], park["free"], park["over_capacity"]) == (3, 0, False)
+    assert (park["entries_today"], park["exits_today"]) == (3, 1)
+    s.send("lane-in", "parking.entry", plate="粤B55555")
+    with s.store.read() as session:
+        [park] = occupancy(session, s.settings, s.ingest.registry, s.clock)
+    assert (park["occupied"], park["free"], park["over_capacity"]) == (4, 0, True)
