@@ -3,6 +3,10 @@ taken offline (``device.offline``, or ``camera.offline`` for a camera, with ``da
 "silence"``), which raises its alarm and opens its SOP's task; the first message it sends
 afterwards brings it back online (``device.online`` / ``camera.online``) and clears the alarm.
 
+It also settles flapping devices: an offline alarm that the device kept toggling (three times in
+ten minutes) is damped, not silenced: it stays raised, counting, and clears here once the
+device has been online for ten minutes.
+
 Devices with a will or availability topic go offline by themselves; this is for the ones that
 only beat (esp-rfid every 180 s, GB/T 26875.3 links, fire panels behind simple gateways).
 """
@@ -17,11 +21,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from console.alarms.engine import settle_flapping
 from console.events import Draft
 from console.ingest import Ingest
 from console.messages import HubMessage
 from console.settings import Settings
 from console.store.tables import DeviceStatusRow, EventRow
+from console.views import alarm_view
 
 log = logging.getLogger("mcc.health")
 SILENCE_KINDS = {"camera": ("camera.offline", "camera.online")}
@@ -75,6 +81,7 @@ class SilenceWatch:
 
     def check(self) -> list[HubMessage]:
         now = self.now()
+        settled = self._settle(now)
         with self.ingest.store.read() as session:
             rows = session.execute(select(DeviceStatusRow.site, DeviceStatusRow.device_id, DeviceStatusRow.state,
                                           DeviceStatusRow.last_seen)
@@ -92,10 +99,16 @@ class SilenceWatch:
                                     source_id=f"silence:{last_seen.timestamp():.0f}", ts=now,
                                     data={"via": "silence", "silent_s": int(silent), "budget_s": budget}))
         if not drafts:
-            return []
+            return settled
         log.warning("silent past their heartbeat budget, taken offline: %s",
                     ", ".join(d.device_id for d in drafts))
-        return self.ingest.process_console_drafts(drafts, now, silenced=True)
+        return settled + self.ingest.process_console_drafts(drafts, now, silenced=True)
+
+    def _settle(self, now: datetime) -> list[HubMessage]:
+        """Flapping devices back and steady for a while: their damped offline alarm clears."""
+        with self.ingest.store.write() as session, session.begin():
+            changes = settle_flapping(session, now)
+            return [HubMessage(c.type, alarm_view(c.alarm, self.ingest.registry)) for c in changes]
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from console.alarms.engine import flooding
+from console.alarms.engine import flooding, is_flapping
 from console.events import Event
 from console.registry import DeviceRegistry
 from console.store.tables import AlarmRow, EventRow
@@ -38,7 +38,8 @@ def alarm_view(alarm: AlarmRow, registry: DeviceRegistry) -> dict[str, Any]:
         "test": alarm.test,
         "task_id": alarm.task_id,
         "revision": alarm.revision,
-        "flood": {"count_10min": alarm.window_count or 1, "flooding": flooding(alarm)},
+        "flood": {"count_10min": alarm.window_count or 1, "flooding": flooding(alarm),
+                  "flapping": is_flapping(alarm, alarm.last_at)},
         "shelved_until": iso(alarm.shelved_until),
         "snapshots": [],
     }

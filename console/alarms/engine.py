@@ -142,11 +142,46 @@ def _clear(session: Session, event: Event, kinds: frozenset[str], all_points: bo
         query = query.where(AlarmRow.point == event.point)
     changes = []
     for alarm in session.scalars(query.order_by(AlarmRow.id)):
+        if is_flapping(alarm, event.received_at):
+            continue  # damped: it stays raised until the device has been back for a while (settle_flapping)
         alarm.cleared = True
         alarm.revision += 1
         alarm.cleared_at = event.received_at
         alarm.closed = alarm.acknowledged
         changes.append(AlarmChange("alarm.cleared", alarm))
+    return changes
+
+
+FLAP_KINDS = frozenset({"device.offline", "camera.offline"})
+FLAP_COUNT = 3
+"""A device that went offline this often within the flood window is flapping."""
+SETTLE = timedelta(minutes=10)
+
+
+def is_flapping(alarm: AlarmRow, at: datetime) -> bool:
+    return (alarm.kind in FLAP_KINDS and (alarm.window_count or 1) >= FLAP_COUNT
+            and alarm.window_start is not None and at - alarm.window_start <= FLOOD_WINDOW)
+
+
+def settle_flapping(session: Session, now: datetime) -> list[AlarmChange]:
+    """Clear the offline alarms of flapping devices that have now been online for ``SETTLE``:
+    damped, not silenced (the alarm stayed in the queue, counting, while the device flapped)."""
+    from console.store.tables import DeviceStatusRow
+
+    rows = session.execute(
+        select(AlarmRow, DeviceStatusRow.state, DeviceStatusRow.state_at)
+        .join(DeviceStatusRow, (DeviceStatusRow.site == AlarmRow.site)
+              & (DeviceStatusRow.device_id == AlarmRow.device_id))
+        .where(AlarmRow.kind == "device.offline", AlarmRow.closed.is_(False), AlarmRow.cleared.is_(False),
+               DeviceStatusRow.state == "online")
+    ).all()
+    changes = []
+    for alarm, _state, state_at in rows:
+        if state_at is not None and now - state_at >= SETTLE and now - alarm.last_at >= SETTLE:
+            alarm.cleared, alarm.cleared_at = True, now
+            alarm.revision += 1
+            alarm.closed = alarm.acknowledged
+            changes.append(AlarmChange("alarm.cleared", alarm))
     return changes
 
 

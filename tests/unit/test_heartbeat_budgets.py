@@ -87,3 +87,36 @@ def test_silence_past_the_budget_takes_a_device_offline_until_it_speaks(tmp_path
         assert cam == ["device.heartbeat", "camera.offline", "camera.online", "device.heartbeat"]
     finally:
         store.dispose()
+
+
+def test_a_flapping_device_is_damped_not_silenced(tmp_path: Path) -> None:
+    ingest, store = build(tmp_path)
+    clock = {"now": T0}
+    watch = SilenceWatch(ingest.settings, ingest, lambda _m: None, lambda: clock["now"])
+
+    def state(value: str, seconds: float) -> None:
+        clock["now"] = T0 + timedelta(seconds=seconds)
+        ingest.process([InboundMessage("mcc/v1/demo/door-1/state", value.encode(), False, clock["now"])])
+
+    def alarm() -> AlarmRow:
+        with store.read() as session:
+            return session.scalars(select(AlarmRow).where(AlarmRow.kind == "device.offline")).one()
+
+    try:
+        state("offline", 0)
+        state("online", 20)
+        assert alarm().cleared, "once is no flapping: the alarm clears"
+        state("offline", 40)
+        state("online", 60)
+        state("offline", 80)
+        state("online", 100)
+        flapping = alarm()
+        assert (flapping.count, flapping.cleared) == (3, False), "damped: it stays raised and counts"
+        clock["now"] = T0 + timedelta(seconds=100 + 300)
+        watch.check()
+        assert not alarm().cleared, "not yet steady for ten minutes"
+        clock["now"] = T0 + timedelta(seconds=100 + 601)
+        messages = watch.check()
+        assert [m.type for m in messages] == ["alarm.cleared"] and alarm().cleared
+    finally:
+        store.dispose()
