@@ -1,6 +1,7 @@
 """Alarms no single event carries: a run of denials at one reader, a plate on the block list.
 
-They are evaluated in the ingest transaction right after the event's own alarm changes, so they
+The block list is the site file's ``rules.plates.block`` plus the plates supervisors add from
+the console (``/api/plates``). They are evaluated in the ingest transaction right after the event's own alarm changes, so they
 open their SOP's task the same way. Both are momentary (no event clears them): raised cleared,
 they leave the queue once acknowledged; a repeat while open counts on the same alarm.
 """
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from console.alarms.engine import AlarmChange, raise_alarm
 from console.events import Event
 from console.settings import RulesSection
-from console.store.tables import EventRow
+from console.store.tables import EventRow, PlateRow
 
 DERIVED_SEVERITY = {"access.denied_burst": "major", "parking.plate_blocked": "major"}
 _PLATE_NOISE = re.compile(r"[\s·•.\-]")
@@ -36,7 +37,7 @@ class DerivedAlarms:
             return []
         if event.kind == "access.denied":
             return self._denied_burst(session, event, event_id)
-        if event.kind in ("parking.entry", "parking.exit") and self.blocked:
+        if event.kind in ("parking.entry", "parking.exit"):
             return self._blocked_plate(event, event_id, session)
         return []
 
@@ -58,7 +59,11 @@ class DerivedAlarms:
 
     def _blocked_plate(self, event: Event, event_id: int, session: Session) -> list[AlarmChange]:
         plate = getattr(event.data, "plate", None)
-        if not plate or normalise_plate(plate) not in self.blocked:
+        if not plate:
+            return []
+        normal = normalise_plate(plate)
+        if normal not in self.blocked and session.scalar(select(PlateRow.id).where(
+                PlateRow.plate == normal, PlateRow.list_name == "block", PlateRow.removed_at.is_(None)).limit(1)) is None:
             return []
         return [raise_alarm(session, site=event.site, device_id=event.device_id, point=event.point,
                             kind="parking.plate_blocked", severity=DERIVED_SEVERITY["parking.plate_blocked"],

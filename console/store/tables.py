@@ -328,3 +328,22 @@ class ShelfRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     removed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PlateRow(Base):
+    """A plate on the site's block or allow list, managed from the console (the site file's
+    ``rules.plates`` lists are added to these)."""
+
+    __tablename__ = "plates"
+    __table_args__ = (Index("ix_plates_plate", "plate", "list_name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    plate: Mapped[str] = mapped_column(String(16))
+    """Normalised: no spaces or dots, capitals (粤B12345)."""
+    list_name: Mapped[str] = mapped_column(String(8))
+    """block or allow."""
+    reason: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -225,3 +225,29 @@ def test_a_supervisor_shelves_a_nuisance_door_and_fire_cannot_be_shelved(
     assert after["shelved_until"] is None
     assert console.api("GET", "/api/shelves", "op").json() == []
     assert console.cli("audit", "verify").returncode == 0
+
+
+def test_a_supervisor_blocks_a_plate_and_the_next_entry_raises_its_alarm(
+    make_console: Any, sqlite_url: str, publisher: Publisher,
+) -> None:
+    console = make_console(sqlite_url, rules={"plates": {"allow": [{"plate": "粤B00001", "reason": "业主车辆"}]}})
+    for name, role in [("sup", "supervisor"), ("op", "operator")]:
+        console.add_user(name, role)
+        console.login(name)
+    body = {"plate": "粤b·66666", "list": "block", "reason": "欠费三个月"}
+    assert console.api("POST", "/api/plates", "op", json=body).status_code == 403
+    added = console.api("POST", "/api/plates", "sup", json=body).json()
+    assert added["plate"] == "粤B66666"
+    assert console.api("POST", "/api/plates", "sup", json=body).json()["id"] == added["id"], "adding twice is one entry"
+    lists = console.api("GET", "/api/plates", "op").json()
+    assert [(p["plate"], p["list"], p["source"]) for p in lists] == [
+        ("粤B00001", "allow", "site file"), ("粤B66666", "block", "console")]
+    publisher.publish(*native_event("lane-in", "in-1", "parking.entry", data={"plate": "粤B66666"}))
+    alarm = wait_until(lambda: console.api("GET", "/api/alarms?active=true", "op").json(), message="blocked plate")[0]
+    assert alarm["kind"] == "parking.plate_blocked" and alarm["task_id"] is not None
+    console.api("DELETE", f"/api/plates/{added['id']}", "sup")
+    publisher.publish(*native_event("lane-in", "in-2", "parking.entry", data={"plate": "粤B66666"}))
+    wait_until(lambda: console.api("GET", "/api/events?id=in-2", "op").json(), message="the next entry stored")
+    [again] = console.api("GET", "/api/alarms?active=true", "op").json()
+    assert again["count"] == 1, "removed from the list: no new alarm"
+    assert console.cli("audit", "verify").returncode == 0
