@@ -1,4 +1,9 @@
-"""The device registry from the site file: who a device is and where it is (building, floor, label)."""
+"""The device registry: who a device is and where it is (building, floor, label).
+
+It holds the site file's devices, plus the ones an admin registered from the console (kept in
+the store, loaded at start). Adding one swaps in new maps rather than changing them in place, so
+a reader on another thread never sees a map change under it.
+"""
 
 from __future__ import annotations
 
@@ -20,15 +25,29 @@ class Location:
 
 class DeviceRegistry:
     def __init__(self, devices: list[DeviceEntry], default_site: str):
-        self._by_key: dict[tuple[str, str], DeviceEntry] = {
-            (device.site or default_site, device.id): device for device in devices
-        }
+        self.default_site = default_site
+        self.from_site_file: frozenset[tuple[str, str]] = frozenset(
+            (device.site or default_site, device.id) for device in devices)
+        self._index(devices)
+
+    def _index(self, devices: list[DeviceEntry]) -> None:
+        by_key = {(device.site or self.default_site, device.id): device for device in devices}
         # Vendor addresses (a Zigbee IEEE address, an esp-rfid hostname...) to registered ids,
         # by (site, adapter, address); an entry without an adapter answers for every adapter.
-        self._by_address: dict[tuple[str, str, str], DeviceEntry] = {
-            (device.site or default_site, device.adapter, device.address): device
-            for device in devices if device.address
-        }
+        by_address = {(device.site or self.default_site, device.adapter, device.address): device
+                      for device in devices if device.address}
+        self._by_key, self._by_address = by_key, by_address
+
+    def entries(self) -> list[DeviceEntry]:
+        return list(self._by_key.values())
+
+    def add(self, device: DeviceEntry) -> None:
+        """Register (or replace) a device registered from the console."""
+        key = (device.site or self.default_site, device.id)
+        self._index([d for k, d in self._by_key.items() if k != key] + [device])
+
+    def remove(self, site: str, device_id: str) -> None:
+        self._index([d for k, d in self._by_key.items() if k != (site, device_id)])
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeviceRegistry:
@@ -38,7 +57,7 @@ class DeviceRegistry:
         return len(self._by_key)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._by_key.items())
+        return iter(list(self._by_key.items()))
 
     def get(self, site: str, device_id: str) -> DeviceEntry | None:
         return self._by_key.get((site, device_id))

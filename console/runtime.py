@@ -16,6 +16,7 @@ from console.ingest import Ingest
 from console.messages import HubMessage
 from console.mqtt import MqttConnection
 from console.pipeline import IngestWorker
+from console.device_admin import load_registered_devices
 from console.registry import DeviceRegistry
 from console.settings import Settings, evidence_folder
 from console.store.database import Store
@@ -50,6 +51,7 @@ class Runtime:
         store = Store(settings.database.url)
         store.migrate()
         registry = DeviceRegistry.from_settings(settings)
+        load_registered_devices(store, registry)
         tasks = TaskService(settings, load_site_sops(settings), registry, evidence_folder(settings))
         notifier = Notifier(settings.notify)
         ingest = Ingest(settings, store, registry, tasks=tasks, on_notices=notifier.submit)

@@ -12,9 +12,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from console import audit, auth
+from console import audit, auth, device_admin
 from console.api.deps import Admin, AlarmActor, ReadSession, RuntimeDep, SiteWatcher, client_address, require
 from console.parking import occupancy
+from console.settings import DeviceEntry
 from console.store.tables import DeviceStatusRow, QuarantineRow
 from console.views import iso
 
@@ -130,3 +131,32 @@ async def duty_check(device_id: str, request: Request, runtime: RuntimeDep, user
 def parking_occupancy(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> list[dict[str, Any]]:
     """Cars inside each car park of the site file's ``parking.car_parks``, from entries and exits."""
     return occupancy(session, runtime.settings, runtime.registry, runtime.now())
+
+
+@router.post("/devices")
+def register_device(entry: DeviceEntry, request: Request, runtime: RuntimeDep, user: Admin) -> dict[str, Any]:
+    """Register a device (typically one listed as unregistered) with its name and place; its
+    events are stored as registered from now on."""
+    try:
+        with runtime.store.write() as session, session.begin():
+            device_admin.register(session, runtime.registry, entry, user.username, runtime.now(),
+                                  client_address(request))
+    except device_admin.RegistryError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    runtime.registry.add(entry)
+    site = entry.site or runtime.settings.site.id
+    return {"site": site, "device_id": entry.id, "registered": True,
+            "location": runtime.registry.location(site, entry.id).as_dict()}
+
+
+@router.delete("/devices/{device_id}")
+def unregister_device(device_id: str, request: Request, runtime: RuntimeDep, user: Admin) -> dict[str, Any]:
+    site = runtime.settings.site.id
+    try:
+        with runtime.store.write() as session, session.begin():
+            device_admin.unregister(session, runtime.registry, site, device_id, user.username, runtime.now(),
+                                    client_address(request))
+    except device_admin.RegistryError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    runtime.registry.remove(site, device_id)
+    return {"site": site, "device_id": device_id, "registered": False}

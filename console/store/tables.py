@@ -347,3 +347,17 @@ class PlateRow(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime())
     removed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class RegisteredDeviceRow(Base):
+    """A device an admin registered from the console (an unknown device that turned up), kept
+    beside the site file's registry; the site file's own entries cannot be changed here."""
+
+    __tablename__ = "registered_devices"
+
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    entry: Mapped[dict] = mapped_column(JSON, default=dict)
+    """The DeviceEntry as the site file would hold it."""
+    registered_by: Mapped[str] = mapped_column(String(64))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -251,3 +251,32 @@ def test_a_supervisor_blocks_a_plate_and_the_next_entry_raises_its_alarm(
     [again] = console.api("GET", "/api/alarms?active=true", "op").json()
     assert again["count"] == 1, "removed from the list: no new alarm"
     assert console.cli("audit", "verify").returncode == 0
+
+
+def test_an_admin_registers_a_device_that_turned_up_and_it_stays_registered(
+    make_console: Any, sqlite_url: str, publisher: Publisher,
+) -> None:
+    console = make_console(sqlite_url)
+    for name, role in [("root", "admin"), ("op", "operator")]:
+        console.add_user(name, role)
+        console.login(name)
+    publisher.publish(*native_event("door-9", "d9-1", "access.door_forced"))
+    wait_until(lambda: [d for d in console.api("GET", "/api/devices", "op").json()
+                        if d["device_id"] == "door-9" and not d["registered"]], message="listed as unknown")
+    entry = {"id": "door-9", "name": "9号楼后门门禁", "role": "door", "building": "9号楼", "floor": "1F",
+             "zone": "后门", "label": "9号楼 1层 后门"}
+    assert console.api("POST", "/api/devices", "op", json=entry).status_code == 403
+    assert console.api("POST", "/api/devices", "root", json={**entry, "id": "fp-1"}).status_code == 409
+    assert console.api("POST", "/api/devices", "root", json={**entry, "colour": "red"}).status_code == 422
+    registered = console.api("POST", "/api/devices", "root", json=entry).json()
+    assert registered["location"]["label"] == "9号楼 1层 后门"
+    publisher.publish(*native_event("door-9", "d9-2", "access.door_forced"))
+    alarm = wait_until(lambda: [a for a in console.api("GET", "/api/alarms?active=true", "op").json()
+                                if a["count"] == 2], message="the repeat")[0]
+    assert alarm["location"]["label"] == "9号楼 1层 后门"
+    console.stop()
+    console.start()
+    console.login("op")
+    device = next(d for d in console.api("GET", "/api/devices", "op").json() if d["device_id"] == "door-9")
+    assert device["registered"] and device["name"] == "9号楼后门门禁", "kept across a restart"
+    assert console.cli("audit", "verify").returncode == 0

@@ -1,0 +1,72 @@
+"""Registering a device from the console: an admin turns an unknown device that has turned up
+(listed at /api/devices with ``registered: false``) into a registered one, with its name and
+place, without editing the site file. Kept in the store; the site file's devices cannot be
+changed or removed from here. Audited."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from console import audit
+from console.errors import ConsoleError
+from console.registry import DeviceRegistry
+from console.settings import DeviceEntry
+from console.store.database import Store
+from console.store.tables import DeviceStatusRow, RegisteredDeviceRow
+
+log = logging.getLogger("mcc.devices")
+
+
+class RegistryError(ConsoleError):
+    """The registration cannot be made (a site-file device, a taken address, not registered here)."""
+
+
+def load_registered_devices(store: Store, registry: DeviceRegistry) -> None:
+    with store.read() as session:
+        rows = session.scalars(select(RegisteredDeviceRow)).all()
+    for row in rows:
+        try:
+            registry.add(DeviceEntry.model_validate(row.entry))
+        except ValidationError as exc:  # the schema moved on: keep the rest, say which one
+            log.error("registered device %s/%s no longer validates, skipped: %s", row.site, row.device_id, exc)
+
+
+def register(session: Session, registry: DeviceRegistry, entry: DeviceEntry, user: str, now: datetime,
+             client: str = "") -> None:
+    """Store the registration in the caller's transaction; the caller adds it to the registry after
+    the commit."""
+    site = entry.site or registry.default_site
+    if (site, entry.id) in registry.from_site_file:
+        raise RegistryError(f"{entry.id} comes from the site file; change it there")
+    if entry.address:
+        owner = registry.resolve(site, entry.adapter, entry.address)
+        if owner not in (entry.address, entry.id):
+            raise RegistryError(f"address {entry.address!r} already belongs to {owner}")
+    data = entry.model_dump(mode="json", exclude_defaults=True)
+    row = session.get(RegisteredDeviceRow, (site, entry.id))
+    if row is None:
+        session.add(RegisteredDeviceRow(site=site, device_id=entry.id, entry=data, registered_by=user,
+                                        registered_at=now))
+    else:
+        row.entry, row.registered_by, row.registered_at = data, user, now
+    session.execute(update(DeviceStatusRow).where(DeviceStatusRow.site == site, DeviceStatusRow.device_id.in_(
+        [entry.id, entry.address] if entry.address else [entry.id])).values(registered=True))
+    audit.record(session, user, "device.register", target=f"device:{entry.id}", detail=data, client=client, at=now)
+
+
+def unregister(session: Session, registry: DeviceRegistry, site: str, device_id: str, user: str, now: datetime,
+               client: str = "") -> None:
+    if (site, device_id) in registry.from_site_file:
+        raise RegistryError(f"{device_id} comes from the site file; remove it there")
+    row = session.get(RegisteredDeviceRow, (site, device_id))
+    if row is None:
+        raise RegistryError(f"{device_id} was not registered from the console")
+    session.delete(row)
+    session.execute(update(DeviceStatusRow).where(DeviceStatusRow.site == site, DeviceStatusRow.device_id == device_id)
+                    .values(registered=False))
+    audit.record(session, user, "device.unregister", target=f"device:{device_id}", client=client, at=now)
