@@ -6,6 +6,7 @@ from adapters.esp_rfid import ESP_RFID
 from adapters.esphome import ESPHOME
 from adapters.frigate import FRIGATE
 from adapters.gb26875 import GB26875
+from adapters.ha_discovery import HA_DISCOVERY
 from adapters.hikvision_isapi import HIKVISION_ISAPI
 from adapters.homie import HOMIE
 from adapters.native import NATIVE
@@ -17,7 +18,7 @@ from adapters.zigbee2mqtt import ZIGBEE2MQTT
 
 REGISTRY: tuple[AdapterDef, ...] = (
     NATIVE, ZIGBEE2MQTT, ESP_RFID, TASMOTA_RFID, ESPHOME, HOMIE, OPENMQTTGATEWAY, DAHUA_VTO2MQTT,
-    HIKVISION_ISAPI, FRIGATE, OPENALPR, SPARKPLUG_B, GB26875,
+    HIKVISION_ISAPI, FRIGATE, OPENALPR, SPARKPLUG_B, HA_DISCOVERY, GB26875,
 )
 BY_NAME: dict[str, AdapterDef] = {adapter.name: adapter for adapter in REGISTRY}
 

@@ -20,7 +20,7 @@ from paho.mqtt.client import topic_matches_sub
 from console.errors import PayloadError
 from console.events import Draft
 from console.registry import DeviceRegistry
-from console.settings import check_topic_filter
+from console.settings import DeviceEntry, check_topic_filter
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,14 @@ class Route:
         return all(key in payload and payload[key] == value for key, value in self.when.items())
 
 
+@dataclass(frozen=True)
+class Inventory:
+    """A device an adapter announces (``entry``), or withdraws (``entry`` None, ``device_id`` set)."""
+
+    device_id: str
+    entry: DeviceEntry | None = None
+
+
 Translate = Callable[[InboundMessage, Any, "AdapterContext"], Sequence[Draft]]
 
 
@@ -115,6 +123,9 @@ class AdapterDef:
     transport: Literal["mqtt", "tcp"] = "mqtt"
     """tcp: the console's own receiver feeds this adapter (``topic`` only names its messages;
     nothing is subscribed on the broker)."""
+    inventory: Callable[[InboundMessage, AdapterContext], list[Inventory]] | None = field(default=None, repr=False)
+    """For formats that announce devices (Home Assistant discovery): what the message adds to or
+    removes from the registry; the ingest applies it in the same transaction, audited."""
     ignore: Callable[[str], bool] | None = field(default=None, repr=False)
     """Topics under the filter that never mean an event, skipped before any check (Frigate's
     JPEG snapshots, larger than any event payload, would otherwise fill the quarantine)."""

@@ -70,3 +70,9 @@ def unregister(session: Session, registry: DeviceRegistry, site: str, device_id:
     session.execute(update(DeviceStatusRow).where(DeviceStatusRow.site == site, DeviceStatusRow.device_id == device_id)
                     .values(registered=False))
     audit.record(session, user, "device.unregister", target=f"device:{device_id}", client=client, at=now)
+
+
+def announced_by(session: Session, site: str, device_id: str, announcer: str) -> bool:
+    """True if the device's registration came from ``announcer`` (not from a person)."""
+    row = session.get(RegisteredDeviceRow, (site, device_id))
+    return row is not None and row.registered_by == announcer

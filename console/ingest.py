@@ -10,15 +10,15 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters import BY_NAME
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, Limits, matches
-from console import device_status
+from adapters.base import AdapterContext, AdapterDef, InboundMessage, Inventory, Limits, matches
+from console import device_admin, device_status
 from console.alarms.derived import DerivedAlarms
 from console.alarms.engine import AlarmChange, apply_event
 from console.alarms.rules import RAISES, RESTORE_KINDS, clear_spec
@@ -34,6 +34,8 @@ from console.tasks.service import Notice, Outcome, TaskService
 from console.views import alarm_view, event_model_view
 
 log = logging.getLogger("mcc.ingest")
+ANNOUNCER = "ha-discovery"
+"""The actor of registrations a device announced itself (Home Assistant discovery)."""
 STATE_OF = {"device.online": "online", "device.offline": "offline"}
 CAMERA_STATES = ("camera.online", "camera.offline")
 
@@ -165,6 +167,7 @@ class Ingest:
     def process(self, batch: list[InboundMessage]) -> list[HubMessage]:
         accepted: list[_Accepted] = []
         rejected: list[_Quarantine] = []
+        announced: list[Inventory] = []
         for message in batch:
             outcome = self.translate(message)
             if isinstance(outcome, _Quarantine):
@@ -172,12 +175,19 @@ class Ingest:
                 rejected.append(outcome)
             else:
                 accepted.extend(outcome)
+                announced.extend(self._inventory(message))
         back: set[tuple[str, str]] = set()
         if self.silenced and accepted:
             accepted, back = self._back_from_silence(accepted)
         notices: list[Notice] = []
         with self.store.write() as session, session.begin():
+            registry_changes = self._register(session, announced) if announced else []
             out, written, stored = self._store(session, accepted, rejected, notices)
+        for change in registry_changes:  # only now, after the commit
+            if change.entry is not None:
+                self.registry.add(change.entry)
+            else:
+                self.registry.remove(self.settings.site.id, change.device_id)
         self.silenced -= back
         if notices and self.on_notices is not None:
             self.on_notices(notices)
@@ -185,6 +195,41 @@ class Ingest:
         self.sightings.written(written)
         self.counters.add(stored, len(accepted) - stored, len(rejected), len(batch))
         return out
+
+    def _inventory(self, message: InboundMessage) -> list[Inventory]:
+        bound = self._adapter_for(message.topic)
+        if bound is None or bound.adapter.inventory is None:
+            return []
+        try:
+            return bound.adapter.inventory(message, bound.ctx)
+        except PayloadError:
+            return []  # translate already said why (the message is quarantined)
+
+    def _register(self, session: Session, announced: list[Inventory]) -> list[Inventory]:
+        """Devices announced (or withdrawn) by their adapter, registered in this transaction;
+        what a person registered or the site file holds is never changed this way."""
+        site, now = self.settings.site.id, datetime.now(timezone.utc)
+        applied = []
+        for item in announced:
+            current = self.registry.get(site, item.device_id)
+            try:
+                if item.entry is not None:
+                    if current == item.entry:
+                        continue  # a retained config replayed on every reconnect: nothing new
+                    if current is not None and not device_admin.announced_by(session, site, item.device_id,
+                                                                             ANNOUNCER):
+                        continue
+                    device_admin.register(session, self.registry, item.entry, ANNOUNCER, now, client="mqtt")
+                elif current is not None and device_admin.announced_by(session, site, item.device_id, ANNOUNCER):
+                    device_admin.unregister(session, self.registry, site, item.device_id, ANNOUNCER, now,
+                                            client="mqtt")
+                else:
+                    continue
+            except device_admin.RegistryError as exc:
+                log.warning("announced device %s not registered: %s", item.device_id, exc)
+                continue
+            applied.append(item)
+        return applied
 
     def _back_from_silence(self, accepted: list[_Accepted]) -> tuple[list[_Accepted], set[tuple[str, str]]]:
         """A device that was silent past its budget speaks again: it is online before its message."""

@@ -140,7 +140,7 @@ class DevicesSection(Section):
 
 AdapterType = Literal[
     "native", "zigbee2mqtt", "esp-rfid", "tasmota-rfid", "esphome", "homie", "openmqttgateway", "dahua-vto2mqtt",
-    "hikvision-isapi", "frigate", "openalpr", "sparkplug-b", "gb26875",
+    "hikvision-isapi", "frigate", "openalpr", "sparkplug-b", "ha-discovery", "gb26875",
 ]
 ChecksumVariant = Literal["sum", "sum-from-command", "xor", "xor-from-command"]
 

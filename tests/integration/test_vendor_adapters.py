@@ -55,5 +55,38 @@ def test_samples_on_the_wire_are_stored_and_bad_ones_quarantined(
         return not (Counter(expected) - have)
 
     wait_until(all_stored, timeout=15, message=f"{adapter.name}: every good sample stored: {expected}")
+    if adapter.inventory is not None:  # an adapter that announces devices: they are registered
+        announced = {item.device_id for topic, payload in adapter.samples
+                     for item in adapter.inventory(InboundMessage(topic, payload, False, NOW), ctx)}
+
+        def registered() -> set[str]:
+            return {d["device_id"] for d in console.api("GET", "/api/devices", "root").json() if d["registered"]}
+
+        wait_until(lambda: announced <= registered(), timeout=15, message=f"{adapter.name}: {announced} registered")
     health = httpx.get(f"{console.base}/api/health", timeout=5).json()
     assert health["ingest"]["quarantined"] == len(adapter.bad_samples)
+
+
+def test_a_device_announced_by_home_assistant_discovery_is_registered_and_read(
+    make_console: Any, sqlite_url: str, publisher: Publisher,
+) -> None:
+    console = make_console(sqlite_url, adapters=[{"type": "native"}, {"type": "ha-discovery"}])
+    console.add_user("root", "admin")
+    console.login("root")
+    config = "homeassistant/binary_sensor/b3/smoke/config"
+    state = "homeassistant/binary_sensor/b3/smoke/state"
+    publisher.publish(config, {"name": "3号楼走廊烟感", "device_class": "smoke", "state_topic": state,
+                               "unique_id": "b3_corridor_smoke"}, retain=True)
+
+    def device(device_id: str) -> dict[str, Any] | None:
+        return next((d for d in console.api("GET", "/api/devices", "root").json() if d["device_id"] == device_id), None)
+
+    wait_until(lambda: (device("ha-b3-smoke") or {}).get("registered"), message="registered by its config")
+    publisher.publish(state, b"ON")
+    alarm = wait_until(lambda: console.api("GET", "/api/alarms?active=true", "root").json(), message="smoke")[0]
+    assert (alarm["kind"], alarm["device_id"], alarm["device_name"]) == ("fire.alarm", "ha-b3-smoke",
+                                                                         "3号楼走廊烟感")
+    assert alarm["task_id"] is not None
+    publisher.publish(config, b"", retain=True)  # withdrawn
+    wait_until(lambda: not (device("ha-b3-smoke") or {}).get("registered"), message="withdrawn")
+    assert console.cli("audit", "verify").returncode == 0

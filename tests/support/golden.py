@@ -5,7 +5,8 @@ beside golden.yaml, byte-exact, e.g. a vendor's documented sample), optional ``r
 ``devices`` (registry entries the adapter may consult), optional ``timezone`` (the site's IANA
 zone, for naive device times), and either ``expect`` (the events, each
 a dict of the fields to check; ``[]`` = the message is understood and means nothing) or
-``error`` (a substring of the PayloadError's reason: the message goes to quarantine).
+``error`` (a substring of the PayloadError's reason: the message goes to quarantine); an adapter
+that announces devices may add ``expect_devices`` (id and the registry fields, or withdrawn).
 """
 
 from __future__ import annotations
@@ -43,6 +44,24 @@ def run(adapter: AdapterDef, case: dict[str, Any], site: str = "demo") -> list[E
                          adapter=adapter.name, timezone=case.get("timezone", ""))
     message = InboundMessage(case["topic"], case["payload_bytes"], bool(case.get("retain")), NOW)
     return [validate_event(draft, adapter.name, NOW) for draft in adapter.handle(message, ctx)]
+
+
+def run_inventory(adapter: AdapterDef, case: dict[str, Any], site: str = "demo") -> list[Any]:
+    ctx = AdapterContext(site=site, topic=adapter.topic.replace("{site}", site), adapter=adapter.name)
+    message = InboundMessage(case["topic"], case["payload_bytes"], bool(case.get("retain")), NOW)
+    return adapter.inventory(message, ctx) if adapter.inventory is not None else []
+
+
+def check_inventory(items: list[Any], expected: list[dict[str, Any]]) -> None:
+    assert len(items) == len(expected), [i.device_id for i in items]
+    for item, expect in zip(items, expected, strict=True):
+        assert item.device_id == expect["id"], item.device_id
+        if expect.get("withdrawn"):
+            assert item.entry is None
+            continue
+        for key, value in expect.items():
+            if key != "id":
+                assert getattr(item.entry, key) == value, (key, getattr(item.entry, key))
 
 
 def check(events: list[Event], expected: list[dict[str, Any]]) -> None:
@@ -83,8 +102,9 @@ def main(argv: list[str]) -> int:
     ctx = AdapterContext(site="demo", topic=adapter.topic.replace("{site}", "demo"), adapter=adapter.name)
     for topic, payload in adapter.samples:
         try:
-            drafts = adapter.handle(InboundMessage(topic, payload, False, NOW), ctx)
-            assert drafts, "no events"
+            message = InboundMessage(topic, payload, False, NOW)
+            drafts = adapter.handle(message, ctx)
+            assert drafts or (adapter.inventory and adapter.inventory(message, ctx)), "no events"
             for draft in drafts:
                 assert validate_event(draft, adapter.name, NOW).kind in adapter.emits, draft.kind
         except Exception as exc:
@@ -110,6 +130,8 @@ def main(argv: list[str]) -> int:
                         fail(f"{case['name']}: reason {exc.reason!r} lacks {case['error']!r}")
             else:
                 check(run(adapter, case), case["expect"])
+                if "expect_devices" in case:
+                    check_inventory(run_inventory(adapter, case), case["expect_devices"])
         except AssertionError:
             fail(f"{case['name']}:\n{traceback.format_exc(limit=2)}")
         except Exception:

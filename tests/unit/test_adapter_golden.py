@@ -25,6 +25,8 @@ def test_every_adapter_has_golden_cases_good_and_bad() -> None:
                          ids=lambda v: v["name"] if isinstance(v, dict) else v.name)
 def test_golden_payload_becomes_the_expected_events(adapter: Any, case: dict[str, Any]) -> None:
     golden.check(golden.run(adapter, case), case["expect"])
+    if "expect_devices" in case:
+        golden.check_inventory(golden.run_inventory(adapter, case), case["expect_devices"])
 
 
 @pytest.mark.parametrize(("adapter", "case"), [c for c in CASES if "error" in c[1]],
