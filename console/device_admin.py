@@ -43,9 +43,16 @@ def register(session: Session, registry: DeviceRegistry, entry: DeviceEntry, use
     site = entry.site or registry.default_site
     if (site, entry.id) in registry.from_site_file:
         raise RegistryError(f"{entry.id} comes from the site file; change it there")
+    if registry.address_owner(site, entry.id) not in (None, entry.id):
+        raise RegistryError(f"{entry.id} is another device's vendor address")
     if entry.address:
-        owner = registry.resolve(site, entry.adapter, entry.address)
-        if owner not in (entry.address, entry.id):
+        # An address may not name another device: not its id (events under that id would become
+        # this device's), and not its address under any adapter.
+        taken = registry.get(site, entry.address)
+        if taken is not None and entry.address != entry.id:
+            raise RegistryError(f"address {entry.address!r} is the id of device {entry.address}")
+        owner = registry.address_owner(site, entry.address)
+        if owner not in (None, entry.id):
             raise RegistryError(f"address {entry.address!r} already belongs to {owner}")
     data = entry.model_dump(mode="json", exclude_defaults=True)
     row = session.get(RegisteredDeviceRow, (site, entry.id))

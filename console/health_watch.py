@@ -25,7 +25,7 @@ from console.alarms.engine import settle_flapping
 from console.events import Draft
 from console.ingest import Ingest
 from console.messages import HubMessage
-from console.settings import Settings
+from console.settings import DeviceEntry, Settings
 from console.store.tables import DeviceStatusRow, EventRow
 from console.views import alarm_view
 
@@ -34,10 +34,10 @@ SILENCE_KINDS = {"camera": ("camera.offline", "camera.online")}
 DEFAULT_KINDS = ("device.offline", "device.online")
 
 
-def budgets(settings: Settings) -> dict[tuple[str, str], tuple[int, str]]:
+def budgets(settings: Settings, devices: list[DeviceEntry] | None = None) -> dict[tuple[str, str], tuple[int, str]]:
     """(site, device) → (budget seconds, role) for every supervised registered device."""
     out = {}
-    for device in settings.devices.entries:
+    for device in settings.devices.entries if devices is None else devices:
         if device.adapter == "gb26875":
             continue  # its receiver supervises the TCP link itself, keep-alives included
         budget = device.heartbeat_seconds
@@ -50,12 +50,15 @@ def budgets(settings: Settings) -> dict[tuple[str, str], tuple[int, str]]:
 
 class SilenceWatch:
     def __init__(self, settings: Settings, ingest: Ingest, publish: Callable[[list[HubMessage]], None],
-                 now: Callable[[], datetime]):
+                 now: Callable[[], datetime], backlog: Callable[[], int] = lambda: 0):
+        self.backlog = backlog
         self.ingest = ingest
         self.publish = publish
         self.now = now
+        self.settings = settings
         self.interval = settings.health.check_seconds
-        self.budgets = budgets(settings)
+        self.budgets = budgets(settings, ingest.registry.entries())
+        self.started_at = now()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mcc-silence", daemon=True)
         self.last_error: str | None = None
@@ -82,6 +85,10 @@ class SilenceWatch:
     def check(self) -> list[HubMessage]:
         now = self.now()
         settled = self._settle(now)
+        # Devices registered from the console since the start are supervised too.
+        self.budgets = budgets(self.settings, self.ingest.registry.entries())
+        if self.backlog():  # messages still queued may be the very signs of life
+            return settled
         with self.ingest.store.read() as session:
             rows = session.execute(select(DeviceStatusRow.site, DeviceStatusRow.device_id, DeviceStatusRow.state,
                                           DeviceStatusRow.last_seen)
@@ -93,7 +100,8 @@ class SilenceWatch:
                 continue
             budget, role = self.budgets[key]
             silent = (now - last_seen).total_seconds()
-            if silent > budget:
+            # After a start, every device gets its whole budget to be heard again first.
+            if silent > budget and (now - self.started_at).total_seconds() > budget:
                 offline, _online = SILENCE_KINDS.get(role, DEFAULT_KINDS)
                 drafts.append(Draft(kind=offline, site=site, device_id=device_id,
                                     source_id=f"silence:{last_seen.timestamp():.0f}", ts=now,

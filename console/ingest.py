@@ -237,7 +237,8 @@ class Ingest:
         back: set[tuple[str, str]] = set()
         for item in accepted:
             key = (item.event.site, item.event.device_id)
-            if key in self.silenced and key not in back and not item.event.kind.endswith(".offline"):
+            if (key in self.silenced and key not in back and not item.message.retain
+                    and not item.event.kind.endswith(".offline")):
                 back.add(key)
                 device = self.registry.get(*key)
                 kind = "camera.online" if device is not None and device.role == "camera" else "device.online"
@@ -293,7 +294,9 @@ class Ingest:
             )
         sightings: dict[tuple[str, str], device_status.Sighting] = {}
         for item in accepted:  # every message is a sign of life, also one that is not kept below
-            if item.event.adapter != "console":  # the console's own observations are not
+            # ...but not the console's own observations, and not a retained replay (the broker
+            # speaking for a device that may be dead).
+            if item.event.adapter != "console" and not item.message.retain:
                 sightings[(item.event.site, item.event.device_id)] = device_status.Sighting(
                     item.message.received_at, item.event.adapter, item.message.topic, item.registered
                 )
@@ -303,7 +306,7 @@ class Ingest:
         hub: list[HubMessage] = []
         state_changed = False
         for item in accepted:
-            heard = item.event.adapter != "console"
+            heard = item.event.adapter != "console" and not item.message.retain  # see the sightings above
             row_id = inserted.pop((item.event.site, item.event.device_id, item.event.source_id), None)
             if row_id is None:
                 continue

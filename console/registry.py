@@ -7,6 +7,7 @@ a reader on another thread never sees a map change under it.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from console.settings import DeviceEntry, Settings
@@ -26,6 +27,7 @@ class Location:
 class DeviceRegistry:
     def __init__(self, devices: list[DeviceEntry], default_site: str):
         self.default_site = default_site
+        self._lock = threading.Lock()
         self.from_site_file: frozenset[tuple[str, str]] = frozenset(
             (device.site or default_site, device.id) for device in devices)
         self._index(devices)
@@ -44,10 +46,16 @@ class DeviceRegistry:
     def add(self, device: DeviceEntry) -> None:
         """Register (or replace) a device registered from the console."""
         key = (device.site or self.default_site, device.id)
-        self._index([d for k, d in self._by_key.items() if k != key] + [device])
+        with self._lock:  # two registrations at once must not lose one
+            self._index([d for k, d in self._by_key.items() if k != key] + [device])
 
     def remove(self, site: str, device_id: str) -> None:
-        self._index([d for k, d in self._by_key.items() if k != (site, device_id)])
+        with self._lock:
+            self._index([d for k, d in self._by_key.items() if k != (site, device_id)])
+
+    def address_owner(self, site: str, address: str) -> str | None:
+        """The device that has ``address`` as its vendor address, under any adapter."""
+        return next((d.id for (s, _adapter, a), d in self._by_address.items() if s == site and a == address), None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeviceRegistry:

@@ -110,7 +110,8 @@ class Runtime:
         self.notifier.start()
         self.deadlines = DeadlineLoop(self.store, self.tasks, self.after_commit, self.now)
         self.deadlines.start()
-        self.silence = SilenceWatch(self.settings, self.ingest, self.publish, self.now)
+        self.silence = SilenceWatch(self.settings, self.ingest, self.publish, self.now,
+                                    backlog=lambda: self.worker.backlog if self.worker else 0)
         self.silence.start()
         self.mqtt.start()
 
@@ -135,6 +136,9 @@ class Runtime:
         """A GB link went silent past its supervision time, or spoke again."""
         site = self.settings.site.id
         device = self.registry.resolve(site, "gb26875", source)
+        if not self.registry.is_registered(site, device):
+            log.warning("GB/T 26875.3 link %s (not registered) %s", source, kind)
+            return  # an unknown source's link says nothing about the site's equipment
         now = self.now()
         draft = Draft(kind=kind, site=site, device_id=device, source_id=f"link:{kind}:{now.timestamp():.3f}",
                       ts=now, data={"via": "silence"})

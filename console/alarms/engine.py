@@ -108,9 +108,14 @@ def raise_alarm(session: Session, *, site: str, device_id: str, point: str, kind
     return AlarmChange("alarm.raised", alarm)
 
 
+def never_shelved(kind: str) -> bool:
+    """Fire alarms and every life-safety (critical) kind: gas, duress."""
+    return kind.startswith("fire.") or RAISES.get(kind) == "critical"
+
+
 def shelve(session: Session, alarm: AlarmRow, at: datetime) -> None:
-    """Mark the alarm shelved while a supervisor's shelf covers it (never a fire alarm)."""
-    if alarm.kind.startswith("fire."):
+    """Mark the alarm shelved while a supervisor's shelf covers it (never fire or life safety)."""
+    if never_shelved(alarm.kind):
         return
     shelf = session.scalars(select(ShelfRow).where(
         ShelfRow.site == alarm.site, ShelfRow.device_id == alarm.device_id, ShelfRow.expires_at > at,
@@ -152,14 +157,16 @@ def _clear(session: Session, event: Event, kinds: frozenset[str], all_points: bo
     return changes
 
 
-FLAP_KINDS = frozenset({"device.offline", "camera.offline"})
+FLAP_KINDS = frozenset({"device.offline"})
+"""Only devices: their state (device_status) tells when they have settled. A camera's status is
+per point and is de-duplicated, so a damped camera alarm might never hear its all-clear."""
 FLAP_COUNT = 3
 """A device that went offline this often within the flood window is flapping."""
 SETTLE = timedelta(minutes=10)
 
 
 def is_flapping(alarm: AlarmRow, at: datetime) -> bool:
-    return (alarm.kind in FLAP_KINDS and (alarm.window_count or 1) >= FLAP_COUNT
+    return (alarm.kind in FLAP_KINDS and not alarm.point and (alarm.window_count or 1) >= FLAP_COUNT
             and alarm.window_start is not None and at - alarm.window_start <= FLOOD_WINDOW)
 
 
@@ -177,6 +184,10 @@ def settle_flapping(session: Session, now: datetime) -> list[AlarmChange]:
     ).all()
     changes = []
     for alarm, _state, state_at in rows:
+        # Only an alarm that was damped (the device flapped; the online did not clear it), and
+        # only the device's own (a point's offline is not the device's state).
+        if not is_flapping(alarm, alarm.last_at):
+            continue
         if state_at is not None and now - state_at >= SETTLE and now - alarm.last_at >= SETTLE:
             alarm.cleared, alarm.cleared_at = True, now
             alarm.revision += 1

@@ -85,15 +85,16 @@ async def open_barrier(device_id: str, body: BarrierBody, request: Request, runt
     now = runtime.now()
     payload = json.dumps({"id": command_id, "cmd": "open_barrier", "ts": now.isoformat(), "by": user.username,
                           "reason": body.reason}, ensure_ascii=False).encode()
-    sent = await run_in_threadpool(runtime.mqtt.publish, topic, payload)
-
-    def record() -> None:
+    def record(action: str, **detail: object) -> None:
         with runtime.store.write() as session, session.begin():
-            audit.record(session, user.username, "barrier.open", target=f"device:{device_id}",
-                         detail={"reason": body.reason, "command_id": command_id, "topic": topic, "sent": sent},
-                         client=client_address(request), at=now)
+            audit.record(session, user.username, action, target=f"device:{device_id}",
+                         detail={"reason": body.reason, "command_id": command_id, "topic": topic, **detail},
+                         client=client_address(request), at=runtime.now())
 
-    await run_in_threadpool(record)  # a refused attempt is in the audit chain too
+    # In the audit chain before the barrier can move; the outcome follows (also a failure).
+    await run_in_threadpool(record, "barrier.open_requested")
+    sent = await run_in_threadpool(runtime.mqtt.publish, topic, payload)
+    await run_in_threadpool(record, "barrier.open", sent=sent)
     if not sent:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                             "道闸指令未送达（未连接消息服务器）/ the broker did not take the command; nothing was opened")

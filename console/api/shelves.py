@@ -1,6 +1,7 @@
 """Shelving (搁置) a nuisance source: a supervisor takes a flooding device (or one point or kind
 of it) out of the queue for a while, with a reason. Its alarms are still stored and counted, open
-no task and notify nobody until the shelf expires or is removed. Fire alarms are never shelved.
+no task and notify nobody until the shelf expires or is removed. Fire and life-safety (gas,
+duress) alarms are never shelved.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console import audit, auth
+from console.alarms.engine import never_shelved
 from console.alarms.engine import shelve as apply_shelves
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, client_address, require
 from console.messages import HubMessage
@@ -59,8 +61,9 @@ def _reshelve(session: Session, runtime: Runtime, row: ShelfRow) -> list[HubMess
 
 @router.post("")
 def shelve(body: ShelfBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
-    if body.kind is not None and body.kind.startswith("fire."):
-        raise HTTPException(status.HTTP_409_CONFLICT, "火警不可搁置 / fire alarms are never shelved")
+    if body.kind is not None and never_shelved(body.kind):
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            "火警和生命安全报警不可搁置 / fire and life-safety alarms are never shelved")
     now = runtime.now()
     with runtime.store.write() as session, session.begin():
         row = ShelfRow(site=runtime.settings.site.id, device_id=body.device_id, point=body.point or None,

@@ -56,6 +56,8 @@ class EventRow(Base):
         UniqueConstraint("site", "device_id", "source_id", name="uq_events_source"),
         Index("ix_events_device_received", "device_id", "received_at"),
         Index("ix_events_kind_received", "kind", "received_at"),
+        # The latest events of one kind at one device (camera status, a run of denials), newest first.
+        Index("ix_events_device_kind_id", "device_id", "kind", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -268,6 +268,8 @@ def test_an_admin_registers_a_device_that_turned_up_and_it_stays_registered(
     assert console.api("POST", "/api/devices", "op", json=entry).status_code == 403
     assert console.api("POST", "/api/devices", "root", json={**entry, "id": "fp-1"}).status_code == 409
     assert console.api("POST", "/api/devices", "root", json={**entry, "colour": "red"}).status_code == 422
+    hijack = console.api("POST", "/api/devices", "root", json={**entry, "address": "fp-1"})
+    assert hijack.status_code == 409 and "is the id of device fp-1" in hijack.text, "no taking another's events"
     registered = console.api("POST", "/api/devices", "root", json=entry).json()
     assert registered["location"]["label"] == "9号楼 1层 后门"
     publisher.publish(*native_event("door-9", "d9-2", "access.door_forced"))

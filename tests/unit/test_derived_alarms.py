@@ -131,10 +131,13 @@ def test_a_shelved_source_keeps_its_alarms_but_opens_no_task_and_fire_is_never_s
                                  created_by="sup", created_at=s.clock, expires_at=s.clock + timedelta(hours=1)))
     s.send("door-1", "access.door_forced")
     s.send("fp-1", "fire.alarm")
+    s.send("door-1", "access.duress")
     [forced] = s.alarms("access.door_forced")
     [fire] = s.alarms("fire.alarm")
+    [duress] = s.alarms("access.duress")
     assert forced.shelved_until is not None and forced.task_id is None, "kept, counted, no task"
     assert fire.shelved_until is None and fire.task_id is not None, "a fire alarm is never shelved"
+    assert duress.shelved_until is None and duress.task_id is not None, "nor any life-safety alarm"
     s.send("door-1", "access.door_forced", seconds=3700)  # after the shelf expired: back, with its task
     [forced] = s.alarms("access.door_forced")
     assert forced.shelved_until is None and forced.task_id is not None

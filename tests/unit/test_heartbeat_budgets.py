@@ -120,3 +120,36 @@ def test_a_flapping_device_is_damped_not_silenced(tmp_path: Path) -> None:
         assert [m.type for m in messages] == ["alarm.cleared"] and alarm().cleared
     finally:
         store.dispose()
+
+
+def test_a_point_going_offline_is_not_settled_with_its_device_and_a_retained_replay_is_no_sign_of_life(
+    tmp_path: Path,
+) -> None:
+    ingest, store = build(tmp_path)
+    clock = {"now": T0}
+    watch = SilenceWatch(ingest.settings, ingest, lambda _m: None, lambda: clock["now"])
+
+    def send(topic: str, payload: bytes, seconds: float, retain: bool = False) -> None:
+        clock["now"] = T0 + timedelta(seconds=seconds)
+        ingest.process([InboundMessage(topic, payload, retain, clock["now"])])
+
+    try:
+        send("mcc/v1/demo/door-1/state", b"online", 0)
+        body = b'{"id":"r2","ts":"2026-11-26T10:00:00+08:00","type":"device.offline","point":"reader-2"}'
+        send("mcc/v1/demo/door-1/event", body, 5)  # one reader of the controller is dead
+        clock["now"] = T0 + timedelta(hours=1)
+        watch.check()
+        with store.read() as session:
+            reader = session.scalars(select(AlarmRow).where(AlarmRow.point == "reader-2")).one()
+        assert not reader.cleared, "the controller being online says nothing about its reader"
+
+        beat(ingest, "fp-1", T0, 1)
+        clock["now"] = T0 + timedelta(seconds=3700)
+        watch.check()  # fp-1 silent for an hour: offline
+        assert ("demo", "fp-1") in ingest.silenced
+        send("mcc/v1/demo/fp-1/state", b"online", 3710, retain=True)  # the broker's old retained copy
+        assert ("demo", "fp-1") in ingest.silenced, "a retained replay does not bring it back"
+        with store.read() as session:
+            assert session.get(DeviceStatusRow, ("demo", "fp-1")).last_seen == T0
+    finally:
+        store.dispose()
