@@ -3,7 +3,9 @@ taken offline (``device.offline``, or ``camera.offline`` for a camera, with ``da
 "silence"``), which raises its alarm and opens its SOP's task; the first message it sends
 afterwards brings it back online (``device.online`` / ``camera.online``) and clears the alarm.
 
-It also settles flapping devices: an offline alarm that the device kept toggling (three times in
+It also times doors that have a held-open threshold (``held_open_seconds``): opened (a granted
+card, or forced) and not reported closed within it, the console raises ``access.door_held_open``
+itself; the door's ``door_closed`` clears it. And it settles flapping devices: an offline alarm that the device kept toggling (three times in
 ten minutes) is damped, not silenced: it stays raised, counting, and clears here once the
 device has been online for ten minutes.
 
@@ -30,6 +32,8 @@ from console.store.tables import DeviceStatusRow, EventRow
 from console.views import alarm_view
 
 log = logging.getLogger("mcc.health")
+DOOR_OPENED = ("access.granted", "access.door_forced")
+DOOR_KINDS = (*DOOR_OPENED, "access.door_closed", "access.door_held_open")
 SILENCE_KINDS = {"camera": ("camera.offline", "camera.online")}
 DEFAULT_KINDS = ("device.offline", "device.online")
 
@@ -106,11 +110,37 @@ class SilenceWatch:
                 drafts.append(Draft(kind=offline, site=site, device_id=device_id,
                                     source_id=f"silence:{last_seen.timestamp():.0f}", ts=now,
                                     data={"via": "silence", "silent_s": int(silent), "budget_s": budget}))
+        held = self._held_open(now)
+        if held:
+            settled = settled + self.ingest.process_console_drafts(held, now)
         if not drafts:
             return settled
         log.warning("silent past their heartbeat budget, taken offline: %s",
                     ", ".join(d.device_id for d in drafts))
         return settled + self.ingest.process_console_drafts(drafts, now, silenced=True)
+
+    def _held_open(self, now: datetime) -> list[Draft]:
+        """Doors with a held-open threshold: opened and not closed within it → door_held_open."""
+        drafts = []
+        doors = [d for d in self.ingest.registry.entries() if d.held_open_seconds]
+        if not doors:
+            return []
+        with self.ingest.store.read() as session:
+            for door in doors:
+                site = door.site or self.settings.site.id
+                last = session.execute(
+                    select(EventRow.kind, EventRow.received_at, EventRow.source_id).where(
+                        EventRow.site == site, EventRow.device_id == door.id, EventRow.kind.in_(DOOR_KINDS))
+                    .order_by(EventRow.id.desc()).limit(1)).first()
+                if last is None or last.kind not in DOOR_OPENED:
+                    continue  # closed, or already reported held open
+                open_s = (now - last.received_at).total_seconds()
+                if open_s > door.held_open_seconds:  # type: ignore[operator]
+                    drafts.append(Draft(kind="access.door_held_open", site=site, device_id=door.id,
+                                        source_id=f"held:{last.source_id}"[:128], ts=now,
+                                        data={"via": "timer", "open_s": int(open_s),
+                                              "threshold_s": door.held_open_seconds}))
+        return drafts
 
     def _settle(self, now: datetime) -> list[HubMessage]:
         """Flapping devices back and steady for a while: their damped offline alarm clears."""

@@ -102,6 +102,10 @@ class DeviceEntry(Section):
     adapter: str = Field("", description="The adapter this device speaks through (with address).")
     address: str = Field("", description="The device's own id in its adapter's format: a Zigbee IEEE address or "
                                          "friendly name, an esp-rfid hostname, a Frigate camera name...")
+    held_open_seconds: int | None = Field(
+        None, gt=0, le=86400,
+        description="A door: opened (a granted card, or forced) and not reported closed within this time → the "
+                    "console raises door_held_open. Only for doors that report door_closed.")
     command_topic: str = Field("", description="Where the console sends this device's commands (a barrier's "
                                                "open): default mcc/v1/<site>/<id>/command.")
     heartbeat_seconds: int | None = Field(

@@ -153,3 +153,47 @@ def test_a_point_going_offline_is_not_settled_with_its_device_and_a_retained_rep
             assert session.get(DeviceStatusRow, ("demo", "fp-1")).last_seen == T0
     finally:
         store.dispose()
+
+
+def test_a_door_left_open_past_its_threshold_is_reported_held_open(tmp_path: Path) -> None:
+    door = {"id": "door-7", "role": "door", "label": "7号楼 大堂门", "held_open_seconds": 120}
+    settings = Settings(site={"id": "demo"}, database={"url": f"sqlite:///{tmp_path / 'd.db'}"},
+                        devices={"entries": [*DEVICES, door]})
+    store = Store(settings.database.url)
+    store.migrate()
+    registry = DeviceRegistry.from_settings(settings)
+    ingest = Ingest(settings, store, registry,
+                    tasks=TaskService(settings, load_site_sops(settings), registry, tmp_path / "evidence"))
+    clock = {"now": T0}
+    watch = SilenceWatch(settings, ingest, lambda _m: None, lambda: clock["now"])
+
+    def send(device: str, kind: str, seconds: float, n: int) -> None:
+        clock["now"] = T0 + timedelta(seconds=seconds)
+        body = {"id": f"e{n}", "ts": clock["now"].isoformat(), "type": kind}
+        ingest.process([InboundMessage(f"mcc/v1/demo/{device}/event", json.dumps(body).encode(), False, clock["now"])])
+
+    def held() -> list[AlarmRow]:
+        with store.read() as session:
+            return list(session.scalars(select(AlarmRow).where(AlarmRow.kind == "access.door_held_open")))
+
+    try:
+        send("door-7", "access.granted", 0, 1)
+        send("door-7", "access.door_closed", 30, 2)
+        clock["now"] = T0 + timedelta(seconds=300)
+        watch.check()
+        assert held() == [], "closed in time"
+        send("door-7", "access.granted", 400, 3)
+        send("door-1", "access.granted", 400, 4)  # a door without a threshold is not timed
+        clock["now"] = T0 + timedelta(seconds=400 + 119)
+        watch.check()
+        assert held() == []
+        clock["now"] = T0 + timedelta(seconds=400 + 121)
+        watch.check()
+        watch.check()  # once
+        [alarm] = held()
+        assert alarm.device_id == "door-7" and alarm.count == 1 and alarm.task_id is not None
+        send("door-7", "access.door_closed", 600, 5)
+        [alarm] = held()
+        assert alarm.cleared
+    finally:
+        store.dispose()
