@@ -174,6 +174,8 @@ def translate(message: InboundMessage, payload: bytes, ctx: AdapterContext) -> l
     frame = split_frame(payload)
     variant = checksum_variant(payload)
     levels = message.topic.split("/")
+    if len(levels) > 2 and levels[-2] == "wrong-peer":  # denied by the receiver: never an event
+        raise PayloadError(f"frame from {levels[-1]}, which is not an allowed peer of source {levels[-3]}")
     if len(levels) > 2 and levels[-2] == "bad-checksum":  # denied by the receiver: never an event
         configured = levels[-1] if levels[-1] in CHECKSUM_VARIANTS else "sum"
         raise PayloadError(f"bad checksum {frame['checksum']:02x}: {configured} gives "

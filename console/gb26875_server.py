@@ -88,8 +88,10 @@ class Gb26875Receiver:
                  on_silence: Callable[[str], None] | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC), *,
                  on_back: Callable[[str], None] | None = None, timezone: str = "Asia/Shanghai",
-                 topic_prefix: str = "gb26875"):
+                 topic_prefix: str = "gb26875", peers: Callable[[str], list[str]] | None = None):
         self.host, self.port, self.submit, self.checksum = host, port, submit, checksum
+        self.peers = peers
+        """source address → the IP addresses it may speak from (empty: any)."""
         self.supervise_seconds, self.on_silence, self.on_back, self.now = supervise_seconds, on_silence, on_back, now
         self.zone = ZoneInfo(timezone)  # the devices' time labels are local time
         self.topic_prefix = topic_prefix
@@ -232,6 +234,16 @@ class Gb26875Receiver:
             link.write(self._reply(frame, DENY))
             self.submit(InboundMessage(f"{message.topic}/bad-checksum/{variant}", frame, False,
                                        message.received_at))  # kept: quarantined with the reason
+            return
+        allowed = self.peers(source) if self.peers is not None else []
+        peer = (link.transport.get_extra_info("peername") or ("?",))[0] if link.transport else "?"
+        if allowed and peer not in allowed:
+            # Anyone can write any source address into a frame: a pinned device speaks only from
+            # its own address, or its frames are denied and quarantined.
+            log.warning("GB/T 26875.3 frame %d claims source %s from %s: not an allowed peer, denied",
+                        serial, source, peer)
+            link.write(self._reply(frame, DENY))
+            self.submit(InboundMessage(f"{message.topic}/wrong-peer/{peer}", frame, False, message.received_at))
             return
         self._heard[source] = time.monotonic()
         if source in self._silent:

@@ -127,7 +127,8 @@ class Runtime:
                 checksum=lambda source, e=entry: e.checksum_by_address.get(source, e.checksum),
                 supervise_seconds=entry.supervise_seconds, now=self.now, timezone=self.settings.site.timezone,
                 on_silence=lambda source: self._gb_link(source, "device.offline"),
-                on_back=lambda source: self._gb_link(source, "device.online"))
+                on_back=lambda source: self._gb_link(source, "device.online"),
+                peers=lambda source, e=entry: e.peers.get(source, []))
             receiver.start()
             self.receivers.append(receiver)
             log.info("GB/T 26875.3 receiver listening on %s:%s", host, receiver.port)

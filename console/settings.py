@@ -159,6 +159,9 @@ class AdapterEntry(Section):
         default_factory=dict, description="gb26875: a variant per device address (12 hex digits).")
     supervise_seconds: float = Field(
         300.0, gt=0, le=86400, description="gb26875: a link silent this long (no frame, no keep-alive) is offline.")
+    peers: dict[str, list[str]] = Field(
+        default_factory=dict, description="gb26875: the IP addresses each device address (12 hex digits) may speak "
+                                          "from; frames claiming that address from anywhere else are denied.")
 
     @model_validator(mode="after")
     def _receiver_options(self) -> AdapterEntry:
@@ -168,7 +171,7 @@ class AdapterEntry(Section):
             host, _, port = self.listen.rpartition(":")
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(f"listen must be HOST:PORT, got {self.listen!r}")
-        elif self.listen or self.checksum_by_address or "checksum" in self.model_fields_set:
+        elif self.listen or self.checksum_by_address or self.peers or "checksum" in self.model_fields_set:
             raise ValueError(f"listen and checksum apply to gb26875, not {self.type}")
         return self
 

@@ -53,3 +53,22 @@ def test_a_fire_over_gb26875_is_confirmed_alarmed_and_supervised(make_console: A
         wait_until(lambda: "device.online" in events(), timeout=10, message="it speaks again: online")
     finally:
         sock.close()
+
+
+def test_a_device_pinned_to_its_peer_cannot_be_spoken_for_from_elsewhere(make_console: Any, sqlite_url: str) -> None:
+    port = free_port()
+    console = make_console(sqlite_url, devices={"entries": [GATEWAY]}, adapters=[
+        {"type": "native"},
+        {"type": "gb26875", "listen": f"127.0.0.1:{port}", "peers": {SOURCE: ["10.20.30.40"]}}])
+    console.add_user("root", "admin")
+    console.login("root")
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.settimeout(10)
+    try:
+        sock.sendall(upload(9, 2, component(3001, 0b11)))  # a "fire" claimed from 127.0.0.1
+        check_reply(read_frames(sock, 1)[0], command=6, serial=9)  # denied
+        rows = wait_until(lambda: console.api("GET", "/api/quarantine", "root").json()["items"], message="kept")
+        assert "not an allowed peer" in rows[0]["reason"]
+        assert console.api("GET", "/api/alarms?active=true", "root").json() == []
+    finally:
+        sock.close()
