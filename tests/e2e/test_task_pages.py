@@ -10,24 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
-from tests.conftest import REPO, ConsoleProcess, Publisher, native_event, wait_until
+from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
+from tests.e2e.conftest import ARTIFACTS
 
-ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 PASSWORD = "correct-horse-1"
 WEST = "mcc:loc:demo/1号楼/3F/西侧走廊"  # a checkpoint on the alarm's floor
 EAST = "mcc:loc:demo/1号楼/3F/东侧走廊"  # the scene of point 1-003
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
