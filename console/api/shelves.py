@@ -53,6 +53,8 @@ def _reshelve(session: Session, runtime: Runtime, row: ShelfRow) -> list[HubMess
     for alarm in session.scalars(query):
         before = alarm.shelved_until
         apply_shelves(session, alarm, now)
+        if before is not None and alarm.shelved_until is None:
+            alarm.shelved_until = now  # unshelved: the deadline loop opens its task (open_unshelved)
         if alarm.shelved_until != before:
             alarm.revision += 1
             messages.append(HubMessage("alarm.updated", alarm_view(alarm, runtime.registry)))

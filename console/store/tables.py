@@ -80,6 +80,10 @@ class AlarmRow(Base):
     __table_args__ = (
         Index("ix_alarms_key_open", "site", "device_id", "point", "kind", "closed"),
         Index("ix_alarms_closed_raised", "closed", "raised_at"),
+        # One open alarm per (device, point, kind): two writers raising it at once (console
+        # instances, the silence watch, a GB link) cannot make two; the loser retries and updates.
+        Index("uq_alarms_open_key", "site", "device_id", "point", "kind", unique=True,
+              sqlite_where=text("closed = 0"), postgresql_where=text("NOT closed")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

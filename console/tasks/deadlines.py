@@ -2,7 +2,8 @@
 
 Due times live in the store (``tasks.next_due_at``), so the loop needs no memory of its own: on
 start it fires at once whatever fell due while the console was down, then sleeps until the next
-due time (at most ``max_sleep``), or until ``poke`` says a task changed.
+due time (at most ``max_sleep``), or until ``poke`` says a task changed. It also opens the tasks
+of alarms whose shelf has expired while they were still open.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class DeadlineLoop:
         now = self.now()
         with self.store.write() as session, session.begin():
             outcome = self.service.fire_due(session, now)
+            unshelved = self.service.open_unshelved(session, now)
+        outcome.hub.extend(unshelved.hub)
+        outcome.notices.extend(unshelved.notices)
         if outcome.hub or outcome.notices:
             self.fired += 1
             self.after_commit(outcome)

@@ -114,6 +114,21 @@ class TaskService:
         self.finish(session, out)
         return out
 
+    def open_unshelved(self, session: Session, now: datetime) -> Outcome:
+        """Alarms whose shelf expired or was removed while they were still open: they get their
+        SOP's task now (a shelved alarm opens none), and show as unshelved."""
+        out = Outcome()
+        alarms = session.scalars(select(AlarmRow).where(
+            AlarmRow.closed.is_(False), AlarmRow.task_id.is_(None), AlarmRow.shelved_until.is_not(None),
+            AlarmRow.shelved_until <= now).with_for_update()).all()
+        for alarm in alarms:
+            alarm.shelved_until, alarm.shelf_id = None, None
+            alarm.revision += 1
+            self._open_for_alarm(session, alarm, now, out)
+            out.hub.append(HubMessage("alarm.updated", alarm_view(alarm, self.registry)))
+        self.finish(session, out)
+        return out
+
     def on_alarm_acked(self, session: Session, alarm: AlarmRow, user: str, now: datetime) -> Outcome:
         """An operator acknowledged the alarm: the SOP's acknowledgement step is done."""
         out = Outcome()

@@ -221,8 +221,9 @@ def test_a_supervisor_shelves_a_nuisance_door_and_fire_cannot_be_shelved(
     assert [s["id"] for s in console.api("GET", "/api/shelves", "op").json()] == [shelf["id"]]
     removed = console.api("DELETE", f"/api/shelves/{shelf['id']}", "sup").json()
     assert removed["removed_by"] == "sup"
-    after = console.api("GET", f"/api/alarms/{alarm['id']}", "op").json()
-    assert after["shelved_until"] is None
+    after = wait_until(lambda: (lambda a: a if a["shelved_until"] is None and a["task_id"] else None)(
+        console.api("GET", f"/api/alarms/{alarm['id']}", "op").json()), message="unshelved, with its task now")
+    assert after["task_id"] is not None
     assert console.api("GET", "/api/shelves", "op").json() == []
     assert console.cli("audit", "verify").returncode == 0
 

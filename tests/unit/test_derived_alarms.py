@@ -160,3 +160,23 @@ def test_car_park_occupancy_from_entries_and_exits(site: Any) -> None:
     with s.store.read() as session:
         [park] = occupancy(session, s.settings, s.ingest.registry, s.clock)
     assert (park["occupied"], park["free"], park["over_capacity"]) == (4, 0, True)
+
+
+def test_an_alarm_still_open_when_its_shelf_expires_gets_its_task(site: Any) -> None:
+    from console.store.tables import ShelfRow
+
+    s = site()
+    with s.store.write() as session, session.begin():
+        session.add(ShelfRow(site="demo", device_id="door-1", point=None, kind=None, reason="施工期间",
+                             created_by="sup", created_at=s.clock, expires_at=s.clock + timedelta(minutes=30)))
+    s.send("door-1", "access.door_forced")
+    [forced] = s.alarms("access.door_forced")
+    assert forced.task_id is None
+    tasks = s.ingest.tasks
+    with s.store.write() as session, session.begin():
+        assert tasks.open_unshelved(session, s.clock + timedelta(minutes=10)).hub == [], "still shelved"
+    with s.store.write() as session, session.begin():
+        out = tasks.open_unshelved(session, s.clock + timedelta(minutes=31))
+    assert {m.type for m in out.hub} == {"alarm.updated", "task.updated"}
+    [forced] = s.alarms("access.door_forced")
+    assert forced.shelved_until is None and forced.task_id is not None
