@@ -166,6 +166,11 @@ class Gb26875Receiver:
 
     # -- the centre's commands (thread-safe; not from this receiver's own loop) ----------------
 
+    def expect(self, source: str) -> None:
+        """Supervise ``source`` from now even before it connects: a registered device that does not
+        come back after the console starts is reported silent like one that stops talking."""
+        self._heard.setdefault(source, time.monotonic())
+
     def send_duty_check(self, source: str, minutes: int = DUTY_CHECK_MINUTES) -> bool:
         """查岗 to the device's open connection; False when it has none."""
         return self._command(source, bytes([DUTY_CHECK, 1, minutes & 0xFF]))

@@ -130,6 +130,9 @@ class Runtime:
                 on_back=lambda source: self._gb_link(source, "device.online"),
                 peers=lambda source, e=entry: e.peers.get(source, []))
             receiver.start()
+            for device in self.registry.entries():  # registered GB devices are expected to connect
+                if device.adapter == "gb26875" and device.address:
+                    receiver.expect(device.address)
             self.receivers.append(receiver)
             log.info("GB/T 26875.3 receiver listening on %s:%s", host, receiver.port)
 

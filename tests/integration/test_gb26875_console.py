@@ -72,3 +72,17 @@ def test_a_device_pinned_to_its_peer_cannot_be_spoken_for_from_elsewhere(make_co
         assert console.api("GET", "/api/alarms?active=true", "root").json() == []
     finally:
         sock.close()
+
+
+def test_a_registered_device_that_never_connects_after_a_start_is_reported_offline(
+    make_console: Any, sqlite_url: str,
+) -> None:
+    port = free_port()
+    console = make_console(sqlite_url, devices={"entries": [GATEWAY]}, adapters=[
+        {"type": "native"}, {"type": "gb26875", "listen": f"127.0.0.1:{port}", "supervise_seconds": 1}])
+    console.add_user("op", "operator")
+    console.login("op")
+    events = wait_until(lambda: [e["kind"] for e in console.api("GET", "/api/events?device_id=fire-gw-1", "op").json()],
+                        timeout=10, message="silent since the start: offline")
+    assert events == ["device.offline"]
+    assert [a["kind"] for a in console.api("GET", "/api/alarms?active=true", "op").json()] == ["device.offline"]
