@@ -26,14 +26,18 @@ class RegistryError(ConsoleError):
     """The registration cannot be made (a site-file device, a taken address, not registered here)."""
 
 
-def load_registered_devices(store: Store, registry: DeviceRegistry) -> None:
+def load_registered_devices(store: Store, registry: DeviceRegistry) -> bool:
+    """Bring the registry's console-registered devices in line with the store (at start, and
+    then periodically, so a registration made on another console instance arrives here too)."""
     with store.read() as session:
         rows = session.scalars(select(RegisteredDeviceRow)).all()
+    entries = []
     for row in rows:
         try:
-            registry.add(DeviceEntry.model_validate(row.entry))
+            entries.append(DeviceEntry.model_validate(row.entry))
         except ValidationError as exc:  # the schema moved on: keep the rest, say which one
             log.error("registered device %s/%s no longer validates, skipped: %s", row.site, row.device_id, exc)
+    return registry.set_registered(entries)
 
 
 def register(session: Session, registry: DeviceRegistry, entry: DeviceEntry, user: str, now: datetime,

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from console.alarms.engine import settle_flapping
+from console.device_admin import load_registered_devices
 from console.events import Draft
 from console.ingest import Ingest
 from console.messages import HubMessage
@@ -89,7 +90,8 @@ class SilenceWatch:
     def check(self) -> list[HubMessage]:
         now = self.now()
         settled = self._settle(now)
-        # Devices registered from the console since the start are supervised too.
+        # Registrations made since (here or on another console instance) arrive, and are supervised.
+        load_registered_devices(self.ingest.store, self.ingest.registry)
         self.budgets = budgets(self.settings, self.ingest.registry.entries())
         if self.backlog():  # messages still queued may be the very signs of life
             return settled

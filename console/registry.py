@@ -30,6 +30,7 @@ class DeviceRegistry:
         self._lock = threading.Lock()
         self.from_site_file: frozenset[tuple[str, str]] = frozenset(
             (device.site or default_site, device.id) for device in devices)
+        self._site_file = list(devices)
         self._index(devices)
 
     def _index(self, devices: list[DeviceEntry]) -> None:
@@ -52,6 +53,17 @@ class DeviceRegistry:
     def remove(self, site: str, device_id: str) -> None:
         with self._lock:
             self._index([d for k, d in self._by_key.items() if k != (site, device_id)])
+
+    def set_registered(self, devices: list[DeviceEntry]) -> bool:
+        """Replace the devices registered from the console (as the store holds them now, also
+        those another console instance registered); True if anything changed."""
+        with self._lock:
+            current = [d for k, d in self._by_key.items() if k not in self.from_site_file]
+            if sorted(current, key=lambda d: d.id) == sorted(devices, key=lambda d: d.id):
+                return False
+            self._index(self._site_file + [d for d in devices
+                                           if (d.site or self.default_site, d.id) not in self.from_site_file])
+            return True
 
     def address_owner(self, site: str, address: str) -> str | None:
         """The device that has ``address`` as its vendor address, under any adapter."""

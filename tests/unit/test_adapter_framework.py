@@ -103,3 +103,31 @@ def test_two_devices_cannot_share_an_address() -> None:
 
     with pytest.raises(ValidationError, match="share the address"):
         DevicesSection(entries=[{"id": "a", "address": "x"}, {"id": "b", "address": "x"}])
+
+
+def test_registrations_made_on_another_instance_arrive(tmp_path: Path) -> None:
+    from console import device_admin
+    from console.registry import DeviceRegistry
+    from console.settings import DeviceEntry, Settings
+    from console.store.database import Store
+
+    settings = Settings(site={"id": "demo"}, database={"url": f"sqlite:///{tmp_path / 'r.db'}"},
+                        devices={"entries": [{"id": "fp-1", "role": "fire_panel"}]})
+    store = Store(settings.database.url)
+    store.migrate()
+    here, there = DeviceRegistry.from_settings(settings), DeviceRegistry.from_settings(settings)
+    try:
+        entry = DeviceEntry(id="door-9", role="door", label="9号楼 后门")
+        with store.write() as session, session.begin():
+            device_admin.register(session, there, entry, "root", datetime.now(timezone.utc))
+        there.add(entry)
+        assert not here.is_registered("demo", "door-9")
+        assert device_admin.load_registered_devices(store, here) is True
+        assert here.is_registered("demo", "door-9") and here.is_registered("demo", "fp-1")
+        assert device_admin.load_registered_devices(store, here) is False, "nothing new"
+        with store.write() as session, session.begin():
+            device_admin.unregister(session, there, "demo", "door-9", "root", datetime.now(timezone.utc))
+        device_admin.load_registered_devices(store, here)
+        assert not here.is_registered("demo", "door-9") and here.is_registered("demo", "fp-1")
+    finally:
+        store.dispose()
