@@ -17,7 +17,7 @@ from console.runtime import Runtime
 from console.settings import Settings
 from console.tasks.machine import TaskError
 from console.tasks.places import PlaceError
-from console.tasks.service import Forbidden, NotFound
+from console.tasks.outcome import Forbidden, NotFound
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "

@@ -30,7 +30,8 @@ from console.settings import Settings
 from console.store.database import Store
 from console.store.dialect import insert
 from console.store.tables import AlarmRow, EventRow, QuarantineRow
-from console.tasks.service import Notice, Outcome, TaskService
+from console.tasks.outcome import Notice, Outcome
+from console.tasks.service import TaskService
 from console.views import alarm_view, event_model_view
 
 log = logging.getLogger("mcc.ingest")

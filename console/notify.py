@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import apprise
 
 from console.settings import NotifySection, NotifyTarget
-from console.tasks.service import Notice
+from console.tasks.outcome import Notice
 
 log = logging.getLogger("mcc.notify")
 

@@ -22,7 +22,8 @@ from console.settings import Settings, evidence_folder
 from console.store.database import Store
 from console.store.tables import TaskLogRow, TaskRow
 from console.tasks.deadlines import DeadlineLoop
-from console.tasks.service import Notice, Outcome, TaskService
+from console.tasks.outcome import Notice, Outcome
+from console.tasks.service import TaskService
 from console.tasks.sop import load_site_sops
 from console.tasks.views import task_summary
 

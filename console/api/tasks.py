@@ -24,7 +24,7 @@ from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Viewer, client
 from console.runtime import Runtime
 from console.store.tables import DispatchRow, EvidenceRow, TaskLogRow, TaskRow
 from console.tasks import places
-from console.tasks.service import Outcome
+from console.tasks.outcome import Outcome
 from console.tasks.views import task_detail, task_summary
 
 router = APIRouter(prefix="/api", tags=["tasks"])

@@ -18,7 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from console.store.database import Store
 from console.store.tables import TaskRow
-from console.tasks.service import Outcome, TaskService
+from console.tasks.outcome import Outcome
+from console.tasks.service import TaskService
 
 log = logging.getLogger("mcc.deadlines")
 

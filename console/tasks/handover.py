@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from console import audit
 from console.registry import DeviceRegistry
 from console.store.tables import AlarmRow, HandoverRow, TaskRow
-from console.tasks.service import Outcome, TaskService
+from console.tasks.outcome import Outcome
+from console.tasks.service import TaskService
 from console.tasks.views import task_summary
 from console.views import alarm_view, iso
 
