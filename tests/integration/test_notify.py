@@ -10,7 +10,7 @@ import pytest
 
 from console.notify import Notifier
 from console.settings import NotifySection
-from console.tasks.service import Notice
+from console.tasks.outcome import Notice
 from tests.conftest import wait_until
 from tests.support.capture import CaptureServer
 
