@@ -168,6 +168,23 @@ def matches(filter_: str, topic: str) -> bool:
     return topic_matches_sub(filter_, topic)
 
 
+def prefix_depth(filter_: str) -> int:
+    """How many leading levels of a subscribe filter are the vendor's base topic: those before
+    its first wildcard (for an exact filter, all but the last level); at least one."""
+    levels = filter_.split("/")
+    return max(next((i for i, level in enumerate(levels) if level in ("+", "#")), len(levels) - 1), 1)
+
+
+def split_below(topic: str, filter_: str, vendor: str) -> tuple[str, list[str]]:
+    """(the base topic, the levels below it) of a message under ``filter_``; a site may move the
+    base topic (``site1/frigate/#``), so it is read from the filter, not assumed."""
+    depth = prefix_depth(filter_)
+    levels = topic.split("/")
+    if len(levels) <= depth or not all(levels[:depth]):
+        raise PayloadError(f"topic {topic[:80]!r} has nothing below the {vendor} prefix")
+    return "/".join(levels[:depth]), levels[depth:]
+
+
 def derived_id(device: str, message: InboundMessage) -> str:
     """An id for formats that carry none: device, receive time and a digest of the payload.
 

@@ -33,7 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, derived_id, json_object, number, raw_payload,
+    AdapterContext, AdapterDef, InboundMessage, derived_id, json_object, number, raw_payload, split_below,
 )
 from console.errors import PayloadError
 from console.events import Draft
@@ -245,18 +245,10 @@ HANDLERS = {
 }
 
 
-def _split(topic: str, filter_: str) -> tuple[str, list[str]]:
-    """(bridge prefix, levels below it)."""
-    wild = [i for i, level in enumerate(filter_.split("/")) if level in ("+", "#")]
-    depth = max(wild[0] if wild else filter_.count("/"), 1)
-    levels = topic.split("/")
-    if len(levels) <= depth or not all(levels[:depth]):
-        raise PayloadError(f"topic {topic[:80]!r} has nothing below the DahuaVTO2MQTT prefix")
-    return "/".join(levels[:depth]), levels[depth:]
 
 
 def translate(message: InboundMessage, payload: bytes, ctx: AdapterContext) -> list[Draft]:
-    prefix, rest = _split(message.topic, ctx.topic)
+    prefix, rest = split_below(message.topic, ctx.topic, "DahuaVTO2MQTT")
     if rest[0] in BRIDGE_LEAVES:
         return []  # commands to the bridge, and the lock state it guesses from its own timer
     if len(rest) != 2 or rest[1] != "Event" or not rest[0]:

@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, decode_text, derived_id, json_object, raw_payload,
+    AdapterContext, AdapterDef, InboundMessage, decode_text, derived_id, json_object, raw_payload, split_below,
 )
 from console.errors import PayloadError
 from console.events import Draft
@@ -85,18 +85,10 @@ def _word(payload: bytes) -> str:
     return decode_text(payload).strip().lower()
 
 
-def _split(topic: str, filter_: str) -> tuple[str, list[str]]:
-    """(Frigate prefix, levels below it)."""
-    wild = [i for i, level in enumerate(filter_.split("/")) if level in ("+", "#")]
-    depth = max(wild[0] if wild else filter_.count("/"), 1)
-    levels = topic.split("/")
-    if len(levels) <= depth or not all(levels[:depth]):
-        raise PayloadError(f"topic {topic!r} has nothing below the Frigate prefix")
-    return "/".join(levels[:depth]), levels[depth:]
 
 
 def translate(message: InboundMessage, payload: bytes, ctx: AdapterContext) -> list[Draft]:
-    prefix, rest = _split(message.topic, ctx.topic)
+    prefix, rest = split_below(message.topic, ctx.topic, "Frigate")
     if rest == ["available"]:
         return _available(message, payload, ctx, prefix)
     if rest == ["events"]:

@@ -27,7 +27,8 @@ import re
 from typing import Any
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, Inventory, derived_id, json_object, raw_payload, text_payload,
+    AdapterContext, AdapterDef, InboundMessage, Inventory, derived_id, json_object, prefix_depth, raw_payload,
+    text_payload,
 )
 from adapters.esphome import parse_on, sensor_events
 from console.errors import PayloadError
@@ -43,9 +44,7 @@ _NOT_ID = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
 def _prefix(ctx: AdapterContext) -> str:
-    levels = ctx.topic.split("/")
-    literal = next((i for i, level in enumerate(levels) if level in ("+", "#")), len(levels))
-    return "/".join(levels[:literal]) or "homeassistant"
+    return "/".join(ctx.topic.split("/")[:prefix_depth(ctx.topic)])
 
 
 def _config_levels(topic: str, prefix: str) -> list[str] | None:

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters.base import (
     AdapterContext, AdapterDef, InboundMessage, Limits, decode_text, derived_id, json_object, number,
-    raw_payload,
+    prefix_depth, raw_payload,
 )
 from console.errors import PayloadError
 from console.events import Draft
@@ -195,8 +195,7 @@ def _device(body: dict[str, Any], topic: str, filter_: str) -> str:
             raise PayloadError(f"field macAddress is not a MAC address: {mac[:32]!r}")
         digits = re.sub(r"[:-]", "", mac)
         return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
-    wild = [i for i, level in enumerate(filter_.split("/")) if level in ("+", "#")]
-    depth = max(wild[0] if wild else filter_.count("/"), 1)
+    depth = prefix_depth(filter_)
     levels = topic.split("/")
     if len(levels) > depth and levels[depth]:
         return levels[depth]  # hikvision/<device>/...: the bridge's name for the device
