@@ -9,8 +9,8 @@ import {
   initLangSwitch,
   onLangChange,
 } from "./i18n.js";
+import { TZ } from "./api.js"; // the site time zone from <meta name="mcc-timezone">
 
-const DEFAULT_TZ = "Asia/Shanghai";
 const TICKER_MAX = 20;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 10000;
@@ -21,21 +21,6 @@ const ALARM_TYPES = new Set(["alarm.raised", "alarm.updated", "alarm.acked", "al
 
 // ---------------------------------------------------------------- time zone / formatting
 
-function siteTimeZone() {
-  const meta = document.querySelector('meta[name="mcc-timezone"]');
-  const tz = meta && meta.content ? meta.content.trim() : "";
-  if (tz) {
-    try {
-      new Intl.DateTimeFormat("en", { timeZone: tz });
-      return tz;
-    } catch {
-      console.warn("mcc: unknown time zone in <meta name=mcc-timezone>:", tz);
-    }
-  }
-  return DEFAULT_TZ;
-}
-
-const TZ = siteTimeZone();
 const partsFmt = new Intl.DateTimeFormat("en-GB", {
   timeZone: TZ,
   year: "numeric",
