@@ -8,7 +8,9 @@ they leave the queue once acknowledged; a repeat while open counts on the same a
 
 from __future__ import annotations
 
+import math
 import re
+import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,9 +30,26 @@ def normalise_plate(plate: str) -> str:
 
 
 class DerivedAlarms:
+    REFRESH = 10.0
+    """Seconds between re-reads of the console's block list (another instance may have changed it)."""
+
     def __init__(self, rules: RulesSection):
         self.rules = rules
         self.blocked = {normalise_plate(p.plate): p.reason for p in rules.plates.block}
+        self._console_blocked: frozenset[str] = frozenset()
+        self._read_at = -math.inf
+
+    def plates_changed(self) -> None:
+        """The block list was changed from this console: read it again at the next plate."""
+        self._read_at = -math.inf
+
+    def _blocked_from_console(self, session: Session) -> frozenset[str]:
+        # Every parking pass asks: one query per REFRESH, not one per car.
+        if time.monotonic() - self._read_at > self.REFRESH:
+            self._console_blocked = frozenset(session.scalars(select(PlateRow.plate).where(
+                PlateRow.list_name == "block", PlateRow.removed_at.is_(None))))
+            self._read_at = time.monotonic()
+        return self._console_blocked
 
     def apply(self, session: Session, event: Event, event_id: int) -> list[AlarmChange]:
         if event.retained:
@@ -62,8 +81,7 @@ class DerivedAlarms:
         if not plate:
             return []
         normal = normalise_plate(plate)
-        if normal not in self.blocked and session.scalar(select(PlateRow.id).where(
-                PlateRow.plate == normal, PlateRow.list_name == "block", PlateRow.removed_at.is_(None)).limit(1)) is None:
+        if normal not in self.blocked and normal not in self._blocked_from_console(session):
             return []
         return [raise_alarm(session, site=event.site, device_id=event.device_id, point=event.point,
                             kind="parking.plate_blocked", severity=DERIVED_SEVERITY["parking.plate_blocked"],

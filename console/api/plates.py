@@ -59,7 +59,9 @@ def add_plate(body: PlateBody, request: Request, runtime: RuntimeDep, user: Supe
         session.flush()
         audit.record(session, user.username, f"plate.{body.list}", target=f"plate:{plate}",
                      detail={"reason": body.reason}, client=client_address(request), at=now)
-        return plate_view(row)
+        view = plate_view(row)
+    runtime.ingest.derived.plates_changed()
+    return view
 
 
 @router.delete("/{plate_id}")
@@ -73,4 +75,6 @@ def remove_plate(plate_id: int, request: Request, runtime: RuntimeDep, user: Sup
             row.removed_by, row.removed_at = user.username, now
             audit.record(session, user.username, f"plate.un{row.list_name}", target=f"plate:{row.plate}",
                          client=client_address(request), at=now)
-        return plate_view(row)
+        view = plate_view(row)
+    runtime.ingest.derived.plates_changed()
+    return view
