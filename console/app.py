@@ -12,7 +12,10 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from console import __version__
-from console.api import alarms, auth, devices, events, guards, health, pages, plates, reports, shelves, tasks, ws
+from console.api import (
+    alarms, auth, devices, displays, events, floorplans, guards, health, kpis, pages, plates, reports, shelves, sops,
+    tasks, users, ws,
+)
 from console.runtime import Runtime
 from console.settings import Settings
 from console.tasks.machine import TaskError
@@ -47,7 +50,8 @@ def create_app(settings: Settings, *, start_pipeline: bool = True) -> FastAPI:
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
 
-    for module in (health, auth, alarms, shelves, events, devices, plates, tasks, guards, reports, ws, pages):
+    for module in (health, auth, users, alarms, shelves, events, devices, floorplans, displays, kpis, sops, plates,
+                   tasks, guards, reports, ws, pages):
         app.include_router(module.router)
     @app.exception_handler(TaskError)
     async def task_error(_request: Request, exc: TaskError) -> JSONResponse:

@@ -6,6 +6,10 @@
 // Dynamic code calls   t(key, params)   and re-renders from onLangChange(fn).
 // Chinese (Simplified) is the default; the choice is remembered in localStorage.
 
+import wallMessages from "./messages-wall.js";
+import consoleMessages from "./messages-console.js";
+import adminMessages from "./messages-admin.js";
+
 const STORAGE_KEY = "mcc.lang";
 export const LANGS = ["zh", "en"];
 const HTML_LANG = { zh: "zh-CN", en: "en" };
@@ -624,6 +628,16 @@ export const messages = {
     "log.effect.advanced": "default answer taken",
   },
 };
+
+// Each page's own catalogue joins the shared one; a key defined twice is a mistake (reported in the console).
+for (const part of [wallMessages, consoleMessages, adminMessages]) {
+  for (const lang of LANGS) {
+    for (const [key, text] of Object.entries(part[lang] || {})) {
+      if (key in messages[lang]) console.error(`mcc: message key ${key} defined twice`);
+      messages[lang][key] = text;
+    }
+  }
+}
 
 function readStoredLang() {
   try {

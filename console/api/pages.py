@@ -81,3 +81,10 @@ async def guard_page(request: Request) -> Response:
 async def console_page(request: Request) -> Response:
     """The operators' task console."""
     return await _role_page(request, "/console", "console.html", auth.ACT_ON_ALARMS)
+
+
+@router.get("/admin")
+async def admin_page(request: Request) -> Response:
+    """Administration: users, device import, floor plans, SOPs, quarantine, shelves and plate lists.
+    Supervisors see the parts that are theirs (SOPs, quarantine, shelves, plates); the rest is the admin's."""
+    return await _role_page(request, "/admin", "admin.html", frozenset({"admin", "supervisor"}))

@@ -1,0 +1,7 @@
+"""(Being built for issue 5.)"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["kpis"])
