@@ -10,23 +10,27 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ingest, latency
+from bench import browser, ingest, latency
 from bench.common import machine_facts
 
 RESULTS = Path(__file__).resolve().parent / "results"
 INGEST_TARGET = 5000.0  # events/s committed into SQLite, manual ack
 LATENCY_TARGET = 100.0  # p99 ms publish -> WebSocket at 500 events/s background
+INPUT_DELAY_TARGET = 100.0  # p95 ms from a click to its first listener, on the wall with 500 alarms
+FRAME_TARGET = 100.0  # p95 ms between frames on that wall (software rendering, headless)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--db", default="sqlite,postgresql", help="comma list of sqlite, postgresql")
     p.add_argument("--quick", action="store_true", help="10,000 events and 10 s of latency probes")
-    p.add_argument("--only", choices=["ingest", "latency"], help="run one benchmark")
+    p.add_argument("--only", choices=["ingest", "latency", "browser"], help="run one benchmark")
     p.add_argument("-n", "--events", type=int, help="ingest events (default 50,000; quick 10,000)")
     p.add_argument("--duration", type=float, help="latency probe seconds (default 30; quick 10)")
     p.add_argument("--publishers", type=int, default=2, help="ingest publisher processes (default 2)")
     p.add_argument("--rate", type=float, default=500.0, help="latency background events/s (default 500)")
+    p.add_argument("--alarms", type=int, default=500, help="browser: active alarms on the wall (default 500)")
+    p.add_argument("--browser-rate", type=float, default=20.0, help="browser: events/s while measuring (default 20)")
     return p.parse_args(argv)
 
 
@@ -39,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     n = args.events or (10_000 if args.quick else 50_000)
     duration = args.duration or (10.0 if args.quick else 30.0)
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_facts(),
-                              "args": vars(args), "ingest": [], "latency": [], "errors": []}
+                              "args": vars(args), "ingest": [], "latency": [], "browser": [], "errors": []}
     try:
         for db in dbs:
             if args.only in (None, "ingest"):
@@ -48,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.only in (None, "latency"):
                 print(f"latency {db}: {duration:g} s at {args.rate:g} events/s ...", flush=True)
                 attempt(report, "latency", db, lambda db=db: latency.run(db, duration, rate=args.rate))
+        if args.only in (None, "browser"):
+            # The browser's figures do not depend on the store: measured once, on the first database.
+            print(f"browser {dbs[0]}: wall with {args.alarms} alarms, {args.browser_rate:g} events/s, "
+                  f"{duration:g} s ...", flush=True)
+            attempt(report, "browser", dbs[0], lambda: browser.run(dbs[0], duration, args.alarms, args.browser_rate))
     except KeyboardInterrupt:
         print("interrupted; writing what was measured", file=sys.stderr)
     path = write(report)
@@ -76,6 +85,8 @@ def passed(report: dict[str, Any]) -> bool:
     ok = not report["errors"] and all(r["exactly_once"] for r in report["ingest"])
     ok &= all(r["lost"] == 0 for r in report["latency"])
     ok &= all((r["committed_rate"] or 0) >= INGEST_TARGET for r in report["ingest"] if r["db"] == "sqlite")
+    ok &= all(r["input_delay_p95_ms"] is not None and r["input_delay_p95_ms"] < INPUT_DELAY_TARGET
+              and r["frame_p95_ms"] is not None and r["frame_p95_ms"] < FRAME_TARGET for r in report["browser"])
     return ok and all(r["p99_ms"] < LATENCY_TARGET for r in report["latency"])
 
 
@@ -101,6 +112,18 @@ def print_table(report: dict[str, Any]) -> None:
             print(f"{r['db']:<11}{r['background_published_rate'] or 0:>9,.0f}{r['background_received_rate'] or 0:>9,.0f}"
                   f"{r['probes_sent']:>8}{r['lost']:>6}{r['p50_ms']:>8.1f}{r['p90_ms']:>8.1f}{r['p99_ms']:>8.1f}"
                   f"{r['max_ms'] or 0:>8.1f}{r['console_cpu_share']:>12.0%} ")
+    if report["browser"]:
+        print(f"\nWall in Chromium under load (targets: input delay p95 < {INPUT_DELAY_TARGET:.0f} ms, "
+              f"frame p95 < {FRAME_TARGET:.0f} ms)")
+        print(f"{'alarms':>7}{'ev/s':>6}{'load s':>8}{'fps':>6}{'frame p50':>10}{'p95':>7}{'max':>7}{'>50ms':>7}"
+              f"{'TBT ms':>8}{'delay p50':>10}{'p95':>7}{'max':>7}{'to frame p95':>13}{'heap MB':>9}{'nodes':>7}")
+        for r in report["browser"]:
+            print(f"{r['alarms']:>7}{r['rate']:>6.0f}{r['load_seconds']:>8.2f}{r['fps'] or 0:>6.1f}"
+                  f"{r['frame_p50_ms'] or 0:>10.1f}{r['frame_p95_ms'] or 0:>7.1f}{r['frame_max_ms'] or 0:>7.0f}"
+                  f"{r['frames_over_50ms']:>7}{r['total_blocking_ms']:>8.0f}{r['input_delay_p50_ms'] or 0:>10.1f}"
+                  f"{r['input_delay_p95_ms'] or 0:>7.1f}{r['input_delay_max_ms'] or 0:>7.0f}"
+                  f"{r['click_to_frame_p95_ms'] or 0:>13.1f}{r['js_heap_mb'] or 0:>9.1f}{r['dom_nodes']:>7}")
+        print("(every 0.5 s a click, every 5 s the language switch; delay: click to its first listener)")
     for e in report["errors"]:
         print(f"\nFAILED {e['benchmark']} on {e['db']}: {e['error']}")
 
