@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Opens the MCC wall full screen on a control-room display PC and keeps it open.
+#   MCC_WALL_URL  the kiosk URL that `mcc demo` prints, or https://<console>/wall?token=<display token>&name=<wall name>
+# Chromium's flags: kiosk (full screen, no browser chrome), sound without a click (the wall's alarm
+# sounds must play after a power cut or a reload, with nobody there to click), no crash bubble,
+# no translate bar, no pinch zoom.
+set -euo pipefail
+: "${MCC_WALL_URL:?set MCC_WALL_URL to the kiosk URL of the wall}"
+browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome)
+profile="${XDG_STATE_HOME:-$HOME/.local/state}/mcc-wall-profile"
+mkdir -p "$profile"
+exec "$browser" --kiosk --user-data-dir="$profile" \
+  --autoplay-policy=no-user-gesture-required \
+  --noerrdialogs --disable-session-crashed-bubble --disable-infobars --disable-translate \
+  --disable-pinch --overscroll-history-navigation=0 --check-for-update-interval=31536000 \
+  "$MCC_WALL_URL"
