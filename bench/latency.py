@@ -70,6 +70,8 @@ async def _watch(url: str, token: str, go: Any, until: Any) -> dict[str, Any]:
     other = 0
     async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=None,
                        open_timeout=10) as ws:
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert hello["type"] == "hello", hello["type"]
         snapshot = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert snapshot["type"] == "snapshot", snapshot["type"]
         go.set()

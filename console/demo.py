@@ -8,6 +8,7 @@ import os
 import secrets
 import threading
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -113,6 +114,7 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
         store.migrate()
         logins = ensure_demo_users(store, data)
         sign_on_demo_guards(settings, store)
+        ensure_demo_floorplans(settings, store)
         token = kiosk_token(store)
         store.dispose()
         simulator = threading.Thread(
@@ -153,3 +155,128 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
             simulator.join(10)
         broker.stop()
     return 0
+
+
+# -- floor plans ---------------------------------------------------------------------------------
+
+ZONES_EN = {
+    "消防控制室": "Fire control room", "东侧走廊": "East corridor", "西侧走廊": "West corridor",
+    "电梯前室": "Lift lobby", "电梯机房": "Lift machine room", "大堂": "Lobby", "地下车库A区": "Garage zone A",
+    "地下车库B区": "Garage zone B", "配电房": "Switch room", "消防水泵房": "Fire pump room", "弱电间": "ELV room",
+    "楼梯间": "Stairwell", "发电机房": "Generator room", "垃圾房": "Refuse room", "车库电梯厅": "Garage lift lobby",
+    "屋面出口": "Roof exit", "车库入口": "Garage entry", "车库出口": "Garage exit", "车库出入口": "Garage gate",
+    "员工食堂": "Staff canteen", "2号门入口": "Gate 2 entry",
+}
+FILLERS = ("Stair A", "Lift core", "Plant room", "Store", "Office", "Stair B", "Shaft", "Utility")
+PLAN_SIZE = (1600, 1000)
+
+
+def _ascii(text: str, fallback: str) -> str:
+    import re
+
+    text = re.sub(r"(\d+)号楼", r"Building \1", text).replace("地下车库", "Garage").replace("屋顶层", "Roof")
+    return text if text.isascii() else fallback
+
+
+def _demo_floors(registry: Any) -> dict[tuple[str, str, str], list[tuple[str, str, str]]]:
+    """(site, building, floor) → [(device_id, point, zone)] of every registered device and point."""
+    floors: dict[tuple[str, str, str], list[tuple[str, str, str]]] = {}
+    for (site, device_id), device in registry:
+        for point in ["", *device.points]:
+            location = registry.location(site, device_id, point)
+            if location.building and location.floor:
+                floors.setdefault((site, location.building, location.floor), []).append(
+                    (device_id, point, location.zone))
+    return floors
+
+
+def draw_plan(building: str, floor: str, zones: list[str]) -> tuple[bytes, dict[str, tuple[float, float, float, float]]]:
+    """A simple plan of one floor (dark, for the wall): rooms along a corridor, labelled in ASCII.
+    Returns the PNG and each zone's room as fractions (left, top, right, bottom)."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    width, height = PLAN_SIZE
+    image = Image.new("RGB", PLAN_SIZE, (14, 20, 30))
+    draw = ImageDraw.Draw(image)
+    title_font, font, small = (ImageFont.load_default(size=s) for s in (34, 24, 18))
+    wall, room_fill, corridor_fill, text, dim = (120, 140, 165), (24, 33, 48), (30, 42, 60), (200, 212, 228), \
+        (110, 125, 145)
+    left, top, right, bottom = 60, 110, width - 60, height - 60
+    corridor_top, corridor_bottom = 470, 590
+    draw.rectangle((left, top, right, bottom), fill=room_fill, outline=wall, width=6)
+    draw.rectangle((left, corridor_top, right, corridor_bottom), fill=corridor_fill, outline=wall, width=3)
+    title = f"{_ascii(building, 'Building')} - {floor}"
+    draw.text((left, 40), title, font=title_font, fill=text)
+    draw.text((right, 52), "N ^", font=font, fill=dim, anchor="ra")
+    rooms: dict[str, tuple[float, float, float, float]] = {}
+    corridor_zones = [z for z in zones if "走廊" in z]
+    room_zones = [z for z in zones if z not in corridor_zones]
+    columns = max(4, (len(room_zones) + 1) // 2)
+    slots = [(row, col) for row in (0, 1) for col in range(columns)]
+    col_width = (right - left) / columns
+    fillers = iter(FILLERS)
+    for index, (row, col) in enumerate(slots):
+        x0, x1 = left + col * col_width, left + (col + 1) * col_width
+        y0, y1 = (top, corridor_top) if row == 0 else (corridor_bottom, bottom)
+        draw.rectangle((x0, y0, x1, y1), outline=wall, width=3)
+        door_x = (x0 + x1) / 2
+        door_y = y1 if row == 0 else y0
+        draw.line((door_x - 30, door_y, door_x + 30, door_y), fill=corridor_fill, width=6)  # a door gap
+        zone = room_zones[index] if index < len(room_zones) else None
+        label = _ascii(ZONES_EN.get(zone, zone), f"Zone {index + 1}") if zone else next(fillers, "Room")
+        draw.text(((x0 + x1) / 2, y0 + 28), label, font=font if zone else small,
+                  fill=text if zone else dim, anchor="mt")
+        if zone:
+            rooms[zone] = (x0 / width, y0 / height, x1 / width, y1 / height)
+    draw.text((left + 20, (corridor_top + corridor_bottom) / 2), "Corridor", font=small, fill=dim, anchor="lm")
+    for index, zone in enumerate(corridor_zones):
+        half = (right - left) / max(1, len(corridor_zones))
+        east = "东" in zone
+        x0 = left + half * index if not east or len(corridor_zones) > 1 else (left + right) / 2
+        x1 = x0 + half if len(corridor_zones) > 1 else right if east else (left + right) / 2
+        label = _ascii(ZONES_EN.get(zone, zone), "Corridor")
+        draw.text(((x0 + x1) / 2, corridor_top + 14), label, font=small, fill=text, anchor="mt")
+        rooms[zone] = (x0 / width, corridor_top / height, x1 / width, corridor_bottom / height)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue(), rooms
+
+
+def ensure_demo_floorplans(settings: Settings, store: Store) -> int:
+    """Draw a plan for every building floor of the demo registry that has none yet, and place its
+    devices (and fire-panel points) in their zones' rooms. Returns the number of plans drawn."""
+    from datetime import datetime, timezone
+
+    from console import floorplans
+    from console.device_admin import load_registered_devices
+    from console.registry import DeviceRegistry
+    from console.store.tables import DevicePositionRow, FloorPlanRow
+
+    registry = DeviceRegistry.from_settings(settings)
+    load_registered_devices(store, registry)
+    now = datetime.now(timezone.utc)
+    drawn = 0
+    with store.write() as session, session.begin():
+        existing = {(r.site, r.building, r.floor) for r in session.scalars(select(FloorPlanRow))}
+        for (site, building, floor), entries in sorted(_demo_floors(registry).items()):
+            if (site, building, floor) in existing:
+                continue
+            zones = list(dict.fromkeys(zone for _d, _p, zone in entries))
+            content, rooms = draw_plan(building, floor, zones)
+            plan = floorplans.save_plan(session, floorplans.check_image(content), site, building, floor,
+                                        f"{building} {floor}", "mcc-demo", now, client="demo")
+            placed_in: dict[str, int] = {}
+            for device_id, point, zone in entries:
+                x0, y0, x1, y1 = rooms.get(zone, (0.1, 0.1, 0.9, 0.9))
+                n = placed_in.get(zone, 0)
+                placed_in[zone] = n + 1
+                # Spread the devices of one room over a small grid around its middle.
+                x = x0 + (x1 - x0) * (0.3 + 0.2 * (n % 3))
+                y = y0 + (y1 - y0) * (0.55 + 0.2 * ((n // 3) % 2) - (0.1 if y1 - y0 < 0.15 else 0))
+                session.add(DevicePositionRow(floorplan_id=plan.id, device_id=device_id, point=point,
+                                              x=round(min(max(x, 0.0), 1.0), 4), y=round(min(max(y, 0.0), 1.0), 4),
+                                              placed_by="mcc-demo", placed_at=now))
+            drawn += 1
+    return drawn

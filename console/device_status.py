@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from console import subsystems
 from console.registry import DeviceRegistry
 from console.store.dialect import insert
 from console.store.tables import DeviceStatusRow
@@ -82,13 +84,32 @@ def set_state(session: Session, site: str, device_id: str, state: str, at: datet
     session.execute(stmt.on_conflict_do_update(index_elements=["site", "device_id"], set_=changes))
 
 
-def device_counts(session: Session, registry: DeviceRegistry) -> dict[str, int]:
-    """online / offline (by last reported state), unknown (seen but not registered), total."""
+def device_counts(session: Session, registry: DeviceRegistry) -> dict[str, Any]:
+    """online / offline (by last reported state), unknown (seen but not registered), total, and
+    ``by_subsystem`` (fire, access, parking, video, other: online, offline, total); devices seen
+    but not registered count under ``other``."""
     rows = session.execute(
-        select(DeviceStatusRow.state, DeviceStatusRow.registered, func.count())
-        .group_by(DeviceStatusRow.state, DeviceStatusRow.registered)
+        select(DeviceStatusRow.site, DeviceStatusRow.device_id, DeviceStatusRow.state, DeviceStatusRow.registered)
     ).all()
-    online = sum(n for state, _reg, n in rows if state == "online")
-    offline = sum(n for state, _reg, n in rows if state == "offline")
-    unregistered = sum(n for _state, reg, n in rows if not reg)
-    return {"online": online, "offline": offline, "unknown": unregistered, "total": len(registry) + unregistered}
+    online = sum(1 for *_key, state, _reg in rows if state == "online")
+    offline = sum(1 for *_key, state, _reg in rows if state == "offline")
+    states = {(site, device_id): state for site, device_id, state, _reg in rows}
+    unregistered_keys = {(site, device_id) for site, device_id, _state, reg in rows if not reg}
+    by_subsystem = subsystems.empty_counts()
+    for (site, device_id), _device in registry:
+        counts = by_subsystem[subsystems.of_device(registry, site, device_id)]
+        counts["total"] += 1
+        state = states.pop((site, device_id), "unknown")
+        if state in ("online", "offline"):
+            counts[state] += 1
+    unregistered = 0
+    for key, state in states.items():
+        if key not in unregistered_keys:
+            continue  # a vendor address row of a registered device: counted under its id
+        unregistered += 1
+        counts = by_subsystem["other"]
+        counts["total"] += 1
+        if state in ("online", "offline"):
+            counts[state] += 1
+    return {"online": online, "offline": offline, "unknown": unregistered, "total": len(registry) + unregistered,
+            "by_subsystem": by_subsystem}

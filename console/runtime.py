@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
+
+from console import __version__
+from console.displays import DisplayBook, DisplayWatch
 
 from console.events import Draft
 from console.gb26875_server import Gb26875Receiver
@@ -28,6 +33,18 @@ from console.tasks.sop import load_site_sops
 from console.tasks.views import task_summary
 
 log = logging.getLogger("mcc.runtime")
+WEB = Path(__file__).resolve().parents[1] / "web"
+
+
+def compute_build_id(web: Path = WEB) -> str:
+    """A short hash of the package version and every file the pages load (web/): a wall that
+    sees another build id in the WebSocket hello reloads itself."""
+    digest = hashlib.sha256(__version__.encode())
+    if web.is_dir():
+        for path in sorted(p for p in web.rglob("*") if p.is_file()):
+            digest.update(b"\0" + path.relative_to(web).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 @dataclass
@@ -46,6 +63,9 @@ class Runtime:
     silence: SilenceWatch | None = None
     receivers: list[Gb26875Receiver] = field(default_factory=list)
     loop: asyncio.AbstractEventLoop | None = None
+    displays: DisplayBook = field(default_factory=DisplayBook)
+    display_watch: DisplayWatch | None = None
+    build_id: str = field(default_factory=compute_build_id)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -114,6 +134,8 @@ class Runtime:
         self.silence = SilenceWatch(self.settings, self.ingest, self.publish, self.now,
                                     backlog=lambda: self.worker.backlog if self.worker else 0)
         self.silence.start()
+        self.display_watch = DisplayWatch(self.displays, self.publish, self.now)
+        self.display_watch.start()
         self.mqtt.start()
 
     def _start_receivers(self) -> None:
@@ -162,6 +184,8 @@ class Runtime:
             self.deadlines.stop()
         if self.silence is not None:
             self.silence.stop()
+        if self.display_watch is not None:
+            self.display_watch.stop()
         self.notifier.stop()
         self.store.dispose()
         log.info("pipeline stopped: MQTT disconnected, pending batches committed")

@@ -1,23 +1,32 @@
-"""Devices with their state and last-seen time; the quarantine for admins."""
+"""Devices with their state and last-seen time, counts per subsystem, one device's page, the
+registry import (CSV or YAML, checked whole before anything is written); the quarantine for admins and supervisors."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from typing import Annotated, Any
 
+import yaml
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
-from console import audit, auth, device_admin
+from console import audit, auth, device_admin, device_status, floorplans, registry_io, subsystems
 from console.api.deps import Admin, AlarmActor, ReadSession, RuntimeDep, SiteWatcher, client_address, require
+from console.errors import ConfigError
+from console.ingest import ANNOUNCER
 from console.parking import occupancy
-from console.settings import DeviceEntry
-from console.store.tables import DeviceStatusRow, QuarantineRow
-from console.views import iso
+from console.registry import DeviceRegistry
+from console.runtime import Runtime
+from console.settings import DeviceEntry, DevicesSection
+from console.store.tables import AlarmRow, DeviceStatusRow, EventRow, QuarantineRow, RegisteredDeviceRow
+from console.views import alarm_view, event_row_view, iso
 
 router = APIRouter(prefix="/api", tags=["devices"])
 SupervisorOrAdmin = Annotated[auth.User, require(frozenset({"supervisor", "admin"}))]
@@ -31,14 +40,16 @@ def list_devices(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) 
         row = status.pop((site, device_id), None)
         out.append({
             "site": site, "device_id": device_id, "name": device.name, "name_en": device.name_en,
-            "role": device.role, "registered": True,
+            "role": device.role, "registered": True, "kind": runtime.registry.kind_of(site, device_id),
+            "subsystem": subsystems.of_device(runtime.registry, site, device_id),
             "location": runtime.registry.location(site, device_id).as_dict(),
             "state": row.state if row else "unknown", "state_at": iso(row.state_at) if row else None,
             "last_seen": iso(row.last_seen) if row else None,
         })
     for (site, device_id), row in sorted(status.items()):
         out.append({
-            "site": site, "device_id": device_id, "name": None, "name_en": None, "role": None,
+            "site": site, "device_id": device_id, "name": None, "name_en": None, "role": None, "kind": "",
+            "subsystem": "other",
             "registered": row.registered, "location": None, "state": row.state,
             "state_at": iso(row.state_at), "last_seen": iso(row.last_seen),
             "first_seen": iso(row.first_seen), "last_adapter": row.last_adapter, "last_topic": row.last_topic,
@@ -46,9 +57,15 @@ def list_devices(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) 
     return out
 
 
+@router.get("/devices/summary")
+def devices_summary(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> dict[str, Any]:
+    """{online, offline, unknown, total, by_subsystem: {fire|access|parking|video|other: {online, offline, total}}}"""
+    return device_status.device_counts(session, runtime.registry)
+
+
 @router.get("/quarantine")
 def list_quarantine(
-    session: ReadSession, _user: Admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    session: ReadSession, _user: SupervisorOrAdmin, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     total = session.scalar(select(func.count()).select_from(QuarantineRow)) or 0
     rows = session.scalars(select(QuarantineRow).order_by(QuarantineRow.id.desc()).limit(limit))
@@ -161,3 +178,261 @@ def unregister_device(device_id: str, request: Request, runtime: RuntimeDep, use
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     runtime.registry.remove(site, device_id)
     return {"site": site, "device_id": device_id, "registered": False}
+
+
+# -- one device's page ---------------------------------------------------------------------------
+
+def _source(session: Session, registry: DeviceRegistry, site: str, device_id: str) -> str | None:
+    if (site, device_id) in registry.from_site_file:
+        return "site_file"
+    row = session.get(RegisteredDeviceRow, (site, device_id))
+    if row is not None:
+        return "announced" if row.registered_by == ANNOUNCER else "console"
+    return None
+
+
+@router.get("/devices/{device_id}")
+def device_page(device_id: str, session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher,
+                site: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
+    """A device with its status, open alarms, its last 50 alarms and last 100 events."""
+    site = site or runtime.settings.site.id
+    registry = runtime.registry
+    entry = registry.get(site, device_id)
+    status_row = session.get(DeviceStatusRow, (site, device_id))
+    if entry is None and status_row is None and session.scalar(
+            select(EventRow.id).where(EventRow.site == site, EventRow.device_id == device_id).limit(1)) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id} at site {site}")
+    placed = floorplans.positions_for(session, site, device_id)
+    if entry is not None:
+        x, y = placed.get("", (entry.x, entry.y))
+        device = {
+            "id": device_id, "site": site, "name": entry.name or None, "name_en": entry.name_en or None,
+            "role": entry.role, "kind": registry.kind_of(site, device_id),
+            "subsystem": subsystems.of_device(registry, site, device_id), "adapter": entry.adapter,
+            "address": entry.address, "location": registry.location(site, device_id).as_dict(), "x": x, "y": y,
+            "registered": True, "source": _source(session, registry, site, device_id), "cameras": entry.cameras,
+            "points": [{"point": point, "kind": registry.kind_of(site, device_id, point),
+                        "subsystem": subsystems.of_device(registry, site, device_id, point),
+                        "location": registry.location(site, device_id, point).as_dict(),
+                        "x": placed.get(point, (p.x, p.y))[0], "y": placed.get(point, (p.x, p.y))[1]}
+                       for point, p in entry.points.items()],
+        }
+    else:
+        device = {
+            "id": device_id, "site": site, "name": None, "name_en": None, "role": None, "kind": "",
+            "subsystem": "other", "adapter": status_row.last_adapter if status_row else "", "address": "",
+            "location": registry.location(site, device_id).as_dict(), "x": None, "y": None, "registered": False,
+            "source": None, "cameras": [], "points": [],
+        }
+    state = {
+        "state": status_row.state if status_row else "unknown",
+        "state_at": iso(status_row.state_at) if status_row else None,
+        "last_seen": iso(status_row.last_seen) if status_row else None,
+        "first_seen": iso(status_row.first_seen) if status_row else None,
+        "last_adapter": status_row.last_adapter if status_row else None,
+        "registered": entry is not None,
+    }
+    mine = (AlarmRow.site == site, AlarmRow.device_id == device_id)
+    open_alarms = session.scalars(select(AlarmRow).where(*mine, AlarmRow.closed.is_(False))
+                                  .order_by(AlarmRow.severity_rank, AlarmRow.raised_at)).all()
+    alarms = session.scalars(select(AlarmRow).where(*mine).order_by(AlarmRow.raised_at.desc(), AlarmRow.id.desc())
+                             .limit(50)).all()
+    events = session.scalars(select(EventRow).where(EventRow.device_id == device_id, EventRow.site == site)
+                             .order_by(EventRow.received_at.desc(), EventRow.id.desc()).limit(100)).all()
+    return {"device": device, "status": state,
+            "open_alarms": [alarm_view(a, registry) for a in open_alarms],
+            "alarms": [alarm_view(a, registry) for a in alarms],
+            "events": [event_row_view(e, registry) for e in events]}
+
+
+# -- registry import -----------------------------------------------------------------------------
+
+IMPORT_MAX_BYTES = 2 * 1024 * 1024
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+
+
+class ImportProblems(Exception):
+    def __init__(self, errors: list[dict[str, Any]]):
+        self.errors = errors
+        super().__init__(f"{len(errors)} problems")
+
+
+def _line_of(where: str) -> int | None:
+    found = re.match(r"line (\d+)", where)
+    return int(found.group(1)) if found else None
+
+
+def _parse_csv(text: str) -> list[tuple[int | None, DeviceEntry]]:
+    try:
+        entries = registry_io.from_csv(text)
+    except ConfigError as exc:
+        errors = []
+        for where, message in exc.problems:
+            field = where.split(":", 1)[1].strip() if ":" in where else ""
+            errors.append({"line": _line_of(where), "message": f"{field}: {message}" if field else
+                           (message if where.startswith("line") else f"{where}: {message}")})
+        raise ImportProblems(errors) from exc
+    # The line of each device's row (the device rows come first for their id).
+    lines: dict[str, int] = {}
+    for number, raw in enumerate(text.lstrip("\ufeff").splitlines()[1:], start=2):
+        first = raw.split(",", 1)[0].strip().strip('"')
+        lines.setdefault(first, number)
+    return [(lines.get(entry.id), entry) for entry in entries]
+
+
+def _parse_yaml(text: str) -> list[tuple[int | None, DeviceEntry]]:
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ImportProblems([{"line": mark.line + 1 if mark else None,
+                               "message": f"not YAML: {getattr(exc, 'problem', None) or exc}"}]) from exc
+    if isinstance(data, dict) and isinstance(data.get("entries"), list):  # a devices section
+        data = data["entries"]
+        node = next((v for k, v in node.value if k.value == "entries"), node)  # type: ignore[union-attr]
+    if not isinstance(data, list):
+        raise ImportProblems([{"line": 1, "message": "a devices file is a list of devices (- id: …)"}])
+    errors: list[dict[str, Any]] = []
+    out: list[tuple[int | None, DeviceEntry]] = []
+    for index, item in enumerate(data):
+        item_node = node.value[index] if node is not None else None  # type: ignore[union-attr]
+        line = item_node.start_mark.line + 1 if item_node is not None else None
+        try:
+            out.append((line, DeviceEntry.model_validate(item)))
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = line
+                if err["loc"] and item_node is not None and isinstance(item_node, yaml.MappingNode):
+                    key = next((k for k, _v in item_node.value if k.value == err["loc"][0]), None)
+                    if key is not None:
+                        where = key.start_mark.line + 1
+                errors.append({"line": where, "message": f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
+                               if err["loc"] else err["msg"]})
+    if errors:
+        raise ImportProblems(errors)
+    return out
+
+
+def _plan_import(session: Session, registry: DeviceRegistry, default_site: str,
+                 parsed: list[tuple[int | None, DeviceEntry]]) -> tuple[dict[str, list[str]], list[DeviceEntry]]:
+    """What the import would do: added / updated / unchanged ids and the entries to write."""
+    result: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": []}
+    errors: list[dict[str, Any]] = []
+    writes: list[DeviceEntry] = []
+    seen: dict[tuple[str, str], int | None] = {}
+    try:
+        DevicesSection(entries=[entry for _line, entry in parsed])
+    except ValidationError as exc:
+        errors.extend({"line": None, "message": e["msg"]} for e in exc.errors())
+    imported = {(entry.site or default_site, entry.id) for _line, entry in parsed}
+    for line, entry in parsed:
+        site = entry.site or default_site
+        key = (site, entry.id)
+        if key in seen:
+            errors.append({"line": line, "message": f"device {entry.id!r} appears twice (also line {seen[key]})"})
+            continue
+        seen[key] = line
+        current = registry.get(site, entry.id)
+        if key in registry.from_site_file:
+            if current is not None and current.model_copy(update={"site": None}) == entry.model_copy(
+                    update={"site": None}):
+                result["unchanged"].append(entry.id)
+            else:
+                errors.append({"line": line, "message": f"{entry.id} comes from the site file; change it there"})
+            continue
+        owner = registry.address_owner(site, entry.id)
+        if owner not in (None, entry.id) and (site, owner) not in imported:
+            errors.append({"line": line, "message": f"{entry.id} is the vendor address of device {owner}"})
+            continue
+        if entry.address:
+            taken = registry.get(site, entry.address)
+            if taken is not None and entry.address != entry.id:
+                errors.append({"line": line, "message": f"address {entry.address!r} is the id of device "
+                                                        f"{entry.address}"})
+                continue
+            owner = registry.address_owner(site, entry.address)
+            if owner not in (None, entry.id) and (site, owner) not in imported:
+                errors.append({"line": line, "message": f"address {entry.address!r} already belongs to {owner}"})
+                continue
+        stored = session.get(RegisteredDeviceRow, key)
+        if stored is None:
+            result["added"].append(entry.id)
+            writes.append(entry)
+        elif current is not None and current.model_copy(update={"site": None}) == entry.model_copy(
+                update={"site": None}):
+            result["unchanged"].append(entry.id)
+        else:
+            result["updated"].append(entry.id)
+            writes.append(entry)
+    if errors:
+        raise ImportProblems(errors)
+    return result, writes
+
+
+def _apply_import(session: Session, registry: DeviceRegistry, writes: list[DeviceEntry], user: str,
+                  now: Any) -> None:
+    for entry in writes:
+        site = entry.site or registry.default_site
+        data = entry.model_dump(mode="json", exclude_defaults=True)
+        row = session.get(RegisteredDeviceRow, (site, entry.id))
+        if row is None:
+            session.add(RegisteredDeviceRow(site=site, device_id=entry.id, entry=data, registered_by=user,
+                                            registered_at=now))
+        else:
+            row.entry, row.registered_by, row.registered_at = data, user, now
+        session.execute(update(DeviceStatusRow).where(DeviceStatusRow.site == site, DeviceStatusRow.device_id.in_(
+            [entry.id, entry.address] if entry.address else [entry.id])).values(registered=True))
+
+
+def _run_import(runtime: Runtime, text: str, fmt: str, dry_run: bool, user: str, client: str) -> dict[str, Any]:
+    registry = runtime.registry
+    body: dict[str, Any] = {"added": [], "updated": [], "unchanged": [], "errors": [], "dry_run": dry_run,
+                            "format": fmt}
+    try:
+        parsed = _parse_yaml(text) if fmt == "yaml" else _parse_csv(text)
+        with runtime.store.write() as session, session.begin():
+            result, writes = _plan_import(session, registry, runtime.settings.site.id, parsed)
+            body.update(result)
+            if not dry_run:
+                now = runtime.now()
+                _apply_import(session, registry, writes, user, now)
+                audit.record(session, user, "device.import", target="devices",
+                             detail={"format": fmt, **result}, client=client, at=now)
+    except ImportProblems as exc:
+        body["errors"] = sorted(exc.errors, key=lambda e: (e["line"] is None, e["line"] or 0))
+        return body
+    if not dry_run:
+        for entry in writes:
+            registry.add(entry)
+    return body
+
+
+@router.post("/devices/import", response_model=None)
+async def import_devices(request: Request, runtime: RuntimeDep, user: Admin,
+                         dry_run: bool = True) -> dict[str, Any] | JSONResponse:
+    """The body is the file's text: ``text/csv`` or ``application/yaml`` (the formats of ``mcc devices
+    export``). → {added, updated, unchanged, errors: [{line, message}]}; with any error nothing is
+    applied (and, when not a dry run, the answer is 422 with the same body)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in YAML_TYPES:
+        fmt = "yaml"
+    elif content_type in CSV_TYPES:
+        fmt = "csv"
+    else:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            "send the file as text/csv or application/yaml (the formats of mcc devices export)")
+    raw = await request.body()
+    if len(raw) > IMPORT_MAX_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"an import is at most {IMPORT_MAX_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the file is not UTF-8 text") from exc
+    body = await run_in_threadpool(_run_import, runtime, text, fmt, dry_run, user.username,
+                                   client_address(request))
+    if body["errors"] and not dry_run:
+        return JSONResponse({**body, "detail": f"{len(body['errors'])} problems in the file; nothing was imported"},
+                            status_code=422)
+    return body

@@ -1,17 +1,33 @@
-"""The stored event log."""
+"""The stored event log, and its search (time range, text, site, subsystem; paged backwards)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from sqlalchemy import select
+from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy import and_, false, func, not_, or_, select, true
 
+from console import subsystems
 from console.api.deps import ReadSession, RuntimeDep, SiteWatcher
 from console.store.tables import EventRow
 from console.views import event_row_view
 
 router = APIRouter(prefix="/api/events", tags=["events"])
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"{name} needs a time zone offset (e.g. 2026-11-27T08:00:00+08:00)")
+    return value.astimezone(timezone.utc)
+
+
+def _like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 @router.get("")
@@ -20,8 +36,19 @@ def list_events(
     device_id: str | None = None,
     kind: str | None = None,
     source_id: Annotated[str | None, Query(alias="id", description="The sender's message id")] = None,
+    since: Annotated[datetime | None, Query(description="Received at or after (ISO time with offset)")] = None,
+    until: Annotated[datetime | None, Query(description="Received before (ISO time with offset)")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of a device id, device name, kind or point")] = None,
+    site: Annotated[str | None, Query(max_length=64)] = None,
+    subsystem: Annotated[str | None, Query(pattern="^(fire|access|parking|video|other)$")] = None,
+    before: Annotated[int | None, Query(ge=1, description="An event_id: the events older than it (next page)")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
 ) -> list[dict[str, Any]]:
+    """Newest first. With any of the search parameters (since, until, q, site, subsystem, before),
+    at most 500 per page; page backwards with ``before`` = the last ``event_id`` of a page."""
+    searching = any(v is not None for v in (since, until, q, site, subsystem, before))
+    if searching:
+        limit = min(limit, 500)
     query = select(EventRow).order_by(EventRow.id.desc()).limit(limit)
     if device_id:
         query = query.where(EventRow.device_id == device_id)
@@ -29,4 +56,37 @@ def list_events(
         query = query.where(EventRow.kind == kind)
     if source_id:
         query = query.where(EventRow.source_id == source_id)
-    return [event_row_view(row, runtime.registry) for row in session.scalars(query)]
+    start, end = _aware(since, "since"), _aware(until, "until")
+    if start is not None:
+        query = query.where(EventRow.received_at >= start)
+    if end is not None:
+        query = query.where(EventRow.received_at < end)
+    if before is not None:
+        query = query.where(EventRow.id < before)
+    if site:
+        query = query.where(EventRow.site == site)
+    registry = runtime.registry
+    if q and q.strip():
+        text = q.strip()
+        needle = text.lower()
+        named = sorted(device for (_s, device), entry in registry
+                       if needle in " ".join((entry.name, entry.name_en, entry.label)).lower())
+        pattern = _like(text)
+        query = query.where(or_(
+            func.lower(EventRow.device_id).like(pattern, escape="\\"),
+            func.lower(EventRow.kind).like(pattern, escape="\\"),
+            func.lower(EventRow.point).like(pattern, escape="\\"),
+            EventRow.device_id.in_(named) if named else false(),
+        ))
+    if subsystem:
+        own = [EventRow.kind.like(f"{family}.%") for family in subsystems.families(subsystem)]
+        unmapped = not_(or_(*[EventRow.kind.like(f"{family}.%") for family in subsystems.mapped_families()]))
+        if subsystem == "other":
+            others = set().union(*(subsystems.device_ids(registry, name) for name in subsystems.SUBSYSTEMS
+                                   if name != "other"))
+            by_device = EventRow.device_id.not_in(sorted(others)) if others else true()
+        else:
+            ids = sorted(subsystems.device_ids(registry, subsystem))
+            by_device = EventRow.device_id.in_(ids) if ids else false()
+        query = query.where(or_(*own, and_(unmapped, by_device)))
+    return [event_row_view(row, registry) for row in session.scalars(query)]

@@ -82,4 +82,6 @@ async def health(runtime: RuntimeDep) -> dict[str, Any]:
             **vars(runtime.notifier.counters),
         },
         "websocket": {"clients": runtime.hub.client_count, "seq": runtime.hub.seq, "stream": runtime.hub.stream},
+        "displays": runtime.displays.counts(runtime.now()),
+        "build": runtime.build_id,
     }

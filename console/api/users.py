@@ -1,7 +1,120 @@
-"""(Being built for issue 5.)"""
+"""Users (admin only): list, create, change role / name / password, disable. Disabling a user or
+changing their password ends their sessions. Every change is audited."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+from typing import Any
 
-router = APIRouter(tags=["users"])
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from console import audit, auth
+from console.api.deps import Admin, ReadSession, RuntimeDep, client_address, token_from
+from console.errors import AuthError
+from console.store.tables import SessionRow, UserRow
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+RoleName = str
+
+
+class NewUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    role: RoleName = Field(description="admin, supervisor, operator, guard or display")
+    display_name: str = Field("", max_length=64)
+
+
+class UserChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: RoleName | None = None
+    display_name: str | None = Field(None, max_length=64)
+    disabled: bool | None = None
+    password: str | None = Field(None, min_length=1, max_length=256)
+
+
+def user_view(row: UserRow) -> dict[str, Any]:
+    return {"username": row.username, "role": row.role, "display_name": row.display_name,
+            "disabled": row.disabled, "created_at": row.created_at.isoformat()}
+
+
+@router.get("")
+def list_users(session: ReadSession, _user: Admin) -> list[dict[str, Any]]:
+    return [user_view(row) for row in session.scalars(select(UserRow).order_by(UserRow.username))]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_user(body: NewUser, request: Request, runtime: RuntimeDep, user: Admin) -> dict[str, Any]:
+    with runtime.store.write() as session, session.begin():
+        if session.scalar(select(UserRow.id).where(UserRow.username == body.username)) is not None:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"user {body.username!r} already exists")
+        try:
+            auth.add_user(session, body.username, body.password, body.role, body.display_name)
+        except AuthError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        audit.record(session, user.username, "user.add", target=f"user:{body.username}",
+                     detail={"role": body.role, "display_name": body.display_name},
+                     client=client_address(request), at=runtime.now())
+        row = session.scalar(select(UserRow).where(UserRow.username == body.username))
+        assert row is not None
+        return user_view(row)
+
+
+def _enabled_admins(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(UserRow).where(
+        UserRow.role == "admin", UserRow.disabled.is_(False))) or 0
+
+
+@router.patch("/{username}")
+def change_user(username: str, body: UserChange, request: Request, runtime: RuntimeDep, user: Admin) -> dict[str, Any]:
+    with runtime.store.write() as session, session.begin():
+        row = session.scalar(select(UserRow).where(UserRow.username == username).with_for_update())
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {username!r}")
+        if body.role is not None and body.role not in auth.ROLES:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"unknown role {body.role!r}; choose one of {', '.join(auth.ROLES)}")
+        demoting = row.role == "admin" and body.role is not None and body.role != "admin"
+        disabling = body.disabled is True and not row.disabled
+        if (demoting or disabling) and row.username == user.username:
+            raise HTTPException(status.HTTP_409_CONFLICT,
+                                "you cannot disable or demote yourself; ask another admin")
+        if (demoting or disabling) and row.role == "admin" and not row.disabled:
+            # Lock the admins (PostgreSQL) so two admins demoting each other cannot leave none.
+            session.scalars(select(UserRow.id).where(UserRow.role == "admin").with_for_update()).all()
+            if _enabled_admins(session) <= 1:
+                raise HTTPException(status.HTTP_409_CONFLICT,
+                                    f"{row.username} is the last enabled admin; make another admin first")
+        changes: dict[str, Any] = {}
+        if body.role is not None and body.role != row.role:
+            changes["role"] = [row.role, body.role]
+            row.role = body.role
+        if body.display_name is not None and body.display_name != row.display_name:
+            changes["display_name"] = [row.display_name, body.display_name]
+            row.display_name = body.display_name
+        if body.disabled is not None and body.disabled != row.disabled:
+            changes["disabled"] = [row.disabled, body.disabled]
+            row.disabled = body.disabled
+        if body.password is not None:
+            try:
+                auth.validate_password(body.password)
+            except AuthError as exc:
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+            row.password_hash = auth.hash_password(body.password)
+            changes["password"] = "changed"
+        revoke = (row.disabled and "disabled" in changes) or "password" in changes
+        revoked = 0
+        if revoke:
+            ending = delete(SessionRow).where(SessionRow.user_id == row.id)
+            token = token_from(request)
+            if row.id == user.id and token:  # an admin changing their own password stays signed in here
+                ending = ending.where(SessionRow.token_hash != hashlib.sha256(token.encode()).hexdigest())
+            revoked = session.execute(ending).rowcount or 0
+        if changes:
+            audit.record(session, user.username, "user.change", target=f"user:{row.username}",
+                         detail={**changes, "sessions_revoked": revoked}, client=client_address(request),
+                         at=runtime.now())
+        return user_view(row)

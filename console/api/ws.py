@@ -1,9 +1,12 @@
-"""The WebSocket ``/ws``: a snapshot (or the missed messages after ``?since=``), then live changes."""
+"""The WebSocket ``/ws``: a ``hello`` (the build id), a snapshot (or the missed messages after
+``?since=``), then live changes. Walls send ``display.heartbeat`` over the same socket."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import json
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -13,7 +16,8 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from console import auth, device_status
-from console.api.deps import get_runtime, token_from
+from console.api.deps import client_address, get_runtime, token_from
+from console.displays import RECORDED_ROLES
 from console.hub import Subscriber, dumps
 from console.runtime import Runtime
 from console.messages import HubMessage
@@ -23,6 +27,8 @@ from console.views import alarm_view, event_row_view
 
 router = APIRouter()
 SNAPSHOT_EVENTS = 50
+MAX_CLIENT_MESSAGE = 4096
+_connections = itertools.count(1)
 
 
 def build_snapshot(runtime: Runtime, user: auth.User | None = None) -> dict[str, Any]:
@@ -90,27 +96,54 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     hub = runtime.hub
     is_guard = user.role == "guard"
+    connection = next(_connections)
     subscriber = hub.subscribe(guard_filter(user.username) if is_guard else None)
     try:
         since = _int_param(websocket, "since")
         # A guard always starts from a fresh snapshot: the replay buffer holds everyone's messages.
         replay = (hub.replay(since, websocket.query_params.get("stream"))
                   if since is not None and not is_guard else None)
+        seq = hub.seq  # taken with the subscription, before any await: nothing falls between
+        # First, before the snapshot or the replay: which build of the pages the server serves.
+        await websocket.send_text(dumps({"type": "hello", "build": runtime.build_id,
+                                         "server_time": datetime.now(timezone.utc).isoformat()}))
         if replay is None:
-            seq = hub.seq  # taken with the subscription, before any await: nothing falls between
             snapshot = await run_in_threadpool(build_snapshot, runtime, user)
             await websocket.send_text(dumps({"type": "snapshot", "seq": seq, "stream": hub.stream, **snapshot}))
         else:
             for text in replay:
                 await websocket.send_text(text)
-        await _pump(websocket, subscriber)
+        await _pump(websocket, subscriber, _client_messages(runtime, user, client_address(websocket), connection))
     except WebSocketDisconnect:
         pass
     finally:
         hub.unsubscribe(subscriber)
+        closed = runtime.displays.closed(connection, runtime.now())
+        if closed:
+            hub.publish(closed)
 
 
-async def _pump(websocket: WebSocket, subscriber: Subscriber) -> None:
+def _client_messages(runtime: Runtime, user: auth.User, address: str,
+                     connection: int) -> Callable[[str], None]:
+    """What a client may send: a wall's ``display.heartbeat`` (from display, admin, supervisor
+    and operator connections; a guard's are ignored). Anything else is ignored."""
+    def handle(text: str) -> None:
+        if user.role not in RECORDED_ROLES or len(text) > MAX_CLIENT_MESSAGE:
+            return
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return
+        if not isinstance(message, dict) or message.get("type") != "display.heartbeat":
+            return
+        changes = runtime.displays.heartbeat(message, user.username, address, connection, runtime.now())
+        if changes:
+            runtime.hub.publish(changes)  # on the event loop already
+
+    return handle
+
+
+async def _pump(websocket: WebSocket, subscriber: Subscriber, on_text: Callable[[str], None]) -> None:
     async def send() -> None:
         while True:
             text = await subscriber.queue.get()
@@ -124,6 +157,8 @@ async def _pump(websocket: WebSocket, subscriber: Subscriber) -> None:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
+            if message.get("text"):
+                on_text(message["text"])
 
     tasks = [asyncio.create_task(send()), asyncio.create_task(receive())]
     try:

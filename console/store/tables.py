@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
+    JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
     Text, UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -58,6 +58,8 @@ class EventRow(Base):
         Index("ix_events_kind_received", "kind", "received_at"),
         # The latest events of one kind at one device (camera status, a run of denials), newest first.
         Index("ix_events_device_kind_id", "device_id", "kind", "id"),
+        # Event history searches by time (since / until).
+        Index("ix_events_received", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -367,3 +369,43 @@ class RegisteredDeviceRow(Base):
     """The DeviceEntry as the site file would hold it."""
     registered_by: Mapped[str] = mapped_column(String(64))
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FloorPlanRow(Base):
+    """The plan of one floor of one building: an image (PNG or JPEG, kept in the store so every
+    console instance serves it) on which devices are placed."""
+
+    __tablename__ = "floor_plans"
+    __table_args__ = (UniqueConstraint("site", "building", "floor", name="uq_floor_plans_place"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(64))
+    building: Mapped[str] = mapped_column(String(64))
+    floor: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(128), default="")
+    image: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    """Bumped on every change of the image or of a marker: the image URL carries it."""
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DevicePositionRow(Base):
+    """Where a device (or one point of it) is on a floor plan, placed from the admin page; x and y
+    are fractions 0..1 of the image from the left and from the top."""
+
+    __tablename__ = "device_positions"
+
+    floorplan_id: Mapped[int] = mapped_column(Integer, ForeignKey("floor_plans.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    point: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    placed_by: Mapped[str] = mapped_column(String(64))
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -53,6 +53,7 @@ def test_display_can_watch_but_not_acknowledge_and_operator_can(
     alarm = raise_alarm(console, publisher)
     assert console.api("GET", "/api/alarms?active=true", "wall").status_code == 200
     with connect(f"ws://127.0.0.1:{console.port}/ws?token={console.tokens['wall']}", open_timeout=5) as ws:
+        assert '"type":"hello"' in ws.recv(timeout=5)
         assert '"type":"snapshot"' in ws.recv(timeout=5)
     denied = console.api("POST", f"/api/alarms/{alarm['id']}/ack", "wall", json={"comment": "x"})
     assert denied.status_code == 403

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,9 +17,12 @@ from console.store.tables import AuditRow
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
 
 
-def ws_connect(console: ConsoleProcess, user: str, query: str = "") -> ClientConnection:
+@contextlib.contextmanager
+def ws_connect(console: ConsoleProcess, user: str, query: str = "") -> Iterator[ClientConnection]:
     url = f"ws://127.0.0.1:{console.port}/ws{query}"
-    return connect(url, additional_headers={"Authorization": f"Bearer {console.tokens[user]}"}, open_timeout=5)
+    with connect(url, additional_headers={"Authorization": f"Bearer {console.tokens[user]}"}, open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "hello"  # always first: the build id
+        yield ws
 
 
 def receive_until(ws: ClientConnection, predicate: Any, timeout: float = 10.0) -> list[dict[str, Any]]:
