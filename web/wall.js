@@ -1,4 +1,6 @@
-// MCC wall display: read-only live view fed by the /ws WebSocket only.
+// MCC wall display: a read-only, unattended live view fed by the /ws WebSocket, plus a few REST
+// reads (floor plans, subsystem health, today's KPIs). Renders are folded into animation frames and
+// the queue is keyed (rows are reused, never rebuilt), so 500 alarms and 20 events/s stay smooth.
 import {
   t,
   getLang,
@@ -9,27 +11,30 @@ import {
   initLangSwitch,
   onLangChange,
 } from "./i18n.js";
-import { TZ } from "./api.js"; // the site time zone from <meta name="mcc-timezone">
+import { TZ, api, loc, now, setServerTime, siteTime, parseTime } from "./api.js";
+import { FloorPlanView } from "./floorplan.js";
 
 const TICKER_MAX = 20;
+const CAM_MAX = 4;
+const MAX_ROWS_DEFAULT = 30;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 10000;
 const STABLE_MS = 10000; // a connection open this long resets the back-off
 const AUTH_PROBE_AFTER = 3; // failed handshakes in a row before we check the session
+const HEARTBEAT_MS = 15000;
+const KPI_EVERY_MS = 60000;
+const REFETCH_MS = 1500; // floor plans / device summary after device.state: at most this often
 const SEVERITY_RANK = { critical: 1, major: 2, minor: 3, warning: 4 };
+const SUBSYSTEMS = ["fire", "access", "parking", "video"];
 const ALARM_TYPES = new Set(["alarm.raised", "alarm.updated", "alarm.acked", "alarm.cleared"]);
+const STORE_SOUND = "mcc.wall.sound";
+const STORE_DISPLAY = "mcc.wall.display";
 
-// ---------------------------------------------------------------- time zone / formatting
+// ---------------------------------------------------------------- small helpers
 
 const partsFmt = new Intl.DateTimeFormat("en-GB", {
-  timeZone: TZ,
-  year: "numeric",
-  month: "2-digit",
-  day: "2-digit",
-  hour: "2-digit",
-  minute: "2-digit",
-  second: "2-digit",
-  hourCycle: "h23",
+  timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
 });
 const weekdayFmt = {
   zh: new Intl.DateTimeFormat("zh-CN", { timeZone: TZ, weekday: "long" }),
@@ -43,95 +48,149 @@ function zonedParts(ms) {
   return out;
 }
 
-function hms(ms) {
-  const p = zonedParts(ms);
-  return `${p.hour}:${p.minute}:${p.second}`;
-}
-
-function parseTime(iso) {
-  const ms = Date.parse(iso);
-  return Number.isFinite(ms) ? ms : null;
-}
-
-// Server clock offset: used only if the server puts `server_time` in the snapshot.
-let clockOffsetMs = 0;
-const now = () => Date.now() + clockOffsetMs;
-
-// ---------------------------------------------------------------- DOM helpers
-
 const $ = (id) => document.getElementById(id);
 
 function el(tag, className, text) {
   const e = document.createElement(tag);
   if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
+  if (text !== undefined && text !== null) e.textContent = text;
   return e;
+}
+
+function noTranslate(node) {
+  node.setAttribute("translate", "no");
+  return node;
 }
 
 function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }
 
+function storeGet(key) {
+  try {
+    return window.localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function storeSet(key, value) {
+  try {
+    window.localStorage.setItem(key, value);
+  } catch {
+    /* kiosk without storage: the choice lasts until the next load */
+  }
+}
+
 function locationLabel(obj) {
-  const loc = obj.location || {};
-  if (loc.label) return loc.label;
-  const parts = [loc.building, loc.floor, loc.zone].filter(Boolean);
+  const l = obj.location || {};
+  if (l.label) return l.label;
+  const parts = [l.building, l.floor, l.zone].filter(Boolean);
   if (parts.length) return parts.join(" ");
   const base = obj.device_name || obj.device_id || "";
   return obj.point ? `${base} · ${obj.point}` : base;
 }
 
 function locationDetail(obj) {
-  // second line under the label: the device (and point) the signal came from
-  const loc = obj.location || {};
-  if (!loc.label && ![loc.building, loc.floor, loc.zone].some(Boolean)) return "";
+  const l = obj.location || {};
+  if (!l.label && ![l.building, l.floor, l.zone].some(Boolean)) return "";
   const base = obj.device_name || obj.device_id || "";
   return obj.point ? `${base} · ${obj.point}` : base;
 }
-
-// ---------------------------------------------------------------- state
-
-const state = {
-  alarms: new Map(), // id -> Alarm
-  revisions: new Map(), // id -> newest alarm revision seen (kept after an alarm leaves the queue)
-  events: [], // newest first, at most TICKER_MAX
-  devices: null,
-  seq: null,
-  stream: null,
-};
-
-// ---------------------------------------------------------------- alarm queue
-
-const tbody = $("alarm-rows");
-const rows = new Map(); // id -> {tr, alarm, cells…, raisedMs}
 
 function rankOf(a) {
   const r = Number(a.severity_rank);
   return Number.isFinite(r) && r > 0 ? r : SEVERITY_RANK[a.severity] || 9;
 }
 
-function compareAlarms(a, b) {
-  return (
-    rankOf(a) - rankOf(b) ||
-    (parseTime(a.raised_at) ?? 0) - (parseTime(b.raised_at) ?? 0) ||
-    (Number(a.id) || 0) - (Number(b.id) || 0)
-  );
+function sevOf(a) {
+  return SEVERITY_RANK[a.severity] ? a.severity : "warning";
 }
 
-function isLive(a) {
-  return !(a.acknowledged && a.cleared);
+const isLive = (a) => !(a.acknowledged && a.cleared);
+
+function isShelved(a) {
+  const until = a.shelved_until ? parseTime(a.shelved_until) : null;
+  return until !== null && until > now();
+}
+
+// ---------------------------------------------------------------- state
+
+const state = {
+  alarms: new Map(), // id -> alarm view (live only)
+  revisions: new Map(), // id -> newest alarm revision seen
+  tasks: new Map(), // task id -> task summary (open tasks)
+  events: [], // newest first, at most TICKER_MAX
+  devices: null,
+  plans: [],
+  plansError: "",
+  kpis: null,
+  kpisError: false,
+  seq: null,
+  stream: null,
+  sorted: [], // live, unshelved alarms in queue order (kept by renderQueue)
+};
+
+// ---------------------------------------------------------------- render scheduling
+
+const dirty = { queue: false, force: false, ticker: false, plan: false, health: false, kpis: false };
+let frame = 0;
+const pendingEvents = [];
+
+function invalidate(...parts) {
+  for (const p of parts) dirty[p] = true;
+  if (!frame) frame = requestAnimationFrame(renderFrame);
+}
+
+function renderFrame() {
+  frame = 0;
+  if (dirty.queue) {
+    const force = dirty.force;
+    dirty.queue = dirty.force = false;
+    renderQueue(force);
+    dirty.plan = true;
+    renderCams(force);
+    syncSound();
+  }
+  if (dirty.plan) {
+    dirty.plan = false;
+    renderPlan();
+  }
+  if (dirty.ticker) {
+    dirty.ticker = false;
+    flushTicker();
+  }
+  if (dirty.health) {
+    dirty.health = false;
+    renderHealth();
+  }
+  if (dirty.kpis) {
+    dirty.kpis = false;
+    renderKpis();
+  }
+}
+
+// ---------------------------------------------------------------- alarm queue
+
+const tbody = $("alarm-rows");
+const wrap = $("alarm-wrap");
+const rows = new Map(); // alarm id -> row record (only the rows in the DOM)
+let capacity = MAX_ROWS_DEFAULT; // rows that fit on the screen
+let rowHeight = 0; // measured once per layout (resize / language), 0 = measure again
+
+function taskOf(a) {
+  if (a.task_id != null) {
+    const task = state.tasks.get(a.task_id);
+    if (task) return task;
+  }
+  return null;
 }
 
 function stateInfo(a) {
-  if (a.cleared && !a.acknowledged) return { key: "cleared-unacked", text: t("state.cleared_unacked") };
-  if (a.cleared) return { key: "cleared", text: t("state.cleared") };
-  if (a.acknowledged) {
-    return {
-      key: "acked",
-      text: a.acked_by ? t("state.acked_by", { user: a.acked_by }) : t("state.acked"),
-    };
-  }
-  return { key: "unacked", text: t("state.unacked") };
+  if (a.cleared && !a.acknowledged) return { key: "cleared-unacked", text: t("state.cleared_unacked"), user: "" };
+  if (a.cleared) return { key: "cleared", text: t("state.cleared"), user: "" };
+  if (a.acknowledged) return { key: "acked", text: t("state.acked"), user: a.acked_by || "" };
+  return { key: "unacked", text: t("state.unacked"), user: "" };
 }
 
 function createRow(a) {
@@ -142,44 +201,64 @@ function createRow(a) {
   sevCell.append(sevPill);
   const kindCell = el("td", "col-kind");
   const kindText = el("span", "kind-text");
+  const countBadge = el("span", "count-badge");
   const testBadge = el("span", "test-badge");
-  kindCell.append(kindText, testBadge);
-  const locCell = el("td", "col-loc");
+  kindCell.append(kindText, countBadge, testBadge);
+  const locCell = noTranslate(el("td", "col-loc"));
   const locMain = el("span", "loc-main");
   const locSub = el("span", "loc-sub");
   locCell.append(locMain, locSub);
   const ageCell = el("td", "col-age num");
   const ageTime = el("time", "age");
   ageCell.append(ageTime);
-  const countCell = el("td", "col-count num");
+  const stepCell = el("td", "col-step");
+  const stepLine = el("span", "step-line");
+  const stepText = el("span", "step-text");
+  const stepDue = el("time", "step-due");
+  stepLine.append(stepText, stepDue);
+  const guardLine = el("span", "guard-line");
+  const guardName = noTranslate(el("span", "guard-name"));
+  const guardState = el("span", "guard-state");
+  guardLine.append(guardName, guardState);
+  stepCell.append(stepLine, guardLine);
   const stateCell = el("td", "col-state");
   const stateText = el("span", "state-text");
-  stateCell.append(stateText);
-  tr.append(sevCell, kindCell, locCell, ageCell, countCell, stateCell);
+  const ackUser = noTranslate(el("span", "ack-user"));
+  stateCell.append(stateText, ackUser);
+  tr.append(sevCell, kindCell, locCell, ageCell, stepCell, stateCell);
   tr.addEventListener("animationend", (e) => {
     if (e.animationName === "row-arrive") tr.classList.remove("is-new");
   });
-  const r = { tr, sevPill, kindText, testBadge, locMain, locSub, ageTime, countCell, stateText, alarm: null, raisedMs: null };
+  const r = {
+    tr, sevPill, kindText, countBadge, testBadge, locMain, locSub, ageTime, stepText, stepDue,
+    guardLine, guardName, guardState, stateText, ackUser, alarm: null, task: undefined, raisedMs: null, dueMs: null,
+  };
   rows.set(a.id, r);
   return r;
 }
 
-function fillRow(r, a) {
+function fillRow(r, a, task) {
   const { tr } = r;
   r.alarm = a;
+  r.task = task;
   r.raisedMs = parseTime(a.raised_at);
   const st = stateInfo(a);
-  const sev = SEVERITY_RANK[a.severity] ? a.severity : "warning";
+  const sev = sevOf(a);
+  const kind = String(a.kind || "");
   tr.dataset.severity = sev;
-  tr.dataset.kind = a.kind || "";
+  tr.dataset.kind = kind;
   tr.dataset.state = st.key;
-  tr.classList.toggle("is-fire", String(a.kind || "").startsWith("fire.alarm"));
+  tr.classList.toggle("is-fire", kind.startsWith("fire.alarm"));
   tr.classList.toggle("is-unacked", !a.acknowledged);
-  tr.classList.toggle("is-blinking", a.kind === "fire.alarm" && !a.acknowledged);
+  tr.classList.toggle("is-blinking", !a.acknowledged && (kind === "fire.alarm" || sev === "critical"));
   tr.classList.toggle("is-test", !!a.test);
   setText(r.sevPill, severityLabel(a.severity));
   r.sevPill.className = `sev-pill sev-${sev}`;
   setText(r.kindText, kindLabel(a.kind));
+  const count = Number(a.count) || 1;
+  setText(r.countBadge, count > 1 ? t("wall.count", { n: count }) : "");
+  r.countBadge.title = count > 1 ? t("wall.count_title", { n: count }) : "";
+  r.countBadge.hidden = count <= 1;
   setText(r.testBadge, a.test ? t("alarm.test") : "");
   r.testBadge.hidden = !a.test;
   setText(r.locMain, locationLabel(a));
@@ -187,33 +266,73 @@ function fillRow(r, a) {
   setText(r.locSub, sub);
   r.locSub.hidden = !sub;
   if (a.raised_at) r.ageTime.dateTime = a.raised_at;
-  updateAge(r, now());
-  setText(r.countCell, String(a.count ?? 1));
+  // The SOP's current step with its countdown, and the guard sent with their dispatch state.
+  const step = task && task.current_step;
+  setText(r.stepText, task ? (step ? loc(step.text) : t("wall.step_none")) : t("wall.no_task"));
+  r.stepText.classList.toggle("muted", !step);
+  r.dueMs = step && step.due_at ? parseTime(step.due_at) : null;
+  if (step && step.due_at) r.stepDue.dateTime = step.due_at;
+  r.stepDue.hidden = r.dueMs === null;
+  if (task && task.assignee) {
+    setText(r.guardName, t("wall.guard", { guard: task.assignee }));
+    const ds = task.dispatch_state;
+    setText(r.guardState, ds ? t(`dstate.${ds}`) : "");
+    r.guardLine.dataset.dispatch = ds || "";
+  } else {
+    setText(r.guardName, task ? t("wall.no_guard") : "");
+    setText(r.guardState, "");
+    r.guardLine.dataset.dispatch = "";
+  }
+  r.guardLine.hidden = !task;
   setText(r.stateText, st.text);
   r.stateText.className = `state-text state-${st.key}`;
+  setText(r.ackUser, st.user);
+  r.ackUser.hidden = !st.user;
+  tickRow(r, now());
 }
 
-function updateAge(r, nowMs) {
+function tickRow(r, nowMs) {
   setText(r.ageTime, r.raisedMs == null ? "—" : formatDuration((nowMs - r.raisedMs) / 1000));
+  if (r.dueMs !== null) {
+    const left = (r.dueMs - nowMs) / 1000;
+    const overdue = left < 0;
+    setText(r.stepDue, overdue ? t("due.overdue", { d: formatDuration(-left) }) : t("due.left", { d: formatDuration(left) }));
+    r.stepDue.classList.toggle("overdue", overdue);
+  }
 }
 
-/** Bring the table in line with state.alarms, touching only what changed. */
-// A supervisor's shelf (搁置) takes a nuisance source out of the queue until it expires.
-function isShelved(a) {
-  const until = a.shelved_until ? parseTime(a.shelved_until) : null;
-  return until !== null && until > now();
+function measureCapacity() {
+  let h = 0;
+  for (const tr of tbody.children) h = Math.max(h, tr.getBoundingClientRect().height);
+  if (!h) return;
+  const spacing = parseFloat(getComputedStyle($("alarm-table")).borderSpacing.split(" ").pop()) || 0;
+  rowHeight = h + spacing;
+  const head = $("alarm-table").tHead.getBoundingClientRect().height;
+  const more = rowHeight * 0.8; // room for the "+N more" line
+  const fit = Math.max(3, Math.floor((wrap.clientHeight - head - more) / rowHeight));
+  if (fit !== capacity) {
+    capacity = fit;
+    invalidate("queue");
+  }
 }
 
-function renderAlarms(force = false) {
+function renderQueue(force = false) {
   const all = [...state.alarms.values()];
   const shelved = all.filter(isShelved).length;
-  const sorted = all.filter((a) => !isShelved(a)).sort(compareAlarms);
+  // decorate-sort: each alarm's sort key is computed once, not in every comparison
+  const sorted = all.filter((a) => !isShelved(a))
+    .map((a) => [rankOf(a), parseTime(a.raised_at) ?? 0, Number(a.id) || 0, a])
+    .sort((x, y) => x[0] - y[0] || x[1] - y[1] || x[2] - y[2])
+    .map((x) => x[3]);
+  state.sorted = sorted;
+  const shown = sorted.slice(0, capacity);
   const keep = new Set();
-  sorted.forEach((a, i) => {
+  shown.forEach((a, i) => {
     keep.add(a.id);
     let r = rows.get(a.id);
     if (!r) r = createRow(a);
-    if (force || r.alarm !== a) fillRow(r, a);
+    const task = taskOf(a);
+    if (force || r.alarm !== a || r.task !== task) fillRow(r, a, task);
     if (tbody.children[i] !== r.tr) tbody.insertBefore(r.tr, tbody.children[i] || null);
   });
   for (const [id, r] of rows) {
@@ -227,14 +346,16 @@ function renderAlarms(force = false) {
   const empty = sorted.length === 0;
   $("alarm-empty").hidden = !empty;
   $("alarm-table").classList.toggle("is-empty", empty);
+  const hidden = sorted.length - shown.length;
+  $("alarm-more").hidden = hidden <= 0;
+  if (hidden > 0) setText($("alarm-more"), t("wall.more", { n: hidden }));
   const summary = empty ? "" : t("alarms.summary", { total: sorted.length, unacked });
   setText($("alarm-summary"), shelved ? `${summary} ${t("alarms.shelved", { count: shelved })}`.trim() : summary);
   document.body.classList.toggle("has-unacked-fire", sorted.some((a) => a.kind === "fire.alarm" && !a.acknowledged));
+  if (!rowHeight && shown.length) measureCapacity();
 }
 
-// Alarm messages carry the whole alarm and a revision. Two changes committed close together
-// (an operator's ack, a device's restore) can be published in the other order, and a snapshot
-// can be newer than messages queued behind it: an older revision never overwrites a newer one.
+// An older revision never overwrites a newer one (messages and snapshots can cross).
 function isStale(a) {
   const seen = state.revisions.get(a.id);
   return typeof a.revision === "number" && seen !== undefined && a.revision < seen;
@@ -244,34 +365,342 @@ function noteRevision(a) {
   if (typeof a.revision === "number") state.revisions.set(a.id, a.revision);
 }
 
-function upsertAlarm(a) {
+function upsertAlarm(a, type) {
   if (!a || a.id === undefined || a.id === null) return;
   if (isStale(a)) return;
+  const known = state.alarms.has(a.id) || state.revisions.has(a.id);
   noteRevision(a);
   if (isLive(a)) state.alarms.set(a.id, a);
   else state.alarms.delete(a.id);
-  renderAlarms();
+  if (type === "alarm.raised" && !known && !a.acknowledged && !isShelved(a)) sound.newAlarm(a);
+  invalidate("queue");
 }
 
-// ---------------------------------------------------------------- device counts
+// ---------------------------------------------------------------- tasks
 
-const DEVICE_KEYS = ["online", "offline", "unknown", "total"];
+function upsertTask(task) {
+  if (!task || task.id == null) return;
+  const old = state.tasks.get(task.id);
+  if (old && typeof old.revision === "number" && typeof task.revision === "number" && task.revision < old.revision) return;
+  if (task.state === "open") state.tasks.set(task.id, task);
+  else state.tasks.delete(task.id);
+  invalidate("queue");
+}
 
-function renderDevices(flash = false) {
-  const d = state.devices;
-  for (const k of DEVICE_KEYS) {
-    const node = $("dev-" + k);
-    const v = d && Number.isFinite(Number(d[k])) ? String(d[k]) : "–";
-    if (node.textContent !== v) {
-      node.textContent = v;
-      if (flash) {
-        node.classList.remove("flash");
-        void node.offsetWidth; // restart the animation
-        node.classList.add("flash");
-      }
+// ---------------------------------------------------------------- floor plans
+
+const planView = new FloorPlanView($("plan-view"), {});
+const planTabs = new Map(); // plan id -> {btn, name, count}
+let currentPlanId = null;
+let autoTargetId = null; // the alarm the plan last switched to
+let shownPlanKey = "";
+
+function planKey(p) {
+  return `${p.id}:${p.revision}:${p.image_url}`;
+}
+
+function planOfAlarm(a) {
+  const l = a.location || {};
+  if (!l.building && !l.floor) return null;
+  return state.plans.find((p) => p.building === (l.building || "") && p.floor === (l.floor || "") &&
+    (!p.site || !a.site || p.site === a.site)) || null;
+}
+
+/** The newest alarm of the top priority among the active (unshelved) ones. */
+function topAlarm() {
+  let best = null;
+  for (const a of state.sorted) {
+    if (!best) {
+      best = a;
+      continue;
+    }
+    if (rankOf(a) > rankOf(best)) break; // sorted by priority: the top group is done
+    if ((parseTime(a.raised_at) ?? 0) >= (parseTime(best.raised_at) ?? 0)) best = a;
+  }
+  return best;
+}
+
+function renderPlan() {
+  const plans = state.plans;
+  const counts = new Map();
+  for (const a of state.sorted) {
+    const p = planOfAlarm(a);
+    if (p) counts.set(p.id, (counts.get(p.id) || 0) + 1);
+  }
+  // Switch to the floor of the newest top-priority alarm whenever that alarm changes.
+  const top = topAlarm();
+  const note = $("plan-note");
+  note.hidden = true;
+  if (top && top.id !== autoTargetId) {
+    const p = planOfAlarm(top);
+    if (p) {
+      autoTargetId = top.id;
+      currentPlanId = p.id;
+    } else if (plans.length) {
+      note.hidden = false;
+      note.replaceChildren(el("span", null, t("wall.plan.no_plan_for")), noTranslate(el("span", "plan-note-loc", ` ${locationLabel(top)}`)));
+    }
+  } else if (!top) {
+    autoTargetId = null;
+  }
+  if (!plans.some((p) => p.id === currentPlanId)) currentPlanId = plans.length ? plans[0].id : null;
+  const plan = plans.find((p) => p.id === currentPlanId) || null;
+
+  // floor tabs (keyed)
+  const box = $("plan-floors");
+  const keep = new Set();
+  plans.forEach((p, i) => {
+    keep.add(p.id);
+    let tab = planTabs.get(p.id);
+    if (!tab) {
+      const btn = el("button", "plan-tab");
+      btn.type = "button";
+      btn.setAttribute("role", "tab");
+      btn.setAttribute("aria-controls", "plan-view");
+      const name = noTranslate(el("span", "plan-tab-name"));
+      const count = el("span", "plan-tab-count");
+      btn.append(name, count);
+      btn.addEventListener("click", () => {
+        currentPlanId = p.id;
+        invalidate("plan");
+      });
+      tab = { btn, name, count };
+      planTabs.set(p.id, tab);
+    }
+    setText(tab.name, [p.building, p.floor].filter(Boolean).join(" "));
+    const n = counts.get(p.id) || 0;
+    setText(tab.count, n ? t("wall.plan.alarms", { n }) : "");
+    tab.count.hidden = !n;
+    tab.btn.classList.toggle("has-alarms", n > 0);
+    tab.btn.setAttribute("aria-selected", String(p.id === currentPlanId));
+    tab.btn.tabIndex = p.id === currentPlanId ? 0 : -1;
+    if (box.children[i] !== tab.btn) box.insertBefore(tab.btn, box.children[i] || null);
+  });
+  for (const [id, tab] of planTabs) {
+    if (!keep.has(id)) {
+      tab.btn.remove();
+      planTabs.delete(id);
     }
   }
+  box.hidden = plans.length === 0;
+  const title = plan ? [plan.building, plan.floor].filter(Boolean).join(" · ") : "";
+  setText($("plan-title"), title);
+  $("plan-view").setAttribute("aria-label", title);
+  const key = plan ? planKey(plan) + JSON.stringify(plan.markers || []) : "";
+  if (key !== shownPlanKey) {
+    shownPlanKey = key;
+    planView.setPlan(plan);
+  }
+  planView.setAlarms(state.sorted);
+  if (!plans.length) {
+    note.hidden = false;
+    note.textContent = state.plansError || t("wall.plan.none");
+  }
+}
+
+async function fetchPlans() {
+  try {
+    const plans = await api("GET", "/api/floorplans");
+    state.plans = Array.isArray(plans) ? plans : [];
+    state.plansError = "";
+  } catch (err) {
+    state.plansError = t("wall.plan.error", { detail: err.detail || err.message });
+  }
+  invalidate("plan");
+}
+
+// ---------------------------------------------------------------- throttled refetches
+
+function throttle(fn, ms) {
+  let timer = null;
+  let running = false;
+  let again = false;
+  const run = async () => {
+    timer = null;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      await fn();
+    } finally {
+      running = false;
+      if (again) {
+        again = false;
+        schedule();
+      }
+    }
+  };
+  function schedule() {
+    if (timer === null) timer = setTimeout(run, ms);
+  }
+  return schedule;
+}
+
+const refetchPlans = throttle(fetchPlans, REFETCH_MS);
+const refetchSummary = throttle(async () => {
+  try {
+    const summary = await api("GET", "/api/devices/summary");
+    if (summary && typeof summary === "object") {
+      state.devices = summary;
+      invalidate("health");
+    }
+  } catch {
+    /* the snapshot's numbers stay; next device.state tries again */
+  }
+}, REFETCH_MS);
+
+// ---------------------------------------------------------------- device health per subsystem
+
+const subsysItems = new Map();
+
+function renderHealth() {
+  const d = state.devices;
+  for (const k of ["online", "offline", "unknown", "total"]) {
+    const v = d && Number.isFinite(Number(d[k])) ? String(d[k]) : "–";
+    setText($("dev-" + k), v);
+  }
   $("device-section").classList.toggle("has-offline", !!(d && Number(d.offline) > 0));
+  const by = (d && d.by_subsystem) || {};
+  const list = $("subsys-list");
+  const names = [...SUBSYSTEMS];
+  if (by.other && Number(by.other.total) > 0) names.push("other");
+  names.forEach((name, i) => {
+    let item = subsysItems.get(name);
+    if (!item) {
+      const li = el("li", "subsys");
+      li.dataset.subsystem = name;
+      const label = el("span", "subsys-name");
+      label.id = `subsys-${name}`;
+      const value = el("span", "subsys-value");
+      const detail = el("span", "subsys-detail");
+      li.append(label, value, detail);
+      li.setAttribute("aria-labelledby", label.id);
+      item = { li, label, value, detail };
+      subsysItems.set(name, item);
+    }
+    if (list.children[i] !== item.li) list.insertBefore(item.li, list.children[i] || null);
+    const s = by[name];
+    setText(item.label, t(`wall.health.${name}`));
+    const total = s ? Number(s.total) || 0 : null;
+    const offline = s ? Number(s.offline) || 0 : 0;
+    const online = s ? Number(s.online) || 0 : 0;
+    setText(item.value, s ? `${online}/${total}` : "–");
+    setText(item.detail, !s ? "" : total === 0 ? t("wall.health.none") : offline ? t("wall.health.offline", { n: offline })
+      : online < total ? t("wall.health.unknown", { n: total - online }) : t("wall.health.all_ok"));
+    item.li.dataset.health = !s || total === 0 ? "none" : offline ? "bad" : online < total ? "unknown" : "ok";
+  });
+  for (const [name, item] of subsysItems) {
+    if (!names.includes(name)) {
+      item.li.remove();
+      subsysItems.delete(name);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- camera tiles
+
+const camTiles = new Map(); // alarm id -> {li, alarm, lang}
+
+function renderCams(force) {
+  const list = $("cam-list");
+  const shown = state.sorted.slice(0, CAM_MAX);
+  const keep = new Set();
+  const lang = getLang();
+  shown.forEach((a, i) => {
+    keep.add(a.id);
+    let tile = camTiles.get(a.id);
+    if (!tile) {
+      tile = { li: el("li", "cam"), alarm: null, lang: "" };
+      tile.li.dataset.alarmId = String(a.id);
+      camTiles.set(a.id, tile);
+    }
+    if (force || tile.alarm !== a || tile.lang !== lang) fillCam(tile, a);
+    if (list.children[i] !== tile.li) list.insertBefore(tile.li, list.children[i] || null);
+  });
+  for (const [id, tile] of camTiles) {
+    if (!keep.has(id)) {
+      tile.li.remove();
+      camTiles.delete(id);
+    }
+  }
+  $("cam-empty").hidden = shown.length > 0;
+}
+
+function fillCam(tile, a) {
+  tile.alarm = a;
+  tile.lang = getLang();
+  const li = tile.li;
+  li.dataset.severity = sevOf(a);
+  const snaps = Array.isArray(a.snapshots) ? a.snapshots.filter((s) => s && s.url) : [];
+  const snap = snaps.length ? snaps[snaps.length - 1] : null;
+  li.classList.toggle("has-snapshot", !!snap);
+  const head = el("p", "cam-head");
+  head.append(el("span", "cam-kind", kindLabel(a.kind)), noTranslate(el("span", "cam-loc", locationLabel(a))));
+  if (!snap) {
+    li.replaceChildren(head, el("p", "cam-none", t("wall.cam.none")));
+    return;
+  }
+  const img = li.querySelector("img.cam-img");
+  const image = img && img.getAttribute("src") === snap.url ? img : el("img", "cam-img");
+  image.src = snap.url;
+  image.decoding = "async";
+  image.alt = t("wall.cam.alt", { camera: snap.camera || "", time: siteTime(snap.taken_at) });
+  const cap = el("p", "cam-cap");
+  cap.append(noTranslate(el("span", "cam-name", snap.camera || "")), el("time", "cam-time", siteTime(snap.taken_at)));
+  li.replaceChildren(head, image, cap);
+}
+
+// ---------------------------------------------------------------- KPIs
+
+const KPI_FIELDS = [
+  ["alarms", "wall.kpi.alarms"],
+  ["acknowledged", "wall.kpi.acknowledged"],
+  ["open_tasks", "wall.kpi.open_tasks"],
+  ["median_ack_seconds", "wall.kpi.median_ack", "duration"],
+  ["median_arrive_seconds", "wall.kpi.median_arrive", "duration"],
+  ["overdue_steps", "wall.kpi.overdue"],
+  ["false_alarms", "wall.kpi.false_alarms"],
+  ["open_alarms", "wall.kpi.open_alarms"],
+];
+const kpiNodes = new Map();
+
+function renderKpis() {
+  const list = $("kpi-list");
+  const k = state.kpis || {};
+  for (const [field, key, type] of KPI_FIELDS) {
+    let node = kpiNodes.get(field);
+    if (!node) {
+      const div = el("div", "kpi");
+      div.dataset.kpi = field;
+      const dt = el("dt", "kpi-label");
+      const dd = el("dd", "kpi-value");
+      div.append(dt, dd);
+      list.append(div);
+      node = { div, dt, dd };
+      kpiNodes.set(field, node);
+    }
+    setText(node.dt, t(key));
+    const v = k[field];
+    let text = t("wall.kpi.none");
+    if (typeof v === "number" && Number.isFinite(v)) text = type === "duration" ? formatDuration(v) : String(v);
+    setText(node.dd, text);
+    node.div.classList.toggle("is-bad", field === "overdue_steps" && Number(v) > 0);
+  }
+  const err = $("kpi-error");
+  err.hidden = !state.kpisError;
+  if (state.kpisError) setText(err, t("wall.kpi.error"));
+}
+
+async function fetchKpis() {
+  try {
+    state.kpis = await api("GET", "/api/kpis/today");
+    state.kpisError = false;
+  } catch {
+    state.kpisError = true;
+  }
+  invalidate("kpis");
 }
 
 // ---------------------------------------------------------------- event ticker
@@ -309,30 +738,23 @@ function eventDetail(e) {
   return out.join(" · ");
 }
 
-function fillEventItem(li, e) {
-  li.replaceChildren();
+function eventItem(e) {
+  const li = el("li");
   const ts = parseTime(e.ts) ?? parseTime(e.received_at);
-  const time = el("time", "ev-time", ts == null ? "--:--:--" : hms(ts));
+  const time = el("time", "ev-time", ts == null ? "--:--:--" : siteTime(ts));
   if (e.ts) time.dateTime = e.ts;
   li.className = `ev ev-${eventTone(e.kind)}`;
   li.dataset.kind = e.kind || "";
   li.dataset.eventId = String(e.id ?? "");
-  li.append(
-    time,
-    el("span", "ev-kind", kindLabel(e.kind)),
-    el("span", "ev-loc", locationLabel(e)),
-  );
+  li.append(time, el("span", "ev-kind", kindLabel(e.kind)), noTranslate(el("span", "ev-loc", locationLabel(e))));
   const detail = eventDetail(e);
-  if (detail) li.append(el("span", "ev-data", detail));
+  if (detail) li.append(noTranslate(el("span", "ev-data", detail)));
+  return li;
 }
 
 function renderTicker() {
-  const items = state.events.map((e) => {
-    const li = el("li");
-    fillEventItem(li, e);
-    return li;
-  });
-  ticker.replaceChildren(...items);
+  pendingEvents.length = 0;
+  ticker.replaceChildren(...state.events.map(eventItem));
   $("event-empty").hidden = state.events.length > 0;
 }
 
@@ -341,13 +763,215 @@ function addEvent(e) {
   const key = eventKey(e);
   if (state.events.some((x) => eventKey(x) === key)) return;
   state.events.unshift(e);
-  const li = el("li");
-  fillEventItem(li, e);
-  li.classList.add("is-new");
-  ticker.prepend(li);
-  while (state.events.length > TICKER_MAX) state.events.pop();
+  if (state.events.length > TICKER_MAX) state.events.length = TICKER_MAX;
+  pendingEvents.push(e);
+  if (pendingEvents.length > TICKER_MAX) pendingEvents.splice(0, pendingEvents.length - TICKER_MAX);
+  invalidate("ticker");
+}
+
+/** The events that came since the last frame, prepended in one go. */
+function flushTicker() {
+  if (!pendingEvents.length) return;
+  const frag = document.createDocumentFragment();
+  for (let i = pendingEvents.length - 1; i >= 0; i -= 1) {
+    const li = eventItem(pendingEvents[i]);
+    li.classList.add("is-new");
+    frag.append(li);
+  }
+  pendingEvents.length = 0;
+  ticker.prepend(frag);
   while (ticker.children.length > TICKER_MAX) ticker.lastElementChild.remove();
   $("event-empty").hidden = true;
+}
+
+// ---------------------------------------------------------------- sound
+
+/** A mono 16-bit PCM WAV of `seconds`, sample by sample from fn(t) in -1..1, as a Blob URL. */
+function wavUrl(seconds, fn, rate = 22050) {
+  const n = Math.round(seconds * rate);
+  const buf = new ArrayBuffer(44 + n * 2);
+  const v = new DataView(buf);
+  const str = (o, s) => [...s].forEach((c, i) => v.setUint8(o + i, c.charCodeAt(0)));
+  str(0, "RIFF");
+  v.setUint32(4, 36 + n * 2, true);
+  str(8, "WAVE");
+  str(12, "fmt ");
+  v.setUint32(16, 16, true);
+  v.setUint16(20, 1, true); // PCM
+  v.setUint16(22, 1, true); // mono
+  v.setUint32(24, rate, true);
+  v.setUint32(28, rate * 2, true);
+  v.setUint16(32, 2, true);
+  v.setUint16(34, 16, true);
+  str(36, "data");
+  v.setUint32(40, n * 2, true);
+  for (let i = 0; i < n; i += 1) {
+    const s = Math.max(-1, Math.min(1, fn(i / rate)));
+    v.setInt16(44 + i * 2, Math.round(s * 32767), true);
+  }
+  return URL.createObjectURL(new Blob([buf], { type: "audio/wav" }));
+}
+
+const TAU = Math.PI * 2;
+const env = (x, len, edge = 0.01) => Math.min(1, x / edge, (len - x) / edge); // click-free edges
+
+const SOUNDS = {
+  // critical: a two-tone siren (960/770 Hz, 4 Hz) for 1.6 s — unmistakable, loops until acknowledged
+  critical: () => wavUrl(1.6, (x) => 0.8 * Math.sin(TAU * (Math.floor(x * 4) % 2 ? 770 : 960) * x) * env(x, 1.6)),
+  // major: three quick 880 Hz beeps, then a pause
+  major: () => wavUrl(1.2, (x) => {
+    const k = Math.floor(x / 0.2);
+    const y = x - k * 0.2;
+    return k < 3 && y < 0.13 ? 0.6 * Math.sin(TAU * 880 * x) * env(y, 0.13) : 0;
+  }),
+  // minor: one soft falling chime
+  minor: () => wavUrl(0.9, (x) => 0.45 * Math.exp(-4 * x) * Math.sin(TAU * (660 - 120 * x) * x) * env(x, 0.9)),
+  probe: () => wavUrl(0.25, () => 0),
+};
+
+const sound = {
+  pref: storeGet(STORE_SOUND) === "on" ? "on" : "off",
+  state: "off", // on | off | blocked
+  els: {},
+  ready: false,
+
+  init() {
+    for (const name of Object.keys(SOUNDS)) {
+      const a = $(`sound-${name}`);
+      a.src = SOUNDS[name]();
+      this.els[name] = a;
+    }
+    this.ready = true;
+    $("sound-toggle").addEventListener("click", (e) => {
+      e.stopPropagation();
+      if (this.state === "on") this.disable();
+      else this.enable();
+    });
+    if (this.pref === "on") this.unlock(false);
+    else this.setState("off");
+  },
+
+  setState(s) {
+    this.state = s;
+    document.body.dataset.sound = s;
+    $("sound-status").dataset.state = s;
+    this.paint();
+    if (s === "blocked") {
+      // the first click or key anywhere counts as the enabling gesture
+      const once = () => {
+        document.removeEventListener("pointerdown", once, true);
+        document.removeEventListener("keydown", once, true);
+        if (this.state === "blocked") this.unlock(true);
+      };
+      document.addEventListener("pointerdown", once, true);
+      document.addEventListener("keydown", once, true);
+    }
+  },
+
+  paint() {
+    const s = this.state;
+    setText($("sound-text"), t(`wall.sound.${s}`));
+    const btn = $("sound-toggle");
+    setText(btn, t(s === "on" ? "wall.sound.disable" : "wall.sound.enable"));
+    btn.setAttribute("aria-pressed", String(s === "on"));
+    const banner = $("sound-banner");
+    banner.hidden = s !== "blocked";
+    if (s === "blocked") setText(banner, t("wall.sound.blocked_banner"));
+  },
+
+  /** Try to play (a silent probe): it works after a gesture, or with a kiosk's autoplay flag. */
+  async unlock(gesture) {
+    try {
+      const probe = this.els.probe;
+      probe.currentTime = 0;
+      await probe.play();
+      this.setState("on");
+      this.sync();
+    } catch (err) {
+      if (err && err.name === "NotAllowedError") this.setState("blocked");
+      else if (gesture) this.setState("on");
+      else this.setState("blocked");
+    }
+  },
+
+  enable() {
+    this.pref = "on";
+    storeSet(STORE_SOUND, "on");
+    this.unlock(true);
+  },
+
+  disable() {
+    this.pref = "off";
+    storeSet(STORE_SOUND, "off");
+    this.stopAll();
+    this.setState("off");
+  },
+
+  stopAll() {
+    for (const name of ["critical", "major", "minor"]) {
+      const a = this.els[name];
+      if (!a) continue;
+      a.loop = false;
+      a.pause();
+      a.currentTime = 0;
+    }
+    this.looping = null;
+  },
+
+  play(a, loop) {
+    a.loop = loop;
+    if (!loop) a.currentTime = 0;
+    const p = a.play();
+    if (p && p.catch) {
+      p.catch((err) => {
+        if (err && err.name === "NotAllowedError" && this.state === "on") this.setState("blocked");
+      });
+    }
+  },
+
+  channel(a) {
+    const sev = sevOf(a);
+    return sev === "critical" ? "critical" : sev === "major" ? "major" : "minor";
+  },
+
+  /** Fire and other critical alarms sound until acknowledged; the loudest one decides the sound. */
+  sync() {
+    if (!this.ready) return;
+    let loopSev = null;
+    for (const a of state.sorted) {
+      if (a.acknowledged) continue;
+      const kind = String(a.kind || "");
+      if (kind.startsWith("fire.") || sevOf(a) === "critical") {
+        const ch = this.channel(a);
+        if (!loopSev || SEVERITY_RANK[ch] < SEVERITY_RANK[loopSev]) loopSev = ch;
+      }
+    }
+    if (this.looping && this.looping !== loopSev) {
+      const old = this.els[this.looping];
+      old.loop = false;
+      old.pause();
+      old.currentTime = 0;
+      this.looping = null;
+    }
+    if (!loopSev || this.state !== "on") return;
+    const a = this.els[loopSev];
+    this.looping = loopSev;
+    if (a.paused || !a.loop) this.play(a, true);
+  },
+
+  /** Other alarms sound once when they arrive. */
+  newAlarm(alarm) {
+    if (this.state !== "on") return;
+    const kind = String(alarm.kind || "");
+    if (kind.startsWith("fire.") || sevOf(alarm) === "critical") return; // the loop takes it
+    const ch = this.channel(alarm);
+    if (this.looping === ch) return;
+    this.play(this.els[ch], false);
+  },
+};
+
+function syncSound() {
+  sound.sync();
 }
 
 // ---------------------------------------------------------------- connection status
@@ -357,8 +981,7 @@ let disconnectedAt = null;
 
 function setConn(s) {
   connState = s;
-  const box = $("conn-status");
-  box.dataset.state = s;
+  $("conn-status").dataset.state = s;
   document.body.dataset.conn = s;
   setText($("conn-text"), t("conn." + s));
   if (s === "live") disconnectedAt = null;
@@ -373,7 +996,7 @@ function renderStale(nowMs) {
   if (show) setText(banner, t("conn.stale", { duration: formatDuration((nowMs - disconnectedAt) / 1000) }));
 }
 
-// ---------------------------------------------------------------- clock (one timer for everything)
+// ---------------------------------------------------------------- clock and the one 1 s ticker
 
 function renderClock(nowMs) {
   const p = zonedParts(nowMs);
@@ -388,20 +1011,31 @@ function renderClock(nowMs) {
 function tick() {
   const n = now();
   renderClock(n);
-  for (const r of rows.values()) updateAge(r, n);
+  for (const r of rows.values()) tickRow(r, n); // only the rows on screen
   renderStale(n);
+  if (state.sorted.length !== state.alarms.size) invalidate("queue"); // a shelf may have run out
   setTimeout(tick, 1000 - (Date.now() % 1000) + 10);
 }
+
+// Main-thread lag: how late a 1 s interval fires (the worst since the last heartbeat).
+let lagMax = 0;
+let lagLast = performance.now();
+setInterval(() => {
+  const n = performance.now();
+  lagMax = Math.max(lagMax, n - lagLast - 1000);
+  lagLast = n;
+}, 1000);
 
 // ---------------------------------------------------------------- WebSocket
 
 let ws = null;
-let attempt = 0; // consecutive reconnects (for the back-off)
-let failedHandshakes = 0; // closes without ever opening
+let attempt = 0;
+let failedHandshakes = 0;
 let reconnectTimer = null;
-let resumeOk = true; // false: next connect asks for a fresh snapshot
-let awaitingResume = false; // this connection was opened with ?since and has not proven itself
+let resumeOk = true;
+let awaitingResume = false;
 let leaving = false;
+let firstBuild = null;
 
 function wsUrl(resume) {
   const u = new URL("/ws", window.location.href);
@@ -420,7 +1054,6 @@ function goLogin() {
   leaving = true;
   setConn("unauthorized");
   clearTimeout(reconnectTimer);
-  // The path only: a kiosk ?token= that stopped working must not travel to the login URL.
   window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
 }
 
@@ -444,8 +1077,10 @@ function connect() {
     if (sock !== ws) return;
     openedAt = Date.now();
     failedHandshakes = 0;
-    // A resumed stream is live at once (nothing may be missing); a fresh one after its snapshot.
-    if (resume) setConn("live");
+    if (resume) {
+      setConn("live");
+      sendHeartbeat();
+    }
   };
   sock.onmessage = (ev) => {
     if (sock !== ws) return;
@@ -477,7 +1112,6 @@ function scheduleReconnect() {
   reconnectTimer = setTimeout(connect, delay);
 }
 
-/** Reconnect at once, e.g. after a seq gap (ask for the missed messages, or a snapshot). */
 function resync(fresh) {
   if (fresh) resumeOk = false;
   const old = ws;
@@ -493,24 +1127,54 @@ function resync(fresh) {
   connect();
 }
 
-/**
- * A handshake refused before the upgrade shows up as close code 1006, which the browser
- * cannot tell apart from a network error. After a few of them, ask the page URL itself:
- * a redirect (to /login) or 401/403 means the session is gone.
- */
 async function probeSession() {
   try {
     const res = await fetch(window.location.pathname + window.location.search, {
-      method: "GET",
-      credentials: "same-origin",
-      redirect: "manual",
-      cache: "no-store",
+      method: "GET", credentials: "same-origin", redirect: "manual", cache: "no-store",
     });
     if (res.type === "opaqueredirect" || res.status === 401 || res.status === 403) goLogin();
   } catch {
     /* server unreachable: keep retrying */
   }
 }
+
+// ---------------------------------------------------------------- display heartbeat
+
+function displayId() {
+  let id = storeGet(STORE_DISPLAY);
+  if (!id) {
+    const b = window.crypto.getRandomValues(new Uint8Array(8));
+    id = "wall-" + [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    storeSet(STORE_DISPLAY, id);
+  }
+  return id;
+}
+
+const DISPLAY_ID = displayId();
+const DISPLAY_NAME = new URLSearchParams(window.location.search).get("name") || "wall";
+
+function sendHeartbeat() {
+  if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  const beat = {
+    type: "display.heartbeat",
+    display: DISPLAY_ID,
+    name: DISPLAY_NAME,
+    build: firstBuild || "",
+    sound: sound.state,
+    last_seq: state.seq ?? 0,
+    lag_ms: Math.max(0, Math.round(lagMax)),
+    alarms: state.alarms.size,
+    page: "wall",
+  };
+  lagMax = 0;
+  try {
+    ws.send(JSON.stringify(beat));
+  } catch {
+    /* the socket is closing; the next connection beats again */
+  }
+}
+
+// ---------------------------------------------------------------- messages
 
 function applySnapshot(msg) {
   state.alarms = new Map();
@@ -519,19 +1183,41 @@ function applySnapshot(msg) {
     if (a && a.id !== undefined) noteRevision(a);
     if (a && a.id !== undefined && isLive(a)) state.alarms.set(a.id, a);
   }
+  state.tasks = new Map();
+  for (const task of Array.isArray(msg.tasks) ? msg.tasks : []) {
+    if (task && task.id != null && task.state === "open") state.tasks.set(task.id, task);
+  }
   const events = Array.isArray(msg.events) ? msg.events.filter((e) => e && typeof e === "object") : [];
   state.events = events.slice(0, TICKER_MAX);
-  state.devices = msg.devices && typeof msg.devices === "object" ? msg.devices : null;
+  if (msg.devices && typeof msg.devices === "object") state.devices = msg.devices;
+  if (!state.devices || !state.devices.by_subsystem) refetchSummary();
   state.seq = typeof msg.seq === "number" ? msg.seq : null;
   state.stream = msg.stream ?? null;
-  const serverNow = parseTime(msg.server_time);
-  if (serverNow !== null) clockOffsetMs = serverNow - Date.now();
+  setServerTime(msg.server_time);
   resumeOk = true;
   awaitingResume = false;
-  renderAlarms(true);
-  renderDevices(false);
   renderTicker();
+  invalidate("queue", "force", "health");
   setConn("live");
+  refetchPlans(); // plans may have changed while we were away
+  sendHeartbeat();
+}
+
+function handleHello(msg) {
+  if (msg.server_time) setServerTime(msg.server_time);
+  const build = typeof msg.build === "string" ? msg.build : null;
+  if (!build) return;
+  if (firstBuild === null) {
+    firstBuild = build;
+    document.body.dataset.build = build;
+  } else if (build !== firstBuild) {
+    // The server was upgraded: load the new page (and its new scripts).
+    leaving = true;
+    const banner = $("stale-banner");
+    banner.hidden = false;
+    setText(banner, t("wall.reloading"));
+    window.location.reload();
+  }
 }
 
 function handleMessage(raw) {
@@ -543,6 +1229,10 @@ function handleMessage(raw) {
     return;
   }
   if (!msg || typeof msg !== "object") return;
+  if (msg.type === "hello") {
+    handleHello(msg);
+    return;
+  }
   if (msg.type === "snapshot") {
     applySnapshot(msg);
     return;
@@ -551,7 +1241,6 @@ function handleMessage(raw) {
   if (typeof msg.seq === "number") {
     if (msg.seq <= state.seq) return; // already applied (duplicate / replay)
     if (msg.seq !== state.seq + 1) {
-      // Missed something. If a resume just produced a gap again, ask for a fresh snapshot.
       resync(awaitingResume);
       return;
     }
@@ -565,24 +1254,31 @@ function handleMessage(raw) {
 function applyChange(msg) {
   const data = msg.data;
   if (ALARM_TYPES.has(msg.type)) {
-    upsertAlarm(data);
+    upsertAlarm(data, msg.type);
   } else if (msg.type === "event") {
     addEvent(data);
+  } else if (msg.type === "task.updated") {
+    upsertTask(data);
   } else if (msg.type === "device.state") {
     if (data && data.devices && typeof data.devices === "object") {
-      state.devices = data.devices;
-      renderDevices(true);
+      state.devices = { ...data.devices, by_subsystem: data.devices.by_subsystem || (state.devices && state.devices.by_subsystem) };
+      invalidate("health");
     }
+    refetchSummary();
+    refetchPlans();
+  } else if (msg.type === "floorplan.updated") {
+    refetchPlans();
   }
-  // task.updated and unknown types: nothing on the wall yet
 }
 
 // ---------------------------------------------------------------- start
 
 function rerenderAll() {
-  renderAlarms(true);
+  rowHeight = 0; // text widths change with the language
+  invalidate("queue", "force", "plan", "health", "kpis");
   renderTicker();
-  renderDevices(false);
+  planView.setLang();
+  sound.paint();
   setText($("conn-text"), t("conn." + connState));
   renderClock(now());
   renderStale(now());
@@ -592,15 +1288,24 @@ function start() {
   initI18n();
   initLangSwitch($("lang-switch"));
   onLangChange(rerenderAll);
+  sound.init();
   rerenderAll();
   setConn("connecting");
   tick();
+  new ResizeObserver(() => {
+    rowHeight = 0;
+    invalidate("queue");
+  }).observe(wrap);
   window.addEventListener("online", () => {
     if (!ws && reconnectTimer) {
       attempt = 0;
       connect();
     }
   });
+  setInterval(sendHeartbeat, HEARTBEAT_MS);
+  fetchPlans();
+  fetchKpis();
+  setInterval(fetchKpis, KPI_EVERY_MS);
   connect();
 }
 

@@ -44,7 +44,7 @@ def sign_in(page: Page, console: ConsoleProcess, user: str) -> None:
     page.get_by_label("密码").fill("correct-horse-1")
     page.get_by_role("button", name="登录").click()
     expect(page).to_have_url(re.compile(r"/wall$"))
-    expect(page.get_by_role("status")).to_have_text("已连接")
+    expect(page.get_by_role("status", name="连接状态")).to_have_text("已连接")
 
 
 def test_published_fire_alarm_appears_on_the_wall_and_ack_updates_it(
@@ -72,7 +72,7 @@ def test_language_switch_changes_the_labels(page: Page, console: ConsoleProcess)
     expect(page.get_by_role("heading", name="报警队列")).to_be_visible()
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("heading", name="Alarm queue")).to_be_visible()
-    expect(page.get_by_role("status")).to_have_text("Connected")
+    expect(page.get_by_role("status", name="Connection")).to_have_text("Connected")
     expect(page.get_by_role("heading", name="Live events")).to_be_visible()
     body = page.locator("body").inner_text()
     # Only the switch back names its own language in Chinese.
@@ -88,10 +88,10 @@ def test_wall_recovers_by_itself_after_the_server_restarts(
 ) -> None:
     sign_in(page, console, "wall")
     console.stop()
-    expect(page.get_by_role("status")).not_to_have_text("已连接", timeout=5000)
+    expect(page.get_by_role("status", name="连接状态")).not_to_have_text("已连接", timeout=5000)
     publisher.publish(*native_event("door-1", "while-down", "access.door_forced"))
     console.start()
-    expect(page.get_by_role("status")).to_have_text("已连接", timeout=20000)
+    expect(page.get_by_role("status", name="连接状态")).to_have_text("已连接", timeout=20000)
     expect(page.get_by_role("table", name="报警队列").get_by_role("row", name=re.compile("非法开门"))).to_be_visible()
 
 
@@ -116,7 +116,7 @@ def test_demo_wall_shows_simulator_alarms_within_seconds(page: Page, tmp_path: P
         assert kiosk is not None
         started = time.monotonic()
         page.goto(kiosk)
-        expect(page.get_by_role("status")).to_have_text("已连接", timeout=15000)
+        expect(page.get_by_role("status", name="连接状态")).to_have_text("已连接", timeout=15000)
         rows = page.get_by_role("table", name="报警队列").locator("tbody tr[data-alarm-id]")
         expect(rows.first).to_be_visible(timeout=20000)
         waited = time.monotonic() - started

@@ -1,0 +1,404 @@
+// Shared floor-plan drawing (wall, console, admin): the uploaded image scaled to fit its box, with
+// one button per device marker placed by its x/y fractions (0..1 of the image, left/top).
+//
+//   const view = new FloorPlanView(container, { onMarkerClick, editable, onMove });
+//   view.setPlan(plan);      // a plan from GET /api/floorplans (or null)
+//   view.setAlarms(alarms);  // alarm views: markers of devices with alarms turn mk-alarm-<severity>
+//   view.setLang();          // after a language switch
+//
+// Marker classes: mk-online | mk-offline | mk-unknown, mk-alarm-<severity>, mk-blink (an unacknowledged
+// alarm). In editable mode (admin) markers are dragged with the pointer or moved with the arrow keys
+// (Shift: bigger steps); each move ends in onMove(marker, x, y). Devices of the floor that have no
+// position yet (plan.unplaced) are listed under the plan: drag one onto it, or press Enter to put it
+// in the middle. Strings: `fp.*` in web/messages-wall.js.
+import { t, kindLabel, severityLabel } from "./i18n.js";
+
+const RANK = { critical: 1, major: 2, minor: 3, warning: 4 };
+const STATES = new Set(["online", "offline", "unknown"]);
+const DRAG_SLOP_PX = 4;
+
+function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined && text !== null) e.textContent = text;
+  return e;
+}
+
+const clamp01 = (v) => Math.min(1, Math.max(0, v));
+
+export function markerKey(m) {
+  return `${m.device_id}|${m.point || ""}`;
+}
+
+function rankOf(a) {
+  const r = Number(a.severity_rank);
+  return Number.isFinite(r) && r > 0 ? r : RANK[a.severity] || 9;
+}
+
+/** The alarms (sorted: priority, unacknowledged first, newest first) that belong to a marker. */
+export function alarmsOfMarker(marker, byDevice, site) {
+  const list = byDevice.get(marker.device_id) || [];
+  return list.filter((a) => (!marker.point || (a.point || "") === marker.point) && (!site || !a.site || a.site === site));
+}
+
+function compareForMarker(a, b) {
+  return (
+    rankOf(a) - rankOf(b) ||
+    Number(!!a.acknowledged) - Number(!!b.acknowledged) ||
+    (Date.parse(b.raised_at) || 0) - (Date.parse(a.raised_at) || 0)
+  );
+}
+
+/** Pages that forget <link rel=stylesheet href=/static/floorplan.css> still get the markers drawn. */
+function ensureStyles() {
+  if (document.querySelector('link[href$="/floorplan.css"]')) return;
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = new URL("./floorplan.css", import.meta.url).pathname;
+  document.head.append(link);
+}
+
+export class FloorPlanView {
+  constructor(container, { onMarkerClick = null, editable = false, onMove = null } = {}) {
+    ensureStyles();
+    this.container = container;
+    this.onMarkerClick = onMarkerClick;
+    this.editable = !!editable;
+    this.onMove = onMove;
+    this.plan = null;
+    this.alarms = [];
+    this.byDevice = new Map();
+    this.markers = new Map(); // key -> {btn, dot, label, data}
+    this.drag = null;
+
+    this.root = el("div", "fp" + (this.editable ? " fp-editable" : ""));
+    this.box = el("div", "fp-box");
+    this.stage = el("div", "fp-stage");
+    this.stage.setAttribute("role", "group");
+    this.img = el("img", "fp-img");
+    this.img.alt = "";
+    this.img.decoding = "async";
+    this.img.draggable = false;
+    this.img.addEventListener("load", () => this.fit());
+    this.img.addEventListener("error", () => {
+      if (this.img.getAttribute("src")) this.error.hidden = false;
+    });
+    this.layer = el("div", "fp-markers");
+    this.error = el("p", "fp-error");
+    this.error.setAttribute("role", "alert");
+    this.error.hidden = true;
+    this.empty = el("p", "fp-empty");
+    this.stage.append(this.img, this.layer);
+    this.box.append(this.stage, this.empty, this.error);
+    this.root.append(this.box);
+
+    if (this.editable) {
+      this.tray = el("section", "fp-tray");
+      this.trayHead = el("h3", "fp-tray-head");
+      this.trayHead.id = `fp-tray-${Math.random().toString(36).slice(2, 8)}`;
+      this.tray.setAttribute("aria-labelledby", this.trayHead.id);
+      this.trayHint = el("p", "fp-tray-hint");
+      this.trayList = el("ul", "fp-tray-list");
+      this.tray.append(this.trayHead, this.trayHint, this.trayList);
+      this.root.append(this.tray);
+    }
+    container.append(this.root);
+
+    this.resizeObserver = new ResizeObserver(() => this.fit());
+    this.resizeObserver.observe(this.box);
+    this.setLang();
+  }
+
+  destroy() {
+    this.resizeObserver.disconnect();
+    this.root.remove();
+  }
+
+  /** A plan from GET /api/floorplans, or null. The image is only reloaded when its URL changes. */
+  setPlan(plan) {
+    this.plan = plan || null;
+    this.error.hidden = true;
+    if (!plan) {
+      this.img.removeAttribute("src");
+      this.stage.hidden = true;
+      this.empty.hidden = false;
+      this.syncMarkers([]);
+      this.syncTray([]);
+      return;
+    }
+    this.stage.hidden = false;
+    this.empty.hidden = true;
+    this.stage.dataset.planId = String(plan.id);
+    if (this.img.getAttribute("src") !== plan.image_url) this.img.src = plan.image_url;
+    this.stage.setAttribute("aria-label", t("fp.label", { name: this.planName() }));
+    this.syncMarkers(Array.isArray(plan.markers) ? plan.markers : []);
+    this.syncTray(Array.isArray(plan.unplaced) ? plan.unplaced : []);
+    this.fit();
+  }
+
+  /** The alarms to show on the markers (the wall passes its whole live queue). */
+  setAlarms(alarms) {
+    this.alarms = Array.isArray(alarms) ? alarms : [];
+    const byDevice = new Map();
+    for (const a of this.alarms) {
+      if (!a || !a.device_id) continue;
+      let list = byDevice.get(a.device_id);
+      if (!list) byDevice.set(a.device_id, (list = []));
+      list.push(a);
+    }
+    this.byDevice = byDevice;
+    for (const m of this.markers.values()) this.paintMarker(m);
+  }
+
+  setLang() {
+    this.empty.textContent = t("fp.no_plan");
+    this.error.textContent = t("fp.image_error");
+    if (this.plan) this.stage.setAttribute("aria-label", t("fp.label", { name: this.planName() }));
+    if (this.tray) {
+      this.trayHead.textContent = t("fp.unplaced");
+      this.trayHint.textContent = t("fp.unplaced_hint");
+    }
+    for (const m of this.markers.values()) this.paintMarker(m);
+  }
+
+  planName() {
+    const p = this.plan || {};
+    return p.name || [p.building, p.floor].filter(Boolean).join(" ");
+  }
+
+  /** Scale the stage to fit the box, keeping the image's aspect ratio. */
+  fit() {
+    if (!this.plan) return;
+    const w = Number(this.plan.width) || this.img.naturalWidth || 4;
+    const h = Number(this.plan.height) || this.img.naturalHeight || 3;
+    const cw = this.box.clientWidth;
+    const ch = this.box.clientHeight;
+    if (!cw || !ch) return;
+    const scale = Math.min(cw / w, ch / h);
+    const sw = `${Math.floor(w * scale)}px`;
+    const sh = `${Math.floor(h * scale)}px`;
+    if (this.stage.style.width !== sw) this.stage.style.width = sw;
+    if (this.stage.style.height !== sh) this.stage.style.height = sh;
+  }
+
+  // ------------------------------------------------------------ markers
+
+  syncMarkers(list) {
+    const keep = new Set();
+    for (const data of list) {
+      const key = markerKey(data);
+      keep.add(key);
+      let m = this.markers.get(key);
+      if (!m) m = this.createMarker(key);
+      m.data = { ...data };
+      this.placeMarker(m, data.x, data.y);
+      this.paintMarker(m);
+    }
+    for (const [key, m] of this.markers) {
+      if (!keep.has(key)) {
+        m.btn.remove();
+        this.markers.delete(key);
+      }
+    }
+  }
+
+  createMarker(key) {
+    const btn = el("button", "fp-mk");
+    btn.type = "button";
+    btn.dataset.key = key;
+    const dot = el("span", "fp-dot");
+    dot.setAttribute("aria-hidden", "true");
+    const label = el("span", "fp-mk-label");
+    label.setAttribute("translate", "no");
+    label.setAttribute("aria-hidden", "true");
+    btn.append(dot, label);
+    const m = { btn, dot, label, data: null, key };
+    btn.addEventListener("click", () => {
+      if (m.justDragged) {
+        m.justDragged = false;
+        return;
+      }
+      if (this.onMarkerClick) this.onMarkerClick(m.data, this.markerAlarms(m));
+    });
+    if (this.editable) {
+      btn.addEventListener("pointerdown", (e) => this.startDrag(e, m));
+      btn.addEventListener("keydown", (e) => this.keyMove(e, m));
+    }
+    this.layer.append(btn);
+    this.markers.set(key, m);
+    return m;
+  }
+
+  placeMarker(m, x, y) {
+    const left = `${(clamp01(Number(x) || 0) * 100).toFixed(3)}%`;
+    const top = `${(clamp01(Number(y) || 0) * 100).toFixed(3)}%`;
+    if (m.btn.style.left !== left) m.btn.style.left = left;
+    if (m.btn.style.top !== top) m.btn.style.top = top;
+  }
+
+  markerAlarms(m) {
+    return alarmsOfMarker(m.data, this.byDevice, this.plan && this.plan.site).sort(compareForMarker);
+  }
+
+  paintMarker(m) {
+    if (!m.data) return;
+    const d = m.data;
+    const alarms = this.markerAlarms(m);
+    const top = alarms[0];
+    const state = STATES.has(d.state) ? d.state : "unknown";
+    const sev = top ? (RANK[top.severity] ? top.severity : "warning") : "";
+    const cls = ["fp-mk", `mk-${state}`];
+    if (top) cls.push(`mk-alarm-${sev}`);
+    if (alarms.some((a) => !a.acknowledged)) cls.push("mk-blink");
+    if (this.drag && this.drag.m === m) cls.push("is-dragging");
+    const className = cls.join(" ");
+    if (m.btn.className !== className) m.btn.className = className;
+    const name = d.name || d.device_id + (d.point ? ` · ${d.point}` : "");
+    let status = t(`fp.state.${state}`);
+    if (top) {
+      const params = { sev: severityLabel(top.severity), kind: kindLabel(top.kind) };
+      status = t(top.acknowledged ? "fp.alarm_acked" : "fp.alarm", params);
+      if (alarms.length > 1) status += ` · ${t("fp.more_alarms", { n: alarms.length - 1 })}`;
+    }
+    const aria = `${name} · ${status}`;
+    if (m.btn.getAttribute("aria-label") !== aria) m.btn.setAttribute("aria-label", aria);
+    const title = this.editable ? `${aria}\n${t("fp.move_hint")}` : aria;
+    if (m.btn.title !== title) m.btn.title = title;
+    // The wall labels the markers that are in alarm; the others are dots (their name is in the tooltip).
+    const text = top ? name : "";
+    if (m.label.textContent !== text) m.label.textContent = text;
+    m.label.hidden = !text;
+  }
+
+  // ------------------------------------------------------------ editing
+
+  pointToFraction(clientX, clientY) {
+    const r = this.stage.getBoundingClientRect();
+    if (!r.width || !r.height) return null;
+    return {
+      x: clamp01((clientX - r.left) / r.width),
+      y: clamp01((clientY - r.top) / r.height),
+      inside: clientX >= r.left && clientX <= r.right && clientY >= r.top && clientY <= r.bottom,
+    };
+  }
+
+  startDrag(e, m) {
+    if (e.button !== 0) return;
+    e.preventDefault();
+    m.btn.focus();
+    m.btn.setPointerCapture(e.pointerId);
+    this.drag = { m, x0: e.clientX, y0: e.clientY, moved: false, x: m.data.x, y: m.data.y };
+    const move = (ev) => {
+      const d = this.drag;
+      if (!d) return;
+      if (!d.moved && Math.hypot(ev.clientX - d.x0, ev.clientY - d.y0) < DRAG_SLOP_PX) return;
+      d.moved = true;
+      m.btn.classList.add("is-dragging");
+      const p = this.pointToFraction(ev.clientX, ev.clientY);
+      if (!p) return;
+      d.x = p.x;
+      d.y = p.y;
+      this.placeMarker(m, p.x, p.y);
+    };
+    const end = (ev) => {
+      m.btn.removeEventListener("pointermove", move);
+      m.btn.removeEventListener("pointerup", end);
+      m.btn.removeEventListener("pointercancel", end);
+      const d = this.drag;
+      this.drag = null;
+      m.btn.classList.remove("is-dragging");
+      if (!d || !d.moved) return;
+      m.justDragged = true;
+      setTimeout(() => (m.justDragged = false), 0);
+      if (ev.type === "pointercancel") {
+        this.placeMarker(m, m.data.x, m.data.y);
+        return;
+      }
+      m.data.x = d.x;
+      m.data.y = d.y;
+      if (this.onMove) this.onMove({ ...m.data }, d.x, d.y);
+    };
+    m.btn.addEventListener("pointermove", move);
+    m.btn.addEventListener("pointerup", end);
+    m.btn.addEventListener("pointercancel", end);
+  }
+
+  keyMove(e, m) {
+    const step = e.shiftKey ? 0.05 : 0.01;
+    const delta = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] }[e.key];
+    if (!delta) return;
+    e.preventDefault();
+    const x = Number(clamp01((Number(m.data.x) || 0) + delta[0]).toFixed(4));
+    const y = Number(clamp01((Number(m.data.y) || 0) + delta[1]).toFixed(4));
+    m.data.x = x;
+    m.data.y = y;
+    this.placeMarker(m, x, y);
+    if (this.onMove) this.onMove({ ...m.data }, x, y);
+  }
+
+  syncTray(list) {
+    if (!this.tray) return;
+    this.tray.hidden = list.length === 0;
+    const items = list.map((item) => {
+      const li = el("li");
+      const chip = el("button", "fp-chip");
+      chip.type = "button";
+      const name = el("span", "fp-chip-name", item.name || item.device_id);
+      name.setAttribute("translate", "no");
+      chip.append(el("span", "fp-dot mk-unknown"), name);
+      if (item.point) {
+        const pt = el("span", "fp-chip-point", item.point);
+        pt.setAttribute("translate", "no");
+        chip.append(pt);
+      }
+      if (item.kind) {
+        const k = el("span", "fp-chip-kind", item.kind);
+        k.setAttribute("translate", "no");
+        chip.append(k);
+      }
+      chip.title = t("fp.unplaced_hint");
+      let dragged = false;
+      chip.addEventListener("click", () => {
+        if (dragged) {
+          dragged = false;
+          return;
+        }
+        if (this.onMove) this.onMove({ ...item, x: 0.5, y: 0.5 }, 0.5, 0.5);
+      });
+      chip.addEventListener("pointerdown", (e) => {
+        if (e.button !== 0) return;
+        chip.setPointerCapture(e.pointerId);
+        const x0 = e.clientX;
+        const y0 = e.clientY;
+        let ghost = null;
+        const move = (ev) => {
+          if (!ghost && Math.hypot(ev.clientX - x0, ev.clientY - y0) < DRAG_SLOP_PX) return;
+          if (!ghost) {
+            ghost = el("span", "fp-ghost fp-dot mk-unknown");
+            document.body.append(ghost);
+          }
+          ghost.style.left = `${ev.clientX}px`;
+          ghost.style.top = `${ev.clientY}px`;
+        };
+        const end = (ev) => {
+          chip.removeEventListener("pointermove", move);
+          chip.removeEventListener("pointerup", end);
+          chip.removeEventListener("pointercancel", end);
+          if (!ghost) return;
+          ghost.remove();
+          dragged = true;
+          setTimeout(() => (dragged = false), 0);
+          if (ev.type === "pointercancel") return;
+          const p = this.pointToFraction(ev.clientX, ev.clientY);
+          if (p && p.inside && this.onMove) this.onMove({ ...item, x: p.x, y: p.y }, p.x, p.y);
+        };
+        chip.addEventListener("pointermove", move);
+        chip.addEventListener("pointerup", end);
+        chip.addEventListener("pointercancel", end);
+      });
+      li.append(chip);
+      return li;
+    });
+    this.trayList.replaceChildren(...items);
+  }
+}
