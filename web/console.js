@@ -1,10 +1,18 @@
-// MCC operator console (/console): the open tasks on the left, the selected task's panel on the
-// right (steps, dispatch, comments, log, close). Live from /ws; writes through a retrying queue.
+// MCC operator console (/console): the shell (hash router, keyboard, status strip, live socket) and
+// the task view (#tasks): the open tasks on the left, the selected task's panel on the right (steps,
+// dispatch, comments, log, close). The other views live in their own modules: #alarms
+// (console-alarms.js), #history (console-history.js), #devices and #device/<site>/<id>
+// (console-device.js). Live from /ws; writes through a retrying queue.
 import { t, initI18n, initLangSwitch, onLangChange } from "./i18n.js";
 import {
   $, el, setText, button, loc, placeLabel, siteTime, countdown, tickCountdowns, now, api, newActionId,
   ActionQueue, syncText, syncKey, LiveSocket, coalesce, ApiError, answerText, fieldLabel, fileButton, uploadable,
 } from "./api.js";
+import { typing, anyDialogOpen, openDialog, h } from "./console-util.js";
+import { createAlarmsView } from "./console-alarms.js";
+import { createHistoryView } from "./console-history.js";
+import { createDevicesView, createDeviceView } from "./console-device.js";
+import { createStatusStrip } from "./console-status.js";
 
 const state = {
   tasks: new Map(), // id -> summary (open tasks)
@@ -501,32 +509,130 @@ function renderPanel() {
   tickCountdowns($("panel-body"));
 }
 
-// ---------------------------------------------------------------- keyboard
+// ---------------------------------------------------------------- views and routing
 
-function typing(target) {
-  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+const taskView = {
+  show(segments) {
+    const id = Number(segments && segments[0]);
+    if (segments && segments[0] && Number.isFinite(id)) {
+      state.selectedId = id;
+      openTask(id);
+    }
+  },
+  hide() {},
+  focusSearch() {},
+  onKey: taskKey,
+  onMessage() {},
+  rerender() {},
+};
+
+const views = {
+  tasks: taskView,
+  alarms: createAlarmsView({ root: $("view-alarms") }),
+  history: createHistoryView({ root: $("view-history") }),
+  devices: createDevicesView({ root: $("view-devices") }),
+  device: createDeviceView({ root: $("view-device") }),
+};
+const NAV = ["tasks", "alarms", "history", "devices"]; // keys 1–4
+const status = createStatusStrip();
+let current = null;
+
+function route() {
+  const raw = window.location.hash.replace(/^#/, "");
+  const [path, query] = raw.split("?");
+  const segments = path.split("/").map((x) => {
+    try {
+      return decodeURIComponent(x);
+    } catch {
+      return x;
+    }
+  });
+  let name = segments[0] || "tasks";
+  if (!views[name]) name = "tasks";
+  if (current && current !== name) views[current].hide();
+  current = name;
+  document.body.dataset.view = name;
+  for (const key of Object.keys(views)) $("view-" + key).hidden = key !== name;
+  const tab = name === "device" ? "devices" : name;
+  for (const key of NAV) {
+    const link = $("nav-" + key);
+    if (key === tab) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  views[name].show(segments.slice(1), new URLSearchParams(query || ""));
 }
 
-function onKey(ev) {
-  if (ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev.target)) return;
+function go(name) {
+  const hash = "#" + name;
+  if (window.location.hash === hash) route();
+  else window.location.hash = hash;
+}
+
+// ---------------------------------------------------------------- keyboard
+
+const SHORTCUTS = [
+  ["1 – 4", "con.keys.views"],
+  ["J / K", "con.keys.jk"],
+  ["Enter", "con.keys.enter"],
+  ["C", "con.keys.c"],
+  ["D", "con.keys.d"],
+  ["X", "con.keys.x"],
+  ["A", "con.keys.a"],
+  ["[ / ]", "con.keys.pages"],
+  ["/", "con.keys.slash"],
+  ["?", "con.keys.help"],
+  ["Esc", "con.keys.esc"],
+];
+
+function renderShortcuts() {
+  $("keys-rows").replaceChildren(...SHORTCUTS.map(([keys, label]) =>
+    h("tr", {}, h("td", {}, h("kbd", {}, keys)), h("td", {}, t(label)))));
+}
+
+function showShortcuts() {
+  renderShortcuts();
+  openDialog($("keys-dialog"));
+}
+
+/** The task view's keys: J/K select, Enter open, C comment, D send the nearest guard, X close. */
+function taskKey(ev) {
   const key = ev.key;
   if (key === "j" || key === "ArrowDown") moveSelection(1);
   else if (key === "k" || key === "ArrowUp") moveSelection(-1);
   else if (key === "Enter") {
-    if (ev.target instanceof HTMLButtonElement) return; // the button's own click
+    if (ev.target instanceof HTMLButtonElement || ev.target instanceof HTMLAnchorElement) return false; // its own click
     if (state.selectedId !== null) openTask(state.selectedId);
   } else if (key === "c" && state.openId !== null) $("comment-text").focus();
   else if (key === "d" && state.openId !== null) {
     if (!ev.repeat) dispatch(null); // a held key sends one guard, not many
   }
   else if (key === "x" && state.openId !== null) $("close-reason").focus();
-  else return;
-  ev.preventDefault();
+  else return false;
+  return true;
+}
+
+function onKey(ev) {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev.target) || anyDialogOpen()) return;
+  const key = ev.key;
+  let done = true;
+  if (["1", "2", "3", "4"].includes(key)) go(NAV[Number(key) - 1]);
+  else if (key === "?") showShortcuts();
+  else if (key === "/") views[current].focusSearch();
+  else done = views[current].onKey(ev) === true;
+  if (done) ev.preventDefault();
 }
 
 // ---------------------------------------------------------------- live
 
 function onMessage(msg) {
+  for (const view of Object.values(views)) {
+    try {
+      view.onMessage(msg);
+    } catch (err) {
+      console.error(err);
+    }
+  }
+  status.onMessage(msg);
   if (msg.type === "snapshot") {
     state.seq = typeof msg.seq === "number" ? msg.seq : null;
     for (const s of msg.tasks || []) upsertTask(s);
@@ -542,9 +648,10 @@ function onMessage(msg) {
     const gap = msg.seq !== state.seq + 1;
     state.seq = msg.seq;
     if (gap) {
-      // missed something: read everything again (cheap: one list and one task)
+      // missed something: read everything again (cheap: one list and one task, the alarm queue)
       refreshList();
       if (state.openId !== null) refreshDetail();
+      views.alarms.resync();
     }
   }
   if (msg.type === "task.updated") {
@@ -562,6 +669,7 @@ function tick() {
   const n = now();
   setText($("clock"), siteTime(n));
   tickCountdowns();
+  for (const view of Object.values(views)) if (view.tick) view.tick();
   setTimeout(tick, 1000 - (n % 1000) + 10); // on the (server-corrected) second
 }
 
@@ -573,6 +681,9 @@ function rerenderAll() {
   renderError();
   renderList();
   renderPanel();
+  renderShortcuts();
+  status.rerender();
+  for (const view of Object.values(views)) view.rerender();
 }
 
 function start() {
@@ -583,7 +694,11 @@ function start() {
   $("dispatch-nearest").addEventListener("click", () => dispatch(null));
   $("comment-add").addEventListener("click", addComment);
   $("close-btn").addEventListener("click", closeTask);
+  window.addEventListener("hashchange", route);
+  $("keys-help").addEventListener("click", showShortcuts);
   rerenderAll();
+  route();
+  status.start();
   new LiveSocket({
     onState: (s) => {
       state.conn = s;
