@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
@@ -40,24 +41,29 @@ def load_registered_devices(store: Store, registry: DeviceRegistry) -> bool:
     return registry.set_registered(entries)
 
 
-def register(session: Session, registry: DeviceRegistry, entry: DeviceEntry, user: str, now: datetime,
-             client: str = "") -> None:
-    """Store the registration in the caller's transaction; the caller adds it to the registry after
-    the commit."""
-    site = entry.site or registry.default_site
+def registration_problem(registry: DeviceRegistry, site: str, entry: DeviceEntry,
+                         registering: frozenset[tuple[str, str]] = frozenset()) -> str | None:
+    """Why ``entry`` may not be registered from the console, or None. ``registering``: the
+    (site, id) of devices registered in the same go (an import), whose old addresses may move."""
     if (site, entry.id) in registry.from_site_file:
-        raise RegistryError(f"{entry.id} comes from the site file; change it there")
-    if registry.address_owner(site, entry.id) not in (None, entry.id):
-        raise RegistryError(f"{entry.id} is another device's vendor address")
+        return f"{entry.id} comes from the site file; change it there"
+    owner = registry.address_owner(site, entry.id)
+    if owner not in (None, entry.id) and (site, owner) not in registering:
+        return f"{entry.id} is the vendor address of device {owner}"
     if entry.address:
         # An address may not name another device: not its id (events under that id would become
         # this device's), and not its address under any adapter.
-        taken = registry.get(site, entry.address)
-        if taken is not None and entry.address != entry.id:
-            raise RegistryError(f"address {entry.address!r} is the id of device {entry.address}")
+        if registry.get(site, entry.address) is not None and entry.address != entry.id:
+            return f"address {entry.address!r} is the id of device {entry.address}"
         owner = registry.address_owner(site, entry.address)
-        if owner not in (None, entry.id):
-            raise RegistryError(f"address {entry.address!r} already belongs to {owner}")
+        if owner not in (None, entry.id) and (site, owner) not in registering:
+            return f"address {entry.address!r} already belongs to {owner}"
+    return None
+
+
+def store_registration(session: Session, site: str, entry: DeviceEntry, user: str, now: datetime) -> dict[str, Any]:
+    """Write (or replace) the console registration and mark the device's status registered; the
+    entry as stored."""
     data = entry.model_dump(mode="json", exclude_defaults=True)
     row = session.get(RegisteredDeviceRow, (site, entry.id))
     if row is None:
@@ -67,6 +73,18 @@ def register(session: Session, registry: DeviceRegistry, entry: DeviceEntry, use
         row.entry, row.registered_by, row.registered_at = data, user, now
     session.execute(update(DeviceStatusRow).where(DeviceStatusRow.site == site, DeviceStatusRow.device_id.in_(
         [entry.id, entry.address] if entry.address else [entry.id])).values(registered=True))
+    return data
+
+
+def register(session: Session, registry: DeviceRegistry, entry: DeviceEntry, user: str, now: datetime,
+             client: str = "") -> None:
+    """Store the registration in the caller's transaction; the caller adds it to the registry after
+    the commit."""
+    site = entry.site or registry.default_site
+    problem = registration_problem(registry, site, entry)
+    if problem:
+        raise RegistryError(problem)
+    data = store_registration(session, site, entry, user, now)
     audit.record(session, user, "device.register", target=f"device:{entry.id}", detail=data, client=client, at=now)
 
 

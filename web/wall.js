@@ -11,7 +11,7 @@ import {
   initLangSwitch,
   onLangChange,
 } from "./i18n.js";
-import { TZ, api, loc, now, setServerTime, siteTime, parseTime } from "./api.js";
+import { TZ, api, coalesce, loc, now, setServerTime, siteTime, parseTime } from "./api.js";
 import { FloorPlanView } from "./floorplan.js";
 
 const TICKER_MAX = 20;
@@ -511,35 +511,8 @@ async function fetchPlans() {
 
 // ---------------------------------------------------------------- throttled refetches
 
-function throttle(fn, ms) {
-  let timer = null;
-  let running = false;
-  let again = false;
-  const run = async () => {
-    timer = null;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = true;
-    try {
-      await fn();
-    } finally {
-      running = false;
-      if (again) {
-        again = false;
-        schedule();
-      }
-    }
-  };
-  function schedule() {
-    if (timer === null) timer = setTimeout(run, ms);
-  }
-  return schedule;
-}
-
-const refetchPlans = throttle(fetchPlans, REFETCH_MS);
-const refetchSummary = throttle(async () => {
+const refetchPlans = coalesce(fetchPlans, REFETCH_MS);
+const refetchSummary = coalesce(async () => {
   try {
     const summary = await api("GET", "/api/devices/summary");
     if (summary && typeof summary === "object") {

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from console import audit, auth, device_admin, device_status, floorplans, registry_io, subsystems
@@ -326,7 +326,7 @@ def _plan_import(session: Session, registry: DeviceRegistry, default_site: str,
         DevicesSection(entries=[entry for _line, entry in parsed])
     except ValidationError as exc:
         errors.extend({"line": None, "message": e["msg"]} for e in exc.errors())
-    imported = {(entry.site or default_site, entry.id) for _line, entry in parsed}
+    imported = frozenset((entry.site or default_site, entry.id) for _line, entry in parsed)
     for line, entry in parsed:
         site = entry.site or default_site
         key = (site, entry.id)
@@ -342,20 +342,10 @@ def _plan_import(session: Session, registry: DeviceRegistry, default_site: str,
             else:
                 errors.append({"line": line, "message": f"{entry.id} comes from the site file; change it there"})
             continue
-        owner = registry.address_owner(site, entry.id)
-        if owner not in (None, entry.id) and (site, owner) not in imported:
-            errors.append({"line": line, "message": f"{entry.id} is the vendor address of device {owner}"})
+        problem = device_admin.registration_problem(registry, site, entry, imported)
+        if problem:
+            errors.append({"line": line, "message": problem})
             continue
-        if entry.address:
-            taken = registry.get(site, entry.address)
-            if taken is not None and entry.address != entry.id:
-                errors.append({"line": line, "message": f"address {entry.address!r} is the id of device "
-                                                        f"{entry.address}"})
-                continue
-            owner = registry.address_owner(site, entry.address)
-            if owner not in (None, entry.id) and (site, owner) not in imported:
-                errors.append({"line": line, "message": f"address {entry.address!r} already belongs to {owner}"})
-                continue
         stored = session.get(RegisteredDeviceRow, key)
         if stored is None:
             result["added"].append(entry.id)
@@ -374,16 +364,7 @@ def _plan_import(session: Session, registry: DeviceRegistry, default_site: str,
 def _apply_import(session: Session, registry: DeviceRegistry, writes: list[DeviceEntry], user: str,
                   now: Any) -> None:
     for entry in writes:
-        site = entry.site or registry.default_site
-        data = entry.model_dump(mode="json", exclude_defaults=True)
-        row = session.get(RegisteredDeviceRow, (site, entry.id))
-        if row is None:
-            session.add(RegisteredDeviceRow(site=site, device_id=entry.id, entry=data, registered_by=user,
-                                            registered_at=now))
-        else:
-            row.entry, row.registered_by, row.registered_at = data, user, now
-        session.execute(update(DeviceStatusRow).where(DeviceStatusRow.site == site, DeviceStatusRow.device_id.in_(
-            [entry.id, entry.address] if entry.address else [entry.id])).values(registered=True))
+        device_admin.store_registration(session, entry.site or registry.default_site, entry, user, now)
 
 
 def _run_import(runtime: Runtime, text: str, fmt: str, dry_run: bool, user: str, client: str) -> dict[str, Any]:
