@@ -48,6 +48,10 @@ def create_app(settings: Settings, *, start_pipeline: bool = True) -> FastAPI:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.url.path.startswith("/static/"):
+            # Revalidate every time (a cheap 304 with the ETag): after an upgrade the wall reloads
+            # and must not keep the old build's ES modules from its cache.
+            response.headers.setdefault("Cache-Control", "no-cache")
         return response
 
     for module in (health, auth, users, alarms, shelves, events, devices, floorplans, displays, kpis, sops, plates,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -10,7 +11,7 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from console.errors import AuthError
@@ -46,15 +47,33 @@ def hash_password(password: str) -> str:
 def validate_password(password: str) -> None:
     if len(password) < 8:
         raise AuthError("the password must have at least 8 characters")
+    if not password.strip():
+        raise AuthError("the password must not be only spaces")
+
+
+# ASCII letters, digits and . _ @ - only: a name fits in a URL path segment (PATCH /api/users/{name})
+# and cannot pass for another (no look-alike letters from other scripts).
+USERNAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+
+
+def validate_username(username: str) -> None:
+    if not USERNAME.fullmatch(username) or username in (".", ".."):
+        raise AuthError("the user name must be 1-64 characters: letters a-z, digits and . _ @ - "
+                        "(not '.' or '..')")
+
+
+def user_exists(session: Session, username: str) -> bool:
+    """Whether a user of this name exists, ignoring case (``Root`` is taken once ``root`` is)."""
+    return session.scalar(select(UserRow.id).where(func.lower(UserRow.username) == username.lower())
+                          .limit(1)) is not None
 
 
 def add_user(session: Session, username: str, password: str, role: str, display_name: str = "") -> User:
     if role not in ROLES:
         raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
-    if not username or len(username) > 64 or not username.isprintable() or " " in username:
-        raise AuthError("the user name must be 1-64 printable characters without spaces")
+    validate_username(username)
     validate_password(password)
-    if session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
+    if user_exists(session, username):
         raise AuthError(f"user {username!r} already exists")
     row = UserRow(username=username, password_hash=hash_password(password), role=role,
                   display_name=display_name, disabled=False, created_at=datetime.now(timezone.utc))
@@ -82,6 +101,11 @@ def check_password(session: Session, username: str, password: str) -> User:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_digest(token: str) -> str:
+    """How a token is stored: its SHA-256 (also how an open WebSocket remembers its session)."""
+    return _digest(token)
 
 
 def issue_token(session: Session, user: User, hours: float, client: str = "") -> str:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from console import audit
@@ -74,6 +74,36 @@ def store_registration(session: Session, site: str, entry: DeviceEntry, user: st
     session.execute(update(DeviceStatusRow).where(DeviceStatusRow.site == site, DeviceStatusRow.device_id.in_(
         [entry.id, entry.address] if entry.address else [entry.id])).values(registered=True))
     return data
+
+
+CHUNK = 500  # ids per IN list
+
+
+def store_registrations(session: Session, default_site: str, adds: list[DeviceEntry], updates: list[DeviceEntry],
+                        user: str, now: datetime) -> None:
+    """Many registrations at once (an import): new rows in one bulk insert, changed ones in one
+    bulk update by key, and the status rows marked registered with one UPDATE per site and 500 ids."""
+    def row(entry: DeviceEntry) -> dict[str, Any]:
+        return {"site": entry.site or default_site, "device_id": entry.id,
+                "entry": entry.model_dump(mode="json", exclude_defaults=True),
+                "registered_by": user, "registered_at": now}
+
+    if adds:
+        session.execute(insert(RegisteredDeviceRow), [row(entry) for entry in adds])
+    if updates:
+        session.execute(update(RegisteredDeviceRow), [row(entry) for entry in updates])
+    ids: dict[str, set[str]] = {}
+    for entry in [*adds, *updates]:
+        names = ids.setdefault(entry.site or default_site, set())
+        names.add(entry.id)
+        if entry.address:
+            names.add(entry.address)
+    for site, names in ids.items():
+        ordered = sorted(names)
+        for start in range(0, len(ordered), CHUNK):
+            session.execute(update(DeviceStatusRow).where(
+                DeviceStatusRow.site == site, DeviceStatusRow.device_id.in_(ordered[start:start + CHUNK]))
+                .values(registered=True))
 
 
 def register(session: Session, registry: DeviceRegistry, entry: DeviceEntry, user: str, now: datetime,

@@ -5,12 +5,22 @@ A display is ``live`` (a heartbeat within 45 s, socket open), ``stale`` (socket 
 heartbeat for 45 s: the page is frozen) or ``disconnected`` (its socket closed). A change of
 state goes to every screen as ``display.updated``; a background check every 5 s finds the
 displays that went quiet.
+
+Only ``display`` logins are recorded (the caller checks the role). A display is keyed by its login
+and its id, so one login cannot take over another's wall. One socket speaks for one display: the
+first id it sends is the only one it may use, and at most one heartbeat per ``MIN_BEAT`` counts.
+When the same login sends the same id over a newer socket (the wall reloaded, or reconnected
+before the server saw its old socket drop), the newest socket is the wall. At most ``KEEP``
+displays are remembered; the oldest disconnected one makes room, and a display disconnected for
+``FORGET_AFTER`` is forgotten (a kiosk in incognito mode gets a new id on every boot). Every
+heartbeat is O(1) work: it runs on the event loop.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,8 +32,12 @@ log = logging.getLogger("mcc.displays")
 STALE_AFTER = timedelta(seconds=45)
 CHECK_SECONDS = 5.0
 KEEP = 200  # displays remembered; the oldest disconnected ones are forgotten first
+FORGET_AFTER = timedelta(hours=12)  # a display disconnected this long is forgotten
+MIN_BEAT = timedelta(seconds=2)  # a socket's heartbeats closer together than this are dropped
 SOUND = ("on", "blocked", "off")
-RECORDED_ROLES = frozenset({"display", "admin", "supervisor", "operator"})
+RECORDED_ROLES = frozenset({"display"})
+
+Key = tuple[str, str]  # (username, display id)
 
 
 def _text(value: Any, limit: int) -> str:
@@ -51,6 +65,7 @@ class Display:
     connection: int
     state: str = "live"
     """The state last announced."""
+    closed_at: datetime | None = None
 
     def current_state(self, now: datetime) -> str:
         if not self.connected:
@@ -69,12 +84,24 @@ class Display:
                 "last_seq": self.last_seq, "page": self.page}
 
 
+@dataclass
+class _Link:
+    """What one socket speaks for: its display and its last counted heartbeat."""
+    key: Key
+    last_beat: datetime
+    warned: bool = False
+
+
 class DisplayBook:
     """Thread-safe: heartbeats arrive on the event loop, the check runs on its own thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = KEEP) -> None:
         self._lock = threading.Lock()
-        self._displays: dict[str, Display] = {}
+        self._keep = keep
+        self._displays: dict[Key, Display] = {}
+        self._links: dict[int, _Link] = {}  # connection -> its display
+        self._gone: OrderedDict[Key, None] = OrderedDict()  # disconnected displays, oldest close first
+        self._full_warned = False
 
     def heartbeat(self, data: dict[str, Any], user: str, address: str, connection: int,
                   now: datetime) -> list[HubMessage]:
@@ -83,47 +110,88 @@ class DisplayBook:
         display_id = _text(data.get("display"), 64).strip()
         if not display_id:
             return []
-        sound = data.get("sound") if data.get("sound") in SOUND else "off"
+        key = (user, display_id)
         with self._lock:
-            entry = self._displays.get(display_id)
+            link = self._links.get(connection)
+            if link is not None:
+                if link.key != key:
+                    if not link.warned:
+                        link.warned = True
+                        log.warning("connection %d (%s) sent display id %r after %r; ignored",
+                                    connection, user, display_id, link.key[1])
+                    return []
+                if now - link.last_beat < MIN_BEAT:
+                    return []
+            entry = self._displays.get(key)
+            if entry is not None and entry.connected and entry.connection != connection and link is not None:
+                return []  # a newer socket of the same login took this wall over
+            if entry is None and len(self._displays) >= self._keep and not self._make_room():
+                if not self._full_warned:
+                    self._full_warned = True
+                    log.warning("%d displays connected; display %r of %s not recorded",
+                                len(self._displays), display_id, user)
+                return []
+            if link is None:
+                self._links[connection] = _Link(key, now)
+                if entry is not None and entry.connected and entry.connection != connection:
+                    log.info("display %r of %s moved from connection %d to %d",
+                             display_id, user, entry.connection, connection)
+            else:
+                link.last_beat = now
             before = entry.state if entry is not None else None
+            self._gone.pop(key, None)
             entry = Display(
                 display=display_id, name=_text(data.get("name"), 64) or display_id, user=user, address=address[:64],
-                build=_text(data.get("build"), 32), sound=sound, page=_text(data.get("page"), 16) or "wall",
-                last_seq=_int(data.get("last_seq")), lag_ms=_int(data.get("lag_ms")), alarms=_int(data.get("alarms")),
+                build=_text(data.get("build"), 32), sound=data.get("sound") if data.get("sound") in SOUND else "off",
+                page=_text(data.get("page"), 16) or "wall", last_seq=_int(data.get("last_seq")),
+                lag_ms=_int(data.get("lag_ms")), alarms=_int(data.get("alarms")),
                 last_at=now, connected=True, connection=connection)
             entry.state = "live"
-            self._displays[display_id] = entry
-            self._forget_old()
+            self._displays[key] = entry
             return [entry.message()] if before != "live" else []
 
     def closed(self, connection: int, now: datetime) -> list[HubMessage]:
-        """A socket closed: the displays that spoke over it are disconnected."""
-        out = []
+        """A socket closed: the display it spoke for is disconnected (unless a newer socket has it)."""
         with self._lock:
-            for entry in self._displays.values():
-                if entry.connection == connection and entry.connected:
-                    entry.connected = False
-                    if entry.state != "disconnected":
-                        entry.state = "disconnected"
-                        out.append(entry.message())
-        return out
+            link = self._links.pop(connection, None)
+            if link is None:
+                return []
+            entry = self._displays.get(link.key)
+            if entry is None or entry.connection != connection or not entry.connected:
+                return []
+            entry.connected = False
+            entry.closed_at = now
+            self._gone[link.key] = None
+            if entry.state == "disconnected":
+                return []
+            entry.state = "disconnected"
+            return [entry.message()]
 
     def check(self, now: datetime) -> list[HubMessage]:
-        """The displays whose state changed since they were last announced (live → stale)."""
+        """The displays whose state changed since they were last announced (live → stale); and
+        forget those disconnected for longer than ``FORGET_AFTER``. Runs on the watch's thread."""
         out = []
         with self._lock:
+            while self._gone:
+                key = next(iter(self._gone))
+                entry = self._displays.get(key)
+                if entry is not None and entry.closed_at is not None and now - entry.closed_at <= FORGET_AFTER:
+                    break
+                self._gone.popitem(last=False)
+                self._displays.pop(key, None)
             for entry in self._displays.values():
                 state = entry.current_state(now)
                 if state != entry.state:
                     entry.state = state
                     out.append(entry.message())
+            if len(self._displays) < self._keep:
+                self._full_warned = False
         return out
 
     def views(self, now: datetime) -> list[dict[str, Any]]:
         with self._lock:
             entries = list(self._displays.values())
-        return [e.view(now) for e in sorted(entries, key=lambda e: (e.name, e.display))]
+        return [e.view(now) for e in sorted(entries, key=lambda e: (e.name, e.display, e.user))]
 
     def counts(self, now: datetime) -> dict[str, int]:
         out = {"live": 0, "stale": 0, "disconnected": 0}
@@ -132,12 +200,13 @@ class DisplayBook:
                 out[entry.current_state(now)] += 1
         return out
 
-    def _forget_old(self) -> None:
-        if len(self._displays) <= KEEP:
-            return
-        gone = sorted((e for e in self._displays.values() if not e.connected), key=lambda e: e.last_at)
-        for entry in gone[:len(self._displays) - KEEP]:
-            del self._displays[entry.display]
+    def _make_room(self) -> bool:
+        """Forget the display disconnected longest ago; False if every display is connected."""
+        if not self._gone:
+            return False
+        key, _ = self._gone.popitem(last=False)
+        self._displays.pop(key, None)
+        return True
 
 
 class DisplayWatch:

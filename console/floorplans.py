@@ -1,6 +1,7 @@
 """Floor plans: one image per building floor, with the devices of that floor as markers.
 
-The image (PNG or JPEG, at most 8 MB, checked by Pillow) is kept in the store. A marker is a
+The image (PNG or JPEG, at most 8 MB and 8192 px a side / 40 million pixels, checked by Pillow;
+a phone's MPO JPEG is kept as JPEG) is kept in the store. A marker is a
 registered device, or one point of a device, whose location (building and floor) is the plan's;
 its position is the one placed from the admin page, else the site file's ``x``/``y``. Devices
 of the floor without a position are listed as ``unplaced``.
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
+import struct
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +20,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from console import audit, subsystems
@@ -25,8 +29,11 @@ from console.registry import DeviceRegistry
 from console.store.tables import DevicePositionRow, DeviceStatusRow, FloorPlanRow
 
 MAX_BYTES = 8 * 1024 * 1024
-MAX_PIXELS = 50_000_000
-FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
+MAX_SIDE = 8192
+MAX_PIXELS = 40_000_000
+# MPO is the JPEG phones write (a JPEG with more pictures appended): kept and served as JPEG.
+FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg"}
+LIMIT_TEXT = f"at most {MAX_SIDE} px a side and {MAX_PIXELS // 1_000_000} million pixels"
 
 
 class PlanError(ConsoleError):
@@ -46,8 +53,22 @@ class CheckedImage:
     sha256: str
 
 
+def _too_large(size: str) -> PlanError:
+    return PlanError(f"the image is too large: {size}; floor plans are {LIMIT_TEXT}")
+
+
+def _bomb_size(content: bytes, exc: Exception) -> str:
+    """W×H from a PNG header, else the pixel count Pillow names, for the reason of a refusal."""
+    if content[:8] == b"\x89PNG\r\n\x1a\n" and content[12:16] == b"IHDR" and len(content) >= 24:
+        width, height = struct.unpack(">II", content[16:24])
+        return f"{width}×{height} pixels"
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return f"{int(found.group(1)):,} pixels" if found else "more pixels than Pillow will decode"
+
+
 def check_image(content: bytes) -> CheckedImage:
-    """A PNG or JPEG of at most 8 MB that Pillow can read, or PlanError with the reason."""
+    """A PNG or JPEG of at most 8 MB, 8192 px a side and 40 million pixels that Pillow can read,
+    or PlanError with the reason. The size is checked from the header, before any decoding."""
     if not content:
         raise PlanError("the file is empty; choose a PNG or JPEG image")
     if len(content) > MAX_BYTES:
@@ -55,19 +76,24 @@ def check_image(content: bytes) -> CheckedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(content)) as image:
+            with Image.open(io.BytesIO(content)) as image:  # reads the header only
                 fmt, (width, height) = image.format, image.size
                 if fmt not in FORMATS:
                     raise PlanError(f"the file is a {fmt} image; floor plans must be PNG or JPEG")
-                if width * height > MAX_PIXELS:
-                    raise PlanError(f"the image is {width}×{height} pixels; at most {MAX_PIXELS // 1_000_000} "
-                                    "million pixels")
+                if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+                    raise _too_large(f"{width}×{height} pixels")
                 image.verify()
             with Image.open(io.BytesIO(content)) as image:
+                if image.format in ("JPEG", "MPO"):
+                    # Decoding at 1/8 scale still reads every block (a truncated file fails) at
+                    # a 64th of the memory.
+                    image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
                 image.load()  # verify() does not decode the pixels; a truncated file fails here
     except PlanError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_large(_bomb_size(content, exc)) from exc
+    except UnidentifiedImageError as exc:
         raise PlanError("the file is not a PNG or JPEG image Pillow can read") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise PlanError(f"the image is damaged and cannot be read ({exc})") from exc
@@ -161,22 +187,31 @@ def save_plan(session: Session, image: CheckedImage, site: str, building: str, f
     building, floor, name = building.strip(), floor.strip(), name.strip()
     if not building or not floor:
         raise PlanError("building and floor are required")
-    row = session.scalar(select(FloorPlanRow).where(FloorPlanRow.site == site, FloorPlanRow.building == building,
-                                                    FloorPlanRow.floor == floor).with_for_update())
+    same_floor = (FloorPlanRow.site == site, FloorPlanRow.building == building, FloorPlanRow.floor == floor)
+    row = session.scalar(select(FloorPlanRow).where(*same_floor).with_for_update())
     fields = {"image": image.content, "content_type": image.content_type, "width": image.width,
               "height": image.height, "size": len(image.content), "sha256": image.sha256,
               "uploaded_by": user, "uploaded_at": now}
+    action = "floorplan.replace"
     if row is None:
-        row = FloorPlanRow(site=site, building=building, floor=floor, name=name, revision=1, **fields)
-        session.add(row)
-        action = "floorplan.add"
-    else:
+        # FOR UPDATE on a missing row locks nothing: two first uploads of a floor at once both
+        # get here. The insert is tried in a savepoint; the one that loses the unique constraint
+        # (it waited for the other to commit) replaces the image the other stored.
+        try:
+            with session.begin_nested():
+                row = FloorPlanRow(site=site, building=building, floor=floor, name=name, revision=1, **fields)
+                session.add(row)
+            action = "floorplan.add"
+        except IntegrityError:
+            row = session.scalar(select(FloorPlanRow).where(*same_floor).with_for_update())
+            if row is None:  # the other upload's plan was deleted meanwhile
+                raise PlanError("this floor's plan changed while uploading; upload again", 409) from None
+    if action == "floorplan.replace":
         for key, value in fields.items():
             setattr(row, key, value)
         if name:
             row.name = name
         row.revision += 1
-        action = "floorplan.replace"
     session.flush()
     audit.record(session, user, action, target=f"floorplan:{row.id}",
                  detail={"site": site, "building": building, "floor": floor, "name": row.name,

@@ -39,7 +39,10 @@ class DeviceRegistry:
         # by (site, adapter, address); an entry without an adapter answers for every adapter.
         by_address = {(device.site or self.default_site, device.adapter, device.address): device
                       for device in devices if device.address}
-        self._by_key, self._by_address = by_key, by_address
+        owners: dict[tuple[str, str], str] = {}
+        for (site, _adapter, address), device in by_address.items():
+            owners.setdefault((site, address), device.id)
+        self._by_key, self._by_address, self._owners = by_key, by_address, owners
 
     def entries(self) -> list[DeviceEntry]:
         return list(self._by_key.values())
@@ -49,6 +52,14 @@ class DeviceRegistry:
         key = (device.site or self.default_site, device.id)
         with self._lock:  # two registrations at once must not lose one
             self._index([d for k, d in self._by_key.items() if k != key] + [device])
+
+    def add_many(self, devices: list[DeviceEntry]) -> None:
+        """Register (or replace) many devices at once (an import): the index is rebuilt once."""
+        if not devices:
+            return
+        keys = {(device.site or self.default_site, device.id) for device in devices}
+        with self._lock:
+            self._index([d for k, d in self._by_key.items() if k not in keys] + list(devices))
 
     def remove(self, site: str, device_id: str) -> None:
         with self._lock:
@@ -67,7 +78,7 @@ class DeviceRegistry:
 
     def address_owner(self, site: str, address: str) -> str | None:
         """The device that has ``address`` as its vendor address, under any adapter."""
-        return next((d.id for (s, _adapter, a), d in self._by_address.items() if s == site and a == address), None)
+        return self._owners.get((site, address))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeviceRegistry:

@@ -54,6 +54,8 @@ def logout(request: Request, response: Response, user: CurrentUser, runtime: Run
         if token:
             auth.revoke_token(session, token)
         audit.record(session, user.username, "logout", client=client_address(request))
+    if token:
+        runtime.sockets.close_token(auth.token_digest(token))  # the pages of that session stop too
     response.delete_cookie(COOKIE, path="/")
 
 

@@ -4,6 +4,8 @@ registry import (CSV or YAML, checked whole before anything is written); the qua
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 import re
 import uuid
@@ -248,6 +250,8 @@ def device_page(device_id: str, session: ReadSession, runtime: RuntimeDep, _user
 # -- registry import -----------------------------------------------------------------------------
 
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
+IMPORT_MAX_DEVICES = 5000
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is there
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 
@@ -263,7 +267,16 @@ def _line_of(where: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def _csv_device_rows(text: str) -> int:
+    """How many device rows (not point rows) the CSV has, counted before anything is validated."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    return sum(1 for row in reader if not (row.get("point") or "").strip())
+
+
 def _parse_csv(text: str) -> list[tuple[int | None, DeviceEntry]]:
+    count = _csv_device_rows(text)
+    if count > IMPORT_MAX_DEVICES:
+        raise _too_many(count)
     try:
         entries = registry_io.from_csv(text)
     except ConfigError as exc:
@@ -281,10 +294,21 @@ def _parse_csv(text: str) -> list[tuple[int | None, DeviceEntry]]:
     return [(lines.get(entry.id), entry) for entry in entries]
 
 
+def _too_many(count: int) -> HTTPException:
+    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                         f"the file has {count} devices; an import is at most {IMPORT_MAX_DEVICES} devices — "
+                         "split it into several files")
+
+
 def _parse_yaml(text: str) -> list[tuple[int | None, DeviceEntry]]:
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        # Parsed once: the node tree keeps the line numbers for the errors, the data is built from it.
+        node = yaml.compose(text, Loader=YAML_LOADER)
+        loader = YAML_LOADER("")
+        try:
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ImportProblems([{"line": mark.line + 1 if mark else None,
@@ -294,6 +318,8 @@ def _parse_yaml(text: str) -> list[tuple[int | None, DeviceEntry]]:
         node = next((v for k, v in node.value if k.value == "entries"), node)  # type: ignore[union-attr]
     if not isinstance(data, list):
         raise ImportProblems([{"line": 1, "message": "a devices file is a list of devices (- id: …)"}])
+    if len(data) > IMPORT_MAX_DEVICES:
+        raise _too_many(len(data))
     errors: list[dict[str, Any]] = []
     out: list[tuple[int | None, DeviceEntry]] = []
     for index, item in enumerate(data):
@@ -316,17 +342,23 @@ def _parse_yaml(text: str) -> list[tuple[int | None, DeviceEntry]]:
 
 
 def _plan_import(session: Session, registry: DeviceRegistry, default_site: str,
-                 parsed: list[tuple[int | None, DeviceEntry]]) -> tuple[dict[str, list[str]], list[DeviceEntry]]:
-    """What the import would do: added / updated / unchanged ids and the entries to write."""
+                 parsed: list[tuple[int | None, DeviceEntry]]
+                 ) -> tuple[dict[str, list[str]], list[DeviceEntry], list[DeviceEntry]]:
+    """What the import would do: added / updated / unchanged ids, and the entries to add and to
+    update. The stored registrations are read in one query."""
     result: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": []}
     errors: list[dict[str, Any]] = []
-    writes: list[DeviceEntry] = []
+    adds: list[DeviceEntry] = []
+    updates: list[DeviceEntry] = []
     seen: dict[tuple[str, str], int | None] = {}
     try:
         DevicesSection(entries=[entry for _line, entry in parsed])
     except ValidationError as exc:
         errors.extend({"line": None, "message": e["msg"]} for e in exc.errors())
     imported = frozenset((entry.site or default_site, entry.id) for _line, entry in parsed)
+    sites = sorted({site for site, _id in imported})
+    stored = set(session.execute(select(RegisteredDeviceRow.site, RegisteredDeviceRow.device_id)
+                                 .where(RegisteredDeviceRow.site.in_(sites))).tuples()) if sites else set()
     for line, entry in parsed:
         site = entry.site or default_site
         key = (site, entry.id)
@@ -346,25 +378,18 @@ def _plan_import(session: Session, registry: DeviceRegistry, default_site: str,
         if problem:
             errors.append({"line": line, "message": problem})
             continue
-        stored = session.get(RegisteredDeviceRow, key)
-        if stored is None:
+        if key not in stored:
             result["added"].append(entry.id)
-            writes.append(entry)
+            adds.append(entry)
         elif current is not None and current.model_copy(update={"site": None}) == entry.model_copy(
                 update={"site": None}):
             result["unchanged"].append(entry.id)
         else:
             result["updated"].append(entry.id)
-            writes.append(entry)
+            updates.append(entry)
     if errors:
         raise ImportProblems(errors)
-    return result, writes
-
-
-def _apply_import(session: Session, registry: DeviceRegistry, writes: list[DeviceEntry], user: str,
-                  now: Any) -> None:
-    for entry in writes:
-        device_admin.store_registration(session, entry.site or registry.default_site, entry, user, now)
+    return result, adds, updates
 
 
 def _run_import(runtime: Runtime, text: str, fmt: str, dry_run: bool, user: str, client: str) -> dict[str, Any]:
@@ -374,19 +399,18 @@ def _run_import(runtime: Runtime, text: str, fmt: str, dry_run: bool, user: str,
     try:
         parsed = _parse_yaml(text) if fmt == "yaml" else _parse_csv(text)
         with runtime.store.write() as session, session.begin():
-            result, writes = _plan_import(session, registry, runtime.settings.site.id, parsed)
+            result, adds, updates = _plan_import(session, registry, runtime.settings.site.id, parsed)
             body.update(result)
             if not dry_run:
                 now = runtime.now()
-                _apply_import(session, registry, writes, user, now)
+                device_admin.store_registrations(session, registry.default_site, adds, updates, user, now)
                 audit.record(session, user, "device.import", target="devices",
                              detail={"format": fmt, **result}, client=client, at=now)
     except ImportProblems as exc:
         body["errors"] = sorted(exc.errors, key=lambda e: (e["line"] is None, e["line"] or 0))
         return body
     if not dry_run:
-        for entry in writes:
-            registry.add(entry)
+        registry.add_many(adds + updates)
     return body
 
 
@@ -394,8 +418,9 @@ def _run_import(runtime: Runtime, text: str, fmt: str, dry_run: bool, user: str,
 async def import_devices(request: Request, runtime: RuntimeDep, user: Admin,
                          dry_run: bool = True) -> dict[str, Any] | JSONResponse:
     """The body is the file's text: ``text/csv`` or ``application/yaml`` (the formats of ``mcc devices
-    export``). → {added, updated, unchanged, errors: [{line, message}]}; with any error nothing is
-    applied (and, when not a dry run, the answer is 422 with the same body)."""
+    export``), at most 2 MB and 5000 devices (else 413). → {added, updated, unchanged, errors:
+    [{line, message}]}; with any error nothing is applied (and, when not a dry run, the answer is
+    422 with the same body)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in YAML_TYPES:
         fmt = "yaml"
@@ -404,9 +429,16 @@ async def import_devices(request: Request, runtime: RuntimeDep, user: Admin,
     else:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                             "send the file as text/csv or application/yaml (the formats of mcc devices export)")
-    raw = await request.body()
-    if len(raw) > IMPORT_MAX_BYTES:
+    declared = request.headers.get("content-length", "")
+    if declared.strip().isdigit() and int(declared) > IMPORT_MAX_BYTES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"an import is at most {IMPORT_MAX_BYTES} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > IMPORT_MAX_BYTES:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"an import is at most {IMPORT_MAX_BYTES} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -16,13 +16,20 @@ from console.views import event_row_view
 router = APIRouter(prefix="/api/events", tags=["events"])
 
 
+MAX_ID = 2**63 - 1  # event ids are BIGINT
+
+
 def _aware(value: datetime | None, name: str) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"{name} needs a time zone offset (e.g. 2026-11-27T08:00:00+08:00)")
-    return value.astimezone(timezone.utc)
+    try:  # 0001-01-01T00:00:00+01:00 is before the first UTC time there is
+        return value.astimezone(timezone.utc)
+    except (OverflowError, ValueError) as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"{name} is out of range once taken to UTC (years 1 to 9999)") from exc
 
 
 def _like(text: str) -> str:
@@ -41,22 +48,33 @@ def list_events(
     q: Annotated[str | None, Query(max_length=100, description="Part of a device id, device name, kind or point")] = None,
     site: Annotated[str | None, Query(max_length=64)] = None,
     subsystem: Annotated[str | None, Query(pattern="^(fire|access|parking|video|other)$")] = None,
-    before: Annotated[int | None, Query(ge=1, description="An event_id: the events older than it (next page)")] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID,
+                                        description="An event_id: the events older than it (next page)")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
 ) -> list[dict[str, Any]]:
     """Newest first. With any of the search parameters (since, until, q, site, subsystem, before),
-    at most 500 per page; page backwards with ``before`` = the last ``event_id`` of a page."""
+    at most 500 per page; page backwards with ``before`` = the last ``event_id`` of a page.
+
+    With ``since`` or ``until`` the events are ordered by (received_at, id), newest first, so the
+    index on received_at serves both the range and the order. ``q`` (and ``subsystem``) match
+    text and cannot use an index: without a time range they go through the whole log until a
+    page is full, which on a large log and a rare word is slow — give a range (the console's
+    history view asks for the last 24 hours by default)."""
     searching = any(v is not None for v in (since, until, q, site, subsystem, before))
     if searching:
         limit = min(limit, 500)
-    query = select(EventRow).order_by(EventRow.id.desc()).limit(limit)
+    start, end = _aware(since, "since"), _aware(until, "until")
+    if start is not None or end is not None:
+        order = (EventRow.received_at.desc(), EventRow.id.desc())
+    else:
+        order = (EventRow.id.desc(),)
+    query = select(EventRow).order_by(*order).limit(limit)
     if device_id:
         query = query.where(EventRow.device_id == device_id)
     if kind:
         query = query.where(EventRow.kind == kind)
     if source_id:
         query = query.where(EventRow.source_id == source_id)
-    start, end = _aware(since, "since"), _aware(until, "until")
     if start is not None:
         query = query.where(EventRow.received_at >= start)
     if end is not None:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import FormData, UploadFile
+from starlette.types import Message
 
-from console import floorplans
-from console.api.deps import Admin, ReadSession, RuntimeDep, SiteWatcher, client_address
+from console import auth, floorplans
+from console.api.deps import Admin, ReadSession, RuntimeDep, SiteWatcher, client_address, current_user
 from console.messages import HubMessage
 from console.runtime import Runtime
 
@@ -33,15 +36,18 @@ def _fail(exc: floorplans.PlanError) -> HTTPException:
 
 
 def _changed(runtime: Runtime, plan_id: int, user: str, action: Any) -> dict[str, Any]:
-    """One audited write, then the plan as it is now and ``floorplan.updated`` to the screens."""
+    """One audited write, then the plan as it is now and ``floorplan.updated`` to the screens.
+    The plan's view is built inside the transaction: a delete that commits right after cannot
+    turn the answer into an error."""
     try:
         with runtime.store.write() as session, session.begin():
-            action(session)
+            row = action(session)
+            session.flush()
+            view = floorplans.plan_view(session, runtime.registry, row)
     except floorplans.PlanError as exc:
         raise _fail(exc) from exc
     runtime.publish([HubMessage("floorplan.updated", {"id": plan_id})])
-    with runtime.store.read() as session:
-        return floorplans.plan_view(session, runtime.registry, floorplans.get_plan(session, plan_id))
+    return view
 
 
 @router.get("")
@@ -70,50 +76,131 @@ def get_image(plan_id: int, request: Request, session: ReadSession, _user: SiteW
     return Response(row.image, media_type=row.content_type, headers=headers)
 
 
-@router.post("", status_code=status.HTTP_200_OK)
-async def upload_plan(
-    request: Request, runtime: RuntimeDep, user: Admin,
-    file: Annotated[UploadFile, Form(description="PNG or JPEG, at most 8 MB")],
-    building: Annotated[str, Form(min_length=1, max_length=64)],
-    floor: Annotated[str, Form(min_length=1, max_length=16)],
-    name: Annotated[str, Form(max_length=128)] = "",
-    site: Annotated[str, Form(max_length=64)] = "",
-) -> dict[str, Any]:
-    """Upload a floor's plan; the same site, building and floor again replaces the image."""
-    content = await file.read(floorplans.MAX_BYTES + 1)
-    await file.close()
+# The multipart body of an upload: the image and a few short fields around it.
+FORM_OVERHEAD = 64 * 1024
+MAX_BODY = floorplans.MAX_BYTES + FORM_OVERHEAD
+TOO_LARGE = "the upload is larger than 8 MB; floor plans are at most 8 MB"
+FIELDS = {"building": (True, 64), "floor": (True, 16), "name": (False, 128), "site": (False, 64)}
+UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "building", "floor"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "PNG or JPEG, at most 8 MB, "
+                 f"{floorplans.LIMIT_TEXT}"},
+        "building": {"type": "string", "minLength": 1, "maxLength": 64},
+        "floor": {"type": "string", "minLength": 1, "maxLength": 16},
+        "name": {"type": "string", "maxLength": 128},
+        "site": {"type": "string", "maxLength": 64},
+    }}}}}}
+
+
+# A refused upload's body is not read: the connection is closed after the answer, so a client
+# that keeps sending does not keep the console busy discarding it.
+CLOSE = {"Connection": "close"}
+
+
+def _refused(exc: HTTPException) -> HTTPException:
+    return HTTPException(exc.status_code, exc.detail, headers={**(exc.headers or {}), **CLOSE})
+
+
+def upload_admin(request: Request, runtime: RuntimeDep,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                        Depends(HTTPBearer(auto_error=False))]) -> auth.User:
+    """The Admin check of an upload, before any of its body is read; refusals close the connection."""
+    try:
+        user = current_user(request, runtime, credentials)
+    except HTTPException as exc:
+        raise _refused(exc) from exc
+    if user.role not in auth.ADMINISTER:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not do this", headers=CLOSE)
+    return user
+
+
+async def _read_body(request: Request) -> bytes:
+    """The request's body, refused with 413 as soon as it is known to be too large: from its
+    Content-Length before reading anything, else (chunked) once MAX_BODY bytes have come in."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "bad Content-Length", headers=CLOSE)
+        if int(declared) > MAX_BODY:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, TOO_LARGE, headers=CLOSE)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, TOO_LARGE, headers=CLOSE)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_form(request: Request) -> FormData:
+    """The multipart form of an upload, read only after the user was checked, at most MAX_BODY bytes."""
+    body = await _read_body(request)
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else {"type": "http.disconnect"}
+
+    # One file and a handful of short fields; the parser works on the bytes already read.
+    return await Request(request.scope, replay).form(max_files=1, max_fields=10, max_part_size=FORM_OVERHEAD)
+
+
+def _field(form: FormData, name: str) -> str:
+    required, max_length = FIELDS[name]
+    value = form.get(name)
+    if value is not None and not isinstance(value, str):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} must be text, not a file")
+    value = value or ""
+    if required and not value.strip():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} is required")
+    if len(value) > max_length:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} is at most {max_length} characters")
+    return value
+
+
+@router.post("", status_code=status.HTTP_200_OK, openapi_extra=UPLOAD_FORM)
+async def upload_plan(request: Request, runtime: RuntimeDep,
+                      user: Annotated[auth.User, Depends(upload_admin)]) -> dict[str, Any]:
+    """Upload a floor's plan (multipart form: ``file``, ``building``, ``floor``, optional ``name``
+    and ``site``); the same site, building and floor again replaces the image. The body is read
+    only after the user is known to be an admin, and at most 8 MB (+ the form) of it."""
+    form = await _read_form(request)
+    try:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "file is required: a PNG or JPEG image")
+        building, floor, name, site = (_field(form, key) for key in ("building", "floor", "name", "site"))
+        content = await file.read(floorplans.MAX_BYTES + 1)
+    finally:
+        await form.close()
     try:
         image = await run_in_threadpool(floorplans.check_image, content)
     except floorplans.PlanError as exc:
         raise _fail(exc) from exc
     client = client_address(request)
 
-    def save() -> int:
+    def save() -> tuple[int, dict[str, Any]]:
         with runtime.store.write() as session, session.begin():
             row = floorplans.save_plan(session, image, site.strip() or runtime.settings.site.id, building, floor,
                                        name, user.username, runtime.now(), client)
-            return row.id
+            return row.id, floorplans.plan_view(session, runtime.registry, row)
 
     try:
-        plan_id = await run_in_threadpool(save)
+        plan_id, view = await run_in_threadpool(save)
     except floorplans.PlanError as exc:
         raise _fail(exc) from exc
     runtime.publish([HubMessage("floorplan.updated", {"id": plan_id})])
-
-    def view() -> dict[str, Any]:
-        with runtime.store.read() as session:
-            return floorplans.plan_view(session, runtime.registry, floorplans.get_plan(session, plan_id))
-
-    return await run_in_threadpool(view)
+    return view
 
 
 @router.put("/{plan_id}/markers")
 def place_marker(plan_id: int, body: MarkerBody, request: Request, runtime: RuntimeDep,
                  user: Admin) -> dict[str, Any]:
-    def action(session: Any) -> None:
+    def action(session: Any) -> Any:
         row = floorplans.get_plan(session, plan_id, lock=True)
         floorplans.place(session, runtime.registry, row, body.device_id, body.point, body.x, body.y,
                          user.username, runtime.now(), client_address(request))
+        return row
 
     return _changed(runtime, plan_id, user.username, action)
 
@@ -122,9 +209,10 @@ def place_marker(plan_id: int, body: MarkerBody, request: Request, runtime: Runt
 def remove_marker(plan_id: int, request: Request, runtime: RuntimeDep, user: Admin,
                   device_id: Annotated[str, Query(min_length=1, max_length=128)],
                   point: Annotated[str, Query(max_length=64)] = "") -> dict[str, Any]:
-    def action(session: Any) -> None:
+    def action(session: Any) -> Any:
         row = floorplans.get_plan(session, plan_id, lock=True)
         floorplans.unplace(session, row, device_id, point, user.username, runtime.now(), client_address(request))
+        return row
 
     return _changed(runtime, plan_id, user.username, action)
 

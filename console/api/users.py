@@ -1,5 +1,6 @@
 """Users (admin only): list, create, change role / name / password, disable. Disabling a user or
-changing their password ends their sessions. Every change is audited."""
+changing their password ends their sessions; disabling, a new password or a new role also closes
+their open WebSockets (1008: the pages go to the login page). Every change is audited."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from console import audit, auth
@@ -48,19 +50,23 @@ def list_users(session: ReadSession, _user: Admin) -> list[dict[str, Any]]:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_user(body: NewUser, request: Request, runtime: RuntimeDep, user: Admin) -> dict[str, Any]:
-    with runtime.store.write() as session, session.begin():
-        if session.scalar(select(UserRow.id).where(UserRow.username == body.username)) is not None:
-            raise HTTPException(status.HTTP_409_CONFLICT, f"user {body.username!r} already exists")
-        try:
-            auth.add_user(session, body.username, body.password, body.role, body.display_name)
-        except AuthError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-        audit.record(session, user.username, "user.add", target=f"user:{body.username}",
-                     detail={"role": body.role, "display_name": body.display_name},
-                     client=client_address(request), at=runtime.now())
-        row = session.scalar(select(UserRow).where(UserRow.username == body.username))
-        assert row is not None
-        return user_view(row)
+    conflict = HTTPException(status.HTTP_409_CONFLICT, f"user {body.username!r} already exists")
+    try:
+        with runtime.store.write() as session, session.begin():
+            if auth.user_exists(session, body.username):  # ignoring case: Root beside root is refused
+                raise conflict
+            try:
+                auth.add_user(session, body.username, body.password, body.role, body.display_name)
+            except AuthError as exc:
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+            audit.record(session, user.username, "user.add", target=f"user:{body.username}",
+                         detail={"role": body.role, "display_name": body.display_name},
+                         client=client_address(request), at=runtime.now())
+            row = session.scalar(select(UserRow).where(UserRow.username == body.username))
+            assert row is not None
+            return user_view(row)
+    except IntegrityError as exc:  # the same name created at the same moment (the unique index)
+        raise conflict from exc
 
 
 def _enabled_admins(session: Session) -> int:
@@ -70,6 +76,17 @@ def _enabled_admins(session: Session) -> int:
 
 @router.patch("/{username}")
 def change_user(username: str, body: UserChange, request: Request, runtime: RuntimeDep, user: Admin) -> dict[str, Any]:
+    token = token_from(request)
+    view, close_sockets = _change_user(username, body, request, runtime, user, token)
+    if close_sockets:  # after the commit: a socket opening now sees the change when it checks again
+        # An admin changing their own password keeps this session (and its sockets); the others close.
+        keep = auth.token_digest(token) if token and user.username == view["username"] else None
+        runtime.sockets.close_user(view["username"], keep_token_digest=keep)
+    return view
+
+
+def _change_user(username: str, body: UserChange, request: Request, runtime: RuntimeDep, user: auth.User,
+                 token: str | None) -> tuple[dict[str, Any], bool]:
     with runtime.store.write() as session, session.begin():
         row = session.scalar(select(UserRow).where(UserRow.username == username).with_for_update())
         if row is None:
@@ -109,7 +126,6 @@ def change_user(username: str, body: UserChange, request: Request, runtime: Runt
         revoked = 0
         if revoke:
             ending = delete(SessionRow).where(SessionRow.user_id == row.id)
-            token = token_from(request)
             if row.id == user.id and token:  # an admin changing their own password stays signed in here
                 ending = ending.where(SessionRow.token_hash != hashlib.sha256(token.encode()).hexdigest())
             revoked = session.execute(ending).rowcount or 0
@@ -117,4 +133,5 @@ def change_user(username: str, body: UserChange, request: Request, runtime: Runt
             audit.record(session, user.username, "user.change", target=f"user:{row.username}",
                          detail={**changes, "sessions_revoked": revoked}, client=client_address(request),
                          at=runtime.now())
-        return user_view(row)
+        close_sockets = revoke or "role" in changes
+        return user_view(row), close_sockets

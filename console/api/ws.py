@@ -89,14 +89,36 @@ def _int_param(websocket: WebSocket, name: str) -> int | None:
 @router.websocket("/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
     runtime = get_runtime(websocket)
-    user = await run_in_threadpool(_user_for, runtime, token_from(websocket, allow_query=True))
+    token = token_from(websocket, allow_query=True)
+    user = await run_in_threadpool(_user_for, runtime, token)
     if user is None or user.role not in auth.VIEW:
         await websocket.close(code=1008)  # before accept: the handshake is refused (HTTP 403)
         return
+    assert token is not None
     await websocket.accept()
     hub = runtime.hub
     is_guard = user.role == "guard"
     connection = next(_connections)
+    # Disabling the user, changing their role or password, or their logout closes this socket (1008).
+    revoked = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def revoke() -> None:  # from any thread
+        with contextlib.suppress(RuntimeError):  # the loop has closed: so has the socket
+            loop.call_soon_threadsafe(revoked.set)
+
+    runtime.sockets.add(user.username, connection, auth.token_digest(token), revoke)
+    # Checked again now that the socket is registered: a change committed since the handshake
+    # either finds this socket to close, or shows here.
+    try:
+        again = await run_in_threadpool(_user_for, runtime, token)
+    except BaseException:
+        runtime.sockets.remove(user.username, connection)
+        raise
+    if again is None or again.role != user.role:
+        runtime.sockets.remove(user.username, connection)
+        await websocket.close(code=1008, reason="signed out")
+        return
     subscriber = hub.subscribe(guard_filter(user.username) if is_guard else None)
     try:
         since = _int_param(websocket, "since")
@@ -113,10 +135,12 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         else:
             for text in replay:
                 await websocket.send_text(text)
-        await _pump(websocket, subscriber, _client_messages(runtime, user, client_address(websocket), connection))
+        await _pump(websocket, subscriber, _client_messages(runtime, user, client_address(websocket), connection),
+                    revoked)
     except WebSocketDisconnect:
         pass
     finally:
+        runtime.sockets.remove(user.username, connection)
         hub.unsubscribe(subscriber)
         closed = runtime.displays.closed(connection, runtime.now())
         if closed:
@@ -125,8 +149,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 
 def _client_messages(runtime: Runtime, user: auth.User, address: str,
                      connection: int) -> Callable[[str], None]:
-    """What a client may send: a wall's ``display.heartbeat`` (from display, admin, supervisor
-    and operator connections; a guard's are ignored). Anything else is ignored."""
+    """What a client may send: a wall's ``display.heartbeat``, from a ``display`` login only (the
+    console's own pages send none). Anything else is ignored. The display book keeps one display
+    per connection and drops heartbeats that come too often."""
     def handle(text: str) -> None:
         if user.role not in RECORDED_ROLES or len(text) > MAX_CLIENT_MESSAGE:
             return
@@ -143,7 +168,8 @@ def _client_messages(runtime: Runtime, user: auth.User, address: str,
     return handle
 
 
-async def _pump(websocket: WebSocket, subscriber: Subscriber, on_text: Callable[[str], None]) -> None:
+async def _pump(websocket: WebSocket, subscriber: Subscriber, on_text: Callable[[str], None],
+                revoked: asyncio.Event | None = None) -> None:
     async def send() -> None:
         while True:
             text = await subscriber.queue.get()
@@ -161,6 +187,8 @@ async def _pump(websocket: WebSocket, subscriber: Subscriber, on_text: Callable[
                 on_text(message["text"])
 
     tasks = [asyncio.create_task(send()), asyncio.create_task(receive())]
+    if revoked is not None:
+        tasks.append(asyncio.create_task(revoked.wait()))
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -169,3 +197,7 @@ async def _pump(websocket: WebSocket, subscriber: Subscriber, on_text: Callable[
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
                 await task
+    if revoked is not None and revoked.is_set():
+        # The user was disabled, changed or signed out: the pages go to the login page on 1008.
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await websocket.close(code=1008, reason="signed out")

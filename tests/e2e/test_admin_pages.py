@@ -4,29 +4,16 @@ wall displays. A real console process, a real broker, a real database."""
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.conftest import ConsoleProcess, Publisher, wait_until
-from tests.e2e.conftest import ARTIFACTS
-
-PASSWORD = "correct-horse-1"
-CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
-
-
-@pytest.fixture
-def desk(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="zh-CN")
-    page = context.new_page()
-    yield page
-    context.close()
+from tests.e2e.conftest import ARTIFACTS, chinese_outside_site_data, ok, sign_in
+from tests.support.images import floor_plan_png
 
 
 @pytest.fixture
@@ -39,18 +26,8 @@ def console(make_console: Any, sqlite_url: str) -> ConsoleProcess:
     return console
 
 
-def ok(response: httpx.Response) -> Any:
-    assert response.status_code == 200, f"{response.status_code}: {response.text}"
-    return response.json()
-
-
-def sign_in(page: Page, console: ConsoleProcess, user: str, path: str = "/admin") -> None:
-    page.goto(f"{console.base}{path}")
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("用户名").fill(user)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page).to_have_url(re.compile(re.escape(path) + r"(#\w+)?$"))
+def open_admin(page: Page, console: ConsoleProcess, user: str, path: str = "/admin") -> None:
+    sign_in(page, console, path, user)
     expect(page.get_by_role("navigation", name="管理功能")).to_be_visible()
 
 
@@ -67,25 +44,9 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"admin-{name}.png"))
 
 
-def chinese_outside_site_data(page: Page) -> list[str]:
-    """Visible text outside [translate=no] (and the language switch) that has Chinese characters."""
-    texts: list[str] = page.evaluate("""() => {
-        const out = [];
-        const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-        for (let n = walk.nextNode(); n; n = walk.nextNode()) {
-            const p = n.parentElement;
-            if (!p || p.closest('[translate="no"]') || p.closest('#lang-switch')) continue;
-            if (!p.checkVisibility()) continue;
-            if (n.textContent.trim()) out.push(n.textContent.trim());
-        }
-        return out;
-    }""")
-    return [text for text in texts if CJK.search(text)]
-
-
 def test_admin_creates_an_operator_who_can_sign_in(desk: Page, browser: Browser, console: ConsoleProcess) -> None:
     page = desk
-    sign_in(page, console, "boss")
+    open_admin(page, console, "boss")
     go(page, "用户与角色")
     users = page.get_by_role("table", name="用户列表")
     expect(users.get_by_role("row").filter(has_text="boss")).to_contain_text("管理员")
@@ -113,7 +74,7 @@ def test_admin_creates_an_operator_who_can_sign_in(desk: Page, browser: Browser,
         op_page.get_by_label("用户名").fill("zhang")
         op_page.get_by_label("密码").fill("a-long-pass-phrase-7")
         op_page.get_by_role("button", name="登录").click()
-        expect(op_page).to_have_url(re.compile(r"/console$"))
+        expect(op_page).to_have_url(f"{console.base}/console")
     finally:
         other.close()
 
@@ -144,7 +105,7 @@ def test_admin_creates_an_operator_who_can_sign_in(desk: Page, browser: Browser,
 
 def test_supervisor_sees_only_their_sections(desk: Page, console: ConsoleProcess) -> None:
     page = desk
-    sign_in(page, console, "sup")
+    open_admin(page, console, "sup")
     nav = page.get_by_role("navigation", name="管理功能")
     for name in ["处置流程", "隔离消息", "报警搁置", "车牌名单", "报警墙状态"]:
         expect(nav.get_by_role("link", name=name)).to_be_visible()
@@ -197,7 +158,7 @@ door-9,,9号门禁,door,2号楼,1F
 
 def test_device_import_checks_then_applies(desk: Page, console: ConsoleProcess) -> None:
     page = desk
-    sign_in(page, console, "boss")
+    open_admin(page, console, "boss")
     go(page, "设备导入")
     devices = page.get_by_role("table", name="当前设备")
     expect(devices.get_by_role("row").filter(has_text="fp-1")).to_be_visible()
@@ -228,18 +189,8 @@ def test_device_import_checks_then_applies(desk: Page, console: ConsoleProcess) 
     expect(page.get_by_role("status").filter(has_text="Imported")).to_contain_text("1 added")
     for section in ["Device import", "Users and roles", "Floor plans"]:
         go(page, section)
-        left = chinese_outside_site_data(page)
+        left = chinese_outside_site_data(page, attributes=False)
         assert not left, f"{section}: {left}"
-
-
-def plan_png(width: int = 800, height: int = 500) -> bytes:
-    image = Image.new("RGB", (width, height), "#dfe6ee")
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((40, 40, width - 40, height - 40), outline="#334455", width=6)
-    draw.line((width // 2, 40, width // 2, height - 40), fill="#334455", width=4)
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
 
 
 def stored_marker(console: ConsoleProcess, device_id: str) -> dict[str, Any] | None:
@@ -252,11 +203,11 @@ def stored_marker(console: ConsoleProcess, device_id: str) -> dict[str, Any] | N
 
 def test_floor_plan_upload_and_marker_placement(desk: Page, console: ConsoleProcess) -> None:
     page = desk
-    sign_in(page, console, "boss")
+    open_admin(page, console, "boss")
     go(page, "楼层平面图")
     expect(page.get_by_text("尚未上传平面图")).to_be_visible()
     page.get_by_label("图片文件（PNG 或 JPEG，不超过 8 MB）").set_input_files(
-        files=[{"name": "1f.png", "mimeType": "image/png", "buffer": plan_png()}])
+        files=[{"name": "1f.png", "mimeType": "image/png", "buffer": floor_plan_png()}])
     expect(page.get_by_role("img", name="所选平面图预览")).to_be_visible()
     expect(page.get_by_text("800 × 500 像素")).to_be_visible()
     page.get_by_label("楼栋").fill("1号楼")
@@ -299,7 +250,8 @@ def test_floor_plan_upload_and_marker_placement(desk: Page, console: ConsoleProc
     shot(page, "floorplan")
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("heading", name="Markers: 1号楼一层")).to_be_visible()
-    assert not chinese_outside_site_data(page), chinese_outside_site_data(page)
+    left = chinese_outside_site_data(page, attributes=False)
+    assert not left, left
     page.get_by_role("button", name="中文").click()
 
     # Arrow keys nudge it by 1 %.
@@ -325,7 +277,7 @@ def test_quarantine_shows_a_malformed_payload(desk: Page, console: ConsoleProces
     wait_until(lambda: ok(console.api("GET", "/api/quarantine", "boss"))["total"] >= 1, message="quarantined")
     stored = ok(console.api("GET", "/api/quarantine", "boss"))["items"][0]
     page = desk
-    sign_in(page, console, "boss")
+    open_admin(page, console, "boss")
     go(page, "隔离消息")
     items = page.get_by_role("table", name="隔离的消息（最新在前）")
     row = items.get_by_role("row").filter(has_text="mcc/v1/demo/fp-1/event")
@@ -340,7 +292,7 @@ def test_quarantine_shows_a_malformed_payload(desk: Page, console: ConsoleProces
 
 def test_sop_detail_shows_the_steps_and_english_has_no_chinese(desk: Page, console: ConsoleProcess) -> None:
     page = desk
-    sign_in(page, console, "sup")
+    open_admin(page, console, "sup")
     go(page, "处置流程")
     sops = page.get_by_role("table", name="流程列表")
     sops.get_by_role("button", name="火警处置").click()
@@ -362,7 +314,7 @@ def test_sop_detail_shows_the_steps_and_english_has_no_chinese(desk: Page, conso
     expect(ack_en).to_contain_text("30s")
     for section in ["Quarantine", "Shelved alarms", "Plate lists", "Wall displays", "SOPs"]:
         go(page, section)
-        left = chinese_outside_site_data(page)
+        left = chinese_outside_site_data(page, attributes=False)
         assert not left, f"{section}: {left}"
     page.get_by_role("button", name="中文").click()
     expect(page.get_by_role("heading", name="处置流程", level=2)).to_be_visible()
@@ -370,13 +322,16 @@ def test_sop_detail_shows_the_steps_and_english_has_no_chinese(desk: Page, conso
 
 def test_displays_show_a_wall_heartbeat_live(desk: Page, console: ConsoleProcess) -> None:
     page = desk
-    sign_in(page, console, "sup")
+    open_admin(page, console, "sup")
     go(page, "报警墙状态")
     expect(page.get_by_text("还没有报警墙上报心跳")).to_be_visible()
     expect(page.get_by_role("status", name="连接状态")).to_have_text("已连接")
-    # A wall's heartbeat over its own socket (the same message web/wall.js sends every 15 s).
-    page.evaluate("""() => new Promise((resolve) => {
-        const ws = new WebSocket(location.origin.replace('http', 'ws') + '/ws');
+    # A wall's heartbeat over its own socket (the same message web/wall.js sends every 15 s), signed
+    # in as a display: only a display login's heartbeats are recorded.
+    console.add_user("wall", "display")
+    wall_token = console.login("wall")
+    page.evaluate("""(token) => new Promise((resolve) => {
+        const ws = new WebSocket(location.origin.replace('http', 'ws') + '/ws?token=' + encodeURIComponent(token));
         window.__wall = ws;
         ws.onmessage = (ev) => {
             const msg = JSON.parse(ev.data);
@@ -385,7 +340,7 @@ def test_displays_show_a_wall_heartbeat_live(desk: Page, console: ConsoleProcess
                 build: 'b1', sound: 'blocked', last_seq: msg.seq, lag_ms: 42, alarms: 3, page: 'wall'}));
             resolve();
         };
-    })""")
+    })""", wall_token)
     displays = page.get_by_role("table", name="报警墙")
     row = displays.get_by_role("row").filter(has_text="大堂报警墙")
     expect(row).to_contain_text("正常", timeout=10000)

@@ -7,26 +7,10 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from websockets.sync.client import ClientConnection, connect
 
 from console.displays import DisplayBook
-from tests.conftest import ConsoleProcess, Publisher, wait_until
-
-
-def ws_connect(console: ConsoleProcess, user: str, query: str = "") -> ClientConnection:
-    return connect(f"ws://127.0.0.1:{console.port}/ws{query}",
-                   additional_headers={"Authorization": f"Bearer {console.tokens[user]}"}, open_timeout=5)
-
-
-def receive_until(ws: ClientConnection, predicate: Any, timeout: float = 10.0) -> list[dict[str, Any]]:
-    seen: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        message = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
-        seen.append(message)
-        if predicate(message):
-            return seen
-    raise AssertionError(f"no matching message in {timeout} s; got {[m['type'] for m in seen]}")
+from tests.conftest import Publisher, wait_until
+from tests.support.websocket import receive_until, ws_connect
 
 
 def heartbeat(display: str, **fields: Any) -> str:
@@ -42,7 +26,7 @@ def test_hello_comes_first_then_the_snapshot_with_counts_per_subsystem(
     publisher.publish("mcc/v1/demo/door-1/state", "online", retain=True)
     wait_until(lambda: console.api("GET", "/api/devices/summary", "wall").json()["online"] == 1)
     build = console.health()["build"]
-    with ws_connect(console, "wall") as ws:
+    with ws_connect(console, "wall", hello=False) as ws:
         hello = json.loads(ws.recv(timeout=5))
         snapshot = json.loads(ws.recv(timeout=5))
     assert hello["type"] == "hello" and hello["build"] == build and len(build) == 12
@@ -56,7 +40,7 @@ def test_hello_comes_first_then_the_snapshot_with_counts_per_subsystem(
     assert set(devices["by_subsystem"]) == {"fire", "access", "parking", "video", "other"}
     assert console.api("GET", "/api/devices/summary", "wall").json() == devices
     # A resume (?since=) also starts with the hello, then the replay.
-    with ws_connect(console, "wall", f"?since={snapshot['seq']}&stream={snapshot['stream']}") as ws:
+    with ws_connect(console, "wall", f"?since={snapshot['seq']}&stream={snapshot['stream']}", hello=False) as ws:
         assert json.loads(ws.recv(timeout=5))["type"] == "hello"
 
 
@@ -68,9 +52,9 @@ def test_a_heartbeat_makes_a_display_live_and_a_closed_socket_disconnected(
         console.login(name)
     assert console.api("GET", "/api/displays", "op").json() == []
     assert console.health()["displays"] == {"live": 0, "stale": 0, "disconnected": 0}
-    with ws_connect(console, "op") as watcher:
+    with ws_connect(console, "op", hello=False) as watcher:
         receive_until(watcher, lambda m: m["type"] == "snapshot")
-        with ws_connect(console, "wall") as wall:
+        with ws_connect(console, "wall", hello=False) as wall:
             receive_until(wall, lambda m: m["type"] == "snapshot")
             wall.send(heartbeat("wall-1"))
             update = receive_until(watcher, lambda m: m["type"] == "display.updated")[-1]["data"]
@@ -81,12 +65,13 @@ def test_a_heartbeat_makes_a_display_live_and_a_closed_socket_disconnected(
                     for d in displays] == [("wall-1", "监控中心大屏1", "live", 2, 3, "127.0.0.1")]
             assert console.health()["displays"] == {"live": 1, "stale": 0, "disconnected": 0}
             # A guard's phone is not a display: its heartbeat is ignored.
-            with ws_connect(console, "g1") as phone:
+            with ws_connect(console, "g1", hello=False) as phone:
                 receive_until(phone, lambda m: m["type"] == "snapshot")
                 phone.send(heartbeat("phone-1"))
             # Garbage from a client is ignored; the socket stays up.
             wall.send("not json")
             wall.send(json.dumps({"type": "display.heartbeat"}))
+            time.sleep(2.1)  # one heartbeat per 2 s per socket is recorded; a wall sends one per 15 s
             wall.send(heartbeat("wall-1", sound="on"))
         gone = receive_until(watcher, lambda m: m["type"] == "display.updated")[-1]["data"]
         assert gone["display"] == "wall-1" and gone["state"] == "disconnected"

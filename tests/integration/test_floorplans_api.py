@@ -13,13 +13,8 @@ from websockets.sync.client import connect
 from console.store.database import Store
 from console.store.tables import AuditRow
 from tests.conftest import DEVICES
-from tests.integration.test_displays import receive_until
-
-
-def png(width: int = 400, height: int = 250, color: tuple[int, int, int] = (20, 30, 40)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(out, format="PNG")
-    return out.getvalue()
+from tests.support.images import floor_plan_png
+from tests.support.websocket import receive_until
 
 
 def ok(response: Any, code: int = 200) -> Any:
@@ -45,7 +40,7 @@ def test_floor_plan_upload_markers_and_image(db_url: str, make_console: Any) -> 
         console.login(name)
     assert ok(console.api("GET", "/api/floorplans", "wall")) == []
 
-    image = png()
+    image = floor_plan_png(400, 250)
     with connect(f"ws://127.0.0.1:{console.port}/ws?token={console.tokens['wall']}", open_timeout=5) as ws:
         receive_until(ws, lambda m: m["type"] == "snapshot")
         plan = ok(console.api("POST", "/api/floorplans", "admin", data={"building": "1号楼", "floor": "1F"},
@@ -69,7 +64,7 @@ def test_floor_plan_upload_markers_and_image(db_url: str, make_console: Any) -> 
     # The floor above the fire panel's point: the point is unplaced until the admin places it.
     upper = ok(console.api("POST", "/api/floorplans", "admin",
                            data={"building": "1号楼", "floor": "3F", "name": "1号楼三层"},
-                           files={"file": ("p.png", png(800, 600), "image/png")}))
+                           files={"file": ("p.png", floor_plan_png(800, 600), "image/png")}))
     assert upper["markers"] == []
     assert [(u["device_id"], u["point"], u["subsystem"]) for u in upper["unplaced"]] == [("fp-1", "1-003", "fire")]
     placed = ok(console.api("PUT", f"/api/floorplans/{upper['id']}/markers", "admin",
@@ -98,7 +93,7 @@ def test_floor_plan_upload_markers_and_image(db_url: str, make_console: Any) -> 
 
     # The same floor again replaces the image: same plan, next revision.
     replaced = ok(console.api("POST", "/api/floorplans", "admin", data={"building": "1号楼", "floor": "1F"},
-                              files={"file": ("new.png", png(500, 300, (1, 2, 3)), "image/png")}))
+                              files={"file": ("new.png", floor_plan_png(500, 300, background=(1, 2, 3)), "image/png")}))
     assert replaced["id"] == plan["id"] and replaced["revision"] == 2 and replaced["width"] == 500
     assert replaced["sha256"] != plan["sha256"] and replaced["image_url"].endswith(f"?v={replaced['sha256'][:16]}")
 

@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from websockets.sync.client import ClientConnection, connect
 
 from console.store.database import Store
 from console.store.tables import AuditRow
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
-
-
-@contextlib.contextmanager
-def ws_connect(console: ConsoleProcess, user: str, query: str = "") -> Iterator[ClientConnection]:
-    url = f"ws://127.0.0.1:{console.port}/ws{query}"
-    with connect(url, additional_headers={"Authorization": f"Bearer {console.tokens[user]}"}, open_timeout=5) as ws:
-        assert json.loads(ws.recv(timeout=5))["type"] == "hello"  # always first: the build id
-        yield ws
-
-
-def receive_until(ws: ClientConnection, predicate: Any, timeout: float = 10.0) -> list[dict[str, Any]]:
-    """Collect messages until one satisfies ``predicate``; return everything received."""
-    seen: list[dict[str, Any]] = []
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        message = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
-        seen.append(message)
-        if predicate(message):
-            return seen
-    raise AssertionError(f"no matching message in {timeout} s; got {[m['type'] for m in seen]}")
+from tests.support.websocket import receive_until, ws_connect
 
 
 @pytest.fixture
