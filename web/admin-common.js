@@ -66,6 +66,45 @@ export function tNodes(key, params) {
   return out;
 }
 
+/**
+ * Run `work()` with `buttons` (one button or a list) busy. They stay focusable — aria-disabled, not
+ * `disabled`: disabling the focused button drops the keyboard focus to <body>, so after a refusal a
+ * keyboard or screen-reader user would have to start again from the top of the page. A click or a
+ * submit while busy is ignored (returns undefined without running `work`). Returns work's result.
+ */
+export async function whileBusy(buttons, work) {
+  const list = (Array.isArray(buttons) ? buttons : [buttons]).filter(Boolean);
+  if (list.some(isBusy)) return undefined;
+  for (const b of list) {
+    b.setAttribute("aria-disabled", "true");
+    b.dataset.busy = "1";
+  }
+  try {
+    return await work();
+  } finally {
+    for (const b of list) {
+      b.removeAttribute("aria-disabled");
+      delete b.dataset.busy;
+    }
+  }
+}
+
+/** True while a whileBusy() run holds `button`. */
+export const isBusy = (button) => !!button && button.dataset.busy === "1";
+
+/**
+ * Re-render rows without losing the keyboard focus: `render()` may replace the focused control; the
+ * new control with the same `data-focus-key` (e.g. "toggle:alice") under `root` gets the focus back.
+ */
+export function keepFocus(root, render) {
+  const active = document.activeElement;
+  const key = active && root.contains(active) && active.dataset ? active.dataset.focusKey : null;
+  render();
+  if (!key) return;
+  const again = [...root.querySelectorAll("[data-focus-key]")].find((n) => n.dataset.focusKey === key);
+  if (again) again.focus();
+}
+
 /** Site data (names, ids, payloads, plates): never translated by the browser, exempt from the language check. */
 export const data = (text, tag = "span", className) => h(tag, { class: className, translate: "no", text: text ?? "" });
 
@@ -199,16 +238,16 @@ export function dialog({ titleKey, titleParams, build, okKey = "adm.ok", danger 
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       if (onOk) {
-        ok.disabled = true;
-        try {
-          const keep = await onOk(err);
-          if (keep === false) return;
-        } catch (e) {
-          err.show(e);
-          return;
-        } finally {
-          ok.disabled = false;
-        }
+        if (isBusy(ok)) return;
+        const keep = await whileBusy(ok, async () => {
+          try {
+            return await onOk(err);
+          } catch (e) {
+            err.show(e);
+            return false;
+          }
+        });
+        if (keep === false) return;
       }
       finish(true);
     });

@@ -3,7 +3,9 @@
 // imported; the devices as they are now below (GET /api/devices).
 import { t } from "./i18n.js";
 import { api, siteTime, placeLabel } from "./api.js";
-import { h, data, field, select, table, td, sectionFrame, part, alertBox, statusBox, rawRequest } from "./admin-common.js";
+import {
+  h, data, field, select, table, td, sectionFrame, part, alertBox, statusBox, rawRequest, whileBusy, isBusy,
+} from "./admin-common.js";
 
 const TYPES = { csv: "text/csv", yaml: "application/yaml" };
 
@@ -71,32 +73,32 @@ function create() {
 
   section.append(err.node, ok.node, filePart.box, resPart.box, devPart.box);
 
-  async function send(dryRun) {
+  function send(dryRun) {
+    if (isBusy(checkBtn) || isBusy(importBtn)) return undefined;
     err.clear();
     ok.clear();
     const text = fText.value;
-    if (!text.trim()) return err.show({ key: "adm.import.need" });
+    if (!text.trim()) return err.show({ key: "adm.import.need" }), fText.focus();
     const fmt = fFormat.value === "auto" ? guessFormat(fileName, text) : fFormat.value;
-    checkBtn.disabled = importBtn.disabled = true;
-    try {
-      const res = await rawRequest("POST", `/api/devices/import?dry_run=${dryRun}`, { body: text, contentType: TYPES[fmt] });
-      const body = res.body && typeof res.body === "object" ? (res.body.detail && typeof res.body.detail === "object" && !Array.isArray(res.body.detail) ? res.body.detail : res.body) : null;
-      if (body && Array.isArray(body.errors)) {
-        result = { mode: dryRun ? "check" : "import", applied: res.ok && !dryRun && !body.errors.length, body };
-        renderResult();
-        if (result.applied) {
-          ok.show("adm.import.done", { added: (body.added || []).length, updated: (body.updated || []).length });
-          await loadDevices();
+    return whileBusy([checkBtn, importBtn], async () => {
+      try {
+        const res = await rawRequest("POST", `/api/devices/import?dry_run=${dryRun}`, { body: text, contentType: TYPES[fmt] });
+        const body = res.body && typeof res.body === "object" ? (res.body.detail && typeof res.body.detail === "object" && !Array.isArray(res.body.detail) ? res.body.detail : res.body) : null;
+        if (body && Array.isArray(body.errors)) {
+          result = { mode: dryRun ? "check" : "import", applied: res.ok && !dryRun && !body.errors.length, body };
+          renderResult();
+          if (result.applied) {
+            ok.show("adm.import.done", { added: (body.added || []).length, updated: (body.updated || []).length });
+            await loadDevices();
+          }
+        } else if (!res.ok) {
+          const d = res.body && res.body.detail;
+          err.show({ raw: typeof d === "string" ? d : Array.isArray(d) ? d.map((x) => x.msg).join("; ") : `HTTP ${res.status}` });
         }
-      } else if (!res.ok) {
-        const d = res.body && res.body.detail;
-        err.show({ raw: typeof d === "string" ? d : Array.isArray(d) ? d.map((x) => x.msg).join("; ") : `HTTP ${res.status}` });
+      } catch (e) {
+        err.show(e);
       }
-    } catch (e) {
-      err.show(e);
-    } finally {
-      checkBtn.disabled = importBtn.disabled = false;
-    }
+    });
   }
   checkBtn.addEventListener("click", () => send(true));
   importBtn.addEventListener("click", () => send(false));

@@ -2,7 +2,10 @@
 // by the server, whose reason is shown) and "plates" (block / allow lists: /api/plates).
 import { t, kindLabel, messages } from "./i18n.js";
 import { api, siteTime } from "./api.js";
-import { h, tNodes, data, field, input, select, table, td, sectionFrame, part, alertBox, statusBox, confirmDialog, nextId } from "./admin-common.js";
+import {
+  h, tNodes, data, field, input, select, table, td, sectionFrame, part, alertBox, statusBox, confirmDialog, nextId,
+  whileBusy, isBusy,
+} from "./admin-common.js";
 
 function datalist(id, values) {
   const dl = h("datalist", { id });
@@ -46,6 +49,7 @@ function createShelves() {
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    if (isBusy(submit)) return;
     err.clear();
     ok.clear();
     const body = {
@@ -53,17 +57,16 @@ function createShelves() {
       reason: fReason.value.trim(), minutes: Number(fMinutes.value),
     };
     if (!body.device_id || !body.reason) return err.show({ key: "adm.shelf.need" });
-    submit.disabled = true;
-    try {
-      await api("POST", "/api/shelves", { json: body });
-      ok.show("adm.shelf.done", { device: body.device_id });
-      fReason.value = "";
-      await load();
-    } catch (e) {
-      err.show(e);
-    } finally {
-      submit.disabled = false;
-    }
+    await whileBusy(submit, async () => {
+      try {
+        await api("POST", "/api/shelves", { json: body });
+        ok.show("adm.shelf.done", { device: body.device_id });
+        fReason.value = "";
+        await load();
+      } catch (e) {
+        err.show(e);
+      }
+    });
   });
 
   function render() {
@@ -151,22 +154,22 @@ function createPlates() {
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    if (isBusy(submit)) return;
     err.clear();
     ok.clear();
     const body = { plate: fPlate.value.trim(), list: fList.value, reason: fReason.value.trim() };
     if (!body.plate || !body.reason) return err.show({ key: "adm.plate.need" });
-    submit.disabled = true;
-    try {
-      const row = await api("POST", "/api/plates", { json: body });
-      ok.show(body.list === "block" ? "adm.plate.blocked" : "adm.plate.allowed", { plate: row ? row.plate : body.plate });
-      fPlate.value = "";
-      fReason.value = "";
-      await load();
-    } catch (e) {
-      err.show(e);
-    } finally {
-      submit.disabled = false;
-    }
+    await whileBusy(submit, async () => {
+      try {
+        const row = await api("POST", "/api/plates", { json: body });
+        ok.show(body.list === "block" ? "adm.plate.blocked" : "adm.plate.allowed", { plate: row ? row.plate : body.plate });
+        fPlate.value = "";
+        fReason.value = "";
+        await load();
+      } catch (e) {
+        err.show(e);
+      }
+    });
   });
 
   function render() {

@@ -5,7 +5,10 @@
 import { t } from "./i18n.js";
 import { api, coalesce } from "./api.js";
 import { FloorPlanView, markerKey } from "./floorplan.js";
-import { h, tNodes, data, field, input, select, table, td, sectionFrame, part, alertBox, statusBox, confirmDialog, nextId } from "./admin-common.js";
+import {
+  h, tNodes, data, field, input, select, table, td, sectionFrame, part, alertBox, statusBox, confirmDialog, nextId,
+  whileBusy, isBusy,
+} from "./admin-common.js";
 
 const SAVE_DELAY_MS = 250;
 
@@ -65,6 +68,7 @@ function create(ctx) {
   });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    if (isBusy(upBtn)) return;
     err.clear();
     ok.clear();
     const file = fFile.files && fFile.files[0];
@@ -74,20 +78,19 @@ function create(ctx) {
     body.append("building", fBuilding.value.trim());
     body.append("floor", fFloor.value.trim());
     if (fName.value.trim()) body.append("name", fName.value.trim());
-    upBtn.disabled = true;
-    try {
-      const plan = await api("POST", "/api/floorplans", { body });
-      ok.show("adm.plan.uploaded", { name: plan.name || `${plan.building} ${plan.floor}` });
-      form.reset();
-      preview.hidden = true;
-      previewInfo.textContent = "";
-      await load();
-      if (plan && plan.id != null) openPlan(plan.id);
-    } catch (e) {
-      err.show(e);
-    } finally {
-      upBtn.disabled = false;
-    }
+    await whileBusy(upBtn, async () => {
+      try {
+        const plan = await api("POST", "/api/floorplans", { body });
+        ok.show("adm.plan.uploaded", { name: plan.name || `${plan.building} ${plan.floor}` });
+        form.reset();
+        preview.hidden = true;
+        previewInfo.textContent = "";
+        await load();
+        if (plan && plan.id != null) openPlan(plan.id);
+      } catch (e) {
+        err.show(e);
+      }
+    });
   });
 
   // ---- the editor

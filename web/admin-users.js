@@ -1,7 +1,9 @@
 // Admin section "users": list, create, change role, disable/enable, reset password (/api/users).
 import { t } from "./i18n.js";
 import { api, siteTime } from "./api.js";
-import { h, data, field, input, select, table, td, sectionFrame, part, alertBox, statusBox, dialog } from "./admin-common.js";
+import {
+  h, data, field, input, select, table, td, sectionFrame, part, alertBox, statusBox, dialog, whileBusy, isBusy, keepFocus,
+} from "./admin-common.js";
 
 export const ROLES = ["admin", "supervisor", "operator", "guard", "display"];
 const roleOptions = () => ROLES.map((r) => [r, "adm.urole." + r]);
@@ -35,27 +37,30 @@ function create(ctx) {
     field("adm.users.password2", fPass2), h("div", { class: "form-actions" }, createBtn));
   newPart.box.append(form);
 
-  form.addEventListener("submit", async (ev) => {
+  form.addEventListener("submit", (ev) => {
     ev.preventDefault();
+    if (isBusy(createBtn)) return;
     err.clear();
     ok.clear();
     const username = fUser.value.trim();
-    if (!username || !fPass.value) return err.show({ key: "adm.users.need" });
-    if (fPass.value !== fPass2.value) return err.show({ key: "adm.users.mismatch" });
-    createBtn.disabled = true;
-    try {
-      await api("POST", "/api/users", {
-        json: { username, password: fPass.value, role: fRole.value, display_name: fName.value.trim() || username },
-      });
-      ok.show("adm.users.created", { user: username });
-      form.reset();
-      fRole.value = "operator";
-      await load();
-    } catch (e) {
-      err.show(e);
-    } finally {
-      createBtn.disabled = false;
-    }
+    // a refusal found here: the focus goes to the field to fix
+    if (!username) return err.show({ key: "adm.users.need" }), fUser.focus();
+    if (!fPass.value) return err.show({ key: "adm.users.need" }), fPass.focus();
+    if (fPass.value !== fPass2.value) return err.show({ key: "adm.users.mismatch" }), fPass2.focus();
+    // the server's refusal (a taken name, a weak password): the focus stays on the button
+    whileBusy(createBtn, async () => {
+      try {
+        await api("POST", "/api/users", {
+          json: { username, password: fPass.value, role: fRole.value, display_name: fName.value.trim() || username },
+        });
+        ok.show("adm.users.created", { user: username });
+        form.reset();
+        fRole.value = "operator";
+        await load();
+      } catch (e) {
+        err.show(e);
+      }
+    });
   });
 
   section.append(err.node, ok.node, listPart.box, newPart.box);
@@ -93,28 +98,33 @@ function create(ctx) {
   }
 
   function render() {
-    tbody.replaceChildren(...users.map((u) => {
-      const roleSel = select(roleOptions(), { "aria-label": t("adm.users.role_of", { user: u.username }) });
-      roleSel.value = u.role;
-      roleSel.addEventListener("change", () => patch(u.username, { role: roleSel.value }, "adm.users.role_set"));
-      const toggle = h("button", { type: "button", class: u.disabled ? "btn small" : "btn small danger",
-        text: t(u.disabled ? "adm.users.enable" : "adm.users.disable"),
-        "aria-label": t(u.disabled ? "adm.users.enable_of" : "adm.users.disable_of", { user: u.username }) });
-      toggle.addEventListener("click", () =>
-        patch(u.username, { disabled: !u.disabled }, u.disabled ? "adm.users.enabled_done" : "adm.users.disabled_done"));
-      const reset = h("button", { type: "button", class: "btn small", text: t("adm.users.reset"),
-        "aria-label": t("adm.users.reset_of", { user: u.username }) });
-      reset.addEventListener("click", () => resetPassword(u));
-      const isMe = ctx.me && ctx.me.username === u.username;
-      return h("tr", { class: u.disabled ? "is-disabled" : "" },
-        td(data(u.username), isMe ? h("span", { class: "badge", text: t("adm.users.me") }) : null),
-        td(data(u.display_name)),
-        td(roleSel),
-        td(h("span", { class: "badge " + (u.disabled ? "st-off" : "st-on"), text: t(u.disabled ? "adm.users.disabled" : "adm.users.active") })),
-        td(h("span", { class: "num", text: siteTime(u.created_at, true) })),
-        td(h("div", { class: "row-actions" }, toggle, reset)));
-    }));
+    keepFocus(tbody, () => tbody.replaceChildren(...users.map(row)));
     empty.hidden = users.length > 0;
+  }
+
+  function row(u) {
+    const roleSel = select(roleOptions(), {
+      "aria-label": t("adm.users.role_of", { user: u.username }), data: { focusKey: `role:${u.username}` },
+    });
+    roleSel.value = u.role;
+    roleSel.addEventListener("change", () => patch(u.username, { role: roleSel.value }, "adm.users.role_set"));
+    const toggle = h("button", { type: "button", class: u.disabled ? "btn small" : "btn small danger",
+      text: t(u.disabled ? "adm.users.enable" : "adm.users.disable"),
+      "aria-label": t(u.disabled ? "adm.users.enable_of" : "adm.users.disable_of", { user: u.username }),
+      data: { focusKey: `toggle:${u.username}` } });
+    toggle.addEventListener("click", () =>
+      patch(u.username, { disabled: !u.disabled }, u.disabled ? "adm.users.enabled_done" : "adm.users.disabled_done"));
+    const reset = h("button", { type: "button", class: "btn small", text: t("adm.users.reset"),
+      "aria-label": t("adm.users.reset_of", { user: u.username }), data: { focusKey: `reset:${u.username}` } });
+    reset.addEventListener("click", () => resetPassword(u));
+    const isMe = ctx.me && ctx.me.username === u.username;
+    return h("tr", { class: u.disabled ? "is-disabled" : "" },
+      td(data(u.username), isMe ? h("span", { class: "badge", text: t("adm.users.me") }) : null),
+      td(data(u.display_name)),
+      td(roleSel),
+      td(h("span", { class: "badge " + (u.disabled ? "st-off" : "st-on"), text: t(u.disabled ? "adm.users.disabled" : "adm.users.active") })),
+      td(h("span", { class: "num", text: siteTime(u.created_at, true) })),
+      td(h("div", { class: "row-actions" }, toggle, reset)));
   }
 
   async function load() {

@@ -3,7 +3,7 @@
 import { t, kindLabel, severityLabel, applyI18n } from "./i18n.js";
 import { el, setText, api, coalesce, parseTime, placeLabel, siteTime } from "./api.js";
 import {
-  h, site, deviceLink, subsystemOf, errorText, ageNode, tickAges, openDialog, optionsOf, SUBSYSTEMS, SEVERITIES,
+  h, site, tn, word, deviceLink, subsystemOf, errorText, ageNode, tickAges, openDialog, optionsOf, SUBSYSTEMS, SEVERITIES,
 } from "./console-util.js";
 
 const SEVERITY_RANK = { critical: 1, major: 2, minor: 3, warning: 4 };
@@ -26,10 +26,19 @@ function stateKey(a) {
   return a.acknowledged ? "acked" : "unacked";
 }
 
-function stateText(a) {
+/** The alarm's state as nodes (who acknowledged it is site data). */
+function stateNodes(a) {
   const key = stateKey(a);
-  if (key === "acked" && a.acked_by) return t("con.astate.acked_by", { user: a.acked_by });
-  return t("con.astate." + key);
+  if (key === "acked" && a.acked_by) return tn("con.astate.acked_by", { user: a.acked_by });
+  return [word(t("con.astate." + key))];
+}
+
+/** "#alarms/12" → 12; anything else (no id, "", "x", "0x1") → null. */
+function alarmIdOf(param) {
+  const raw = Array.isArray(param) ? param[0] : param;
+  if (typeof raw !== "string" && typeof raw !== "number") return null;
+  const text = String(raw).trim();
+  return /^\d+$/.test(text) ? Number(text) : null;
 }
 
 export function createAlarmsView({ root }) {
@@ -72,23 +81,24 @@ export function createAlarmsView({ root }) {
   const heading = h("h2", { id: "alarm-heading" });
   const sevBadge = h("span", { class: "badge sev" });
   const stateBadge = h("span", { class: "badge astate" });
-  const testBadge = h("span", { class: "badge drill", "data-i18n": "alarm.test" });
-  const shelfBadge = h("span", { class: "badge shelved", "data-i18n": "con.alarm.shelved" });
-  const ackBtn = h("button", { type: "button", class: "btn primary", id: "ack-open", "data-i18n": "con.ack.open", onclick: () => openAck() });
-  const taskLink = h("a", { class: "btn", id: "alarm-task" });
+  const testBadge = h("span", { class: "badge drill", "data-i18n": "alarm.test", hidden: true });
+  const shelfBadge = h("span", { class: "badge shelved", "data-i18n": "con.alarm.shelved", hidden: true });
+  const ackBtn = h("button", { type: "button", class: "btn primary", id: "ack-open", "data-i18n": "con.ack.open", hidden: true, onclick: () => openAck() });
+  const taskLink = h("a", { class: "btn", id: "alarm-task", hidden: true });
+  const detailNote = h("p", { class: "empty", id: "alarm-note", hidden: true });
   const error = h("p", { class: "alert", role: "alert" });
   const facts = h("dl", { class: "p-facts a-facts" });
   const planBox = h("div", { class: "a-plan", id: "alarm-plan" });
   const planNote = h("p", { class: "muted" });
   const cams = h("ul", { class: "photos cams", "aria-labelledby": "cams-heading" });
   const camsEmpty = h("p", { class: "muted", "data-i18n": "con.cams.none" });
+  const planCols = h("div", { class: "a-cols", id: "alarm-cols" },
+    h("section", { class: "box", "aria-labelledby": "plan-heading" }, h("h3", { id: "plan-heading", "data-i18n": "con.plan.heading" }), planNote, planBox),
+    h("section", { class: "box", "aria-labelledby": "cams-heading" }, h("h3", { id: "cams-heading", "data-i18n": "con.cams.heading" }), cams, camsEmpty));
   const detailBody = h("div", { class: "panel-body", hidden: true },
     h("div", { class: "p-head" }, heading, sevBadge, stateBadge, testBadge, shelfBadge),
     h("div", { class: "a-actions" }, ackBtn, taskLink),
-    error, facts,
-    h("div", { class: "a-cols" },
-      h("section", { class: "box", "aria-labelledby": "plan-heading" }, h("h3", { id: "plan-heading", "data-i18n": "con.plan.heading" }), planNote, planBox),
-      h("section", { class: "box", "aria-labelledby": "cams-heading" }, h("h3", { id: "cams-heading", "data-i18n": "con.cams.heading" }), cams, camsEmpty)));
+    error, detailNote, facts, planCols);
 
   const ackComment = h("textarea", { id: "ack-comment", rows: 3, maxlength: 1000 });
   const ackSummary = h("p", { class: "ack-summary" });
@@ -226,7 +236,7 @@ export function createAlarmsView({ root }) {
       setText(item.test, t("alarm.test"));
       setText(item.dev, a.device_name || a.device_id || "");
       setText(item.where, placeLabel(a.location) || a.point || "—");
-      setText(item.st, stateText(a));
+      item.st.replaceChildren(...stateNodes(a));
       item.age.dataset.since = a.raised_at || "";
       setText(item.cnt, t("con.alarm.times", { n: a.count ?? 1 }));
       item.li.classList.toggle("is-selected", a.id === state.selectedId);
@@ -279,19 +289,30 @@ export function createAlarmsView({ root }) {
     return h("div", {}, h("dt", { text: t(key) }), dd);
   }
 
+  function renderError() {
+    const e = state.error;
+    if (e && e.key) error.replaceChildren(...tn(e.key, e.params));
+    else setText(error, e || "");
+  }
+
   function renderDetail() {
     const a = state.alarms.get(state.selectedId);
     detailEmpty.hidden = state.selectedId !== null;
     detailBody.hidden = state.selectedId === null;
-    setText(error, state.error || "");
+    renderError();
+    // no alarm to show (still loading, or the server refused): no badges, no buttons, one line
+    for (const node of [sevBadge, stateBadge, testBadge, shelfBadge, ackBtn, taskLink, facts, planCols]) node.hidden = !a;
+    detailNote.hidden = !!a;
     if (!a) {
-      setText(heading, state.selectedId === null ? "" : t("console.loading"));
+      setText(heading, state.selectedId === null ? "" : t("con.alarm.number", { id: state.selectedId }));
+      setText(detailNote, state.error ? t("con.alarm.not_loaded") : t("console.loading"));
+      facts.replaceChildren();
       return;
     }
     heading.replaceChildren(kindLabel(a.kind), " · ", site(a.device_name || a.device_id));
     setText(sevBadge, severityLabel(a.severity));
     sevBadge.dataset.sev = a.severity || "";
-    setText(stateBadge, stateText(a));
+    stateBadge.replaceChildren(...stateNodes(a));
     stateBadge.dataset.state = stateKey(a);
     testBadge.hidden = !a.test;
     shelfBadge.hidden = !isShelved(a);
@@ -420,7 +441,7 @@ export function createAlarmsView({ root }) {
     const a = state.alarms.get(state.selectedId);
     if (!a) return;
     if (a.acknowledged) {
-      state.error = t("con.ack.already", { user: a.acked_by || "" });
+      state.error = { key: "con.ack.already", params: { user: a.acked_by || "" } };
       renderDetail();
       return;
     }
@@ -468,10 +489,8 @@ export function createAlarmsView({ root }) {
   return {
     show(param) {
       state.visible = true;
-      if (param) {
-        const id = Number(param);
-        if (Number.isFinite(id)) select(id);
-      }
+      const id = alarmIdOf(param); // "#alarms" alone selects nothing
+      if (id !== null) select(id);
       render();
     },
     hide() {

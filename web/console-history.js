@@ -1,8 +1,12 @@
 // Console view "#history": event history search (text, time range in the site's zone, subsystem,
 // kind), newest first, paged backwards with `before`. Also exports the event table the device page uses.
 import { t, kindLabel, messages, applyI18n } from "./i18n.js";
-import { el, setText, api, siteTime, placeLabel } from "./api.js";
-import { h, site, deviceLink, dataSummary, errorText, optionsOf, zonedInputToIso, SUBSYSTEMS } from "./console-util.js";
+import { el, setText, api, siteTime, placeLabel, now } from "./api.js";
+import {
+  h, site, deviceLink, dataNodes, errorText, optionsOf, zonedInputToIso, isoToZonedInput, SUBSYSTEMS,
+} from "./console-util.js";
+
+const DEFAULT_SPAN_MS = 24 * 3600 * 1000;
 
 /** A table of events (time, kind, device, point, place, data) labelled by the heading `headingId`. */
 export function eventTable(headingId, id) {
@@ -22,7 +26,7 @@ export function eventTable(headingId, id) {
           h("td", {}, deviceLink(e.site, e.device_id, e.device_name || e.device_id)),
           h("td", {}, site(e.point || "")),
           h("td", {}, site(placeLabel(e.location) || "")),
-          h("td", { class: "ev-data" }, site(dataSummary(e.data))));
+          h("td", { class: "ev-data" }, dataNodes(e.data)));
         tr.dataset.eventId = String(e.event_id ?? "");
         return tr;
       }));
@@ -49,6 +53,9 @@ export function createHistoryView({ root }) {
   const q = h("input", { id: "h-q", type: "search", autocomplete: "off", "data-i18n-attr": "placeholder:con.history.q_hint" });
   const since = h("input", { id: "h-since", type: "datetime-local" });
   const until = h("input", { id: "h-until", type: "datetime-local" });
+  // A search starts over the last 24 hours: a text search over all time reads the whole event log.
+  const lastDay = () => isoToZonedInput(new Date(now() - DEFAULT_SPAN_MS).toISOString());
+  since.value = lastDay();
   const subsystem = h("select", { id: "h-subsystem" });
   const kind = h("select", { id: "h-kind" });
   const size = h("select", { id: "h-size" });
@@ -104,7 +111,7 @@ export function createHistoryView({ root }) {
 
   function resetForm() {
     q.value = "";
-    since.value = "";
+    since.value = lastDay();
     until.value = "";
     subsystem.value = "";
     kind.value = "";

@@ -2,6 +2,7 @@
 // subsystems, site-zone date inputs, dialogs and the "never while typing" rule of the shortcuts.
 import { t, formatDuration, kindLabel } from "./i18n.js";
 import { el, TZ, ApiError, now, parseTime, setText } from "./api.js";
+import { eventDataText, eventDataNodes } from "./event-text.js";
 
 /**
  * h("div", {class: "x", "data-i18n": "key", onclick: fn}, child, "text", …): a small element builder.
@@ -29,6 +30,30 @@ export function site(text, className = "") {
   node.setAttribute("translate", "no");
   return node;
 }
+
+/**
+ * t(key, params) as nodes: a string parameter (a user, a guard, a place, a comment) in its own
+ * <span translate="no">; a Node parameter (a catalogue word as a text node, a badge) as it is.
+ */
+export function tn(key, params = {}) {
+  const template = t(key);
+  const out = [];
+  let last = 0;
+  template.replace(/\{(\w+)\}/g, (m, name, offset) => {
+    if (offset > last) out.push(document.createTextNode(template.slice(last, offset)));
+    if (Object.prototype.hasOwnProperty.call(params, name)) {
+      const v = params[name];
+      out.push(v instanceof Node ? v : site(v));
+    } else out.push(document.createTextNode(m));
+    last = offset + m.length;
+    return m;
+  });
+  if (last < template.length) out.push(document.createTextNode(template.slice(last)));
+  return out;
+}
+
+/** A catalogue word as a text node (a tn() parameter that is translated, not site data). */
+export const word = (text) => document.createTextNode(text == null ? "" : String(text));
 
 export function typing(target) {
   return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
@@ -123,17 +148,15 @@ export function isoToZonedInput(iso) {
 
 // ---------------------------------------------------------------- events
 
-/** Known data fields shown with a label; anything else as key=value (site data). */
+/** An event's data as one line of text, the common fields labelled (see event-text.js). */
 export function dataSummary(data) {
-  if (!data || typeof data !== "object") return "";
-  const parts = [];
-  for (const [k, v] of Object.entries(data)) {
-    if (v === null || v === undefined || v === "") continue;
-    const value = typeof v === "object" ? JSON.stringify(v) : String(v);
-    parts.push(`${k}=${value}`);
-  }
-  const text = parts.join(" · ");
+  const text = eventDataText(data);
   return text.length > 160 ? text.slice(0, 157) + "…" : text;
+}
+
+/** An event's data as nodes: labels translatable, values site data (translate="no"). */
+export function dataNodes(data) {
+  return eventDataNodes(data);
 }
 
 export function kindText(kind) {

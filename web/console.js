@@ -8,7 +8,7 @@ import {
   $, el, setText, button, loc, placeLabel, siteTime, countdown, tickCountdowns, now, api, newActionId,
   ActionQueue, syncText, syncKey, LiveSocket, coalesce, ApiError, answerText, fieldLabel, fileButton, uploadable,
 } from "./api.js";
-import { typing, anyDialogOpen, openDialog, h } from "./console-util.js";
+import { typing, anyDialogOpen, openDialog, h, site, tn, word } from "./console-util.js";
 import { createAlarmsView } from "./console-alarms.js";
 import { createHistoryView } from "./console-history.js";
 import { createDevicesView, createDeviceView } from "./console-device.js";
@@ -139,6 +139,7 @@ function renderList() {
       const title = el("span", "ti-title");
       const drill = el("span", "badge drill");
       const where = el("span", "ti-loc");
+      where.setAttribute("translate", "no"); // a place: site data
       const step = el("span", "ti-step");
       const due = countdown(null);
       const guard = el("span", "ti-guard");
@@ -154,7 +155,13 @@ function renderList() {
     const cur = task.current_step;
     setText(item.step, cur ? loc(cur.text) : t("console.no_step"));
     item.due.dataset.due = cur && cur.due_at ? cur.due_at : "";
-    setText(item.guard, task.assignee ? t("console.guard_state", { guard: task.assignee, state: t("dstate." + task.dispatch_state) }) : t("console.no_guard"));
+    const guardSig = `${task.assignee || ""}|${task.dispatch_state}|${document.documentElement.lang}`;
+    if (item.guard.dataset.sig !== guardSig) {
+      item.guard.dataset.sig = guardSig;
+      item.guard.replaceChildren(...(task.assignee
+        ? tn("console.guard_state", { guard: task.assignee, state: word(t("dstate." + task.dispatch_state)) })
+        : [word(t("console.no_guard"))]));
+    }
     item.li.classList.toggle("is-selected", task.id === state.selectedId);
     item.li.classList.toggle("is-fire", String(task.alarm_kind || "").startsWith("fire."));
     if (task.id === state.openId) item.btn.setAttribute("aria-current", "true");
@@ -331,6 +338,22 @@ function stepControls(step) {
   return out;
 }
 
+/** A done step's answer: what a person typed (text, call record) or a guard's name is site data. */
+function answerNodes(s) {
+  if (s.actor === "deadline" || s.completed_by === "arrival" || s.completed_by === "alarm_ack") return [word(answerText(s))];
+  if (s.type === "text") return [site(s.answer ?? "")];
+  if (s.type === "dispatch" && s.answer && s.answer.guard) return tn("answer.dispatched", { guard: s.answer.guard });
+  if (s.type === "call_record" && s.answer && typeof s.answer === "object") {
+    const out = [];
+    Object.entries(s.answer).forEach(([k, v], i) => {
+      if (i) out.push(word("; "));
+      out.push(word(`${fieldLabel(k)}: `), site(v));
+    });
+    return out;
+  }
+  return [word(answerText(s))];
+}
+
 function renderSteps(d) {
   const ol = $("step-list");
   const keep = new Set();
@@ -359,7 +382,7 @@ function renderSteps(d) {
     item.status.dataset.status = s.status;
     item.meta.replaceChildren();
     if (s.status === "done") {
-      item.meta.append(t("step.done_by", { actor: s.actor || "", time: siteTime(s.done_at) }), " · ", answerText(s));
+      item.meta.append(...tn("step.done_by", { actor: s.actor || "", time: word(siteTime(s.done_at)) }), " · ", ...answerNodes(s));
     } else if (s.status === "open" && s.due_at) {
       item.meta.append(t("step.due_at", { time: siteTime(s.due_at) }), " ", countdown(s.due_at));
       if (s.deadline_fired) item.meta.append(" · ", t("step.deadline_fired"));
@@ -397,12 +420,14 @@ function renderProposals() {
   $("dispatch-nearest").disabled = !open || busy;
   const items = state.proposals.map((p) => {
     const li = el("li", "proposal");
-    const text = [p.guard];
-    if (p.place && p.place !== "?") text.push(p.place);
-    text.push(distanceText(p));
-    if (p.tried) text.push(t("dispatch.tried"));
-    li.append(el("span", "", text.join(" · ")));
-    const b = button(t("dispatch.send", { guard: p.guard }), () => dispatch(p.guard), "btn small");
+    const text = el("span");
+    text.append(site(p.guard));
+    if (p.place && p.place !== "?") text.append(" · ", site(p.place));
+    text.append(" · ", distanceText(p));
+    if (p.tried) text.append(" · ", t("dispatch.tried"));
+    li.append(text);
+    const b = button("", () => dispatch(p.guard), "btn small");
+    b.append(...tn("dispatch.send", { guard: p.guard }));
     b.disabled = !open || busy;
     li.append(b);
     return li;
@@ -415,31 +440,33 @@ function renderDispatches(d) {
   const items = (d.dispatches || []).slice().reverse().map((x) => {
     const li = el("li", "dispatch");
     li.dataset.state = x.state;
-    li.append(el("span", "d-guard", x.guard), el("span", "badge dstate", t("dstate." + x.state)),
+    li.append(site(x.guard, "d-guard"), el("span", "badge dstate", t("dstate." + x.state)),
       el("span", "muted", t("dispatch.assigned_at", { time: siteTime(x.assigned_at) })));
     if (x.state === "assigned" && x.accept_due_at) li.append(el("span", "muted", t("dispatch.accept_by")), countdown(x.accept_due_at));
-    if (x.report) li.append(el("span", "d-report", t("dispatch.report", { text: x.report })));
+    if (x.report) li.append(h("span", { class: "d-report" }, tn("dispatch.report", { text: x.report })));
     return li;
   });
   $("dispatch-list").replaceChildren(...items);
   $("dispatches-empty").hidden = items.length > 0;
 }
 
+/** A log entry's detail as nodes: catalogue words translatable, what people wrote and names as site data. */
 function logDetail(e, d) {
   const data = e.data || {};
+  const said = (text) => (text ? [site(text)] : []);
   if (e.action === "answer") {
-    if (data.by) return t("log.by." + data.by);
+    if (data.by) return [word(t("log.by." + data.by))];
     const step = (d.steps || []).find((s) => s.id === e.step);
-    return step ? answerText({ ...step, answer: data.value, actor: e.actor }) : JSON.stringify(data.value ?? "");
+    return step ? answerNodes({ ...step, answer: data.value, actor: e.actor }) : said(JSON.stringify(data.value ?? ""));
   }
-  if (e.action === "comment") return data.text || "";
-  if (e.action === "dispatch") return data.guard || "";
-  if (e.action === "close") return data.reason || "";
-  if (e.action === "reported" || e.action === "declined") return data.text || data.reason || "";
-  if (e.action === "notified") return `${data.target || ""} ${data.delivered ? "✓" : "✗"}`;
-  if (e.action === "dispatch_expired") return data.guard || "";
-  if (e.action === "deadline") return data.effect ? t("log.effect." + data.effect) : "";
-  return "";
+  if (e.action === "comment") return said(data.text);
+  if (e.action === "dispatch") return said(data.guard);
+  if (e.action === "close") return said(data.reason);
+  if (e.action === "reported" || e.action === "declined") return said(data.text || data.reason);
+  if (e.action === "notified") return [site(data.target || ""), word(` ${data.delivered ? "✓" : "✗"}`)];
+  if (e.action === "dispatch_expired") return said(data.guard);
+  if (e.action === "deadline") return data.effect ? [word(t("log.effect." + data.effect))] : [];
+  return [];
 }
 
 function renderLog(d) {
@@ -449,8 +476,8 @@ function renderLog(d) {
     const key = "log." + e.action;
     const action = t(key) === key ? e.action : t(key);
     const step = e.step && steps.get(e.step) ? loc(steps.get(e.step).text) : e.step || "";
-    tr.append(el("td", "num", siteTime(e.at)), el("td", "", e.actor), el("td", "", action),
-      el("td", "l-step", step), el("td", "", logDetail(e, d)));
+    tr.append(el("td", "num", siteTime(e.at)), h("td", {}, site(e.actor)), el("td", "", action),
+      el("td", "l-step", step), h("td", {}, logDetail(e, d)));
     return tr;
   });
   $("log-rows").replaceChildren(...rows);
@@ -466,7 +493,7 @@ function renderPhotos(d) {
       const img = el("img");
       img.src = e.url;
       img.alt = t("photos.alt", { id: e.id, who: e.uploaded_by || "" });
-      li.append(img, el("span", "muted", `${e.uploaded_by || ""} ${siteTime(e.uploaded_at)}`));
+      li.append(img, h("span", { class: "muted" }, site(e.uploaded_by || ""), " ", siteTime(e.uploaded_at)));
       return li;
     }));
   }
@@ -485,17 +512,18 @@ function renderPanel() {
   $("panel-drill").hidden = !d.drill;
   setText($("panel-state"), t("task.state." + d.state));
   $("panel-state").dataset.state = d.state;
+  $("fact-location").setAttribute("translate", "no"); // a place: site data
   setText($("fact-location"), placeLabel(d.location) || "—");
   setText($("fact-alarm"), d.alarm_id == null ? "—" : `#${d.alarm_id}`);
   setText($("fact-opened"), siteTime(d.opened_at, true));
-  setText($("fact-assignee"), d.assignee ? `${d.assignee} · ${t("dstate." + d.dispatch_state)}` : "—");
+  $("fact-assignee").replaceChildren(...(d.assignee ? [site(d.assignee), word(` · ${t("dstate." + d.dispatch_state)}`)] : [word("—")]));
   const closed = d.state !== "open";
   $("panel-closed").hidden = !closed;
   if (closed) {
-    const parts = [t("panel.closed_by", { user: d.closed_by || "", time: siteTime(d.closed_at, true) })];
-    if (d.close_reason) parts.push(t("panel.close_reason", { reason: d.close_reason }));
-    if (d.score) parts.push(t("panel.score", d.score));
-    setText($("panel-closed"), parts.join(" · "));
+    const parts = [...tn("panel.closed_by", { user: d.closed_by || "", time: word(siteTime(d.closed_at, true)) })];
+    if (d.close_reason) parts.push(word(" · "), ...tn("panel.close_reason", { reason: d.close_reason }));
+    if (d.score) parts.push(word(" · " + t("panel.score", d.score)));
+    $("panel-closed").replaceChildren(...parts);
   }
   renderSteps(d);
   renderDispatches(d);

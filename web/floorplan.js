@@ -11,11 +11,16 @@
 // (Shift: bigger steps); each move ends in onMove(marker, x, y). Devices of the floor that have no
 // position yet (plan.unplaced) are listed under the plan: drag one onto it, or press Enter to put it
 // in the middle. Strings: `fp.*` in web/messages-wall.js.
+//
+// Labels (markers in alarm) sit right of their dot, or left of it past 60 % of the width, and are never
+// wider than the room to the stage's edge (cut with an ellipsis; the full name is in aria-label/title).
+// A label that would cover an earlier one moves to the other side when that side has the room.
 import { t, kindLabel, severityLabel } from "./i18n.js";
 
 const RANK = { critical: 1, major: 2, minor: 3, warning: 4 };
 const STATES = new Set(["online", "offline", "unknown"]);
 const DRAG_SLOP_PX = 4;
+const FLIP_AT = 0.6; // a marker past 60 % of the width has its label on its left
 
 function el(tag, className, text) {
   const e = document.createElement(tag);
@@ -70,6 +75,8 @@ export class FloorPlanView {
     this.byDevice = new Map();
     this.markers = new Map(); // key -> {btn, dot, label, data}
     this.drag = null;
+    this.stageW = 0;
+    this.labelKey = "";
 
     this.root = el("div", "fp" + (this.editable ? " fp-editable" : ""));
     this.box = el("div", "fp-box");
@@ -148,6 +155,7 @@ export class FloorPlanView {
     }
     this.byDevice = byDevice;
     for (const m of this.markers.values()) this.paintMarker(m);
+    this.arrangeLabels();
   }
 
   setLang() {
@@ -159,6 +167,7 @@ export class FloorPlanView {
       this.trayHint.textContent = t("fp.unplaced_hint");
     }
     for (const m of this.markers.values()) this.paintMarker(m);
+    this.arrangeLabels();
   }
 
   planName() {
@@ -179,6 +188,12 @@ export class FloorPlanView {
     const sh = `${Math.floor(h * scale)}px`;
     if (this.stage.style.width !== sw) this.stage.style.width = sw;
     if (this.stage.style.height !== sh) this.stage.style.height = sh;
+    const stageW = Math.floor(w * scale);
+    if (stageW !== this.stageW) {
+      this.stageW = stageW;
+      for (const m of this.markers.values()) this.placeLabel(m);
+      this.arrangeLabels(true);
+    }
   }
 
   // ------------------------------------------------------------ markers
@@ -200,6 +215,7 @@ export class FloorPlanView {
         this.markers.delete(key);
       }
     }
+    this.arrangeLabels();
   }
 
   createMarker(key) {
@@ -212,7 +228,7 @@ export class FloorPlanView {
     label.setAttribute("translate", "no");
     label.setAttribute("aria-hidden", "true");
     btn.append(dot, label);
-    const m = { btn, dot, label, data: null, key };
+    const m = { btn, dot, label, data: null, key, x: 0, side: "", flipped: false, rank: 9 };
     btn.addEventListener("click", () => {
       if (m.justDragged) {
         m.justDragged = false;
@@ -234,6 +250,82 @@ export class FloorPlanView {
     const top = `${(clamp01(Number(y) || 0) * 100).toFixed(3)}%`;
     if (m.btn.style.left !== left) m.btn.style.left = left;
     if (m.btn.style.top !== top) m.btn.style.top = top;
+    const nx = clamp01(Number(x) || 0);
+    if (nx !== m.x && m.label.style.maxWidth) m.label.style.maxWidth = ""; // arrangeLabels sets it again
+    m.x = nx;
+    this.placeLabel(m);
+  }
+
+  /** The label's side (left past FLIP_AT, or flipped away from a neighbour) and the room it has. */
+  placeLabel(m) {
+    let left = m.x > FLIP_AT;
+    if (m.flipped) left = !left;
+    const side = left ? "left" : "right";
+    if (m.side !== side) {
+      m.side = side;
+      m.btn.classList.toggle("fp-mk-left", left);
+    }
+    // from the dot's centre to the stage's edge on the label's side, in px (the CSS takes off the dot)
+    const room = this.stageW ? `${Math.max(0, Math.floor(this.stageW * (left ? m.x : 1 - m.x)))}px` : "";
+    if (m.btn.style.getPropertyValue("--fp-room") !== room) m.btn.style.setProperty("--fp-room", room);
+  }
+
+  /**
+   * Keep labels off each other and inside the stage. The labelled markers (in alarm) are taken by
+   * priority; each label goes on its usual side if its whole text fits there before the stage's edge or
+   * the next dot or label in its band, else on the other side if it fits there, else on the side with
+   * more room, cut to that room (ellipsis). Reads the layout once, then writes; only runs when the
+   * labelled markers or the stage size change.
+   */
+  arrangeLabels(force = false) {
+    const labelled = [...this.markers.values()].filter((m) => !m.label.hidden && m.label.textContent);
+    const key = labelled.map((m) => `${m.key}@${m.x}:${m.btn.style.top}:${m.rank}:${m.label.textContent}`).join("|");
+    if (!force && key === this.labelKey) return;
+    this.labelKey = key;
+    for (const m of labelled) {
+      m.flipped = false;
+      this.placeLabel(m);
+      if (m.label.style.maxWidth) m.label.style.maxWidth = "";
+    }
+    if (!labelled.length || this.stage.hidden) return;
+    const stage = this.stage.getBoundingClientRect();
+    if (!stage.width) return;
+    const items = labelled.map((m) => {
+      const b = m.btn.getBoundingClientRect(); // the dot's box (not its blinking transform)
+      const l = m.label.getBoundingClientRect();
+      return { m, b, top: l.top, bottom: l.bottom, w: m.label.scrollWidth,
+        gap: Math.max(0, m.side === "left" ? b.left - l.right : l.left - b.right) };
+    });
+    items.sort((p, q) => p.m.rank - q.m.rank || p.m.x - q.m.x);
+    const labels = [];
+    for (const it of items) {
+      const obstacles = labels.concat(items.filter((o) => o !== it).map((o) => o.b));
+      const span = (side) => {
+        const start = side === "right" ? it.b.right + it.gap : it.b.left - it.gap;
+        let limit = side === "right" ? stage.right : stage.left;
+        for (const o of obstacles) {
+          if (o.bottom <= it.top || o.top >= it.bottom) continue; // not in this label's band
+          if (side === "right" && o.right > start) limit = Math.min(limit, Math.max(start, o.left - 2));
+          if (side === "left" && o.left < start) limit = Math.max(limit, Math.min(start, o.right + 2));
+        }
+        return { start, room: Math.max(0, Math.floor(side === "right" ? limit - start : start - limit)) };
+      };
+      const usual = it.m.x > FLIP_AT ? "left" : "right";
+      const other = usual === "right" ? "left" : "right";
+      const a = span(usual);
+      const b = span(other);
+      const flip = a.room < it.w && (b.room >= it.w || b.room > a.room);
+      const side = flip ? other : usual;
+      const { start, room } = flip ? b : a;
+      if (flip) {
+        it.m.flipped = true;
+        this.placeLabel(it.m);
+      }
+      const width = Math.min(room, it.w);
+      if (room < it.w) it.m.label.style.maxWidth = `${room}px`;
+      labels.push({ left: side === "right" ? start : start - width, right: side === "right" ? start + width : start,
+        top: it.top, bottom: it.bottom });
+    }
   }
 
   markerAlarms(m) {
@@ -247,10 +339,12 @@ export class FloorPlanView {
     const top = alarms[0];
     const state = STATES.has(d.state) ? d.state : "unknown";
     const sev = top ? (RANK[top.severity] ? top.severity : "warning") : "";
+    m.rank = top ? rankOf(top) : 9;
     const cls = ["fp-mk", `mk-${state}`];
     if (top) cls.push(`mk-alarm-${sev}`);
     if (alarms.some((a) => !a.acknowledged)) cls.push("mk-blink");
     if (this.drag && this.drag.m === m) cls.push("is-dragging");
+    if (m.side === "left") cls.push("fp-mk-left");
     const className = cls.join(" ");
     if (m.btn.className !== className) m.btn.className = className;
     const name = d.name || d.device_id + (d.point ? ` · ${d.point}` : "");

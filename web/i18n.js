@@ -124,6 +124,9 @@ export const messages = {
     "kind.device.fault": "设备故障",
     "kind.device.restore": "设备恢复",
     "kind.patrol.checkpoint": "巡更打卡",
+    "kind.patrol.checkpoint_missed": "漏巡",
+    "kind.access.denied_burst": "连续认证失败",
+    "kind.parking.plate_blocked": "黑名单车辆",
 
     // ---- task pages (/guard, /console)
     "guard.doc_title": "监控中心 · 保安任务",
@@ -430,6 +433,9 @@ export const messages = {
     "kind.device.fault": "Device fault",
     "kind.device.restore": "Device restore",
     "kind.patrol.checkpoint": "Patrol checkpoint",
+    "kind.patrol.checkpoint_missed": "Missed patrol checkpoint",
+    "kind.access.denied_burst": "Repeated access denials",
+    "kind.parking.plate_blocked": "Blacklisted plate",
 
     // ---- task pages (/guard, /console)
     "guard.doc_title": "Monitoring Center · Guard tasks",

@@ -4,7 +4,13 @@
 export default {
   zh: {
     "wall.conn_label": "连接状态",
+    "wall.col.alarm": "报警",
     "wall.col.handling": "处置步骤 / 保安",
+    "wall.due.left": "剩余 {d}",
+    "wall.due.overdue": "超时 {d}",
+    "wall.state.unacked": "未确认",
+    "wall.state.acked": "已确认",
+    "wall.state.cleared": "已恢复",
     "wall.count": "×{n}",
     "wall.count_title": "重复 {n} 次",
     "wall.more": "另有 {n} 条报警未显示",
@@ -17,6 +23,7 @@ export default {
     "wall.plan.floors": "楼层",
     "wall.plan.none": "尚未上传平面图",
     "wall.plan.alarms": "{n} 条报警",
+    "wall.plan.alarm_one": "1 条报警",
     "wall.plan.no_plan_for": "报警位置无平面图：",
     "wall.plan.error": "平面图加载失败：{detail}",
 
@@ -73,7 +80,13 @@ export default {
   },
   en: {
     "wall.conn_label": "Connection",
-    "wall.col.handling": "SOP step / guard",
+    "wall.col.alarm": "Alarm",
+    "wall.col.handling": "Step / guard",
+    "wall.due.left": "{d} left",
+    "wall.due.overdue": "late {d}",
+    "wall.state.unacked": "Unacked",
+    "wall.state.acked": "Acked",
+    "wall.state.cleared": "Cleared",
     "wall.count": "×{n}",
     "wall.count_title": "Repeated {n} times",
     "wall.more": "{n} more alarms not shown",
@@ -86,6 +99,7 @@ export default {
     "wall.plan.floors": "Floors",
     "wall.plan.none": "No floor plan uploaded yet",
     "wall.plan.alarms": "{n} alarms",
+    "wall.plan.alarm_one": "1 alarm",
     "wall.plan.no_plan_for": "No floor plan for the alarm at:",
     "wall.plan.error": "Floor plans failed to load: {detail}",
 

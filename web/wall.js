@@ -29,6 +29,8 @@ const SUBSYSTEMS = ["fire", "access", "parking", "video"];
 const ALARM_TYPES = new Set(["alarm.raised", "alarm.updated", "alarm.acked", "alarm.cleared"]);
 const STORE_SOUND = "mcc.wall.sound";
 const STORE_DISPLAY = "mcc.wall.display";
+const GONE_KEEP_MS = 5 * 60 * 1000; // how long a removed alarm's revision still rejects stale messages
+const GONE_MAX = 2000;
 
 // ---------------------------------------------------------------- small helpers
 
@@ -109,6 +111,16 @@ function sevOf(a) {
 
 const isLive = (a) => !(a.acknowledged && a.cleared);
 
+/**
+ * THE one rule for "urgent": an unacknowledged fire alarm (kind exactly fire.alarm, not fire.fault /
+ * fire.supervisory / fire.isolated) or any unacknowledged critical alarm (gas, duress, ...). An urgent
+ * alarm's row blinks, it lights the header beacon (body.has-unacked-fire) and its sound loops until it
+ * is acknowledged; every other new alarm sounds once.
+ */
+function isUrgent(a) {
+  return !!a && !a.acknowledged && (String(a.kind || "") === "fire.alarm" || sevOf(a) === "critical");
+}
+
 function isShelved(a) {
   const until = a.shelved_until ? parseTime(a.shelved_until) : null;
   return until !== null && until > now();
@@ -118,7 +130,8 @@ function isShelved(a) {
 
 const state = {
   alarms: new Map(), // id -> alarm view (live only)
-  revisions: new Map(), // id -> newest alarm revision seen
+  revisions: new Map(), // id -> newest alarm revision seen, for the alarms in the queue only
+  gone: new Map(), // id -> {revision, at}: alarms that just left the queue (GONE_KEEP_MS, at most GONE_MAX)
   tasks: new Map(), // task id -> task summary (open tasks)
   events: [], // newest first, at most TICKER_MAX
   devices: null,
@@ -175,7 +188,8 @@ function renderFrame() {
 const tbody = $("alarm-rows");
 const wrap = $("alarm-wrap");
 const rows = new Map(); // alarm id -> row record (only the rows in the DOM)
-let capacity = MAX_ROWS_DEFAULT; // rows that fit on the screen
+let capacity = MAX_ROWS_DEFAULT; // rows that fit above the "+N more" line
+let capacityAll = MAX_ROWS_DEFAULT; // rows that fit when there is no "+N more" line
 let rowHeight = 0; // measured once per layout (resize / language), 0 = measure again
 
 function taskOf(a) {
@@ -186,24 +200,26 @@ function taskOf(a) {
   return null;
 }
 
+/** The state as one short word, plus an optional second line (a second word, or who acknowledged). */
 function stateInfo(a) {
-  if (a.cleared && !a.acknowledged) return { key: "cleared-unacked", text: t("state.cleared_unacked"), user: "" };
-  if (a.cleared) return { key: "cleared", text: t("state.cleared"), user: "" };
-  if (a.acknowledged) return { key: "acked", text: t("state.acked"), user: a.acked_by || "" };
-  return { key: "unacked", text: t("state.unacked"), user: "" };
+  if (a.cleared && !a.acknowledged) return { key: "cleared-unacked", text: t("wall.state.cleared"), sub: t("wall.state.unacked"), user: "" };
+  if (a.cleared) return { key: "cleared", text: t("wall.state.cleared"), sub: "", user: "" };
+  if (a.acknowledged) return { key: "acked", text: t("wall.state.acked"), sub: "", user: a.acked_by || "" };
+  return { key: "unacked", text: t("wall.state.unacked"), sub: "", user: "" };
 }
 
 function createRow(a) {
   const tr = el("tr", "alarm-row is-new");
   tr.dataset.alarmId = String(a.id);
-  const sevCell = el("td", "col-sev");
+  // the alarm: severity pill (with the repeat count and the test badge) above the kind
+  const alarmCell = el("td", "col-alarm");
+  const pillLine = el("span", "pill-line");
   const sevPill = el("span", "sev-pill");
-  sevCell.append(sevPill);
-  const kindCell = el("td", "col-kind");
-  const kindText = el("span", "kind-text");
   const countBadge = el("span", "count-badge");
   const testBadge = el("span", "test-badge");
-  kindCell.append(kindText, countBadge, testBadge);
+  pillLine.append(sevPill, countBadge, testBadge);
+  const kindText = el("span", "kind-text");
+  alarmCell.append(pillLine, kindText);
   const locCell = noTranslate(el("td", "col-loc"));
   const locMain = el("span", "loc-main");
   const locSub = el("span", "loc-sub");
@@ -212,10 +228,11 @@ function createRow(a) {
   const ageTime = el("time", "age");
   ageCell.append(ageTime);
   const stepCell = el("td", "col-step");
+  // the countdown first, so a long step text never hides it; the text is what gets cut (2 lines)
   const stepLine = el("span", "step-line");
   const stepText = el("span", "step-text");
   const stepDue = el("time", "step-due");
-  stepLine.append(stepText, stepDue);
+  stepLine.append(stepDue, " ", stepText); // the space lets a long first word start the next line
   const guardLine = el("span", "guard-line");
   const guardName = noTranslate(el("span", "guard-name"));
   const guardState = el("span", "guard-state");
@@ -223,15 +240,16 @@ function createRow(a) {
   stepCell.append(stepLine, guardLine);
   const stateCell = el("td", "col-state");
   const stateText = el("span", "state-text");
+  const stateSub = el("span", "state-sub");
   const ackUser = noTranslate(el("span", "ack-user"));
-  stateCell.append(stateText, ackUser);
-  tr.append(sevCell, kindCell, locCell, ageCell, stepCell, stateCell);
+  stateCell.append(stateText, stateSub, ackUser);
+  tr.append(alarmCell, locCell, ageCell, stepCell, stateCell);
   tr.addEventListener("animationend", (e) => {
     if (e.animationName === "row-arrive") tr.classList.remove("is-new");
   });
   const r = {
     tr, sevPill, kindText, countBadge, testBadge, locMain, locSub, ageTime, stepText, stepDue,
-    guardLine, guardName, guardState, stateText, ackUser, alarm: null, task: undefined, raisedMs: null, dueMs: null,
+    stepLine, guardLine, guardName, guardState, stateText, stateSub, ackUser, alarm: null, task: undefined, raisedMs: null, dueMs: null,
   };
   rows.set(a.id, r);
   return r;
@@ -248,9 +266,9 @@ function fillRow(r, a, task) {
   tr.dataset.severity = sev;
   tr.dataset.kind = kind;
   tr.dataset.state = st.key;
-  tr.classList.toggle("is-fire", kind.startsWith("fire.alarm"));
+  tr.classList.toggle("is-fire", kind === "fire.alarm");
   tr.classList.toggle("is-unacked", !a.acknowledged);
-  tr.classList.toggle("is-blinking", !a.acknowledged && (kind === "fire.alarm" || sev === "critical"));
+  tr.classList.toggle("is-blinking", isUrgent(a));
   tr.classList.toggle("is-test", !!a.test);
   setText(r.sevPill, severityLabel(a.severity));
   r.sevPill.className = `sev-pill sev-${sev}`;
@@ -261,14 +279,19 @@ function fillRow(r, a, task) {
   r.countBadge.hidden = count <= 1;
   setText(r.testBadge, a.test ? t("alarm.test") : "");
   r.testBadge.hidden = !a.test;
-  setText(r.locMain, locationLabel(a));
+  const place = locationLabel(a);
+  setText(r.locMain, place);
   const sub = locationDetail(a);
   setText(r.locSub, sub);
   r.locSub.hidden = !sub;
+  const placeTitle = sub ? `${place}\n${sub}` : place; // the whole text, should a line be cut
+  if (r.locMain.parentNode.title !== placeTitle) r.locMain.parentNode.title = placeTitle;
   if (a.raised_at) r.ageTime.dateTime = a.raised_at;
   // The SOP's current step with its countdown, and the guard sent with their dispatch state.
   const step = task && task.current_step;
-  setText(r.stepText, task ? (step ? loc(step.text) : t("wall.step_none")) : t("wall.no_task"));
+  const stepWords = task ? (step ? loc(step.text) : t("wall.step_none")) : t("wall.no_task");
+  setText(r.stepText, stepWords);
+  if (r.stepLine.title !== stepWords) r.stepLine.title = stepWords;
   r.stepText.classList.toggle("muted", !step);
   r.dueMs = step && step.due_at ? parseTime(step.due_at) : null;
   if (step && step.due_at) r.stepDue.dateTime = step.due_at;
@@ -286,8 +309,11 @@ function fillRow(r, a, task) {
   r.guardLine.hidden = !task;
   setText(r.stateText, st.text);
   r.stateText.className = `state-text state-${st.key}`;
+  setText(r.stateSub, st.sub);
+  r.stateSub.hidden = !st.sub;
   setText(r.ackUser, st.user);
   r.ackUser.hidden = !st.user;
+  if (r.ackUser.title !== st.user) r.ackUser.title = st.user;
   tickRow(r, now());
 }
 
@@ -296,27 +322,48 @@ function tickRow(r, nowMs) {
   if (r.dueMs !== null) {
     const left = (r.dueMs - nowMs) / 1000;
     const overdue = left < 0;
-    setText(r.stepDue, overdue ? t("due.overdue", { d: formatDuration(-left) }) : t("due.left", { d: formatDuration(left) }));
+    setText(r.stepDue, overdue ? t("wall.due.overdue", { d: formatDuration(-left) }) : t("wall.due.left", { d: formatDuration(left) }));
     r.stepDue.classList.toggle("overdue", overdue);
   }
 }
 
+/**
+ * How many rows fit. Every row has the same height (fixed in wall.css, its texts are clamped), so a
+ * hidden probe row measures it before the first draw: no first frame with too many rows. Two numbers:
+ * the rows that fit when all alarms fit, and those that fit above the "+N more" line.
+ */
 function measureCapacity() {
-  let h = 0;
-  for (const tr of tbody.children) h = Math.max(h, tr.getBoundingClientRect().height);
-  if (!h) return;
-  const spacing = parseFloat(getComputedStyle($("alarm-table")).borderSpacing.split(" ").pop()) || 0;
+  const table = $("alarm-table");
+  const probe = el("tr", "alarm-row alarm-probe");
+  probe.setAttribute("aria-hidden", "true");
+  const cell = el("td", null, "\u00a0");
+  cell.colSpan = 5;
+  probe.append(cell);
+  tbody.append(probe);
+  const more = $("alarm-more");
+  const moreHidden = more.hidden;
+  more.hidden = false;
+  const moreH = more.getBoundingClientRect().height;
+  more.hidden = moreHidden;
+  const h = probe.getBoundingClientRect().height;
+  probe.remove();
+  const avail = wrap.clientHeight;
+  if (!h) return false; // not laid out yet (hidden): measure again on the next render
+  const spacing = parseFloat(getComputedStyle(table).borderSpacing.split(" ").pop()) || 0;
   rowHeight = h + spacing;
-  const head = $("alarm-table").tHead.getBoundingClientRect().height;
-  const more = rowHeight * 0.8; // room for the "+N more" line
-  const fit = Math.max(3, Math.floor((wrap.clientHeight - head - more) / rowHeight));
-  if (fit !== capacity) {
-    capacity = fit;
-    invalidate("queue");
+  if (avail < 2 * rowHeight) {
+    // no fixed height to fill (the narrow, scrolling layout of a laptop): the default number of rows
+    capacity = capacityAll = MAX_ROWS_DEFAULT;
+    return true;
   }
+  const head = table.tHead.getBoundingClientRect().height + 2 * spacing;
+  capacity = Math.max(1, Math.floor((avail - head - moreH) / rowHeight));
+  capacityAll = Math.max(capacity, Math.floor((avail - head) / rowHeight));
+  return true;
 }
 
 function renderQueue(force = false) {
+  if (!rowHeight) measureCapacity(); // before drawing: the first frame already has the right rows
   const all = [...state.alarms.values()];
   const shelved = all.filter(isShelved).length;
   // decorate-sort: each alarm's sort key is computed once, not in every comparison
@@ -325,7 +372,7 @@ function renderQueue(force = false) {
     .sort((x, y) => x[0] - y[0] || x[1] - y[1] || x[2] - y[2])
     .map((x) => x[3]);
   state.sorted = sorted;
-  const shown = sorted.slice(0, capacity);
+  const shown = sorted.slice(0, sorted.length <= capacityAll ? capacityAll : capacity);
   const keep = new Set();
   shown.forEach((a, i) => {
     keep.add(a.id);
@@ -351,24 +398,47 @@ function renderQueue(force = false) {
   if (hidden > 0) setText($("alarm-more"), t("wall.more", { n: hidden }));
   const summary = empty ? "" : t("alarms.summary", { total: sorted.length, unacked });
   setText($("alarm-summary"), shelved ? `${summary} ${t("alarms.shelved", { count: shelved })}`.trim() : summary);
-  document.body.classList.toggle("has-unacked-fire", sorted.some((a) => a.kind === "fire.alarm" && !a.acknowledged));
-  if (!rowHeight && shown.length) measureCapacity();
+  document.body.classList.toggle("has-unacked-fire", sorted.some(isUrgent));
 }
 
-// An older revision never overwrites a newer one (messages and snapshots can cross).
+// An older revision never overwrites a newer one (messages and snapshots can cross). The map only
+// holds the alarms in the queue; an alarm that leaves it is remembered a few minutes in `state.gone`,
+// long enough to reject a stale revision that arrives late, then forgotten.
 function isStale(a) {
-  const seen = state.revisions.get(a.id);
-  return typeof a.revision === "number" && seen !== undefined && a.revision < seen;
+  if (typeof a.revision !== "number") return false;
+  let seen = state.revisions.get(a.id);
+  if (seen === undefined) {
+    const g = state.gone.get(a.id);
+    seen = g ? g.revision : undefined;
+  }
+  return seen !== undefined && a.revision < seen;
 }
 
 function noteRevision(a) {
-  if (typeof a.revision === "number") state.revisions.set(a.id, a.revision);
+  if (isLive(a)) {
+    if (typeof a.revision === "number") state.revisions.set(a.id, a.revision);
+    state.gone.delete(a.id);
+    return;
+  }
+  const seen = state.revisions.get(a.id);
+  state.revisions.delete(a.id);
+  const revision = typeof a.revision === "number" ? a.revision : seen;
+  state.gone.delete(a.id); // re-inserted at the end: the Map stays in age order
+  if (revision !== undefined) state.gone.set(a.id, { revision, at: now() });
+  if (state.gone.size > GONE_MAX) state.gone.delete(state.gone.keys().next().value);
+}
+
+function pruneGone(nowMs) {
+  for (const [id, g] of state.gone) {
+    if (nowMs - g.at < GONE_KEEP_MS) break; // age order: the rest are younger
+    state.gone.delete(id);
+  }
 }
 
 function upsertAlarm(a, type) {
   if (!a || a.id === undefined || a.id === null) return;
   if (isStale(a)) return;
-  const known = state.alarms.has(a.id) || state.revisions.has(a.id);
+  const known = state.alarms.has(a.id) || state.revisions.has(a.id) || state.gone.has(a.id);
   noteRevision(a);
   if (isLive(a)) state.alarms.set(a.id, a);
   else state.alarms.delete(a.id);
@@ -460,16 +530,18 @@ function renderPlan() {
       const name = noTranslate(el("span", "plan-tab-name"));
       const count = el("span", "plan-tab-count");
       btn.append(name, count);
+      btn.dataset.planId = String(p.id);
       btn.addEventListener("click", () => {
         currentPlanId = p.id;
         invalidate("plan");
       });
+      btn.addEventListener("keydown", onTabKey);
       tab = { btn, name, count };
       planTabs.set(p.id, tab);
     }
     setText(tab.name, [p.building, p.floor].filter(Boolean).join(" "));
     const n = counts.get(p.id) || 0;
-    setText(tab.count, n ? t("wall.plan.alarms", { n }) : "");
+    setText(tab.count, n ? t(n === 1 ? "wall.plan.alarm_one" : "wall.plan.alarms", { n }) : "");
     tab.count.hidden = !n;
     tab.btn.classList.toggle("has-alarms", n > 0);
     tab.btn.setAttribute("aria-selected", String(p.id === currentPlanId));
@@ -483,6 +555,12 @@ function renderPlan() {
     }
   }
   box.hidden = plans.length === 0;
+  if (plan && (plan.id !== scrolledToPlanId || box.children.length !== scrolledTabs)) {
+    scrolledToPlanId = plan.id;
+    scrolledTabs = box.children.length;
+    const tab = planTabs.get(plan.id);
+    if (tab) scrollTabIntoView(box, tab.btn);
+  }
   const title = plan ? [plan.building, plan.floor].filter(Boolean).join(" · ") : "";
   setText($("plan-title"), title);
   $("plan-view").setAttribute("aria-label", title);
@@ -496,6 +574,30 @@ function renderPlan() {
     note.hidden = false;
     note.textContent = state.plansError || t("wall.plan.none");
   }
+}
+
+let scrolledToPlanId = null;
+let scrolledTabs = 0;
+
+/** The floor tabs are one row that scrolls sideways: bring the shown floor into the middle of it. */
+function scrollTabIntoView(box, btn) {
+  if (!box.clientWidth) return;
+  const target = btn.offsetLeft - (box.clientWidth - btn.offsetWidth) / 2; // the box is the offsetParent
+  const left = Math.max(0, Math.min(target, box.scrollWidth - box.clientWidth));
+  if (Math.abs(box.scrollLeft - left) > 1) box.scrollLeft = left;
+}
+
+/** Arrow keys, Home and End move between the floor tabs (the tablist pattern). */
+function onTabKey(e) {
+  const tabs = [...$("plan-floors").children];
+  const i = tabs.indexOf(e.currentTarget);
+  const to = { ArrowLeft: i - 1, ArrowRight: i + 1, Home: 0, End: tabs.length - 1 }[e.key];
+  if (to === undefined || i < 0) return;
+  e.preventDefault();
+  const next = tabs[(to + tabs.length) % tabs.length];
+  currentPlanId = Number(next.dataset.planId) || next.dataset.planId;
+  renderPlan();
+  next.focus();
 }
 
 async function fetchPlans() {
@@ -807,6 +909,8 @@ const sound = {
   state: "off", // on | off | blocked
   els: {},
   ready: false,
+  gestureArmed: false, // the pointer/key listeners of the blocked state are in place
+  looping: null,
 
   init() {
     for (const name of Object.keys(SOUNDS)) {
@@ -829,11 +933,13 @@ const sound = {
     document.body.dataset.sound = s;
     $("sound-status").dataset.state = s;
     this.paint();
-    if (s === "blocked") {
-      // the first click or key anywhere counts as the enabling gesture
+    if (s === "blocked" && !this.gestureArmed) {
+      // the first click or key anywhere counts as the enabling gesture (one pair of listeners at a time)
+      this.gestureArmed = true;
       const once = () => {
         document.removeEventListener("pointerdown", once, true);
         document.removeEventListener("keydown", once, true);
+        this.gestureArmed = false;
         if (this.state === "blocked") this.unlock(true);
       };
       document.addEventListener("pointerdown", once, true);
@@ -907,17 +1013,14 @@ const sound = {
     return sev === "critical" ? "critical" : sev === "major" ? "major" : "minor";
   },
 
-  /** Fire and other critical alarms sound until acknowledged; the loudest one decides the sound. */
+  /** Urgent alarms (isUrgent: fire.alarm, critical) sound until acknowledged; the loudest decides. */
   sync() {
     if (!this.ready) return;
     let loopSev = null;
     for (const a of state.sorted) {
-      if (a.acknowledged) continue;
-      const kind = String(a.kind || "");
-      if (kind.startsWith("fire.") || sevOf(a) === "critical") {
-        const ch = this.channel(a);
-        if (!loopSev || SEVERITY_RANK[ch] < SEVERITY_RANK[loopSev]) loopSev = ch;
-      }
+      if (!isUrgent(a)) continue;
+      const ch = this.channel(a);
+      if (!loopSev || SEVERITY_RANK[ch] < SEVERITY_RANK[loopSev]) loopSev = ch;
     }
     if (this.looping && this.looping !== loopSev) {
       const old = this.els[this.looping];
@@ -935,8 +1038,7 @@ const sound = {
   /** Other alarms sound once when they arrive. */
   newAlarm(alarm) {
     if (this.state !== "on") return;
-    const kind = String(alarm.kind || "");
-    if (kind.startsWith("fire.") || sevOf(alarm) === "critical") return; // the loop takes it
+    if (isUrgent(alarm)) return; // the loop takes it
     const ch = this.channel(alarm);
     if (this.looping === ch) return;
     this.play(this.els[ch], false);
@@ -986,6 +1088,7 @@ function tick() {
   renderClock(n);
   for (const r of rows.values()) tickRow(r, n); // only the rows on screen
   renderStale(n);
+  pruneGone(n);
   if (state.sorted.length !== state.alarms.size) invalidate("queue"); // a shelf may have run out
   setTimeout(tick, 1000 - (Date.now() % 1000) + 10);
 }
@@ -1124,7 +1227,10 @@ function displayId() {
 }
 
 const DISPLAY_ID = displayId();
-const DISPLAY_NAME = new URLSearchParams(window.location.search).get("name") || "wall";
+// Without ?name= every wall gets its own default: "wall-" and the first 6 characters of its display id
+// (after the id's own "wall-" prefix), e.g. "wall-3fa9c1".
+const DISPLAY_NAME = new URLSearchParams(window.location.search).get("name") ||
+  `wall-${DISPLAY_ID.replace(/^wall-/, "").slice(0, 6)}`;
 
 function sendHeartbeat() {
   if (!ws || ws.readyState !== WebSocket.OPEN) return;
@@ -1151,7 +1257,7 @@ function sendHeartbeat() {
 
 function applySnapshot(msg) {
   state.alarms = new Map();
-  state.revisions = new Map();
+  state.revisions = new Map(); // the snapshot is the new baseline; state.gone keeps its recent removals
   for (const a of Array.isArray(msg.alarms) ? msg.alarms : []) {
     if (a && a.id !== undefined) noteRevision(a);
     if (a && a.id !== undefined && isLive(a)) state.alarms.set(a.id, a);

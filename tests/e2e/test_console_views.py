@@ -6,49 +6,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from websockets.sync.client import connect
 
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, chinese_outside_site_data, ok, sign_in
+from tests.support.images import floor_plan_png
 
-PASSWORD = "correct-horse-1"
 FIRE = re.compile("火警.*1号楼火灾报警控制器")
-
-# Visible text outside [translate=no] (site data) that contains Chinese: must be none in English.
-CHINESE_OUTSIDE_SITE_DATA = """() => {
-  const out = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-    const text = n.textContent.trim();
-    if (!text || !/[\\u4e00-\\u9fff]/.test(text)) continue;
-    const host = n.parentElement;
-    // site data, and the language switch (the other language's own name)
-    if (!host || host.closest('[translate="no"], [lang^="zh"]')) continue;
-    if (!host.checkVisibility || !host.checkVisibility()) continue;
-    out.push(text);
-  }
-  for (const node of document.querySelectorAll("[aria-label], [placeholder], [title]")) {
-    if (node.closest('[translate="no"], [lang^="zh"]') || !node.checkVisibility()) continue;
-    for (const attr of ["aria-label", "placeholder", "title"]) {
-      const v = node.getAttribute(attr);
-      if (v && /[\\u4e00-\\u9fff]/.test(v)) out.push(attr + ": " + v);
-    }
-  }
-  return out;
-}"""
-
-
-@pytest.fixture
-def desk(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 @pytest.fixture
@@ -61,18 +29,8 @@ def console(make_console: Any, sqlite_url: str) -> ConsoleProcess:
     return console
 
 
-def ok(response: Any) -> Any:
-    assert response.status_code == 200, f"{response.status_code}: {response.text}"
-    return response.json()
-
-
-def sign_in(page: Page, console: ConsoleProcess, user: str = "op") -> None:
-    page.goto(f"{console.base}/console")
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("用户名").fill(user)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page).to_have_url(re.compile(r"/console$"))
+def open_console(page: Page, console: ConsoleProcess, user: str = "op") -> None:
+    sign_in(page, console, "/console", user)
     expect(page.get_by_role("status", name="连接状态")).to_have_text("已连接")
 
 
@@ -85,7 +43,7 @@ def raise_two_alarms(console: ConsoleProcess, publisher: Publisher) -> dict[str,
 
 
 def assert_english_only(page: Page) -> None:
-    leftovers = page.evaluate(CHINESE_OUTSIDE_SITE_DATA)
+    leftovers = chinese_outside_site_data(page)
     assert leftovers == [], f"Chinese text outside site data in English: {leftovers}"
 
 
@@ -93,7 +51,7 @@ def test_alarm_queue_filters_and_acknowledges_with_a_comment(
     desk: Page, console: ConsoleProcess, publisher: Publisher
 ) -> None:
     page = desk
-    sign_in(page, console)
+    open_console(page, console)
     page.get_by_role("link", name=re.compile("报警队列")).click()
     expect(page).to_have_url(re.compile(r"#alarms$"))
     queue = page.get_by_role("table", name="报警队列")
@@ -173,7 +131,7 @@ def test_alarm_queue_filters_and_acknowledges_with_a_comment(
 
 def test_keyboard_selects_and_acknowledges(desk: Page, console: ConsoleProcess, publisher: Publisher) -> None:
     page = desk
-    sign_in(page, console)
+    open_console(page, console)
     alarms = raise_two_alarms(console, publisher)
     expect(page.get_by_role("link", name=re.compile("报警队列"))).to_contain_text("2")  # the unacknowledged count
 
@@ -227,7 +185,7 @@ def test_keyboard_selects_and_acknowledges(desk: Page, console: ConsoleProcess, 
 
 def test_shortcut_list_opens_with_question_mark(desk: Page, console: ConsoleProcess) -> None:
     page = desk
-    sign_in(page, console)
+    open_console(page, console)
     page.keyboard.press("?")
     dialog = page.get_by_role("dialog", name="快捷键")
     expect(dialog).to_be_visible()
@@ -252,7 +210,7 @@ def test_history_search_pages_and_leads_to_the_device_page(
     wait_until(lambda: len(ok(console.api("GET", "/api/events?limit=100", "op"))) >= 26, message="26 events stored")
 
     page = desk
-    sign_in(page, console)
+    open_console(page, console)
     page.keyboard.press("3")
     expect(page).to_have_url(re.compile(r"#history$"))
     form = page.get_by_role("search", name="事件查询条件")
@@ -269,14 +227,14 @@ def test_history_search_pages_and_leads_to_the_device_page(
     expect(status).to_have_text("第 1 页 · 20 条")
     expect(results.get_by_role("row")).to_have_count(21)
     expect(results).not_to_contain_text("入口车道")
-    expect(results.get_by_role("row").nth(1)).to_contain_text("card=C024")
+    expect(results.get_by_role("row").nth(1)).to_contain_text("卡号：C024")
     expect(results.get_by_role("row").nth(1)).to_contain_text("刷卡通行")
     expect(page.get_by_role("button", name="较新一页")).to_be_disabled()
 
     page.get_by_role("button", name="更早一页").click()
     expect(status).to_have_text("第 2 页 · 5 条")
     expect(results.get_by_role("row")).to_have_count(6)
-    expect(results.get_by_role("row").nth(5)).to_contain_text("card=C000")
+    expect(results.get_by_role("row").nth(5)).to_contain_text("卡号：C000")
     expect(page.get_by_role("button", name="更早一页")).to_be_disabled()
     page.get_by_role("button", name="较新一页").click()
     expect(status).to_have_text("第 1 页 · 20 条")
@@ -301,7 +259,7 @@ def test_history_search_pages_and_leads_to_the_device_page(
     expect(facts.filter(has_text="设备编号")).to_contain_text("door-1")
     events = page.get_by_role("table", name="最近事件")
     expect(events.get_by_role("row")).to_have_count(26)
-    expect(events.get_by_role("row").nth(1)).to_contain_text("card=C024")
+    expect(events.get_by_role("row").nth(1)).to_contain_text("卡号：C024")
     page.screenshot(path=str(ARTIFACTS / "console-device.png"))
 
     page.get_by_role("button", name="English").click()
@@ -311,7 +269,7 @@ def test_history_search_pages_and_leads_to_the_device_page(
 
 def test_status_strip_warns_of_a_wall_not_responding(desk: Page, console: ConsoleProcess) -> None:
     page = desk
-    sign_in(page, console)
+    open_console(page, console)
     expect(page.get_by_role("link", name="系统管理")).to_have_count(0)  # an operator has no admin page
     expect(page.get_by_role("button", name="退出登录")).to_be_visible()
 
@@ -331,30 +289,24 @@ def test_status_strip_warns_of_a_wall_not_responding(desk: Page, console: Consol
 
 
 def test_supervisor_sees_the_admin_link(desk: Page, console: ConsoleProcess) -> None:
-    sign_in(desk, console, "boss")
+    open_console(desk, console, "boss")
     expect(desk.get_by_role("link", name="系统管理")).to_have_attribute("href", "/admin")
 
 
 def test_selected_alarm_shows_its_floor_plan_with_the_device_highlighted(
     desk: Page, console: ConsoleProcess, publisher: Publisher
 ) -> None:
-    from io import BytesIO
-
-    from PIL import Image
-
     console.add_user("adm", "admin")
     console.login("adm")
-    png = BytesIO()
-    Image.new("RGB", (800, 500), (40, 60, 90)).save(png, format="PNG")
     plan = ok(console.api("POST", "/api/floorplans", "adm", data={"building": "1号楼", "floor": "3F", "name": "1号楼 三层"},
-                          files={"file": ("3f.png", png.getvalue(), "image/png")}))
+                          files={"file": ("3f.png", floor_plan_png(), "image/png")}))
     ok(console.api("PUT", f"/api/floorplans/{plan['id']}/markers", "adm",
                    json={"device_id": "fp-1", "point": "1-003", "x": 0.5, "y": 0.4}))
     publisher.publish(*native_event("fp-1", "fire-plan", "fire.alarm", "1-003"))
     alarm = wait_until(lambda: ok(console.api("GET", "/api/alarms?active=true", "op")), message="the alarm is raised")[0]
 
     page = desk
-    sign_in(page, console)
+    open_console(page, console)
     page.evaluate(f"() => {{ window.location.hash = '#alarms/{alarm['id']}'; }}")
     expect(page.get_by_role("heading", name="火警 · 1号楼火灾报警控制器")).to_be_visible()
     expect(page.get_by_text("1号楼 三层")).to_be_visible()
