@@ -13,35 +13,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.conftest import ConsoleProcess, Publisher, native_event
+from tests.e2e.conftest import FULL_HD, chinese_outside_site_data, sign_in, ui_text
 
-PASSWORD = "correct-horse-1"
 HAN = re.compile(r"[\u4e00-\u9fff]")
-
-# Every visible text node outside site data (marked translate="no"), and every accessible label set
-# through attributes, with the element it belongs to: what the language test compares.
-VISIBLE_TEXT = """() => {
-  const out = [];
-  const visible = (el) => {
-    if (!el || el.closest('[translate="no"]')) return false;
-    const s = getComputedStyle(el);
-    if (s.visibility === "hidden" || s.display === "none") return false;
-    const r = el.getBoundingClientRect();
-    return r.width > 0 && r.height > 0;
-  };
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-    const text = n.nodeValue.trim();
-    if (text && visible(n.parentElement)) out.push(text);
-  }
-  for (const el of document.querySelectorAll("[aria-label], [placeholder], [title]")) {
-    if (!visible(el)) continue;
-    for (const a of ["aria-label", "placeholder", "title"]) {
-      const v = el.getAttribute(a);
-      if (v && el.getAttribute("lang") !== "en" && el.getAttribute("lang") !== "zh-CN") out.push(`${a}=${v}`);
-    }
-  }
-  return out;
-}"""
 
 
 @pytest.fixture
@@ -62,22 +36,22 @@ def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
 
 
 def new_page(browser: Browser, contexts: list[BrowserContext]) -> Page:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    context = browser.new_context(viewport=FULL_HD, locale="zh-CN")
     contexts.append(context)
     return context.new_page()
 
 
-def sign_in(page: Page, console: ConsoleProcess, path: str, user: str) -> None:
-    page.goto(f"{console.base}{path}")
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("用户名").fill(user)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
-
-
 def wall_live(page: Page) -> None:
     expect(page.locator("#conn-status")).to_have_attribute("data-state", "live", timeout=10000)
+
+
+def wall_with_sound(browser: Browser, contexts: list[BrowserContext], console: ConsoleProcess) -> Page:
+    """A wall signed in, live, with its sound turned on (the one interaction autoplay needs)."""
+    wall = new_page(browser, contexts)
+    sign_in(wall, console, "/wall", "wall")
+    wall_live(wall)
+    wall.get_by_role("button", name=re.compile("开启声音")).click()
+    return wall
 
 
 def sound_playing(page: Page, element_id: str) -> bool:
@@ -88,10 +62,7 @@ def sound_playing(page: Page, element_id: str) -> bool:
 def test_alarm_reaches_the_wall_within_a_second_with_its_sound_playing(
     browser: Browser, contexts: list[BrowserContext], console: ConsoleProcess, publisher: Publisher
 ) -> None:
-    wall = new_page(browser, contexts)
-    sign_in(wall, console, "/wall", "wall")
-    wall_live(wall)
-    wall.get_by_role("button", name=re.compile("开启声音")).click()  # the one interaction autoplay needs
+    wall = wall_with_sound(browser, contexts, console)
 
     published = time.monotonic()
     publisher.publish(*native_event("fp-1", "room-fire-1", "fire.alarm", point="1-003"))
@@ -108,10 +79,7 @@ def test_alarm_reaches_the_wall_within_a_second_with_its_sound_playing(
 def test_acknowledging_in_the_console_updates_the_wall_and_stops_its_sound(
     browser: Browser, contexts: list[BrowserContext], console: ConsoleProcess, publisher: Publisher
 ) -> None:
-    wall = new_page(browser, contexts)
-    sign_in(wall, console, "/wall", "wall")
-    wall_live(wall)
-    wall.get_by_role("button", name=re.compile("开启声音")).click()
+    wall = wall_with_sound(browser, contexts, console)
     desk = new_page(browser, contexts)
     sign_in(desk, console, "/console", "op")
 
@@ -137,13 +105,12 @@ def test_acknowledging_in_the_console_updates_the_wall_and_stops_its_sound(
 
 def _check_language(page: Page) -> None:
     """Chinese first; after the switch no visible label outside site data is Chinese, and back again."""
-    before = page.evaluate(VISIBLE_TEXT)
+    before = ui_text(page)
     assert any(HAN.search(text) for text in before), before
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("button", name="中文")).to_be_visible()
     page.wait_for_timeout(300)
-    after = [text for text in page.evaluate(VISIBLE_TEXT) if text != "中文"]
-    chinese = [text for text in after if HAN.search(text)]
+    chinese = chinese_outside_site_data(page)  # the switch back, "中文", is in Chinese on purpose
     assert not chinese, f"still Chinese after the switch to English: {chinese}"
     page.get_by_role("button", name="中文").click()
     expect(page.get_by_role("button", name="English")).to_be_visible()

@@ -13,25 +13,15 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, ok, sign_in
 
-PASSWORD = "correct-horse-1"
 WEST = "mcc:loc:demo/1号楼/3F/西侧走廊"  # a checkpoint on the alarm's floor
 EAST = "mcc:loc:demo/1号楼/3F/东侧走廊"  # the scene of point 1-003
-
 
 
 @pytest.fixture
 def phone(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", has_touch=True)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-@pytest.fixture
-def desk(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
     page = context.new_page()
     yield page
     context.close()
@@ -46,18 +36,8 @@ def console(make_console: Any, sqlite_url: str) -> ConsoleProcess:
     return console
 
 
-def ok(response: Any) -> Any:
-    assert response.status_code == 200, f"{response.status_code}: {response.text}"
-    return response.json()
-
-
-def sign_in(page: Page, console: ConsoleProcess, path: str, user: str) -> None:
-    page.goto(f"{console.base}{path}")
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("用户名").fill(user)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+def open_page(page: Page, console: ConsoleProcess, path: str, user: str) -> None:
+    sign_in(page, console, path, user)
     expect(page.get_by_role("status", name="连接状态")).to_have_text("已连接")
 
 
@@ -85,7 +65,7 @@ def test_guard_handles_a_fire_alarm_on_the_phone(
     phone: Page, console: ConsoleProcess, publisher: Publisher
 ) -> None:
     page = phone
-    sign_in(page, console, "/guard", "g1")
+    open_page(page, console, "/guard", "g1")
     page.get_by_role("button", name="上岗").click()
     expect(page.get_by_role("button", name="下岗")).to_be_visible()
     expect(page.get_by_text("在岗", exact=True)).to_be_visible()
@@ -163,7 +143,7 @@ def test_a_lost_answer_is_retried_and_applied_once(
     ok(console.api("POST", f"/api/dispatches/{me[0]['id']}/arrive", "g1", json={"code": EAST}))
 
     page = phone
-    sign_in(page, console, "/guard", "g1")
+    open_page(page, console, "/guard", "g1")
     bodies: list[dict[str, Any]] = []
 
     def flaky(route: Route) -> None:
@@ -191,7 +171,7 @@ def test_a_lost_answer_is_retried_and_applied_once(
 
 def test_operator_console_handles_a_task(desk: Page, console: ConsoleProcess, publisher: Publisher) -> None:
     page = desk
-    sign_in(page, console, "/console", "op")
+    open_page(page, console, "/console", "op")
     task_list = page.get_by_role("list", name="处置任务")
     expect(page.get_by_text("暂无进行中的任务")).to_be_visible()
 

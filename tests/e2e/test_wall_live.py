@@ -4,46 +4,18 @@ heartbeat, the reload after a server upgrade, and the layout at 1920×1080 and 3
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import REPO, ConsoleProcess, Publisher, native_event, wait_until
-from tests.e2e.conftest import ARTIFACTS
-
-CJK = re.compile(r"[\u4e00-\u9fff]")
-
-# Visible text outside [translate=no] (site data), the language switch excepted.
-UI_TEXT_JS = """() => {
-  const out = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  while (walker.nextNode()) {
-    const node = walker.currentNode;
-    const host = node.parentElement;
-    if (!host || host.closest('[translate="no"], #lang-switch, script, style')) continue;
-    if (!host.checkVisibility()) continue;
-    if (node.textContent.trim()) out.push(node.textContent.trim());
-  }
-  return out;
-}"""
-
-
-def plan_png(width: int = 1600, height: int = 1000, label: str = "") -> bytes:
-    image = Image.new("RGB", (width, height), (40, 48, 60))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((40, 40, width - 40, height - 40), outline=(200, 210, 220), width=8)
-    draw.line((width // 2, 40, width // 2, height - 40), fill=(150, 160, 170), width=6)
-    draw.text((60, 60), label, fill=(230, 230, 230))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+from tests.e2e.conftest import ARTIFACTS, FULL_HD, chinese_outside_site_data
+from tests.support.images import floor_plan_png
 
 
 @pytest.fixture
@@ -65,11 +37,6 @@ def new_page(browser: Browser, width: int = 1920, height: int = 1080) -> Iterato
     context.close()
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    yield from new_page(browser)
-
-
 def open_wall(page: Page, console: ConsoleProcess, query: str = "") -> None:
     page.goto(f"{console.base}/wall?token={console.tokens['wall']}{query}")
     expect(page.get_by_role("status", name="连接状态")).to_have_text("已连接")
@@ -77,7 +44,7 @@ def open_wall(page: Page, console: ConsoleProcess, query: str = "") -> None:
 
 def upload_plan(console: ConsoleProcess, building: str, floor: str) -> dict[str, Any]:
     response = console.api("POST", "/api/floorplans", "boss",
-                           files={"file": (f"{floor}.png", plan_png(label=floor), "image/png")},
+                           files={"file": (f"{floor}.png", floor_plan_png(1600, 1000, label=floor), "image/png")},
                            data={"building": building, "floor": floor})
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
@@ -94,8 +61,9 @@ def fire_alarm(publisher: Publisher, source: str = "fa-1") -> None:
 
 
 def test_floor_plan_shows_markers_and_switches_to_the_floor_of_a_new_top_alarm(
-    page: Page, console: ConsoleProcess, publisher: Publisher
+    desk: Page, console: ConsoleProcess, publisher: Publisher
 ) -> None:
+    page = desk
     lobby = upload_plan(console, "1号楼", "1F")
     third = upload_plan(console, "1号楼", "3F")
     place(console, lobby, "door-1", "", 0.3, 0.6)
@@ -135,8 +103,9 @@ def test_floor_plan_shows_markers_and_switches_to_the_floor_of_a_new_top_alarm(
 
 
 def test_queue_shows_the_sop_step_countdown_guard_and_subsystem_health(
-    page: Page, console: ConsoleProcess, publisher: Publisher
+    desk: Page, console: ConsoleProcess, publisher: Publisher
 ) -> None:
+    page = desk
     open_wall(page, console)
     health = page.get_by_role("list", name="子系统状态")
     fire = health.get_by_role("listitem", name="消防")
@@ -167,8 +136,9 @@ def audio_state(page: Page, name: str) -> dict[str, Any]:
 
 
 def test_sound_plays_after_the_enable_click_and_stops_on_acknowledge(
-    page: Page, console: ConsoleProcess, publisher: Publisher
+    desk: Page, console: ConsoleProcess, publisher: Publisher
 ) -> None:
+    page = desk
     open_wall(page, console)
     status = page.get_by_role("status", name="声音")
     expect(status).to_have_text("声音：关")
@@ -202,7 +172,7 @@ def test_sound_plays_after_the_enable_click_and_stops_on_acknowledge(
 def test_sound_choice_is_remembered_and_blocked_playback_is_shown_until_a_click(
     browser: Browser, console: ConsoleProcess, publisher: Publisher
 ) -> None:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    context = browser.new_context(viewport=FULL_HD, locale="zh-CN")
     try:
         first = context.new_page()
         open_wall(first, console)
@@ -230,7 +200,8 @@ def test_sound_choice_is_remembered_and_blocked_playback_is_shown_until_a_click(
         context.close()
 
 
-def test_heartbeat_reaches_the_displays_list(page: Page, console: ConsoleProcess) -> None:
+def test_heartbeat_reaches_the_displays_list(desk: Page, console: ConsoleProcess) -> None:
+    page = desk
     open_wall(page, console, "&name=lobby-wall")
 
     def lobby() -> dict[str, Any] | None:
@@ -250,9 +221,10 @@ def test_heartbeat_reaches_the_displays_list(page: Page, console: ConsoleProcess
                message="the closed wall shows as disconnected")
 
 
-def test_wall_reloads_itself_after_a_server_upgrade(page: Page, console: ConsoleProcess) -> None:
+def test_wall_reloads_itself_after_a_server_upgrade(desk: Page, console: ConsoleProcess) -> None:
     """A real upgrade: the console is stopped and started again from a copy of the code whose web
     files differ (`python -m console` runs from the site folder, so the copy there is what runs)."""
+    page = desk
     open_wall(page, console)
     build = page.locator("body").get_attribute("data-build")
     assert build
@@ -305,8 +277,8 @@ def test_wall_layout_fits_full_hd_and_4k_and_english_has_no_chinese_labels(
                 page.get_by_role("button", name="English").click()
                 expect(page.get_by_role("heading", name="Floor plan")).to_be_visible()
                 expect(page.get_by_role("status", name="Sound")).to_have_text("Sound: off")
-                texts = page.evaluate(UI_TEXT_JS)
-                assert not [x for x in texts if CJK.search(x)], texts
+                left = chinese_outside_site_data(page, attributes=False)
+                assert not left, left
                 page.get_by_role("button", name="中文").click()
     # 4K is the same picture, twice the size
     assert sizes[3840]["font"] == pytest.approx(2 * sizes[1920]["font"], rel=0.05)
