@@ -23,6 +23,7 @@ const STABLE_MS = 10000; // a connection open this long resets the back-off
 const AUTH_PROBE_AFTER = 3; // failed handshakes in a row before we check the session
 const HEARTBEAT_MS = 15000;
 const KPI_EVERY_MS = 60000;
+const KPI_SOON_MS = 10000; // after an alarm or task change (each fetch reads the day's report)
 const REFETCH_MS = 1500; // floor plans / device summary after device.state: at most this often
 const SEVERITY_RANK = { critical: 1, major: 2, minor: 3, warning: 4 };
 const SUBSYSTEMS = ["fire", "access", "parking", "video"];
@@ -768,6 +769,8 @@ function renderKpis() {
   if (state.kpisError) setText(err, t("wall.kpi.error"));
 }
 
+const refetchKpis = coalesce(() => fetchKpis(), KPI_SOON_MS);
+
 async function fetchKpis() {
   try {
     state.kpis = await api("GET", "/api/kpis/today");
@@ -1334,10 +1337,12 @@ function applyChange(msg) {
   const data = msg.data;
   if (ALARM_TYPES.has(msg.type)) {
     upsertAlarm(data, msg.type);
-  } else if (msg.type === "event") {
-    addEvent(data);
+    refetchKpis(); // today's figures follow the alarms (at most every KPI_SOON_MS), not only the minute timer
   } else if (msg.type === "task.updated") {
     upsertTask(data);
+    refetchKpis();
+  } else if (msg.type === "event") {
+    addEvent(data);
   } else if (msg.type === "device.state") {
     if (data && data.devices && typeof data.devices === "object") {
       state.devices = { ...data.devices, by_subsystem: data.devices.by_subsystem || (state.devices && state.devices.by_subsystem) };

@@ -72,7 +72,11 @@ def test_demo_wall_and_console_with_live_data(browser: Browser, desk: Page, demo
         expect(wall.get_by_role("list", name="实时事件").get_by_role("listitem").first).to_be_visible()
         # The demo's floor plans are drawn at its first start: the wall shows one with its markers.
         expect(wall.locator(".fp-mk").first).to_be_visible(timeout=15000)
-        time.sleep(4)  # a few more seconds of traffic for a fuller picture
+        # For the README's picture: more of the simulator's incidents (up to 40 s more), then the shot.
+        fuller = time.monotonic() + 40
+        while rows.count() < 3 and time.monotonic() < fuller:
+            time.sleep(1)
+        time.sleep(2)
         wall.screenshot(path=str(ARTIFACTS / "wall-demo-1920x1080.png"))
         assert waited < 20
     finally:

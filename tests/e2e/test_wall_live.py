@@ -128,6 +128,11 @@ def test_queue_shows_the_sop_step_countdown_guard_and_subsystem_health(
     # the ack completes step 1: the next step (dispatch) is shown with its own countdown
     expect(row.locator(".step-text")).not_to_have_text(re.compile("确认报警并消音"), timeout=3000)
     expect(page.get_by_role("list", name="报警画面").get_by_role("listitem").first).to_contain_text("未关联摄像机")
+    # Today's figures follow the alarm (within the wall's 10 s refetch), not only the minute timer.
+    kpis = page.locator("#kpi-list")
+    expect(kpis.locator("div", has=page.get_by_text("已确认", exact=True)).locator("dd")).to_have_text(
+        "1", timeout=15000)
+    expect(kpis.locator("div", has=page.get_by_text("报警", exact=True)).locator("dd")).to_have_text("1")
 
 
 def audio_state(page: Page, name: str) -> dict[str, Any]:
