@@ -33,6 +33,9 @@ from console.tasks.outcome import Notice, Outcome
 from console.tasks.service import TaskService
 from console.tasks.sop import load_site_sops
 from console.tasks.views import task_summary
+from console.timeseries import TimeSeriesSink
+from console.timeseries_points import Point, task_kpis
+from console import parking
 
 log = logging.getLogger("mcc.runtime")
 WEB = Path(__file__).resolve().parents[1] / "web"
@@ -114,6 +117,7 @@ class Runtime:
     display_watch: DisplayWatch | None = None
     build_id: str = field(default_factory=compute_build_id)
     sockets: OpenSockets = field(default_factory=OpenSockets)
+    timeseries: TimeSeriesSink | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -136,6 +140,8 @@ class Runtime:
         """Thread-safe: hand messages to the hub on the event loop."""
         if self.loop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self.hub.publish, messages)
+        if self.timeseries is not None:
+            self.timeseries.offer(messages)  # appends to its buffer only: never waits on the database
         if self.deadlines is not None and any(m.type == "task.updated" for m in messages):
             self.deadlines.poke()  # a task changed: its next due time may be sooner
 
@@ -175,6 +181,10 @@ class Runtime:
         )
         self.worker = IngestWorker(self.ingest, self.mqtt.ack, self.publish, self.settings.ingest.batch_max)
         self.worker.start()
+        if self.settings.influx.url:
+            self.timeseries = TimeSeriesSink(self.settings.influx, occupancy=self._occupancy, kpis=self._task_kpis,
+                                             site=self.settings.site.id)
+            self.timeseries.start()
         self._start_receivers()
         self.notifier.start()
         self.deadlines = DeadlineLoop(self.store, self.tasks, self.after_commit, self.now)
@@ -185,6 +195,16 @@ class Runtime:
         self.display_watch = DisplayWatch(self.displays, self.publish, self.now)
         self.display_watch.start()
         self.mqtt.start()
+
+    def _occupancy(self) -> list[dict[str, object]]:
+        if not self.settings.parking.car_parks:
+            return []
+        with self.store.read() as session:
+            return parking.occupancy(session, self.settings, self.registry, self.now())
+
+    def _task_kpis(self, task_id: int) -> Point | None:
+        with self.store.read() as session:
+            return task_kpis(session, task_id)
 
     def _start_receivers(self) -> None:
         """One GB/T 26875.3 TCP receiver per gb26875 entry; its frames go to the same ingest
@@ -234,6 +254,8 @@ class Runtime:
             self.silence.stop()
         if self.display_watch is not None:
             self.display_watch.stop()
+        if self.timeseries is not None:
+            self.timeseries.stop()  # writes what is buffered, for a few seconds at most
         self.notifier.stop()
         self.store.dispose()
         log.info("pipeline stopped: MQTT disconnected, pending batches committed")

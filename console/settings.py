@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from paho.mqtt.client import topic_matches_sub
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from console.errors import ConfigError
@@ -289,6 +289,32 @@ class IngestSection(Section):
     batch_max: int = Field(500, ge=1, le=10000, description="Most messages committed in one transaction.")
 
 
+class InfluxSection(Section):
+    """The time-series sink (console/timeseries.py): telemetry, counts and KPIs written with the
+    InfluxDB v2 write API, off the alarm path. An empty url turns it off."""
+
+    url: str = Field("", description="InfluxDB 2/3 (or VictoriaMetrics) base URL, http(s)://host:port; "
+                                     "empty = off.")
+    org: str = Field("-", description="InfluxDB organisation (name or id).")
+    bucket: str = Field("mcc", min_length=1, description="Bucket the points are written to.")
+    token: SecretStr = Field(SecretStr(""), description="API token with write access; never logged or shown.")
+    batch_size: int = Field(500, ge=1, le=50000, description="Most points in one write.")
+    flush_seconds: float = Field(5.0, gt=0, le=3600, description="A smaller batch is written after this long.")
+    buffer_max: int = Field(100000, ge=1, le=10_000_000,
+                            description="Points kept in memory while the database is away; beyond it the "
+                                        "oldest are dropped (and counted on /api/health).")
+    timeout_seconds: float = Field(5.0, gt=0, le=120, description="Time limit of one write.")
+    count_seconds: int = Field(60, ge=1, le=3600, description="Width of the event and alarm count buckets.")
+    backoff_max_seconds: float = Field(60.0, gt=0, le=3600, description="Longest wait between retries.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+            raise ValueError("use http://HOST:PORT or https://HOST:PORT (empty = off)")
+        return value
+
+
 class Settings(BaseSettings):
     """The whole site file. Environment variables ``MCC_<SECTION>__<KEY>`` override it."""
 
@@ -310,6 +336,7 @@ class Settings(BaseSettings):
     rules: RulesSection = RulesSection()
     health: HealthSection = HealthSection()
     parking: ParkingSection = ParkingSection()
+    influx: InfluxSection = InfluxSection()
 
     @classmethod
     def settings_customise_sources(

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(mosquitto mosquitto-clients python3-venv)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium postgresql fonts-wqy-microhei)
+  packages+=(chromium postgresql fonts-wqy-microhei victoria-metrics)
 fi
 
 missing=()

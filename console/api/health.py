@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from console.api.deps import RuntimeDep
 from console.runtime import Runtime
 from console.store.tables import DeviceStatusRow, QuarantineRow, TaskRow
+from console.timeseries import disabled_status
 
 router = APIRouter(tags=["health"])
 
@@ -64,7 +65,7 @@ async def health(runtime: RuntimeDep) -> dict[str, Any]:
         "started_at": runtime.started_at.isoformat(),
         "broker": broker,
         "store": store,
-        "timeseries": {"enabled": False, "state": "off"},
+        "influx": runtime.timeseries.status() if runtime.timeseries is not None else disabled_status(),
         "ingest": ingest,
         "tasks": {
             "open": figures.get("open_tasks"),
