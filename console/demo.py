@@ -131,7 +131,7 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
             "",
             "MCC demo — 演示小区 (site 'demo')",
             f"  wall (大屏):      {web}/wall",
-            f"  kiosk wall URL:   {web}/wall?token={token}",
+            f"  kiosk wall URL:   {web}/wall?token={token}&name=demo-wall",
             f"  operator console: {web}/console   (handling tasks: SOP steps, dispatch, close)",
             f"  guard phone page: {web}/guard     (log in as guard1 or guard2)",
             f"  login:            {web}/login",
