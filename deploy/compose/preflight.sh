@@ -1,0 +1,44 @@
+#!/bin/sh
+# Refuses to let the compose stack start with the placeholders of .env.example, or with secrets
+# that are empty, short or would break the URLs they are put into. compose.yaml runs it as the
+# "preflight" service and every other service waits for it to succeed.
+# POSIX sh (busybox in the container; dash or bash elsewhere): sh preflight.sh  (with the .env exported)
+set -u
+fail=0
+
+complain() {
+  echo "preflight: $1" >&2
+  fail=1
+}
+
+# Values that end up inside mqtt:// and postgresql:// URLs, or that are plain secrets.
+for name in POSTGRES_USER MQTT_CONSOLE_USER MQTT_GATEWAY_USER INFLUX_ADMIN_USER GRAFANA_ADMIN_USER \
+            POSTGRES_PASSWORD MQTT_CONSOLE_PASSWORD MQTT_GATEWAY_PASSWORD INFLUX_ADMIN_PASSWORD \
+            INFLUX_TOKEN GRAFANA_ADMIN_PASSWORD; do
+  eval "value=\${$name:-}"
+  if [ -z "$value" ]; then
+    complain "$name is not set"
+    continue
+  fi
+  lower=$(printf '%s' "$value" | tr 'A-Z' 'a-z')
+  case "$lower" in
+    *change-me*|*changeme*|*change_me*)
+      complain "$name still holds the placeholder from .env.example: change it (see deploy/README.md)" ;;
+  esac
+  case "$value" in
+    *[!A-Za-z0-9._~-]*)
+      complain "$name may only hold letters, digits and . _ ~ - (it is put into URLs); use e.g. openssl rand -hex 24" ;;
+  esac
+  case "$name" in
+    *PASSWORD|*TOKEN)
+      if [ "${#value}" -lt 16 ]; then
+        complain "$name is shorter than 16 characters"
+      fi ;;
+  esac
+done
+
+if [ "$fail" -ne 0 ]; then
+  echo "preflight: refusing to start; edit deploy/compose/.env" >&2
+  exit 1
+fi
+echo "preflight: secrets look set"
