@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from console import __version__
+from console.cameras import CameraLinker
 from console.displays import DisplayBook, DisplayWatch
 
 from console.events import Draft
@@ -33,6 +34,7 @@ from console.tasks.outcome import Notice, Outcome
 from console.tasks.service import TaskService
 from console.tasks.sop import load_site_sops
 from console.tasks.views import task_summary
+from console.views import alarm_view
 from console.timeseries import TimeSeriesSink
 from console.timeseries_points import Point, task_kpis
 from console import parking
@@ -118,6 +120,7 @@ class Runtime:
     build_id: str = field(default_factory=compute_build_id)
     sockets: OpenSockets = field(default_factory=OpenSockets)
     timeseries: TimeSeriesSink | None = None
+    cameras: CameraLinker | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -142,6 +145,8 @@ class Runtime:
             self.loop.call_soon_threadsafe(self.hub.publish, messages)
         if self.timeseries is not None:
             self.timeseries.offer(messages)  # appends to its buffer only: never waits on the database
+        if self.cameras is not None:
+            self.cameras.offer(messages)  # schedules snapshots of raised alarms: never waits on a camera
         if self.deadlines is not None and any(m.type == "task.updated" for m in messages):
             self.deadlines.poke()  # a task changed: its next due time may be sooner
 
@@ -185,6 +190,13 @@ class Runtime:
             self.timeseries = TimeSeriesSink(self.settings.influx, occupancy=self._occupancy, kpis=self._task_kpis,
                                              site=self.settings.site.id)
             self.timeseries.start()
+        if self.settings.cameras.entries:
+            self.cameras = CameraLinker(
+                self.settings.cameras, self.registry, self.store, self.publish,
+                alarm_view=lambda alarm: alarm_view(alarm, self.registry),
+                task_view=lambda task: task_summary(task, self.tasks.book.sops.get(task.sop_id), self.registry),
+                evidence_path=self.tasks.evidence_path, now=self.now)
+            self.cameras.start()
         self._start_receivers()
         self.notifier.start()
         self.deadlines = DeadlineLoop(self.store, self.tasks, self.after_commit, self.now)
@@ -254,6 +266,8 @@ class Runtime:
             self.silence.stop()
         if self.display_watch is not None:
             self.display_watch.stop()
+        if self.cameras is not None:
+            self.cameras.stop()  # grabs still running are left to their time limits
         if self.timeseries is not None:
             self.timeseries.stop()  # writes what is buffered, for a few seconds at most
         self.notifier.stop()

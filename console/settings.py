@@ -315,6 +315,67 @@ class InfluxSection(Section):
         return value
 
 
+_CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https", "file")
+
+
+class CameraLocation(Section):
+    building: str = ""
+    floor: str = ""
+    zone: str = ""
+
+
+class CameraEntry(Section):
+    """One camera: where its picture comes from and which alarms it shows (console/cameras.py)."""
+
+    id: str = Field(pattern=_ID)
+    name: str = Field("", description="Shown under its snapshots (Chinese first).")
+    url: str = Field(min_length=1, description="rtsp://, http(s):// (an MJPEG stream or a still-image URL), "
+                                               "file:///path or a plain path to a video file.")
+    location: CameraLocation = CameraLocation()
+    devices: list[str] = Field(default_factory=list, description="Device ids it covers, or DEVICE/POINT for one "
+                                                                 "point (a detector of a fire panel).")
+    zones: list[str] = Field(default_factory=list, description="Zone names it covers: any alarm located there.")
+    snapshot_offsets: list[float] = Field(default_factory=lambda: [0.0, 3.0], min_length=1, max_length=10,
+                                          description="Seconds after the alarm at which a frame is grabbed.")
+    timeout_seconds: float = Field(3.0, gt=0, le=60, description="Time limit of one grab (open and read).")
+
+    @field_validator("url")
+    @classmethod
+    def _camera_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if len(parts.scheme) <= 1:  # a plain path (a Windows drive letter is one letter)
+            return value
+        if parts.scheme not in _CAMERA_SCHEMES:
+            raise ValueError("use rtsp://, http(s)://, file:// or a path to a video file")
+        if parts.scheme != "file" and not parts.hostname:
+            raise ValueError("a host is required")
+        return value
+
+    @field_validator("snapshot_offsets")
+    @classmethod
+    def _offsets(cls, value: list[float]) -> list[float]:
+        if any(offset < 0 or offset > 600 for offset in value):
+            raise ValueError("offsets are seconds after the alarm, 0 to 600")
+        return sorted(set(value))
+
+
+class CamerasSection(Section):
+    entries: list[CameraEntry] = Field(default_factory=list, description="The site's cameras.")
+    workers: int = Field(4, ge=1, le=64, description="Grabs running at once; a camera has at most one at a "
+                                                     "time (a hung one is not started again).")
+    queue_max: int = Field(200, ge=1, le=100000, description="Grabs waiting for their time; beyond it new ones "
+                                                            "are dropped (and counted on /api/health).")
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> CamerasSection:
+        seen: set[str] = set()
+        for index, camera in enumerate(self.entries):
+            if camera.id in seen:
+                raise ValueError(f"entries[{index}].id: duplicate camera id {camera.id!r}")
+            seen.add(camera.id)
+        return self
+
+
 class Settings(BaseSettings):
     """The whole site file. Environment variables ``MCC_<SECTION>__<KEY>`` override it."""
 
@@ -337,6 +398,7 @@ class Settings(BaseSettings):
     health: HealthSection = HealthSection()
     parking: ParkingSection = ParkingSection()
     influx: InfluxSection = InfluxSection()
+    cameras: CamerasSection = CamerasSection()
 
     @classmethod
     def settings_customise_sources(
@@ -429,6 +491,7 @@ def load_settings(path: Path | str | None, env: dict[str, str] | None = None) ->
             os.environ.clear()
             os.environ.update(saved)
     settings = _with_device_file(settings, base)
+    _check_camera_links(settings)
     sops_dir = settings.sops.dir
     if sops_dir is not None and not sops_dir.is_absolute():
         settings = settings.model_copy(update={"sops": settings.sops.model_copy(update={"dir": base / sops_dir})})
@@ -437,6 +500,29 @@ def load_settings(path: Path | str | None, env: dict[str, str] | None = None) ->
         evidence = settings.evidence.model_copy(update={"dir": base / evidence_dir})
         settings = settings.model_copy(update={"evidence": evidence})
     return settings
+
+
+def _check_camera_links(settings: Settings) -> None:
+    """Cameras name devices that exist, and devices name cameras that exist (after the devices file)."""
+    devices = {d.id: d for d in settings.devices.entries}
+    cameras = {c.id for c in settings.cameras.entries}
+    problems: list[tuple[str, str]] = []
+    for index, camera in enumerate(settings.cameras.entries):
+        for n, ref in enumerate(camera.devices):
+            device_id, _, point = ref.partition("/")
+            device = devices.get(device_id)
+            if device is None:
+                problems.append((f"cameras.entries[{index}].devices[{n}]", f"no device {device_id!r}"))
+            elif point and device.points and point not in device.points:
+                problems.append((f"cameras.entries[{index}].devices[{n}]",
+                                 f"device {device_id!r} has no point {point!r}"))
+    if cameras:  # before the cameras section, a device's cameras named camera devices: both still pass
+        for index, device in enumerate(settings.devices.entries):
+            for n, camera_id in enumerate(device.cameras):
+                if camera_id not in cameras and camera_id not in devices:
+                    problems.append((f"devices.entries[{index}].cameras[{n}]", f"no camera {camera_id!r}"))
+    if problems:
+        raise ConfigError(problems)
 
 
 def evidence_folder(settings: Settings) -> Path:

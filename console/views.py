@@ -41,7 +41,7 @@ def alarm_view(alarm: AlarmRow, registry: DeviceRegistry) -> dict[str, Any]:
         "flood": {"count_10min": alarm.window_count or 1, "flooding": flooding(alarm),
                   "flapping": is_flapping(alarm, alarm.last_at)},
         "shelved_until": iso(alarm.shelved_until),
-        "snapshots": [],
+        "snapshots": list(alarm.snapshots or []),
     }
 
 

@@ -722,9 +722,9 @@ function fillCam(tile, a) {
   const image = img && img.getAttribute("src") === snap.url ? img : el("img", "cam-img");
   image.src = snap.url;
   image.decoding = "async";
-  image.alt = t("wall.cam.alt", { camera: snap.camera || "", time: siteTime(snap.taken_at) });
+  image.alt = t("wall.cam.alt", { camera: snap.camera_name || snap.camera || "", time: siteTime(snap.taken_at) });
   const cap = el("p", "cam-cap");
-  cap.append(noTranslate(el("span", "cam-name", snap.camera || "")), el("time", "cam-time", siteTime(snap.taken_at)));
+  cap.append(noTranslate(el("span", "cam-name", snap.camera_name || snap.camera || "")), el("time", "cam-time", siteTime(snap.taken_at)));
   li.replaceChildren(head, image, cap);
 }
 

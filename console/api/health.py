@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from console.api.deps import RuntimeDep
 from console.runtime import Runtime
 from console.store.tables import DeviceStatusRow, QuarantineRow, TaskRow
+from console import cameras as camera_linkage
 from console.timeseries import disabled_status
 
 router = APIRouter(tags=["health"])
@@ -66,6 +67,7 @@ async def health(runtime: RuntimeDep) -> dict[str, Any]:
         "broker": broker,
         "store": store,
         "influx": runtime.timeseries.status() if runtime.timeseries is not None else disabled_status(),
+        "cameras": runtime.cameras.status() if runtime.cameras is not None else camera_linkage.disabled_status(),
         "ingest": ingest,
         "tasks": {
             "open": figures.get("open_tasks"),

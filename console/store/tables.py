@@ -117,6 +117,30 @@ class AlarmRow(Base):
     """Occurrences since window_start (a 10-minute window): a flood is shown as such."""
     shelved_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     shelf_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    snapshots: Mapped[list[dict[str, object]] | None] = mapped_column(JSON, nullable=True)
+    """The camera snapshots attached so far, as alarm_view shows them (rows in ``snapshots``):
+    kept on the alarm so that listing alarms costs no query per alarm."""
+
+
+class SnapshotRow(Base):
+    """A JPEG grabbed from a camera for an alarm (or a parking event); its SHA-256 is in the audit chain."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (
+        Index("ix_snapshots_alarm", "alarm_id"),
+        Index("ix_snapshots_event", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alarm_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("alarms.id"), nullable=True)
+    event_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("events.id"), nullable=True)
+    camera_id: Mapped[str] = mapped_column(String(64))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    offset: Mapped[float] = mapped_column(Float)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    image: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class DeviceStatusRow(Base):

@@ -1,0 +1,246 @@
+"""Camera snapshots on alarm, against video made by OpenCV and served as MJPEG over local HTTP, and a
+camera that accepts the connection and never answers: it delays nothing else."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from console.store.database import Store
+from console.store.tables import AuditRow
+from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
+from tests.support.websocket import receive_until, ws_connect
+
+
+def make_frames(count: int = 25, shade: int = 0) -> list[bytes]:
+    """A moving test card, encoded by OpenCV itself."""
+    frames = []
+    for n in range(count):
+        image = np.full((240, 320, 3), shade, dtype=np.uint8)
+        cv2.rectangle(image, (10 + 8 * n, 60), (70 + 8 * n, 120), (0, 0, 255), -1)
+        cv2.putText(image, f"MCC {n:02d}", (20, 200), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 2)
+        ok, encoded = cv2.imencode(".jpg", image)
+        assert ok
+        frames.append(encoded.tobytes())
+    return frames
+
+
+class MjpegServer:
+    """multipart/x-mixed-replace at /stream.mjpg, 25 frames a second, for as long as a client reads."""
+
+    def __init__(self, frames: list[bytes]):
+        self.frames = frames
+        self.requests = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                outer.requests += 1
+                if self.path != "/stream.mjpg":
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.send_header("Cache-Control", "no-cache")
+                self.end_headers()
+                try:
+                    for n in range(25 * 30):
+                        frame = outer.frames[n % len(outer.frames)]
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
+                                         + f"Content-Length: {len(frame)}\r\n\r\n".encode() + frame + b"\r\n")
+                        self.wfile.flush()
+                        time.sleep(0.04)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/stream.mjpg"
+
+    def __enter__(self) -> MjpegServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SilentServer:
+    """Accepts TCP connections and never sends a byte: a camera that hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.accepted: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/stream.mjpg"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def __enter__(self) -> SilentServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.sock.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+@pytest.fixture
+def mjpeg() -> Iterator[MjpegServer]:
+    with MjpegServer(make_frames()) as server:
+        yield server
+
+
+@pytest.fixture
+def silent() -> Iterator[SilentServer]:
+    with SilentServer() as server:
+        yield server
+
+
+def audit_rows(console: ConsoleProcess, action: str) -> list[AuditRow]:
+    store = Store(console.db_url)
+    try:
+        with store.read() as session:
+            return list(session.scalars(select(AuditRow).where(AuditRow.action == action).order_by(AuditRow.id)))
+    finally:
+        store.dispose()
+
+
+def test_snapshot_is_attached_to_the_alarm_within_a_second(
+    make_console: Any, db_url: str, publisher: Publisher, mjpeg: MjpegServer
+) -> None:
+    console: ConsoleProcess = make_console(db_url, cameras={"entries": [
+        {"id": "cam-1f-east", "name": "1号楼3层东走廊", "url": mjpeg.url,
+         "location": {"building": "1号楼", "floor": "3F", "zone": "东侧走廊"}, "devices": ["fp-1/1-003"]},
+        {"id": "cam-lobby", "name": "大堂", "url": mjpeg.url, "devices": ["door-1"]},  # not linked to this alarm
+    ]})
+    for name, role in (("op", "operator"), ("wall", "display"), ("guard1", "guard")):
+        console.add_user(name, role)
+        console.login(name)
+
+    with ws_connect(console, "wall") as ws:
+        json.loads(ws.recv(timeout=5))
+        publisher.publish(*native_event("fp-1", "fire-cam-1", "fire.alarm", point="1-003"))
+        raised = receive_until(ws, lambda m: m["type"] == "alarm.raised", timeout=5)[-1]["data"]
+        raised_at = time.monotonic()
+        assert raised["snapshots"] == []
+        updated = receive_until(ws, lambda m: m["type"] == "alarm.updated" and m["data"]["snapshots"], timeout=3)
+        delay = time.monotonic() - raised_at
+    print(f"snapshot on the WebSocket {delay * 1000:.0f} ms after alarm.raised")
+    assert delay < 1.0
+    pushed = updated[-1]["data"]
+    assert pushed["id"] == raised["id"] and pushed["revision"] > raised["revision"]
+
+    alarm = console.api("GET", f"/api/alarms/{raised['id']}", "op").json()
+    first = alarm["snapshots"][0]
+    assert first["camera"] == "cam-1f-east" and first["camera_name"] == "1号楼3层东走廊"
+    assert first["url"] == f"/api/snapshots/{first['id']}" and first["offset"] == 0
+    assert set(first) == {"id", "url", "camera", "camera_name", "taken_at", "offset", "sha256"}
+
+    image = console.api("GET", first["url"], "wall")
+    assert image.status_code == 200
+    assert image.headers["content-type"] == "image/jpeg"
+    assert image.headers["etag"] == f'"{first["sha256"]}"'
+    assert image.headers["x-content-type-options"] == "nosniff"
+    assert hashlib.sha256(image.content).hexdigest() == first["sha256"]
+    frame = cv2.imdecode(np.frombuffer(image.content, np.uint8), cv2.IMREAD_COLOR)
+    assert frame is not None and frame.shape == (240, 320, 3)
+    again = console.api("GET", first["url"], "wall", headers={"If-None-Match": image.headers["etag"]})
+    assert again.status_code == 304
+    # A guard not sent to this alarm's task does not see it.
+    assert console.api("GET", first["url"], "guard1").status_code == 403
+
+    # The second offset (3 s by default) follows; both are in the audit chain with their hashes.
+    alarm = wait_until(lambda: (lambda a: a if len(a["snapshots"]) == 2 else None)(
+        console.api("GET", f"/api/alarms/{raised['id']}", "op").json()), timeout=6, message="second snapshot")
+    assert [s["offset"] for s in alarm["snapshots"]] == [0, 3]
+    records = audit_rows(console, "camera.snapshot")
+    assert [(r.actor, r.target) for r in records] == [("system", f"alarm:{raised['id']}")] * 2
+    assert [json.loads(r.detail)["sha256"] for r in records] == [s["sha256"] for s in alarm["snapshots"]]
+    assert console.cli("audit", "verify").returncode == 0
+
+    # ...and on the alarm's task as evidence.
+    task = console.api("GET", f"/api/tasks/{alarm['task_id']}", "op").json()
+    assert {e["sha256"] for e in task["evidence"]} == {s["sha256"] for s in alarm["snapshots"]}
+    evidence = console.api("GET", task["evidence"][0]["url"], "op")
+    assert evidence.status_code == 200 and hashlib.sha256(evidence.content).hexdigest() == task["evidence"][0]["sha256"]
+
+    cameras = console.health()["cameras"]
+    assert cameras["configured"] == 2 and cameras["stored"] == 2 and cameras["failed"] == 0
+    assert cameras["by_camera"] == {"cam-1f-east": {"grabbed": 2, "failed": 0, "dropped": 0}}
+
+
+def test_a_camera_that_never_answers_delays_nothing_else(
+    make_console: Any, sqlite_url: str, publisher: Publisher, mjpeg: MjpegServer, silent: SilentServer
+) -> None:
+    console: ConsoleProcess = make_console(sqlite_url, cameras={"entries": [
+        {"id": "cam-dead", "name": "坏了的摄像机", "url": silent.url, "devices": ["door-1"],
+         "snapshot_offsets": [0], "timeout_seconds": 2},
+        {"id": "cam-lobby", "name": "大堂", "url": mjpeg.url, "devices": ["door-1"], "snapshot_offsets": [0]},
+        {"id": "cam-east", "name": "东走廊", "url": mjpeg.url, "zones": ["东侧走廊"], "snapshot_offsets": [0]},
+    ]})
+    console.add_user("op", "operator")
+    console.login("op")
+
+    with ws_connect(console, "op") as ws:
+        json.loads(ws.recv(timeout=5))
+        publisher.publish(*native_event("door-1", "forced-1", "access.door_forced"))
+        door = receive_until(ws, lambda m: m["type"] == "alarm.raised", timeout=5)[-1]["data"]
+        wait_until(lambda: silent.accepted, timeout=2, message="the dead camera is being grabbed")
+        assert console.health()["cameras"]["running"] >= 1
+
+        # While the dead camera hangs, a fire alarm comes through at the usual speed.
+        started = time.monotonic()
+        publisher.publish(*native_event("fp-1", "fire-during-dead-grab", "fire.alarm", point="1-003"))
+        seen = receive_until(ws, lambda m: m["type"] == "alarm.raised" and m["data"]["kind"] == "fire.alarm",
+                             timeout=3)
+        fire_delay = time.monotonic() - started
+        fire = seen[-1]["data"]
+        # Its own camera (by zone) still delivers, in under a second.
+        receive_until(ws, lambda m: m["type"] == "alarm.updated" and m["data"]["id"] == fire["id"]
+                      and m["data"]["snapshots"], timeout=1.5)
+        snapshot_delay = time.monotonic() - started
+    print(f"fire alarm on the WebSocket in {fire_delay * 1000:.0f} ms during a hung grab; "
+          f"its snapshot {snapshot_delay * 1000:.0f} ms after the publish")
+    assert fire_delay < 1.0
+
+    # The lobby camera's snapshot of the door alarm arrived too; the dead one is counted as failed.
+    alarm = wait_until(lambda: (lambda a: a if a["snapshots"] else None)(
+        console.api("GET", f"/api/alarms/{door['id']}", "op").json()), timeout=3)
+    assert [s["camera"] for s in alarm["snapshots"]] == ["cam-lobby"]
+    health = wait_until(lambda: (lambda c: c if c["failed"] >= 1 else None)(console.health()["cameras"]),
+                        timeout=6, message="the dead grab counted as failed")
+    assert health["by_camera"]["cam-dead"]["failed"] == 1
+    assert health["by_camera"]["cam-lobby"]["grabbed"] == 1 and health["by_camera"]["cam-east"]["grabbed"] == 1
+    assert "cam-dead" in (health["last_error"] or "")
+    assert console.health()["status"] == "ok"
+    wait_until(lambda: console.health()["cameras"]["running"] == 0, timeout=6, message="the dead grab let go")
