@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from console import __version__
+from console.camera_health import CameraHealthWatch
 from console.cameras import CameraLinker
 from console.displays import DisplayBook, DisplayWatch
 
@@ -121,6 +122,7 @@ class Runtime:
     sockets: OpenSockets = field(default_factory=OpenSockets)
     timeseries: TimeSeriesSink | None = None
     cameras: CameraLinker | None = None
+    camera_health: CameraHealthWatch | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -197,6 +199,10 @@ class Runtime:
                 task_view=lambda task: task_summary(task, self.tasks.book.sops.get(task.sop_id), self.registry),
                 evidence_path=self.tasks.evidence_path, now=self.now)
             self.cameras.start()
+            if self.settings.cameras.health_seconds > 0:
+                self.camera_health = CameraHealthWatch(self.settings.cameras, self.settings.site.id, self.ingest,
+                                                       self.publish, self.now)
+                self.camera_health.start()
         self._start_receivers()
         self.notifier.start()
         self.deadlines = DeadlineLoop(self.store, self.tasks, self.after_commit, self.now)
@@ -266,6 +272,8 @@ class Runtime:
             self.silence.stop()
         if self.display_watch is not None:
             self.display_watch.stop()
+        if self.camera_health is not None:
+            self.camera_health.stop()
         if self.cameras is not None:
             self.cameras.stop()  # grabs still running are left to their time limits
         if self.timeseries is not None:

@@ -365,6 +365,24 @@ class CamerasSection(Section):
                                                      "time (a hung one is not started again).")
     queue_max: int = Field(200, ge=1, le=100000, description="Grabs waiting for their time; beyond it new ones "
                                                             "are dropped (and counted on /api/health).")
+    # Camera health (console/camera_health.py): every camera probed through the same grab processes.
+    health_seconds: float = Field(60.0, ge=0, le=86400, description="Seconds between health probes of every "
+                                                                    "camera; 0 = no probes.")
+    health_offline_probes: int = Field(2, ge=1, le=100, description="Probes in a row without a frame before "
+                                                                    "camera.offline.")
+    health_frozen_probes: int = Field(3, ge=2, le=100, description="The same frame at this many probes in a row "
+                                                                   "→ frozen (camera.tamper, reason frozen).")
+    health_frozen_difference: float = Field(0.2, ge=0, le=255, description="Mean absolute difference (grey "
+                                                                           "levels) under which two frames are "
+                                                                           "the same (a live sensor's noise "
+                                                                           "alone is about 0.5; a frame "
+                                                                           "re-encoded as JPEG about 0.06).")
+    health_dark_brightness: float = Field(30.0, ge=0, le=255, description="Mean grey level under which a frame "
+                                                                         "is dark (with the deviation below).")
+    health_dark_stddev: float = Field(12.0, ge=0, le=255, description="Grey-level standard deviation under "
+                                                                     "which a dark frame is covered / black.")
+    health_blur_sharpness: float = Field(10.0, ge=0, description="Variance of the Laplacian (frame scaled to "
+                                                                 "320 px wide) under which it is blurred.")
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> CamerasSection:

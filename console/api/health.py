@@ -67,7 +67,9 @@ async def health(runtime: RuntimeDep) -> dict[str, Any]:
         "broker": broker,
         "store": store,
         "influx": runtime.timeseries.status() if runtime.timeseries is not None else disabled_status(),
-        "cameras": runtime.cameras.status() if runtime.cameras is not None else camera_linkage.disabled_status(),
+        "cameras": {**(runtime.cameras.status() if runtime.cameras is not None else camera_linkage.disabled_status()),
+                    **(runtime.camera_health.status() if runtime.camera_health is not None
+                       else {"states": {}, "state_counts": {}})},
         "ingest": ingest,
         "tasks": {
             "open": figures.get("open_tasks"),

@@ -1,0 +1,197 @@
+"""Camera health against a real console and broker (SQLite): streams made by OpenCV and served as
+MJPEG over local HTTP, probed every half second. A frozen stream and a black one are reported as
+camera.tamper (reason frozen / dark) with their alarms; a stopped server is camera.offline with its
+SOP task, and once restarted camera.online clears the alarm. Only changes are events."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from console.store.database import Store
+from console.store.tables import EventRow, QuarantineRow
+from tests.conftest import ConsoleProcess, free_port, wait_until
+
+HEALTH = {"health_seconds": 0.5, "health_offline_probes": 2}
+
+
+def scene(n: int) -> bytes:
+    """A lit, textured, sharp frame; ``n`` moves a box and changes its caption."""
+    image = np.random.default_rng(7).integers(60, 200, (240, 320, 3), dtype=np.uint8)
+    cv2.rectangle(image, (10 + 8 * (n % 30), 60), (70 + 8 * (n % 30), 120), (0, 0, 255), -1)
+    cv2.putText(image, f"MCC {n:03d}", (20, 200), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 2)
+    ok, encoded = cv2.imencode(".jpg", image)
+    assert ok
+    return encoded.tobytes()
+
+
+def black() -> bytes:
+    ok, encoded = cv2.imencode(".jpg", np.zeros((240, 320, 3), np.uint8))
+    assert ok
+    return encoded.tobytes()
+
+
+class Stream:
+    """MJPEG at /stream.mjpg on a fixed port; ``frame()`` gives what is sent now. Stops and starts
+    again on the same port."""
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+        self.port = free_port()
+        self.server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/stream.mjpg"
+
+    def start(self) -> Stream:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                try:
+                    for _ in range(25 * 10):
+                        frame = outer.frame()
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
+                                         + f"Content-Length: {len(frame)}\r\n\r\n".encode() + frame + b"\r\n")
+                        self.wfile.flush()
+                        time.sleep(0.04)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+def live() -> Any:
+    count = iter(range(10**9))
+    return lambda: scene(next(count))
+
+
+@pytest.fixture
+def streams() -> Iterator[list[Stream]]:
+    made: list[Stream] = []
+    yield made
+    for stream in made:
+        stream.stop()
+
+
+def events(console: ConsoleProcess, device: str) -> list[tuple[str, dict[str, Any]]]:
+    store = Store(console.db_url)
+    try:
+        with store.read() as session:
+            rows = session.execute(select(EventRow.kind, EventRow.data).where(EventRow.device_id == device)
+                                   .order_by(EventRow.id)).all()
+            return [(kind, data or {}) for kind, data in rows]
+    finally:
+        store.dispose()
+
+
+def quarantined(console: ConsoleProcess) -> int:
+    store = Store(console.db_url)
+    try:
+        with store.read() as session:
+            return len(session.scalars(select(QuarantineRow.id)).all())
+    finally:
+        store.dispose()
+
+
+def alarms(console: ConsoleProcess, device: str) -> list[dict[str, Any]]:
+    return [a for a in console.api("GET", "/api/alarms", "op").json() if a["device_id"] == device]
+
+
+def test_frozen_and_dark_streams_raise_tamper_alarms_and_a_live_one_stays_quiet(
+    make_console: Any, sqlite_url: str, streams: list[Stream]
+) -> None:
+    frozen_frame = scene(5)
+    streams.extend([Stream(live()).start(), Stream(lambda: frozen_frame).start(), Stream(black).start()])
+    good, frozen, dark = streams
+    console: ConsoleProcess = make_console(sqlite_url, devices={"unknown": "quarantine"}, cameras={
+        **HEALTH, "entries": [{"id": "cam-good", "url": good.url}, {"id": "cam-frozen", "url": frozen.url},
+                              {"id": "cam-dark", "url": dark.url}]})
+    console.add_user("op", "operator")
+    console.login("op")
+
+    frozen_alarm = wait_until(lambda: alarms(console, "cam-frozen"), timeout=15, message="frozen alarm")[0]
+    dark_alarm = wait_until(lambda: alarms(console, "cam-dark"), timeout=15, message="dark alarm")[0]
+    assert frozen_alarm["kind"] == dark_alarm["kind"] == "camera.tamper"
+    assert frozen_alarm["site"] == "demo" and frozen_alarm["severity"] == "minor"
+
+    # Several more probes: no event per probe, only the change.
+    rounds = console.health()["cameras"]["health_rounds"]
+    wait_until(lambda: console.health()["cameras"]["health_rounds"] >= rounds + 4, timeout=15, message="probes")
+    assert [(k, d["reason"]) for k, d in events(console, "cam-frozen")] == [("camera.tamper", "frozen")]
+    assert [(k, d["reason"]) for k, d in events(console, "cam-dark")] == [("camera.tamper", "dark")]
+    assert events(console, "cam-good") == []
+    assert events(console, "cam-dark")[0][1]["via"] == "probe"
+    assert events(console, "cam-dark")[0][1]["brightness"] < 30
+    assert quarantined(console) == 0  # unregistered cameras: console observations are not quarantined
+
+    cameras = console.health()["cameras"]
+    assert cameras["states"] == {"cam-good": "ok", "cam-frozen": "frozen", "cam-dark": "dark"}
+    assert cameras["state_counts"] == {"ok": 1, "frozen": 1, "dark": 1}
+    assert cameras["health_seconds"] == 0.5 and cameras["health_error"] is None
+
+    # The frozen camera comes alive again: camera.restore clears its alarm.
+    frozen.frame = live()
+    wait_until(lambda: console.health()["cameras"]["states"]["cam-frozen"] == "ok", timeout=10, message="ok")
+    assert [k for k, _ in events(console, "cam-frozen")] == ["camera.tamper", "camera.restore"]
+    assert wait_until(lambda: console.api("GET", f"/api/alarms/{frozen_alarm['id']}", "op").json()["cleared"],
+                      timeout=5, message="tamper alarm cleared")
+
+
+def test_a_stopped_camera_is_offline_with_its_sop_task_and_back_online_when_restarted(
+    make_console: Any, sqlite_url: str, streams: list[Stream]
+) -> None:
+    streams.append(Stream(live()).start())
+    stream = streams[0]
+    console: ConsoleProcess = make_console(sqlite_url, cameras={**HEALTH, "entries": [
+        {"id": "cam-gate", "name": "大门", "url": stream.url, "timeout_seconds": 2}]})
+    console.add_user("op", "operator")
+    console.login("op")
+    wait_until(lambda: console.health()["cameras"]["states"]["cam-gate"] == "ok", timeout=15, message="first probe")
+
+    stream.stop()
+    stopped = time.monotonic()
+    alarm = wait_until(lambda: alarms(console, "cam-gate"), timeout=10, message="offline alarm")[0]
+    print(f"camera.offline alarm {time.monotonic() - stopped:.1f} s after the stream stopped")
+    assert alarm["kind"] == "camera.offline" and alarm["device_id"] == "cam-gate" and alarm["site"] == "demo"
+    task_id = wait_until(lambda: console.api("GET", f"/api/alarms/{alarm['id']}", "op").json()["task_id"],
+                         timeout=5, message="task opened")
+    task = console.api("GET", f"/api/tasks/{task_id}", "op").json()
+    assert task["sop_id"] == "camera.offline" and task["state"] == "open"
+    assert console.health()["cameras"]["states"] == {"cam-gate": "offline"}
+    rounds = console.health()["cameras"]["health_rounds"]
+    wait_until(lambda: console.health()["cameras"]["health_rounds"] >= rounds + 3, timeout=15, message="probes")
+    [(kind, data)] = events(console, "cam-gate")  # one event however many probes failed
+    assert kind == "camera.offline" and data["via"] == "probe" and data["error"] and data["failures"] == 2
+
+    stream.start()
+    wait_until(lambda: console.health()["cameras"]["states"]["cam-gate"] == "ok", timeout=15, message="back")
+    assert [k for k, _ in events(console, "cam-gate")] == ["camera.offline", "camera.online"]
+    cleared = wait_until(lambda: (lambda a: a if a["cleared"] else None)(
+        console.api("GET", f"/api/alarms/{alarm['id']}", "op").json()), timeout=5, message="offline alarm cleared")
+    assert cleared["kind"] == "camera.offline"
+    assert console.health()["status"] == "ok"
