@@ -40,7 +40,7 @@ from sqlalchemy import select
 from console.cameras import GrabError, ProcessGrabber, ThreadGrabber
 from console.events import Draft
 from console.messages import HubMessage
-from console.settings import CameraEntry, CamerasSection
+from console.settings_cameras import CameraEntry, CamerasSection
 from console.store.tables import AlarmRow
 
 log = logging.getLogger("mcc.camera_health")

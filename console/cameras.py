@@ -44,7 +44,7 @@ from urllib.parse import unquote, urlsplit
 from console import audit
 from console.messages import HubMessage
 from console.registry import DeviceRegistry
-from console.settings import CameraEntry, CamerasSection
+from console.settings_cameras import CameraEntry, CamerasSection
 from console.store.database import Store
 from console.store.tables import AlarmRow, EvidenceRow, SnapshotRow, TaskLogRow, TaskRow
 

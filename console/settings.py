@@ -12,22 +12,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from paho.mqtt.client import topic_matches_sub
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from console.errors import ConfigError
-
-_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
-
-
-class Section(BaseModel):
-    """Every section rejects unknown keys: a typo in a site file must not pass silently."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+from console.settings_base import ID_PATTERN, Section
+from console.settings_cameras import CamerasSection, check_camera_links
 
 class SiteSection(Section):
-    id: str = Field(pattern=_ID, description="Site id; the second level of native topics.")
+    id: str = Field(pattern=ID_PATTERN, description="Site id; the second level of native topics.")
     name: str = Field("", description="Display name (Chinese first).")
     timezone: str = Field("Asia/Shanghai", description="IANA zone for times shown to people.")
 
@@ -91,7 +84,7 @@ class PointEntry(Section):
 
 
 class DeviceEntry(Section):
-    id: str = Field(pattern=_ID)
+    id: str = Field(pattern=ID_PATTERN)
     site: str | None = Field(None, description="Defaults to site.id.")
     name: str = ""
     name_en: str = ""
@@ -315,85 +308,6 @@ class InfluxSection(Section):
         return value
 
 
-_CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https", "file")
-
-
-class CameraLocation(Section):
-    building: str = ""
-    floor: str = ""
-    zone: str = ""
-
-
-class CameraEntry(Section):
-    """One camera: where its picture comes from and which alarms it shows (console/cameras.py)."""
-
-    id: str = Field(pattern=_ID)
-    name: str = Field("", description="Shown under its snapshots (Chinese first).")
-    url: str = Field(min_length=1, description="rtsp://, http(s):// (an MJPEG stream or a still-image URL), "
-                                               "file:///path or a plain path to a video file.")
-    location: CameraLocation = CameraLocation()
-    devices: list[str] = Field(default_factory=list, description="Device ids it covers, or DEVICE/POINT for one "
-                                                                 "point (a detector of a fire panel).")
-    zones: list[str] = Field(default_factory=list, description="Zone names it covers: any alarm located there.")
-    snapshot_offsets: list[float] = Field(default_factory=lambda: [0.0, 3.0], min_length=1, max_length=10,
-                                          description="Seconds after the alarm at which a frame is grabbed.")
-    timeout_seconds: float = Field(3.0, gt=0, le=60, description="Time limit of one grab (open and read).")
-
-    @field_validator("url")
-    @classmethod
-    def _camera_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if len(parts.scheme) <= 1:  # a plain path (a Windows drive letter is one letter)
-            return value
-        if parts.scheme not in _CAMERA_SCHEMES:
-            raise ValueError("use rtsp://, http(s)://, file:// or a path to a video file")
-        if parts.scheme != "file" and not parts.hostname:
-            raise ValueError("a host is required")
-        return value
-
-    @field_validator("snapshot_offsets")
-    @classmethod
-    def _offsets(cls, value: list[float]) -> list[float]:
-        if any(offset < 0 or offset > 600 for offset in value):
-            raise ValueError("offsets are seconds after the alarm, 0 to 600")
-        return sorted(set(value))
-
-
-class CamerasSection(Section):
-    entries: list[CameraEntry] = Field(default_factory=list, description="The site's cameras.")
-    workers: int = Field(4, ge=1, le=64, description="Grabs running at once; a camera has at most one at a "
-                                                     "time (a hung one is not started again).")
-    queue_max: int = Field(200, ge=1, le=100000, description="Grabs waiting for their time; beyond it new ones "
-                                                            "are dropped (and counted on /api/health).")
-    # Camera health (console/camera_health.py): every camera probed through the same grab processes.
-    health_seconds: float = Field(60.0, ge=0, le=86400, description="Seconds between health probes of every "
-                                                                    "camera; 0 = no probes.")
-    health_offline_probes: int = Field(2, ge=1, le=100, description="Probes in a row without a frame before "
-                                                                    "camera.offline.")
-    health_frozen_probes: int = Field(3, ge=2, le=100, description="The same frame at this many probes in a row "
-                                                                   "→ frozen (camera.tamper, reason frozen).")
-    health_frozen_difference: float = Field(0.2, ge=0, le=255, description="Mean absolute difference (grey "
-                                                                           "levels) under which two frames are "
-                                                                           "the same (a live sensor's noise "
-                                                                           "alone is about 0.5; a frame "
-                                                                           "re-encoded as JPEG about 0.06).")
-    health_dark_brightness: float = Field(30.0, ge=0, le=255, description="Mean grey level under which a frame "
-                                                                         "is dark (with the deviation below).")
-    health_dark_stddev: float = Field(12.0, ge=0, le=255, description="Grey-level standard deviation under "
-                                                                     "which a dark frame is covered / black.")
-    health_blur_sharpness: float = Field(10.0, ge=0, description="Variance of the Laplacian (frame scaled to "
-                                                                 "320 px wide) under which it is blurred.")
-
-    @model_validator(mode="after")
-    def _unique_cameras(self) -> CamerasSection:
-        seen: set[str] = set()
-        for index, camera in enumerate(self.entries):
-            if camera.id in seen:
-                raise ValueError(f"entries[{index}].id: duplicate camera id {camera.id!r}")
-            seen.add(camera.id)
-        return self
-
-
 class Settings(BaseSettings):
     """The whole site file. Environment variables ``MCC_<SECTION>__<KEY>`` override it."""
 
@@ -509,7 +423,7 @@ def load_settings(path: Path | str | None, env: dict[str, str] | None = None) ->
             os.environ.clear()
             os.environ.update(saved)
     settings = _with_device_file(settings, base)
-    _check_camera_links(settings)
+    check_camera_links(settings)
     sops_dir = settings.sops.dir
     if sops_dir is not None and not sops_dir.is_absolute():
         settings = settings.model_copy(update={"sops": settings.sops.model_copy(update={"dir": base / sops_dir})})
@@ -518,29 +432,6 @@ def load_settings(path: Path | str | None, env: dict[str, str] | None = None) ->
         evidence = settings.evidence.model_copy(update={"dir": base / evidence_dir})
         settings = settings.model_copy(update={"evidence": evidence})
     return settings
-
-
-def _check_camera_links(settings: Settings) -> None:
-    """Cameras name devices that exist, and devices name cameras that exist (after the devices file)."""
-    devices = {d.id: d for d in settings.devices.entries}
-    cameras = {c.id for c in settings.cameras.entries}
-    problems: list[tuple[str, str]] = []
-    for index, camera in enumerate(settings.cameras.entries):
-        for n, ref in enumerate(camera.devices):
-            device_id, _, point = ref.partition("/")
-            device = devices.get(device_id)
-            if device is None:
-                problems.append((f"cameras.entries[{index}].devices[{n}]", f"no device {device_id!r}"))
-            elif point and device.points and point not in device.points:
-                problems.append((f"cameras.entries[{index}].devices[{n}]",
-                                 f"device {device_id!r} has no point {point!r}"))
-    if cameras:  # before the cameras section, a device's cameras named camera devices: both still pass
-        for index, device in enumerate(settings.devices.entries):
-            for n, camera_id in enumerate(device.cameras):
-                if camera_id not in cameras and camera_id not in devices:
-                    problems.append((f"devices.entries[{index}].cameras[{n}]", f"no camera {camera_id!r}"))
-    if problems:
-        raise ConfigError(problems)
 
 
 def evidence_folder(settings: Settings) -> Path:

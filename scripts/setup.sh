@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(mosquitto mosquitto-clients python3-venv)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium postgresql fonts-wqy-microhei victoria-metrics)
+  packages+=(chromium postgresql fonts-wqy-microhei victoria-metrics systemd)  # systemd: systemd-analyze checks the unit
 fi
 
 missing=()

@@ -13,7 +13,7 @@ import pytest
 from console.camera_health import CameraHealthWatch, FrameClassifier
 from console.cameras import GrabError, ThreadGrabber
 from console.events import Draft
-from console.settings import CamerasSection
+from console.settings_cameras import CamerasSection
 
 
 def section(**fields: Any) -> CamerasSection:

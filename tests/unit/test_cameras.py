@@ -15,7 +15,8 @@ from console.cameras import CameraLinker, GrabError, GrabTimeout, ProcessGrabber
 from console.errors import ConfigError
 from console.messages import HubMessage
 from console.registry import DeviceRegistry
-from console.settings import CamerasSection, Settings, load_settings
+from console.settings import Settings, load_settings
+from console.settings_cameras import CamerasSection
 
 SITE = """\
 site: {id: demo}
