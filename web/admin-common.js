@@ -1,50 +1,12 @@
 // Shared helpers of the admin page's sections (/admin): element building with catalogue keys,
 // labelled form fields, tables with column headers, alerts and the confirm dialog.
 import { t } from "./i18n.js";
+import { h } from "./dom.js"; // the one DOM builder (console and admin)
 import { ApiError, goLogin } from "./api.js";
 
 let uid = 0;
 /** A unique element id with a readable prefix. */
 export const nextId = (prefix) => `${prefix}-${++uid}`;
-
-/**
- * h("button", {i18n: "adm.save", class: "btn", on: {click}}, ...children)
- * Props: class, text, i18n (data-i18n key: the text follows the language), attrs via any other
- * key (id, type, for, aria-label, translate, hidden…), `i18nAttr` ("aria-label:key;title:key"),
- * `on` (events), `data` (dataset).
- */
-export function h(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props || {})) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = String(value);
-    else if (key === "i18n") {
-      node.setAttribute("data-i18n", value);
-      node.textContent = t(value);
-    } else if (key === "i18nAttr") {
-      node.setAttribute("data-i18n-attr", value);
-      for (const pair of value.split(";")) {
-        const [attr, k] = pair.split(":").map((x) => x && x.trim());
-        if (attr && k) node.setAttribute(attr, t(k));
-      }
-    } else if (key === "on") {
-      for (const [ev, fn] of Object.entries(value)) node.addEventListener(ev, fn);
-    } else if (key === "data") {
-      Object.assign(node.dataset, value);
-    } else if (key === "for") node.htmlFor = value;
-    else if (key === "value") node.value = value;
-    else if (key === "checked") node.checked = !!value;
-    else if (key === "disabled") node.disabled = !!value;
-    else if (key === "hidden") node.hidden = !!value;
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 /**
  * t(key, params) as nodes: each parameter (a user name, a device name, a plate…) in its own
@@ -298,3 +260,5 @@ export function fieldLabelOf(code) {
   const text = t(key);
   return text === key ? code : text;
 }
+
+export { h };

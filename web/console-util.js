@@ -1,28 +1,9 @@
 // Small helpers shared by the console's view modules (console-*.js): building markup, site data,
 // subsystems, site-zone date inputs, dialogs and the "never while typing" rule of the shortcuts.
 import { t, formatDuration, kindLabel } from "./i18n.js";
+import { h } from "./dom.js"; // the one DOM builder (console and admin)
 import { el, TZ, ApiError, now, parseTime, setText } from "./api.js";
 import { eventDataText, eventDataNodes } from "./event-text.js";
-
-/**
- * h("div", {class: "x", "data-i18n": "key", onclick: fn}, child, "text", …): a small element builder.
- * Attribute values null/undefined/false are skipped; `true` sets an empty attribute.
- */
-export function h(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith("on") && typeof v === "function") node.addEventListener(k.slice(2), v);
-    else if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    node.append(c instanceof Node ? c : String(c));
-  }
-  return node;
-}
 
 /** Site data (device names, ids, places, users, comments): never machine-translated. */
 export function site(text, className = "") {
@@ -186,3 +167,5 @@ export function optionsOf(select, items) {
   }));
   if (items.some(([value]) => value === keep)) select.value = keep;
 }
+
+export { h };
