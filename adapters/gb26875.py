@@ -28,6 +28,18 @@ Decisions where the section is silent (see also the receiver's docstring):
   any of CHECKSUM_VARIANTS; ``data.checksum`` records which.
 - A component description is GB 18030 up to the first NUL; undecodable bytes become U+FFFD
   rather than costing a fire alarm its event.
+- Analog values (type 3, 部件模拟量值) are telemetry: each object is one ``device.heartbeat`` (the
+  device is alive and reporting; the canonical kinds have no telemetry kind) at the component's
+  point, ``via: "analog"``, with ``analog_type``, ``quantity`` (English snake case), ``unit``,
+  ``raw`` (the int16, signed, low byte first) and ``value`` = raw × the step of table 6, a float
+  rounded to 6 decimals (type 4 raw 4 → 0.4 MPa, not 0.4000000000000001; type 3 raw −55 →
+  −5.5 °C). Both pressure types have quantity ``pressure``; the unit (MPa, kPa) tells them apart.
+  The time-series sink writes ``value`` tagged with ``quantity`` and ``unit``
+  (console/timeseries_points.py). The event raises and clears no alarm; to the ingest it is a
+  sign of life like any message.
+- An analog type outside table 6 (0, 13–255) is still an event (the device spoke, and a vendor's
+  own quantity is worth keeping): ``quantity: "unknown"``, no ``unit``, ``value`` = raw unscaled;
+  ``analog_type`` says which it was.
 """
 
 from __future__ import annotations
@@ -69,6 +81,12 @@ OPERATION_BITS = {0: ("fire.reset", {}), 2: ("fire.alarm", {"cause": "manual"}),
                   3: ("fire.restore", {"of": "fire.alarm"})}
 # silence, self-test, acknowledge, test: audit only. Type 24 bit 5 is 查岗应答, the duty-check answer.
 DEVICE_OPERATION_BITS = {**OPERATION_BITS, 5: ("device.heartbeat", {"via": "duty_check"})}
+# analog type (table 6) -> (quantity, unit, step per count)
+ANALOG_TYPES: dict[int, tuple[str, str, float]] = {
+    1: ("event_count", "count", 1), 2: ("height", "m", 0.01), 3: ("temperature", "°C", 0.1),
+    4: ("pressure", "MPa", 0.1), 5: ("pressure", "kPa", 0.1), 6: ("gas", "%LEL", 0.1), 7: ("time", "s", 1),
+    8: ("voltage", "V", 0.1), 9: ("current", "A", 0.1), 10: ("flow", "L/s", 0.1), 11: ("air_volume", "m3/min", 0.1),
+    12: ("wind_speed", "m/s", 1)}
 
 
 def _table(text: str) -> dict[int, str]:
@@ -246,13 +264,13 @@ def _object_events(type_flag: int, body: bytes) -> Found:
         point, status = f"{body[0]}-{body[1]}", int.from_bytes(body[2:4], "little")
         return _status(SYSTEM_BITS, status, point, {**_system(body), "status": f"{status:04x}"})
     if type_flag == 2:
-        address = int.from_bytes(body[3:7], "little")
+        point, extra = _component(body)
         status = int.from_bytes(body[7:9], "little")
-        extra = {**_system(body), "component_type": body[2], "component_address": address,
-                 "status": f"{status:04x}", "description": _description(body[9:40])}
-        if body[2] in COMPONENT_TYPES:
-            extra["component"] = COMPONENT_TYPES[body[2]]
-        return _status(COMPONENT_BITS, status, f"{body[0]}-{body[1]}-{address}", extra)
+        extra = {**extra, "status": f"{status:04x}", "description": _description(body[9:40])}
+        return _status(COMPONENT_BITS, status, point, extra)
+    if type_flag == 3:
+        point, extra = _component(body)
+        return [("device.heartbeat", point, {**extra, "via": "analog", **_analog(body[7], body[8:10])})]
     if type_flag == 21:
         return _status(DEVICE_BITS, body[0], "", {"status": f"{body[0]:02x}"})
     if type_flag in (4, 24):  # operations: system type, address, flags, operator; 24: flags, operator
@@ -261,7 +279,7 @@ def _object_events(type_flag: int, body: bytes) -> Found:
         extra = {**extra, "operation": f"{flags:02x}", "operator": operator}
         table = OPERATION_BITS if type_flag == 4 else DEVICE_OPERATION_BITS
         return [(kind, point, {**extra, **more}) for bit, (kind, more) in table.items() if flags >> bit & 1]
-    return []  # analog values, versions, configuration, clocks: telemetry and inventory (none)
+    return []  # versions, configuration, clocks: inventory (none)
 
 
 def _system(body: bytes) -> dict[str, Any]:
@@ -269,6 +287,26 @@ def _system(body: bytes) -> dict[str, Any]:
     if body[0] in SYSTEM_TYPES:
         extra["system"] = SYSTEM_TYPES[body[0]]
     return extra
+
+
+def _component(body: bytes) -> tuple[str, dict[str, Any]]:
+    """The point and fields of a component object (types 2 and 3): system type, system address,
+    component type, component address (4 bytes, low byte first)."""
+    address = int.from_bytes(body[3:7], "little")
+    extra = {**_system(body), "component_type": body[2], "component_address": address}
+    if body[2] in COMPONENT_TYPES:
+        extra["component"] = COMPONENT_TYPES[body[2]]
+    return f"{body[0]}-{body[1]}-{address}", extra
+
+
+def _analog(analog_type: int, raw_value: bytes) -> dict[str, Any]:
+    """An analog value (table 6): the signed int16 scaled by its type's step."""
+    raw = int.from_bytes(raw_value, "little", signed=True)
+    if analog_type not in ANALOG_TYPES:
+        return {"analog_type": analog_type, "quantity": "unknown", "raw": raw, "value": float(raw)}
+    quantity, unit, step = ANALOG_TYPES[analog_type]
+    return {"analog_type": analog_type, "quantity": quantity, "unit": unit, "raw": raw,
+            "value": float(round(raw * step, 6))}
 
 
 def _description(raw: bytes) -> str:
@@ -313,7 +351,8 @@ GB26875 = AdapterDef(
     translate=translate,
     transport="tcp",
     emits=frozenset({*ALARM_KINDS, "fire.reset", "fire.restore", "device.heartbeat"}),
-    samples=(_FIRE, _sample(1, bytes([1, 3, 0x05, 0x01])), _sample(21, bytes([0x09])), _sample(24, bytes([0x20, 2]))),
+    samples=(_FIRE, _sample(1, bytes([1, 3, 0x05, 0x01])), _sample(21, bytes([0x09])), _sample(24, bytes([0x20, 2])),
+             _sample(3, bytes([11, 1, 91, 7, 0, 0, 0, 4, 4, 0]))),  # hydrant 11-1, fire pump 7: 0.4 MPa
     bad_samples=(
         (_FIRE[0], _FIRE[1][:-3] + bytes([_FIRE[1][-3] ^ 0x55]) + END),
         (_FIRE[0], b"##" + _FIRE[1][2:]),

@@ -35,8 +35,10 @@ Point = dict[str, Any]
 
 TELEMETRY = ("battery", "voltage", "rssi", "linkquality", "signal", "snr", "temperature", "humidity",
              "pressure", "level", "flow", "current", "value")
-"""Numeric ``data`` keys that are telemetry. GB/T 26875.3 analog values arrive as ``value`` (with
-``quantity``/``unit`` tags) once the adapter emits them."""
+"""Numeric ``data`` keys that are telemetry. GB/T 26875.3 analog values (type 3) arrive as the
+adapter's ``device.heartbeat`` events (``via: "analog"``) with ``value`` already scaled by the
+standard's step and ``quantity``/``unit`` as tags (pressure/MPa, temperature/°C...; ``unknown`` and
+no unit for a type outside the standard's table)."""
 TELEMETRY_TAGS = ("quantity", "unit")
 PARKING_KINDS = frozenset({"parking.entry", "parking.exit"})
 

@@ -26,7 +26,7 @@ from console.pipeline import IngestWorker
 from console.registry import DeviceRegistry
 from console.settings import Settings
 from console.store.database import Store
-from console.store.tables import AlarmRow, EventRow, QuarantineRow
+from console.store.tables import AlarmRow, DeviceStatusRow, EventRow, QuarantineRow
 from tests.conftest import wait_until
 
 SOURCE = "060504030201"  # the device's address: wire bytes 01 02 03 04 05 06
@@ -130,7 +130,7 @@ def test_each_upload_is_confirmed_after_it_is_stored(rig: Rig) -> None:
         upload(2, 2, component(4, 0x0005)),  # fault at 1-1-4
         upload(3, 2, component(3, 0x0001)),  # 1-1-3 back to normal: restores the fire
         upload(4, 2, component(5, 0x0002)),  # fire at 1-1-5 in test mode (bit 0 = 0)
-        upload(5, 3, ANALOG),  # an analog value: telemetry, no event
+        upload(5, 3, ANALOG),  # an analog value (3.5 MPa): a heartbeat carrying the telemetry, no alarm
         upload(6, 21, bytes([0x09])),  # the transmission device's own mains fault
     ]
     stored_at_confirm = []
@@ -142,19 +142,37 @@ def test_each_upload_is_confirmed_after_it_is_stored(rig: Rig) -> None:
         sock.sendall(frames[0])  # a retransmission of the first frame: confirmed, stored once
         check_reply(read_frames(sock, 1)[0], command=3, serial=1)
 
-    assert stored_at_confirm == [1, 2, 3, 4, 4, 5], "each confirm came after its events were committed"
+    assert stored_at_confirm == [1, 2, 3, 4, 5, 6], "each confirm came after its events were committed"
     events = rig.events()
     assert [(e.kind, e.point, e.test) for e in events] == [
         ("fire.alarm", "1-1-3", False), ("fire.fault", "1-1-4", False), ("fire.restore", "1-1-3", False),
-        ("fire.alarm", "1-1-5", True), ("fire.fault", "", False),
+        ("fire.alarm", "1-1-5", True), ("device.heartbeat", "1-1-5", False), ("fire.fault", "", False),
     ]
     assert {e.device_id for e in events} == {"fire-gw-1"}, "the source address maps to the registered device"
     assert events[0].data["description"] == "1号楼3层走廊"
-    assert events[4].data["cause"] == "mains"
+    analog = events[4].data
+    assert (analog["quantity"], analog["unit"], analog["value"], analog["raw"]) == ("pressure", "MPa", 3.5, 35)
+    assert analog["via"] == "analog" and analog["component"] == "flow indicator"
+    assert events[5].data["cause"] == "mains"
     with rig.store.read() as session:
         alarms = {(a.point, a.kind): a for a in session.scalars(select(AlarmRow))}
     assert alarms[("1-1-3", "fire.alarm")].cleared
-    assert alarms[("1-1-5", "fire.alarm")].test
+    assert alarms[("1-1-5", "fire.alarm")].test and not alarms[("1-1-5", "fire.alarm")].cleared, (
+        "the analog value at the same point clears nothing")
+    assert set(alarms) == {("1-1-3", "fire.alarm"), ("1-1-4", "fire.fault"), ("1-1-5", "fire.alarm"),
+                           ("", "fire.fault")}, "and raises nothing"
+
+
+def test_an_analog_value_alone_is_a_sign_of_life_and_no_alarm(rig: Rig) -> None:
+    with rig.connect() as sock:
+        sock.sendall(upload(1, 3, ANALOG))
+        check_reply(read_frames(sock, 1)[0], command=3, serial=1)
+    [event] = rig.events()
+    assert (event.kind, event.device_id, event.point) == ("device.heartbeat", "fire-gw-1", "1-1-5")
+    with rig.store.read() as session:
+        status = session.get(DeviceStatusRow, ("demo", "fire-gw-1"))
+        assert status is not None and status.last_seen is not None and status.last_adapter == "gb26875"
+        assert list(session.scalars(select(AlarmRow))) == []
 
 
 def test_bad_checksum_is_denied_and_quarantined_with_its_reason(rig: Rig) -> None:

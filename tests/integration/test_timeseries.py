@@ -1,11 +1,14 @@
 """The time-series sink against a real server: Debian's VictoriaMetrics, which accepts the InfluxDB
 v2 write API (/api/v2/write). Points are read back with its /api/v1/export. The server is stopped
-and started again under a running console: ingest never waits for it."""
+and started again under a running console: ingest never waits for it. End to end, what a user
+charts: GB/T 26875.3 analog values sent over TCP to the console's receiver, and a car park's
+occupancy after entries and exits over MQTT."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,8 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.gb26875 import build_frame, time_label
 from console.broker import free_port
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
+from tests.integration.test_gb26875 import CENTRE, SOURCE, check_reply, local_now, read_frames
+from tests.integration.test_gb26875_console import GATEWAY
 from tests.support.websocket import receive_until, ws_connect
 
 VM_BINARY = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
@@ -73,6 +79,12 @@ class VictoriaMetrics:
 
     def total(self, name: str, **labels: str) -> float:
         return sum(sum(s["values"]) for s in self.series(name, **labels))
+
+    def history(self, name: str, **labels: str) -> list[float]:
+        """The one matching series' values in time order ([] while there is none)."""
+        found = self.series(name, **labels)
+        assert len(found) <= 1, [s["metric"] for s in found]
+        return [v for _, v in sorted(zip(found[0]["timestamps"], found[0]["values"]))] if found else []
 
 
 @pytest.fixture
@@ -192,3 +204,70 @@ def test_a_full_buffer_drops_the_oldest_and_ingest_goes_on(
     assert health["buffered"] == 5
     assert health["written"] == 0
     assert console.health()["ingest"]["stored"] == 40
+
+
+def analog(system: tuple[int, int], component_type: int, address: int, analog_type: int, raw: int) -> bytes:
+    """A GB/T 26875.3 type-3 information body (the value an int16, signed, low byte first)."""
+    return (bytes([*system, component_type]) + address.to_bytes(4, "little") + bytes([analog_type])
+            + raw.to_bytes(2, "little", signed=True))
+
+
+def test_gb26875_analog_values_over_tcp_are_charted_with_quantity_and_unit(
+    make_console: Any, sqlite_url: str, vm: VictoriaMetrics
+) -> None:
+    port = free_port()
+    console: ConsoleProcess = make_console(
+        sqlite_url, influx=sink_settings(vm), devices={"entries": [GATEWAY]},
+        adapters=[{"type": "native"}, {"type": "gb26875", "listen": f"127.0.0.1:{port}"}])
+    assert console.health()["influx"]["enabled"] is True
+    when = local_now().replace(microsecond=0)  # the objects' own time, local (Asia/Shanghai)
+    bodies = [
+        analog((11, 1), 99, 3, 4, 4),  # hydrant 11-1, pressure switch at 3: 4 × 0.1 MPa
+        analog((12, 1), 99, 8, 5, 3500),  # sprinkler 12-1, pressure switch at 8: 3500 × 0.1 kPa
+        analog((1, 1), 18, 12, 3, -55),  # fire alarm 1-1, temperature fire monitor at 12: -55 × 0.1 °C
+    ]
+    data = bytes([3, len(bodies)]) + b"".join(body + time_label(when) for body in bodies)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.settimeout(10)
+        sock.sendall(build_frame(31, SOURCE, CENTRE, 2, data, when=when))
+        check_reply(read_frames(sock, 1)[0], command=3, serial=31)  # confirmed: stored
+
+    at_ms = int(when.timestamp() * 1000)
+    wait_until(lambda: len(vm.series("mcc_device_value", device_id="fire-gw-1")) == 3, timeout=15,
+               message="three analog series")
+    charted = {(s["metric"]["point"], s["metric"]["quantity"], s["metric"]["unit"]): (s["values"], s["timestamps"])
+               for s in vm.series("mcc_device_value", device_id="fire-gw-1")}
+    assert charted == {
+        ("11-1-3", "pressure", "MPa"): ([0.4], [at_ms]),
+        ("12-1-8", "pressure", "kPa"): ([350], [at_ms]),
+        ("1-1-12", "temperature", "°C"): ([-5.5], [at_ms]),
+    }
+    [hydrant] = vm.series("mcc_device_value", quantity="pressure", unit="MPa")
+    assert {k: hydrant["metric"][k] for k in ("site", "kind", "adapter")} == {
+        "site": "demo", "kind": "device.heartbeat", "adapter": "gb26875"}
+    assert {s["metric"]["__name__"] for s in vm.export("mcc_device_.*")} == {"mcc_device_value"}, (
+        "raw and the addresses are not telemetry")
+    console.add_user("op", "operator")
+    console.login("op")
+    assert console.api("GET", "/api/alarms?active=true", "op").json() == [], "telemetry raises no alarm"
+    wait_until(lambda: vm.total("mcc_events_count", kind="device.heartbeat", site="demo") == 3, timeout=10)
+
+
+def test_car_park_occupancy_is_charted_after_entries_and_exits(
+    make_console: Any, sqlite_url: str, publisher: Publisher, vm: VictoriaMetrics
+) -> None:
+    # lane-in (tests/conftest.py DEVICES) is a lane in building 地下车库: the car park's lane.
+    make_console(sqlite_url, influx=sink_settings(vm), parking={"car_parks": {"地下车库": {"capacity": 10}}})
+    park = {"site": "demo", "car_park": "地下车库"}
+    for n, plate in enumerate(("粤B12345", "粤B67890")):
+        publisher.publish(*native_event("lane-in", f"in-{n}", "parking.entry", data={"plate": plate}, ts=now_iso()))
+    wait_until(lambda: vm.history("mcc_parking_occupied", **park)[-1:] == [2], timeout=15, message="two cars in")
+    publisher.publish(*native_event("lane-in", "out-0", "parking.exit", data={"plate": "粤B12345"}, ts=now_iso()))
+    wait_until(lambda: vm.history("mcc_parking_occupied", **park)[-1:] == [1], timeout=10, message="one car out")
+
+    occupied = vm.history("mcc_parking_occupied", **park)
+    # The console writes the occupancy at its start (0), then after each flush with entries or exits.
+    assert occupied[-2:] == [2, 1] and set(occupied) <= {0, 1, 2} and occupied == sorted(occupied[:-1]) + [1], occupied
+    wait_until(lambda: vm.history("mcc_parking_free", **park)[-1:] == [9], timeout=10, message="nine free")
+    assert vm.history("mcc_parking_free", **park) == [10 - n for n in occupied]
+    assert set(vm.history("mcc_parking_capacity", **park)) == {10}

@@ -56,6 +56,14 @@ def system_state(status: int, system: tuple[int, int] = (1, 1)) -> bytes:
     return bytes(system) + status.to_bytes(2, "little") + AT  # type 1
 
 
+def analog(component_type: int, address: int, analog_type: int, value: int,
+           system: tuple[int, int] = (1, 1)) -> bytes:
+    """Type 3: system type, system address, component type, component address 4, analog type 1,
+    value int16 (signed, low byte first), time."""
+    return (bytes([*system, component_type]) + address.to_bytes(4, "little") + bytes([analog_type])
+            + value.to_bytes(2, "little", signed=True) + AT)
+
+
 FRAMES: dict[str, bytes] = {
     # component 1-1, address 3: a point photoelectric smoke detector (42), status bits 0+1
     "fire_alarm.bin": frame(unit(2, component(0x0003, "1号楼3层东侧走廊"))),
@@ -70,6 +78,14 @@ FRAMES: dict[str, bytes] = {
     # type 3: system 1-1, component 96 (flow indicator) at 5, analog type 4 (0.1 MPa), value 35
     "analog.bin": frame(unit(3, bytes([1, 1, 96]) + (5).to_bytes(4, "little") + bytes([4])
                              + (35).to_bytes(2, "little", signed=True) + AT), serial=13),
+    # type 3: a temperature electrical fire monitor (18) at 1-1-12, analog type 3 (0.1 °C), -55 = -5.5 °C
+    "analog_temperature.bin": frame(unit(3, analog(18, 12, 3, -55)), serial=26),
+    # type 3, two objects: sprinkler 12-1 pressure switch (99) 0.1 kPa × 3500, gas detector (74) 0.1 %LEL × 125
+    "analog_kpa_gas.bin": frame(unit(3, analog(99, 40, 5, 3500, system=(12, 1)), analog(74, 41, 6, 125)), serial=27),
+    # type 3 with an analog type outside table 6 (200, a vendor's own): kept unscaled
+    "analog_unknown_type.bin": frame(unit(3, analog(84, 9, 200, -300)), serial=28),
+    # type 3 cut short: the value's high byte is missing (9 body bytes + time)
+    "analog_truncated.bin": frame(unit(3, analog(96, 5, 4, 35)[:9] + AT), serial=29),
     # type 21: the transmission device's own state, bit 0 (monitoring) + bit 3 (mains fault)
     "device_mains_fault.bin": frame(unit(21, bytes([0x09]) + AT), serial=14),
     "device_link_fault.bin": frame(unit(21, bytes([0x21]) + AT), serial=15),
