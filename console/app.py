@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from console import __version__
 from console.api import (
-    alarms, auth, devices, displays, events, floorplans, guards, health, kpis, pages, plates, reports, shelves,
+    alarms, auth, cameras, devices, displays, events, floorplans, guards, health, kpis, pages, plates, reports, shelves,
     snapshots, sops, tasks, users, ws,
 )
 from console.runtime import Runtime
@@ -55,7 +55,7 @@ def create_app(settings: Settings, *, start_pipeline: bool = True) -> FastAPI:
         return response
 
     for module in (health, auth, users, alarms, shelves, events, devices, floorplans, displays, kpis, sops, plates,
-                   tasks, guards, reports, snapshots, ws, pages):
+                   tasks, guards, reports, snapshots, cameras, ws, pages):
         app.include_router(module.router)
     @app.exception_handler(TaskError)
     async def task_error(_request: Request, exc: TaskError) -> JSONResponse:

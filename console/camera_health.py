@@ -12,18 +12,32 @@ its frame is classified:
 - **frozen**: the same frame (mean absolute difference under ``health_frozen_difference``) at
   ``health_frozen_probes`` probes in a row.
 
-Dark, blurred and frozen are reported as the canonical ``camera.tamper`` with ``data.reason``
-(``dark`` / ``blurred`` / ``frozen``); a good frame afterwards sends ``camera.restore`` with
+- **moved** (turned, knocked, re-aimed): the scene unlike the camera's reference frame
+  (similarity under ``health_moved_similarity``) at ``health_moved_probes`` probes in a row. The
+  similarity is the median, over a 3×3 grid of tiles, of each tile's zero-mean normalised
+  correlation with the reference (frames scaled to 96 px wide and band-passed: the fine noise
+  and the broad gradients of light taken out, the scene's shapes left): a change of light keeps
+  it near 1 (each tile is normalised), a person in front of the lens spoils only a few tiles (the
+  median ignores them), a pan or a turn spoils them all. Measured on a synthetic corridor: light
+  changes and a person ≥ 0.93, a 3° sway 0.86, a pan of 5 % 0.59, of 10 % 0.24, a turn of 8°
+  0.35 (tests/unit/test_camera_health.py).
+
+The reference is the first good frame (not dark, blurred or frozen) of a camera that has none; it
+is kept in ``camera_references`` (its JPEG, who took it and when, its SHA-256 in the audit chain)
+and so survives restarts. After a deliberate re-aim, a supervisor takes a new one
+(``POST /api/cameras/{id}/reference``: :meth:`CameraHealthWatch.retake`).
+
+Dark, blurred, frozen and moved are reported as the canonical ``camera.tamper`` with ``data.reason``
+(``dark`` / ``blurred`` / ``frozen`` / ``moved``); a good frame afterwards sends ``camera.restore`` with
 ``data.of: camera.tamper``. Only changes are events, never a probe as such. Events go through
 ``Ingest.process_console_drafts`` (adapter ``console``), like the silence watch's: alarms, tasks
 and hub messages follow. A camera need not be registered as a device: console-observed events
 are never quarantined as unknown; a device registered under the camera's id lends its location.
-
-Not done: a moved camera (scene against a reference frame).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import threading
@@ -37,16 +51,27 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
+from console import audit
 from console.cameras import GrabError, ProcessGrabber, ThreadGrabber
 from console.events import Draft
 from console.messages import HubMessage
 from console.settings_cameras import CameraEntry, CamerasSection
-from console.store.tables import AlarmRow
+from console.store.tables import AlarmRow, CameraReferenceRow
 
 log = logging.getLogger("mcc.camera_health")
 WIDTH = 320
 """Frames are measured in grey, scaled to this width: the thresholds do not depend on resolution."""
 TAMPER = "camera.tamper"
+SCENE_WIDTH = 96
+"""Frames are compared with the reference at this width, blurred: the scene, not its detail or noise."""
+GRID = 3
+FLAT = 1.0
+"""A tile whose band-passed deviation is under this is flat (a bare wall, the sky): two flat tiles
+are alike, a flat one and a detailed one are not."""
+
+
+class ReferenceRefused(Exception):
+    """The frame is not fit to be a reference (dark, blurred), or the camera gave none."""
 
 
 @dataclass(frozen=True)
@@ -56,12 +81,16 @@ class Figures:
     sharpness: float
     difference: float | None
     """Mean absolute difference to the previous probe's frame (None: no previous frame)."""
+    similarity: float | None = None
+    """Scene similarity to the reference frame, 1 = the same (None: no reference, or not compared)."""
 
     def as_dict(self) -> dict[str, float]:
         out = {"brightness": round(self.brightness, 2), "stddev": round(self.stddev, 2),
                "sharpness": round(self.sharpness, 2)}
         if self.difference is not None:
             out["difference"] = round(self.difference, 3)
+        if self.similarity is not None:
+            out["similarity"] = round(self.similarity, 3)
         return out
 
 
@@ -87,15 +116,59 @@ def measure(image: np.ndarray, previous: np.ndarray | None) -> Figures:
     return Figures(float(mean[0][0]), float(stddev[0][0]), sharpness, difference)
 
 
+def scene(image: np.ndarray) -> np.ndarray:
+    """A grey frame (as :func:`grey` gives it) reduced to its scene: SCENE_WIDTH wide, band-passed
+    (a light blur less a broad one: no pixel noise, no gradient of light)."""
+    import cv2
+
+    height, width = image.shape[:2]
+    small = cv2.resize(image, (SCENE_WIDTH, max(GRID, round(height * SCENE_WIDTH / width))),
+                       interpolation=cv2.INTER_AREA).astype(np.float32)
+    return cv2.GaussianBlur(small, (5, 5), 0) - cv2.GaussianBlur(small, (0, 0), 8)  # type: ignore[no-any-return]
+
+
+def similarity(reference: np.ndarray, current: np.ndarray) -> float:
+    """How alike two scenes (:func:`scene`) are: the median over GRID×GRID tiles of each tile's
+    zero-mean normalised correlation (1 the same, 0 unrelated); two flat tiles count 1, one flat
+    tile against a detailed one 0. Scenes of different shapes (a camera swapped for another of a
+    different aspect) are 0."""
+    if reference.shape != current.shape:
+        return 0.0
+    height, width = reference.shape
+    values = []
+    for row in range(GRID):
+        for column in range(GRID):
+            window = (slice(row * height // GRID, (row + 1) * height // GRID),
+                      slice(column * width // GRID, (column + 1) * width // GRID))
+            a, b = reference[window], current[window]
+            sa, sb = float(a.std()), float(b.std())
+            if sa < FLAT or sb < FLAT:
+                values.append(1.0 if sa < FLAT and sb < FLAT else 0.0)
+            else:
+                values.append(float(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb)))
+    return float(np.median(values))
+
+
 class FrameClassifier:
-    """One camera's frames, probe after probe → "ok", "dark", "blurred" or "frozen". No I/O."""
+    """One camera's frames, probe after probe → "ok", "dark", "blurred", "frozen" or "moved". No I/O."""
 
     def __init__(self, section: CamerasSection):
         self.section = section
         self.previous: np.ndarray | None = None
         self.same = 1
         """Probes in a row that showed the same frame (1: this one differs from the one before)."""
+        self.unlike = 0
+        """Probes in a row whose scene was unlike the reference."""
+        self.reference: np.ndarray | None = None
+        """The reference frame's scene (:func:`scene`); None: none taken yet."""
         self.figures: Figures | None = None
+        self.image: np.ndarray | None = None
+        """The last classified frame in grey (:func:`grey`)."""
+
+    def set_reference(self, image: np.ndarray) -> None:
+        """A grey frame (:func:`grey`) becomes the reference."""
+        self.reference = scene(image)
+        self.unlike = 0
 
     def forget(self) -> None:
         """No frame came: the next one is compared with nothing."""
@@ -106,19 +179,35 @@ class FrameClassifier:
         s = self.section
         image = grey(frame)
         figures = measure(image, self.previous)
-        self.figures = figures
         if figures.difference is not None and figures.difference < s.health_frozen_difference:
             self.same += 1
         else:
             self.same = 1
-        self.previous = image
+        self.previous = self.image = image
+        self.figures = figures
         if figures.brightness < s.health_dark_brightness and figures.stddev < s.health_dark_stddev:
             return "dark"
         if figures.sharpness < s.health_blur_sharpness:
             return "blurred"
         if self.same >= s.health_frozen_probes:
             return "frozen"
+        if self.reference is not None and s.health_moved_similarity > 0:
+            alike = similarity(self.reference, scene(image))
+            self.figures = Figures(figures.brightness, figures.stddev, figures.sharpness, figures.difference, alike)
+            self.unlike = self.unlike + 1 if alike < s.health_moved_similarity else 0
+            if self.unlike >= s.health_moved_probes:
+                return "moved"
         return "ok"
+
+    def fit_for_reference(self, frame: np.ndarray) -> str | None:
+        """Why a frame cannot be a reference ("dark", "blurred"), or None when it can."""
+        s = self.section
+        figures = measure(grey(frame), None)
+        if figures.brightness < s.health_dark_brightness and figures.stddev < s.health_dark_stddev:
+            return "dark"
+        if figures.sharpness < s.health_blur_sharpness:
+            return "blurred"
+        return None
 
 
 def decode(jpeg: bytes) -> np.ndarray:
@@ -142,6 +231,8 @@ class CameraHealth:
     probed: bool = False
     last_error: str | None = None
     last_probe_at: str | None = None
+    reference: dict[str, Any] | None = None
+    """The reference frame's ``taken_at``, ``taken_by`` and ``sha256`` (None: not taken yet)."""
 
     @property
     def state(self) -> str:
@@ -152,6 +243,11 @@ class CameraHealth:
         if self.condition is None:
             return "ok"
         return "tampered" if self.condition == "tamper" else self.condition
+
+    def view(self) -> dict[str, Any]:
+        figures = self.classifier.figures
+        return {"state": self.state, "last_probe_at": self.last_probe_at, "last_error": self.last_error,
+                "figures": figures.as_dict() if figures is not None else None, "reference": self.reference}
 
 
 @dataclass
@@ -191,6 +287,10 @@ class CameraHealthWatch:
             self.load_open_alarms()
         except Exception:
             log.exception("camera health: open camera alarms could not be read (starting from ok)")
+        try:
+            self.load_references()
+        except Exception:
+            log.exception("camera health: reference frames could not be read (new ones are taken)")
         self._thread = threading.Thread(target=self._run, name="mcc-camera-health", daemon=True)
         self._thread.start()
 
@@ -217,6 +317,74 @@ class CameraHealthWatch:
             else:
                 health.condition = "tamper"
 
+    def load_references(self) -> None:
+        with self.ingest.store.read() as session:
+            rows = session.scalars(select(CameraReferenceRow).where(CameraReferenceRow.site == self.site)).all()
+            for row in rows:
+                health = self.stats.by_camera.get(row.camera_id)
+                if health is None:
+                    continue  # a camera no longer in the site file
+                try:
+                    health.classifier.set_reference(grey(decode(row.image)))
+                except GrabError:
+                    log.error("camera %s: its stored reference frame does not decode; a new one is taken",
+                              row.camera_id)
+                    continue
+                health.reference = reference_view(row)
+
+    # -- reference frames --------------------------------------------------------------------------
+
+    def _store_reference(self, camera: CameraEntry, jpeg: bytes, at: datetime, actor: str,
+                         client: str = "") -> dict[str, Any]:
+        """Keep ``jpeg`` as the camera's reference (replacing any), audited in the same transaction."""
+        digest = hashlib.sha256(jpeg).hexdigest()
+        with self.ingest.store.write() as session, session.begin():
+            row = session.get(CameraReferenceRow, (self.site, camera.id), with_for_update=True)
+            previous = row.sha256 if row is not None else None
+            if row is None:
+                row = CameraReferenceRow(site=self.site, camera_id=camera.id)
+                session.add(row)
+            row.taken_at, row.taken_by, row.sha256, row.image = at, actor, digest, jpeg
+            audit.record(session, actor, "camera.reference", target=f"camera:{camera.id}",
+                         detail={"sha256": digest, "size": len(jpeg), "previous_sha256": previous},
+                         client=client, at=at)
+            return reference_view(row)
+
+    def retake(self, camera_id: str, actor: str, client: str = "") -> dict[str, Any]:
+        """A new reference frame grabbed now (after a deliberate re-aim). Blocks for at most the
+        camera's time limit (call it off the event loop). A camera reported moved is restored at
+        once. Raises KeyError for an unknown camera, ReferenceRefused for no or an unfit frame."""
+        camera = next((c for c in self.cameras if c.id == camera_id), None)
+        if camera is None:
+            raise KeyError(camera_id)
+        jpeg, frame, error = self._probe(camera)
+        if frame is None or jpeg is None:
+            raise ReferenceRefused(f"no frame from the camera: {error}")
+        health = self.stats.by_camera[camera.id]
+        unfit = health.classifier.fit_for_reference(frame)
+        if unfit is not None:
+            raise ReferenceRefused(f"the picture is {unfit}: not fit to be the reference")
+        now = self.now()
+        view = self._store_reference(camera, jpeg, now, actor, client)
+        drafts: list[Draft] = []
+        with self._lock:
+            health.classifier.set_reference(grey(frame))
+            health.reference = view
+            if health.condition == "moved":
+                health.condition = None
+                drafts.append(self._draft(camera, "camera.restore", now, of=TAMPER, was="moved", via="reference",
+                                          by=actor))
+        if drafts:
+            self.publish(self.ingest.process_console_drafts(drafts, now))
+            with self._lock:
+                self.stats.events += len(drafts)
+        return view
+
+    def _draft(self, camera: CameraEntry, kind: str, now: datetime, **data: Any) -> Draft:
+        return Draft(kind=kind, site=self.site, device_id=camera.id,
+                     source_id=f"probe:{kind}:{now.timestamp():.3f}:{next(self._seq)}", ts=now,
+                     data={"via": "probe", **data})
+
     # -- probing ---------------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -231,11 +399,12 @@ class CameraHealthWatch:
                 log.exception("camera health round failed")
             self._stop.wait(max(0.05, self.section.health_seconds - (time.monotonic() - started)))
 
-    def _probe(self, camera: CameraEntry) -> tuple[np.ndarray | None, str | None]:
+    def _probe(self, camera: CameraEntry) -> tuple[bytes | None, np.ndarray | None, str | None]:
         try:
-            return decode(self.grabber.grab(camera.url, camera.timeout_seconds)), None
+            jpeg = self.grabber.grab(camera.url, camera.timeout_seconds)
+            return jpeg, decode(jpeg), None
         except Exception as exc:
-            return None, f"{type(exc).__name__}: {exc}"[:300]
+            return None, None, f"{type(exc).__name__}: {exc}"[:300]
 
     def probe_all(self) -> list[HubMessage]:
         """One round: every camera at once (each within its own time limit), then the events of
@@ -243,10 +412,25 @@ class CameraHealthWatch:
         results = list(self._pool.map(self._probe, self.cameras))
         now = self.now()
         drafts: list[Draft] = []
+        first_references: list[tuple[CameraEntry, bytes]] = []
         with self._lock:
             self.stats.rounds += 1
-            for camera, (frame, error) in zip(self.cameras, results):
+            for camera, (jpeg, frame, error) in zip(self.cameras, results):
                 drafts.extend(self._judge(camera, frame, error, now))
+                health = self.stats.by_camera[camera.id]
+                if (jpeg is not None and health.classifier.reference is None and health.condition is None
+                        and not health.offline and self.section.health_moved_similarity > 0):
+                    assert health.classifier.image is not None
+                    health.classifier.set_reference(health.classifier.image)
+                    first_references.append((camera, jpeg))
+        for camera, jpeg in first_references:
+            try:
+                view = self._store_reference(camera, jpeg, now, "system")
+            except Exception:
+                log.exception("camera %s: its first reference frame could not be stored", camera.id)
+                continue
+            with self._lock:
+                self.stats.by_camera[camera.id].reference = view
         if not drafts:
             return []
         log.warning("camera health: %s", ", ".join(f"{d.device_id} {d.kind} {d.data.get('reason', '')}".strip()
@@ -263,12 +447,10 @@ class CameraHealthWatch:
         first = not health.probed
         health.probed = True
         self.stats.probes += 1
-        stamp = f"{now.timestamp():.3f}"
         drafts: list[Draft] = []
 
         def draft(kind: str, **data: Any) -> None:
-            drafts.append(Draft(kind=kind, site=self.site, device_id=camera.id,
-                                source_id=f"probe:{kind}:{stamp}:{next(self._seq)}", ts=now, data={"via": "probe", **data}))
+            drafts.append(self._draft(camera, kind, now, **data))
 
         if frame is None:
             self.stats.failures += 1
@@ -303,6 +485,11 @@ class CameraHealthWatch:
 
     # -- /api/health -----------------------------------------------------------------------------
 
+    def cameras_view(self) -> dict[str, dict[str, Any]]:
+        """Each camera's health as /api/cameras shows it."""
+        with self._lock:
+            return {cid: health.view() for cid, health in self.stats.by_camera.items()}
+
     def status(self) -> dict[str, Any]:
         with self._lock:
             states = {cid: h.state for cid, h in self.stats.by_camera.items()}
@@ -320,3 +507,8 @@ class CameraHealthWatch:
                 "health_error": self.stats.last_error,
                 "camera_errors": {cid: h.last_error for cid, h in self.stats.by_camera.items() if h.last_error},
             }
+
+
+def reference_view(row: CameraReferenceRow) -> dict[str, Any]:
+    return {"taken_at": row.taken_at.isoformat(), "taken_by": row.taken_by, "sha256": row.sha256,
+            "url": f"/api/cameras/{row.camera_id}/reference"}

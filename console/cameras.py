@@ -52,6 +52,9 @@ log = logging.getLogger("mcc.cameras")
 GRACE_SECONDS = 1.0
 """A grab still running this long after its time limit is declared failed (OpenCV did not keep it)."""
 RETRY_SECONDS = 0.05
+READY_SECONDS = 60.0
+"""How long a new grab process may take to start and import OpenCV (a loaded machine is slow at it);
+the grab's own time limit starts after, so that it measures the camera, not the process start."""
 JPEG_QUALITY = 85
 
 
@@ -72,10 +75,12 @@ class GrabTimeout(GrabError):
 
 
 def _serve(conn: Any) -> None:
-    """A grab process: one (url, timeout) in, one ("ok", jpeg) or ("error", reason) out, forever."""
+    """A grab process: says ("ready", None) once OpenCV is loaded, then one (url, timeout) in, one
+    ("ok", jpeg) or ("error", reason) out, forever."""
     import cv2  # imported before the first request: the first grab is not slower
 
     cv2.setNumThreads(1)  # one frame at a time: no thread pool per grab process
+    conn.send(("ready", None))
 
     while True:
         try:
@@ -94,6 +99,19 @@ class _Worker:
         self.process = context.Process(target=target, args=(child,), name="mcc-grab", daemon=True)
         self.process.start()
         child.close()
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Wait (once) for the process to have loaded OpenCV; a process started ahead by ``warm``
+        usually has."""
+        if self.ready:
+            return
+        try:
+            self.ready = bool(self.conn.poll(READY_SECONDS)) and self.conn.recv()[0] == "ready"
+        except (EOFError, OSError):
+            pass
+        if not self.ready:
+            raise GrabError(f"the grab process did not start within {READY_SECONDS:g} s")
 
     def kill(self) -> None:
         self.process.kill()
@@ -127,6 +145,7 @@ class ProcessGrabber:
         if worker is None or not worker.process.is_alive():
             worker = _Worker(self._context, self._target)
         try:
+            worker.wait_ready()
             worker.conn.send((url, timeout))
             if not worker.conn.poll(timeout + self.grace):
                 raise GrabTimeout(f"no frame within {timeout:g} s (grab process killed)")

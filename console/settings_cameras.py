@@ -82,6 +82,16 @@ class CamerasSection(Section):
                                                                      "which a dark frame is covered / black.")
     health_blur_sharpness: float = Field(10.0, ge=0, description="Variance of the Laplacian (frame scaled to "
                                                                  "320 px wide) under which it is blurred.")
+    health_moved_similarity: float = Field(0.5, ge=0, le=1, description="Scene similarity to the reference "
+                                                                        "frame (median of 3×3 tiles' "
+                                                                        "correlation, 1 = the same) under "
+                                                                        "which the camera has moved; 0 = not "
+                                                                        "checked. 0.5 catches a pan of about "
+                                                                        "a tenth of the picture or a turn of "
+                                                                        "about 8°; a person in front or a "
+                                                                        "change of light does not.")
+    health_moved_probes: int = Field(2, ge=1, le=100, description="Probes in a row unlike the reference before "
+                                                                  "moved (camera.tamper, reason moved).")
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> CamerasSection:

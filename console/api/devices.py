@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from console import audit, auth, device_admin, device_status, floorplans, registry_io, subsystems
-from console.api.deps import Admin, AlarmActor, ReadSession, RuntimeDep, SiteWatcher, client_address, require
+from console import audit, device_admin, device_status, floorplans, registry_io, subsystems
+from console.api.deps import Admin, AlarmActor, ReadSession, RuntimeDep, SiteWatcher, Supervisor, client_address
 from console.errors import ConfigError
 from console.ingest import ANNOUNCER
 from console.parking import occupancy
@@ -31,7 +31,6 @@ from console.store.tables import AlarmRow, DeviceStatusRow, EventRow, Quarantine
 from console.views import alarm_view, event_row_view, iso
 
 router = APIRouter(prefix="/api", tags=["devices"])
-SupervisorOrAdmin = Annotated[auth.User, require(frozenset({"supervisor", "admin"}))]
 
 
 @router.get("/devices")
@@ -67,7 +66,7 @@ def devices_summary(session: ReadSession, runtime: RuntimeDep, _user: SiteWatche
 
 @router.get("/quarantine")
 def list_quarantine(
-    session: ReadSession, _user: SupervisorOrAdmin, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    session: ReadSession, _user: Supervisor, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     total = session.scalar(select(func.count()).select_from(QuarantineRow)) or 0
     rows = session.scalars(select(QuarantineRow).order_by(QuarantineRow.id.desc()).limit(limit))
@@ -121,7 +120,7 @@ async def open_barrier(device_id: str, body: BarrierBody, request: Request, runt
 
 
 @router.post("/devices/{device_id}/duty-check")
-async def duty_check(device_id: str, request: Request, runtime: RuntimeDep, user: SupervisorOrAdmin) -> dict[str, Any]:
+async def duty_check(device_id: str, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     """查岗: ask the staff at a fire-alarm transmission device (GB/T 26875.3) to answer; their
     answer comes back as a heartbeat event from the device. Audited; not for polling."""
     site = runtime.settings.site.id

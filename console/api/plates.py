@@ -4,20 +4,19 @@ reason, operators read them; every change is in the audit chain. A blocked plate
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from console import audit, auth
+from console import audit
 from console.alarms.derived import normalise_plate
-from console.api.deps import AlarmActor, ReadSession, RuntimeDep, client_address, require
+from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
 from console.store.tables import PlateRow
 from console.views import iso
 
 router = APIRouter(prefix="/api/plates", tags=["parking"])
-Supervisor = Annotated[auth.User, require(frozenset({"supervisor", "admin"}))]
 
 
 class PlateBody(BaseModel):

@@ -14,17 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console import audit, auth
+from console import audit
 from console.alarms.engine import never_shelved
 from console.alarms.engine import shelve as apply_shelves
-from console.api.deps import AlarmActor, ReadSession, RuntimeDep, client_address, require
+from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
 from console.messages import HubMessage
 from console.runtime import Runtime
 from console.store.tables import AlarmRow, ShelfRow
 from console.views import alarm_view, iso
 
 router = APIRouter(prefix="/api/shelves", tags=["alarms"])
-Supervisor = Annotated[auth.User, require(frozenset({"supervisor", "admin"}))]
 
 
 class ShelfBody(BaseModel):

@@ -143,6 +143,21 @@ class SnapshotRow(Base):
     image: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class CameraReferenceRow(Base):
+    """A camera's reference frame: what its scene should look like (console/camera_health.py compares
+    every probe with it to tell a moved camera). Taken from the first good probe, or again on request."""
+
+    __tablename__ = "camera_references"
+
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    taken_by: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))
+    image: Mapped[bytes] = mapped_column(LargeBinary)
+    """The probe's JPEG, as grabbed."""
+
+
 class DeviceStatusRow(Base):
     __tablename__ = "device_status"
 

@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy import select
 
 from console.store.database import Store
-from console.store.tables import EventRow, QuarantineRow
+from console.store.tables import AuditRow, EventRow, QuarantineRow
 from tests.conftest import ConsoleProcess, free_port, wait_until
+from tests.support.scenes import corridor, jpeg, live, turned
 
 HEALTH = {"health_seconds": 0.5, "health_offline_probes": 2}
 
@@ -85,7 +86,7 @@ class Stream:
             self.server = None
 
 
-def live() -> Any:
+def moving() -> Any:
     count = iter(range(10**9))
     return lambda: scene(next(count))
 
@@ -126,7 +127,7 @@ def test_frozen_and_dark_streams_raise_tamper_alarms_and_a_live_one_stays_quiet(
     make_console: Any, sqlite_url: str, streams: list[Stream]
 ) -> None:
     frozen_frame = scene(5)
-    streams.extend([Stream(live()).start(), Stream(lambda: frozen_frame).start(), Stream(black).start()])
+    streams.extend([Stream(moving()).start(), Stream(lambda: frozen_frame).start(), Stream(black).start()])
     good, frozen, dark = streams
     console: ConsoleProcess = make_console(sqlite_url, devices={"unknown": "quarantine"}, cameras={
         **HEALTH, "entries": [{"id": "cam-good", "url": good.url}, {"id": "cam-frozen", "url": frozen.url},
@@ -155,7 +156,7 @@ def test_frozen_and_dark_streams_raise_tamper_alarms_and_a_live_one_stays_quiet(
     assert cameras["health_seconds"] == 0.5 and cameras["health_error"] is None
 
     # The frozen camera comes alive again: camera.restore clears its alarm.
-    frozen.frame = live()
+    frozen.frame = moving()
     wait_until(lambda: console.health()["cameras"]["states"]["cam-frozen"] == "ok", timeout=10, message="ok")
     assert [k for k, _ in events(console, "cam-frozen")] == ["camera.tamper", "camera.restore"]
     assert wait_until(lambda: console.api("GET", f"/api/alarms/{frozen_alarm['id']}", "op").json()["cleared"],
@@ -165,7 +166,7 @@ def test_frozen_and_dark_streams_raise_tamper_alarms_and_a_live_one_stays_quiet(
 def test_a_stopped_camera_is_offline_with_its_sop_task_and_back_online_when_restarted(
     make_console: Any, sqlite_url: str, streams: list[Stream]
 ) -> None:
-    streams.append(Stream(live()).start())
+    streams.append(Stream(moving()).start())
     stream = streams[0]
     console: ConsoleProcess = make_console(sqlite_url, cameras={**HEALTH, "entries": [
         {"id": "cam-gate", "name": "大门", "url": stream.url, "timeout_seconds": 2}]})
@@ -195,3 +196,71 @@ def test_a_stopped_camera_is_offline_with_its_sop_task_and_back_online_when_rest
         console.api("GET", f"/api/alarms/{alarm['id']}", "op").json()), timeout=5, message="offline alarm cleared")
     assert cleared["kind"] == "camera.offline"
     assert console.health()["status"] == "ok"
+
+
+def test_a_moved_camera_is_tamper_until_a_supervisor_takes_a_new_reference(
+    make_console: Any, sqlite_url: str, streams: list[Stream]
+) -> None:
+    view = {"image": corridor()}
+    count = iter(range(10**9))
+    streams.append(Stream(lambda: jpeg(live(view["image"], next(count)))).start())
+    console: ConsoleProcess = make_console(sqlite_url, cameras={**HEALTH, "entries": [
+        {"id": "cam-b1", "name": "B1 走廊", "url": "http://viewer:s3cret@127.0.0.1:%d/stream.mjpg" % streams[0].port,
+         "location": {"building": "A", "floor": "B1"}}]})
+    for user, role in (("op", "operator"), ("sup", "supervisor"), ("guard1", "guard")):
+        console.add_user(user, role)
+        console.login(user)
+
+    def camera() -> dict[str, Any]:
+        [only] = console.api("GET", "/api/cameras", "op").json()
+        return only  # type: ignore[no-any-return]
+
+    first = wait_until(lambda: camera()["health"]["reference"], timeout=15, message="reference taken")
+    assert first["taken_by"] == "system"
+    listed = camera()
+    assert listed["source"] == f"http://viewer:***@127.0.0.1:{streams[0].port}/stream.mjpg", "no password shown"
+    assert listed["name"] == "B1 走廊" and listed["location"]["floor"] == "B1"
+    reference = console.api("GET", "/api/cameras/cam-b1/reference", "op")
+    assert reference.status_code == 200 and reference.headers["content-type"] == "image/jpeg"
+    assert cv2.imdecode(np.frombuffer(reference.content, np.uint8), cv2.IMREAD_COLOR).shape == (360, 640, 3)
+    assert console.api("GET", "/api/cameras", "guard1").status_code == 403
+
+    # Someone turns the camera: after two probes unlike the reference, a tamper alarm (moved).
+    wait_until(lambda: (camera()["health"]["figures"] or {}).get("similarity", 0) > 0.9, timeout=10,
+               message="compared with its reference")
+    view["image"] = turned(corridor(), dx=120)
+    alarm = wait_until(lambda: alarms(console, "cam-b1"), timeout=15, message="moved alarm")[0]
+    assert alarm["kind"] == "camera.tamper"
+    [(kind, data)] = events(console, "cam-b1")
+    assert kind == "camera.tamper" and data["reason"] == "moved" and data["similarity"] < 0.5
+    assert camera()["health"]["state"] == "moved"
+    task_id = wait_until(lambda: console.api("GET", f"/api/alarms/{alarm['id']}", "op").json()["task_id"],
+                         timeout=5, message="task opened")
+    assert console.api("GET", f"/api/tasks/{task_id}", "op").json()["sop_id"] == "camera.tamper"
+
+    # It was re-aimed on purpose: an operator may not take the new reference, a supervisor may.
+    assert console.api("POST", "/api/cameras/cam-b1/reference", "op").status_code == 403
+    assert console.api("POST", "/api/cameras/cam-nope/reference", "sup").status_code == 404
+    taken = console.api("POST", "/api/cameras/cam-b1/reference", "sup")
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["taken_by"] == "sup" and taken.json()["sha256"] != first["sha256"]
+    assert wait_until(lambda: console.api("GET", f"/api/alarms/{alarm['id']}", "op").json()["cleared"],
+                      timeout=5, message="moved alarm cleared")
+    assert [k for k, _ in events(console, "cam-b1")] == ["camera.tamper", "camera.restore"]
+    assert events(console, "cam-b1")[1][1]["by"] == "sup"
+    rounds = console.health()["cameras"]["health_rounds"]
+    wait_until(lambda: console.health()["cameras"]["health_rounds"] >= rounds + 3, timeout=15, message="probes")
+    assert camera()["health"]["state"] == "ok" and len(events(console, "cam-b1")) == 2
+    store = Store(console.db_url)
+    try:
+        with store.read() as session:
+            actors = session.scalars(select(AuditRow.actor).where(AuditRow.action == "camera.reference")
+                                     .order_by(AuditRow.id)).all()
+    finally:
+        store.dispose()
+    assert actors == ["system", "sup"]
+
+    # A camera showing black cannot give a reference.
+    view["image"] = np.zeros((360, 640, 3), np.uint8)
+    refused = console.api("POST", "/api/cameras/cam-b1/reference", "sup")
+    assert refused.status_code == 409 and "dark" in refused.json()["detail"]

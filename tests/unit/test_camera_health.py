@@ -3,6 +3,7 @@ grab and a fake ingest path)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -10,10 +11,15 @@ import cv2
 import numpy as np
 import pytest
 
-from console.camera_health import CameraHealthWatch, FrameClassifier
+from console.camera_health import (
+    CameraHealthWatch, FrameClassifier, ReferenceRefused, grey, scene as scene_of, similarity,
+)
 from console.cameras import GrabError, ThreadGrabber
 from console.events import Draft
 from console.settings_cameras import CamerasSection
+from console.store.database import Store
+from console.store.tables import AuditRow, CameraReferenceRow
+from tests.support.scenes import corridor, jpeg, live, turned
 
 
 def section(**fields: Any) -> CamerasSection:
@@ -86,9 +92,52 @@ def test_a_grey_frame_and_other_resolutions_are_measured_the_same_way() -> None:
     assert FrameClassifier(section()).classify(big) == "ok"
 
 
+def alike(a: np.ndarray, b: np.ndarray) -> float:
+    return similarity(scene_of(grey(a)), scene_of(grey(b)))
+
+
+def test_the_scene_similarity_ignores_light_and_a_person_in_front_but_not_a_pan_or_a_turn() -> None:
+    base = corridor()
+    reference = live(base, 1)
+    person = base.copy()
+    cv2.rectangle(person, (250, 80), (380, 360), (20, 20, 20), -1)
+    dimmed = (base * 0.5).astype(np.uint8)
+    brighter = np.clip(base * 1.3 + 30, 0, 255).astype(np.uint8)
+    for same in (base, person, dimmed, brighter):
+        assert alike(reference, live(same, 2)) > 0.9
+    assert alike(reference, cv2.imdecode(cv2.imencode(".jpg", live(base, 3), [cv2.IMWRITE_JPEG_QUALITY, 40])[1],
+                                         cv2.IMREAD_COLOR)) > 0.9
+    assert alike(reference, live(turned(base, angle=3), 4)) > 0.5, "a slight sway is not a move"
+    for moved in (turned(base, dx=64), turned(base, dx=128), turned(base, angle=10), turned(base, angle=20),
+                  cv2.flip(base, 1)):
+        assert alike(reference, live(moved, 5)) < 0.5
+    assert alike(reference, cv2.resize(base, (320, 320))) == 0.0, "another aspect: another camera"
+
+
+def test_unlike_the_reference_at_two_probes_in_a_row_is_moved() -> None:
+    classifier = FrameClassifier(section())
+    assert classifier.classify(live(corridor(), 1)) == "ok"  # no reference yet: not compared
+    assert classifier.figures is not None and classifier.figures.similarity is None
+    assert classifier.image is not None
+    classifier.set_reference(classifier.image)
+    away = turned(corridor(), dx=100)
+    assert [classifier.classify(live(away, n)) for n in range(2, 5)] == ["ok", "moved", "moved"]
+    assert classifier.figures is not None and classifier.figures.similarity is not None
+    assert classifier.figures.similarity < 0.5
+    assert classifier.classify(live(corridor(), 6)) == "ok", "back in place"
+    # one odd frame (a truck passing) is not a move
+    assert [classifier.classify(live(f, n)) for n, f in enumerate([away, corridor(), away, corridor()], 7)] == ["ok"] * 4
+    off = FrameClassifier(section(health_moved_similarity=0))
+    off.classify(corridor())
+    assert off.image is not None
+    off.set_reference(off.image)
+    assert [off.classify(live(away, n)) for n in range(3)] == ["ok"] * 3
+
+
 class FakeIngest:
-    def __init__(self) -> None:
+    def __init__(self, store: Store | None = None) -> None:
         self.drafts: list[Draft] = []
+        self.store = store
 
     def process_console_drafts(self, drafts: list[Draft], now: datetime, silenced: bool = False) -> list[Any]:
         assert not silenced
@@ -96,14 +145,10 @@ class FakeIngest:
         return []
 
 
-def jpeg(image: np.ndarray) -> bytes:
-    ok, encoded = cv2.imencode(".jpg", image)
-    assert ok
-    return encoded.tobytes()
-
-
-def watch(frames: list[Any], **fields: Any) -> tuple[CameraHealthWatch, FakeIngest]:
+def watch(frames: list[Any], store: Store | None = None, **fields: Any) -> tuple[CameraHealthWatch, FakeIngest]:
     pending = list(frames)
+    if store is None:
+        fields.setdefault("health_moved_similarity", 0)  # no store to keep a reference in
 
     def grab(_url: str, _timeout: float) -> bytes:
         item = pending.pop(0)
@@ -111,7 +156,7 @@ def watch(frames: list[Any], **fields: Any) -> tuple[CameraHealthWatch, FakeInge
             raise GrabError("could not open the stream")
         return jpeg(item)
 
-    ingest = FakeIngest()
+    ingest = FakeIngest(store)
     at = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)  # one clock reading: source ids must still differ
     health = CameraHealthWatch(section(**fields), "demo", ingest, lambda _m: None, lambda: at,
                                grabber=ThreadGrabber(grab))
@@ -168,3 +213,62 @@ def test_a_restart_with_an_open_camera_alarm_clears_it_at_the_first_good_frame(
     else:
         health.stats.by_camera["cam-1"].condition = "tamper"
     assert run(health, ingest, 1) == expected
+
+
+@pytest.fixture
+def store(sqlite_url: str) -> Any:
+    made = Store(sqlite_url)
+    made.migrate()
+    yield made
+    made.dispose()
+
+
+def test_the_first_good_frame_is_the_reference_kept_audited_and_a_move_is_tamper(store: Store) -> None:
+    black = np.zeros((240, 320, 3), np.uint8)
+    away = turned(corridor(), dx=110)
+    health, ingest = watch([black, live(corridor(), 1), live(corridor(), 2), live(away, 3), live(away, 4), live(away, 5),
+                            live(corridor(), 6)], store)
+    assert run(health, ingest, 7) == [
+        "camera.tamper:dark|dark",          # a dark picture is never the reference
+        "camera.restore:camera.tamper|ok",  # this one is
+        "|ok", "|ok",
+        "camera.tamper:moved|moved", "|moved",
+        "camera.restore:camera.tamper|ok",
+    ]
+    moved = [d for d in ingest.drafts if d.data.get("reason") == "moved"][0]
+    assert moved.data["similarity"] < 0.5
+    with store.read() as session:
+        row = session.get(CameraReferenceRow, ("demo", "cam-1"))
+        assert row is not None and row.taken_by == "system"
+        kept = cv2.imdecode(np.frombuffer(row.image, np.uint8), cv2.IMREAD_COLOR)
+        assert kept.shape == (360, 640, 3), "the grab as it came, not the reduced scene"
+        audits = session.query(AuditRow).filter(AuditRow.action == "camera.reference").all()
+        assert [json.loads(a.detail)["sha256"] for a in audits] == [row.sha256]
+    # after a restart the stored reference is used: the moved scene is still moved
+    again, ingest = watch([live(away, 7), live(away, 8)], store)
+    again.load_references()
+    assert run(again, ingest, 2) == ["|ok", "camera.tamper:moved|moved"]
+    assert again.cameras_view()["cam-1"]["reference"]["sha256"] == row.sha256
+
+
+def test_a_new_reference_taken_on_request_restores_a_moved_camera(store: Store) -> None:
+    away = turned(corridor(), dx=110)
+    health, ingest = watch([live(corridor(), 1), live(away, 2), live(away, 3), np.zeros((240, 320, 3), np.uint8),
+                            None, live(away, 4)], store)
+    assert run(health, ingest, 3)[-1] == "camera.tamper:moved|moved"
+    with pytest.raises(ReferenceRefused, match="dark"):
+        health.retake("cam-1", "sup1")
+    with pytest.raises(ReferenceRefused, match="no frame"):
+        health.retake("cam-1", "sup1")
+    with pytest.raises(KeyError):
+        health.retake("cam-9", "sup1")
+    view = health.retake("cam-1", "sup1", "10.0.0.7")
+    assert view["taken_by"] == "sup1"
+    restore = ingest.drafts[-1]
+    assert (restore.kind, restore.data["of"], restore.data["was"], restore.data["by"]) == (
+        "camera.restore", "camera.tamper", "moved", "sup1")
+    assert health.status()["states"]["cam-1"] == "ok"
+    with store.read() as session:
+        audits = session.query(AuditRow).filter(AuditRow.action == "camera.reference").order_by(AuditRow.id).all()
+        assert [(a.actor, a.client) for a in audits] == [("system", ""), ("sup1", "10.0.0.7")]
+        assert json.loads(audits[1].detail)["previous_sha256"] == json.loads(audits[0].detail)["sha256"]

@@ -160,11 +160,13 @@ def test_a_full_queue_drops_new_grabs_and_counts_them() -> None:
 
 def serve_and_hang(conn: Any) -> None:
     """A grab process whose OpenCV ignores its time limit: it never answers."""
+    conn.send(("ready", None))
     conn.recv()
     time.sleep(3600)
 
 
 def serve_a_frame(conn: Any) -> None:
+    conn.send(("ready", None))
     while True:
         conn.recv()
         conn.send(("ok", b"\xff\xd8jpeg"))
