@@ -16,8 +16,12 @@ hands it to a grab *process*. Nothing ever waits on a grab:
   stays busy until its own deadline is dropped and counted, and so is a job offered while
   ``queue_max`` jobs are waiting.
 
-(Parking evidence, a snapshot per plate event, is not wired yet: ``snapshots.event_id`` and
-``Job.event_id`` are there for it.)
+Parking evidence: a stored plate event (a ``parking.*`` event with ``data.plate``: entries,
+exits) gets one snapshot at its moment from each camera linked to its lane (the lane device or
+one of its points, or named in the device's ``cameras``; a camera linked only by zone is not a
+lane camera). It is kept against the event (``snapshots.event_id``), audited like the others, and
+listed with the event by ``GET /api/events`` and the device page (:func:`event_snapshots`). Test
+and drill events get none.
 
 A stored snapshot is a row in ``snapshots`` (the JPEG bytes, so every console instance on the
 database serves it), a line in the audit chain with its SHA-256 (actor ``system``), an entry in
@@ -40,6 +44,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from console import audit
 from console.messages import HubMessage
@@ -303,6 +310,8 @@ class CameraLinker:
             try:
                 if message.type == "alarm.raised":
                     self._on_alarm(message.data)
+                elif message.type == "event" and is_plate_event(message.data):
+                    self._on_plate(message.data)
             except Exception:  # camera linkage must never break the publisher
                 log.exception("could not schedule snapshots for %s", message.type)
 
@@ -313,6 +322,11 @@ class CameraLinker:
         for camera in cameras:
             for offset in camera.snapshot_offsets:
                 self._schedule(Job(camera, offset, base + offset, alarm_id=alarm["id"]))
+
+    def _on_plate(self, event: dict[str, Any]) -> None:
+        base = time.monotonic()
+        for camera in self.cameras_for(event["site"], event["device_id"], event.get("point") or ""):
+            self._schedule(Job(camera, 0.0, base, event_id=event["event_id"]))
 
     def _schedule(self, job: Job) -> None:
         with self._lock:
@@ -506,6 +520,30 @@ def snapshot_entry(row: SnapshotRow, camera: CameraEntry | None) -> dict[str, An
     return {"id": row.id, "url": f"/api/snapshots/{row.id}", "camera": row.camera_id,
             "camera_name": (camera.name if camera is not None else "") or row.camera_id,
             "taken_at": row.taken_at.isoformat(), "offset": row.offset, "sha256": row.sha256}
+
+
+def is_plate_event(event: dict[str, Any]) -> bool:
+    """A stored parking event that names a plate (an entry, an exit...), not a test or a drill."""
+    data = event.get("data") or {}
+    return (str(event.get("kind", "")).startswith("parking.") and bool(data.get("plate"))
+            and event.get("event_id") is not None and not data.get("test") and not data.get("drill"))
+
+
+def event_snapshots(session: Session, event_ids: list[int],
+                    cameras: list[CameraEntry]) -> dict[int, list[dict[str, Any]]]:
+    """The snapshots kept for these events, by event id (oldest first), as :func:`snapshot_entry`
+    gives them."""
+    if not event_ids:
+        return {}
+    by_id = {c.id: c for c in cameras}
+    rows = session.execute(select(SnapshotRow.id, SnapshotRow.event_id, SnapshotRow.camera_id, SnapshotRow.taken_at,
+                                  SnapshotRow.offset, SnapshotRow.sha256)
+                           .where(SnapshotRow.event_id.in_(event_ids)).order_by(SnapshotRow.id)).all()
+    found: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        found.setdefault(row.event_id, []).append(
+            snapshot_entry(row, by_id.get(row.camera_id)))  # type: ignore[arg-type]
+    return found
 
 
 def disabled_status() -> dict[str, Any]:

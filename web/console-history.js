@@ -26,12 +26,22 @@ export function eventTable(headingId, id) {
           h("td", {}, deviceLink(e.site, e.device_id, e.device_name || e.device_id)),
           h("td", {}, site(e.point || "")),
           h("td", {}, site(placeLabel(e.location) || "")),
-          h("td", { class: "ev-data" }, dataNodes(e.data)));
+          h("td", { class: "ev-data" }, dataNodes(e.data), snapshotLinks(e.snapshots)));
         tr.dataset.eventId = String(e.event_id ?? "");
         return tr;
       }));
     },
   };
+}
+
+/** A plate event's lane-camera pictures: thumbnails that open the full JPEG. */
+function snapshotLinks(snapshots) {
+  if (!Array.isArray(snapshots) || !snapshots.length) return null;
+  return h("span", { class: "ev-snaps" }, snapshots.map((s) => {
+    const label = t("con.ev.snapshot", { camera: s.camera_name || s.camera, time: siteTime(s.taken_at, true) });
+    return h("a", { href: s.url, target: "_blank", rel: "noopener", title: label },
+      h("img", { src: s.url, alt: label, loading: "lazy", width: 120 }));
+  }));
 }
 
 function kindOptions() {

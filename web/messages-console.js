@@ -138,6 +138,7 @@ export default {
     "con.ev.point": "点位",
     "con.ev.location": "位置",
     "con.ev.data": "内容",
+    "con.ev.snapshot": "{camera} 车道抓拍 {time}",
 
     "con.devices.heading": "设备",
     "con.devices.filter": "设备筛选",
@@ -344,6 +345,7 @@ export default {
     "con.ev.point": "Point",
     "con.ev.location": "Location",
     "con.ev.data": "Data",
+    "con.ev.snapshot": "{camera} lane snapshot {time}",
 
     "con.devices.heading": "Devices",
     "con.devices.filter": "Device filter",

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from console import audit, device_admin, device_status, floorplans, registry_io, subsystems
 from console.api.deps import Admin, AlarmActor, ReadSession, RuntimeDep, SiteWatcher, Supervisor, client_address
+from console.api.events import event_views
 from console.errors import ConfigError
 from console.ingest import ANNOUNCER
 from console.parking import occupancy
@@ -28,7 +29,7 @@ from console.registry import DeviceRegistry
 from console.runtime import Runtime
 from console.settings import DeviceEntry, DevicesSection
 from console.store.tables import AlarmRow, DeviceStatusRow, EventRow, QuarantineRow, RegisteredDeviceRow
-from console.views import alarm_view, event_row_view, iso
+from console.views import alarm_view, iso
 
 router = APIRouter(prefix="/api", tags=["devices"])
 
@@ -243,7 +244,7 @@ def device_page(device_id: str, session: ReadSession, runtime: RuntimeDep, _user
     return {"device": device, "status": state,
             "open_alarms": [alarm_view(a, registry) for a in open_alarms],
             "alarms": [alarm_view(a, registry) for a in alarms],
-            "events": [event_row_view(e, registry) for e in events]}
+            "events": event_views(session, list(events), runtime)}
 
 
 # -- registry import -----------------------------------------------------------------------------

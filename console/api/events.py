@@ -8,8 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import and_, false, func, not_, or_, select, true
 
+from sqlalchemy.orm import Session
+
 from console import subsystems
 from console.api.deps import ReadSession, RuntimeDep, SiteWatcher
+from console.cameras import event_snapshots
+from console.runtime import Runtime
 from console.store.tables import EventRow
 from console.views import event_row_view
 
@@ -17,6 +21,17 @@ router = APIRouter(prefix="/api/events", tags=["events"])
 
 
 MAX_ID = 2**63 - 1  # event ids are BIGINT
+
+
+def event_views(session: Session, rows: list[EventRow], runtime: Runtime) -> list[dict[str, Any]]:
+    """Events as the API lists them, each with its ``snapshots`` (the lane camera's pictures of a
+    plate event; console/cameras.py), empty for the rest."""
+    views = [event_row_view(row, runtime.registry) for row in rows]
+    shots = event_snapshots(session, [row.id for row in rows if row.kind.startswith("parking.")],
+                            runtime.settings.cameras.entries)
+    for view in views:
+        view["snapshots"] = shots.get(view["event_id"], [])
+    return views
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
@@ -107,4 +122,4 @@ def list_events(
             ids = sorted(subsystems.device_ids(registry, subsystem))
             by_device = EventRow.device_id.in_(ids) if ids else false()
         query = query.where(or_(*own, and_(unmapped, by_device)))
-    return [event_row_view(row, registry) for row in session.scalars(query)]
+    return event_views(session, list(session.scalars(query)), runtime)

@@ -14,6 +14,7 @@ from websockets.sync.client import connect
 
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
 from tests.e2e.conftest import ARTIFACTS, chinese_outside_site_data, ok, sign_in
+from tests.integration.test_cameras import MjpegServer, make_frames
 from tests.support.images import floor_plan_png
 
 FIRE = re.compile("火警.*1号楼火灾报警控制器")
@@ -265,6 +266,33 @@ def test_history_search_pages_and_leads_to_the_device_page(
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("heading", name="Recent events")).to_be_visible()
     assert_english_only(page)
+
+
+def test_a_plate_event_shows_its_lane_snapshot_in_the_history(
+    desk: Page, make_console: Any, sqlite_url: str, publisher: Publisher
+) -> None:
+    with MjpegServer(make_frames()) as camera:
+        console = make_console(sqlite_url, cameras={"entries": [
+            {"id": "cam-lane-in", "name": "车库入口车道", "url": camera.url, "devices": ["lane-in"]}]})
+        console.add_user("op", "operator")
+        console.login("op")
+        publisher.publish(*native_event("lane-in", "entry-1", "parking.entry", data={"plate": "沪A12345"}))
+        wait_until(lambda: [e for e in ok(console.api("GET", "/api/events?kind=parking.entry", "op"))
+                            if e["snapshots"]], timeout=8, message="the lane snapshot")
+
+    page = desk
+    open_console(page, console)
+    page.keyboard.press("3")
+    results = page.get_by_role("table", name="查询结果")
+    picture = results.get_by_role("img", name=re.compile("车库入口车道 车道抓拍"))
+    expect(picture).to_be_visible()
+    expect(results.get_by_role("row").nth(1)).to_contain_text("沪A12345")
+    assert picture.evaluate("img => img.complete && img.naturalWidth") == 320, "the JPEG itself loaded"
+    link = results.get_by_role("link", name=re.compile("车库入口车道 车道抓拍"))
+    assert re.fullmatch(r"/api/snapshots/\d+", link.get_attribute("href") or "")
+    # the lane's device page lists it too
+    results.get_by_role("link", name="入口车道").first.click()
+    expect(page.get_by_role("table", name="最近事件").get_by_role("img", name=re.compile("车道抓拍"))).to_be_visible()
 
 
 def test_status_strip_warns_of_a_wall_not_responding(desk: Page, console: ConsoleProcess) -> None:

@@ -244,3 +244,47 @@ def test_a_camera_that_never_answers_delays_nothing_else(
     assert "cam-dead" in (health["last_error"] or "")
     assert console.health()["status"] == "ok"
     wait_until(lambda: console.health()["cameras"]["running"] == 0, timeout=6, message="the dead grab let go")
+
+
+def test_a_plate_event_gets_a_snapshot_from_its_lane_camera(
+    make_console: Any, sqlite_url: str, publisher: Publisher, mjpeg: MjpegServer
+) -> None:
+    console: ConsoleProcess = make_console(sqlite_url, cameras={"entries": [
+        {"id": "cam-lane-in", "name": "车库入口车道", "url": mjpeg.url, "devices": ["lane-in"]},
+        {"id": "cam-lobby", "name": "大堂", "url": mjpeg.url, "devices": ["door-1"]},
+    ]})
+    for name, role in (("op", "operator"), ("guard1", "guard")):
+        console.add_user(name, role)
+        console.login(name)
+
+    publisher.publish(*native_event("lane-in", "entry-plate", "parking.entry",
+                                    data={"plate": "粤B12345", "direction": "in"}))
+    publisher.publish(*native_event("lane-in", "entry-unread", "parking.entry",
+                                    data={"direction": "in"}))  # no plate read
+    publisher.publish(*native_event("lane-in", "entry-test", "parking.entry",
+                                    data={"plate": "粤B00000", "test": True}))
+
+    def entries() -> list[dict[str, Any]]:
+        return console.api("GET", "/api/events?kind=parking.entry", "op").json()  # type: ignore[no-any-return]
+
+    events = wait_until(lambda: (lambda found: found if len(found) == 3 and any(e["snapshots"] for e in found)
+                                 else None)(entries()), timeout=8, message="the plate event's snapshot")
+    by_id = {e["id"]: e for e in events}
+    [shot] = by_id["entry-plate"]["snapshots"]
+    assert by_id["entry-unread"]["snapshots"] == [] and by_id["entry-test"]["snapshots"] == []
+    assert shot["camera"] == "cam-lane-in" and shot["camera_name"] == "车库入口车道" and shot["offset"] == 0
+
+    image = console.api("GET", shot["url"], "op")
+    assert image.status_code == 200 and hashlib.sha256(image.content).hexdigest() == shot["sha256"]
+    assert cv2.imdecode(np.frombuffer(image.content, np.uint8), cv2.IMREAD_COLOR).shape == (240, 320, 3)
+    assert console.api("GET", shot["url"], "guard1").status_code == 403, "no alarm, no task: not a guard's"
+    [record] = audit_rows(console, "camera.snapshot")
+    assert record.target == f"event:{by_id['entry-plate']['event_id']}"
+    assert json.loads(record.detail)["sha256"] == shot["sha256"]
+
+    # The device page lists it with the lane's events; one picture per passage, whatever the offsets.
+    page = console.api("GET", "/api/devices/lane-in", "op").json()
+    assert [e["snapshots"] for e in page["events"] if e["id"] == "entry-plate"] == [[shot]]
+    time.sleep(3.5)  # past the camera's second offset (3 s), which is for alarms only
+    health = console.health()["cameras"]
+    assert health["stored"] == 1 and health["by_camera"] == {"cam-lane-in": {"grabbed": 1, "failed": 0, "dropped": 0}}
