@@ -23,6 +23,9 @@ lane camera). It is kept against the event (``snapshots.event_id``), audited lik
 listed with the event by ``GET /api/events`` and the device page (:func:`event_snapshots`). Test
 and drill events get none.
 
+Snapshots past their keeping are deleted hourly by a thread of the linker
+(console/snapshot_retention.py: ``snapshot_keep_days`` once the case is over).
+
 A stored snapshot is a row in ``snapshots`` (the JPEG bytes, so every console instance on the
 database serves it), a line in the audit chain with its SHA-256 (actor ``system``), an entry in
 the alarm's ``snapshots`` (bumping its revision: ``alarm.updated`` goes out), and evidence on the
@@ -50,6 +53,7 @@ from sqlalchemy.orm import Session
 
 from console import audit
 from console.messages import HubMessage
+from console.snapshot_retention import purge_snapshots
 from console.registry import DeviceRegistry
 from console.settings_cameras import CameraEntry, CamerasSection
 from console.store.database import Store
@@ -59,6 +63,8 @@ log = logging.getLogger("mcc.cameras")
 GRACE_SECONDS = 1.0
 """A grab still running this long after its time limit is declared failed (OpenCV did not keep it)."""
 RETRY_SECONDS = 0.05
+PURGE_SECONDS = 3600.0
+"""How often snapshots past their keeping are looked for."""
 READY_SECONDS = 60.0
 """How long a new grab process may take to start and import OpenCV (a loaded machine is slow at it);
 the grab's own time limit starts after, so that it measures the camera, not the process start."""
@@ -247,6 +253,8 @@ class CameraStats:
     failed: int = 0
     timed_out: int = 0
     dropped: int = 0
+    purged: int = 0
+    last_purge_at: str | None = None
     last_error: str | None = None
     last_error_at: str | None = None
     by_camera: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -284,6 +292,7 @@ class CameraLinker:
         self._order = itertools.count()
         self._running: dict[str, _Running] = {}  # by camera id
         self._stop = False
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- which cameras show what --------------------------------------------------------------
@@ -344,6 +353,22 @@ class CameraLinker:
         self._thread = threading.Thread(target=self._loop, name="mcc-cameras", daemon=True)
         self._thread.start()
         threading.Thread(target=self._warm, name="mcc-cameras-warm", daemon=True).start()
+        threading.Thread(target=self._purge_loop, name="mcc-snapshot-retention", daemon=True).start()
+
+    def _purge_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                done = purge_snapshots(self.store, self.now(), self.section.snapshot_keep_days)
+                with self._lock:
+                    self.stats.purged += done.snapshots
+                    self.stats.last_purge_at = self.now().isoformat()
+                if done.snapshots:
+                    log.info("snapshots past their keeping deleted: %d (of %d alarms)", done.snapshots, done.alarms)
+            except Exception as exc:
+                log.exception("snapshot retention failed")
+                with self._lock:
+                    self._error(f"snapshot retention failed: {type(exc).__name__}: {exc}")
+            self._stopping.wait(PURGE_SECONDS)
 
     def _warm(self) -> None:
         try:
@@ -352,6 +377,7 @@ class CameraLinker:
             log.exception("could not start the grab processes ahead (they start on first use)")
 
     def stop(self) -> None:
+        self._stopping.set()
         with self._lock:
             self._stop = True
             self._lock.notify()
@@ -507,6 +533,9 @@ class CameraLinker:
                 "failed": self.stats.failed,
                 "timed_out": self.stats.timed_out,
                 "dropped": self.stats.dropped,
+                "purged": self.stats.purged,
+                "last_purge_at": self.stats.last_purge_at,
+                "keep_days": self.section.snapshot_keep_days,
                 "oldest_running_seconds": round(max((now - r.started for r in self._running.values()),
                                                     default=0.0), 3),
                 "last_error": self.stats.last_error,

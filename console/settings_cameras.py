@@ -64,6 +64,10 @@ class CamerasSection(Section):
                                                      "time (a hung one is not started again).")
     queue_max: int = Field(200, ge=1, le=100000, description="Grabs waiting for their time; beyond it new ones "
                                                             "are dropped (and counted on /api/health).")
+    snapshot_keep_days: int = Field(90, ge=0, le=36500, description="Days a snapshot is kept once its case is "
+                                                                     "over (console/snapshot_retention.py); "
+                                                                     "0 = kept for ever. At least 30: video "
+                                                                     "is kept 30 days or more (F18, F25).")
     # Camera health (console/camera_health.py): every camera probed through the same grab processes.
     health_seconds: float = Field(60.0, ge=0, le=86400, description="Seconds between health probes of every "
                                                                     "camera; 0 = no probes.")
@@ -92,6 +96,13 @@ class CamerasSection(Section):
                                                                         "change of light does not.")
     health_moved_probes: int = Field(2, ge=1, le=100, description="Probes in a row unlike the reference before "
                                                                   "moved (camera.tamper, reason moved).")
+
+    @field_validator("snapshot_keep_days")
+    @classmethod
+    def _keep_days(cls, value: int) -> int:
+        if 0 < value < 30:
+            raise ValueError("keep snapshots at least 30 days (F18, F25), or 0 to keep them for ever")
+        return value
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> CamerasSection:

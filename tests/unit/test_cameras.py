@@ -189,3 +189,11 @@ def test_the_process_grabber_kills_a_grab_that_overruns_and_serves_the_next() ->
         assert working.killed == 0 and len(working._idle) == 1
     finally:
         working.close()
+
+
+def test_snapshots_are_kept_30_days_at_least_or_for_ever() -> None:
+    assert CamerasSection().snapshot_keep_days == 90
+    assert CamerasSection(snapshot_keep_days=0).snapshot_keep_days == 0
+    assert CamerasSection(snapshot_keep_days=30).snapshot_keep_days == 30
+    with pytest.raises(ValueError, match="at least 30 days"):
+        CamerasSection(snapshot_keep_days=7)
