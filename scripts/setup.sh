@@ -2,13 +2,18 @@
 # Sets up MCC on Debian/Ubuntu: system packages, then a virtual environment in .venv with the
 # pinned Python packages (constraints.txt). Idempotent; run it again after pulling.
 #   bash scripts/setup.sh          what `mcc demo` needs (mosquitto, Python 3.11 venv)
-#   bash scripts/setup.sh --test   also what the tests need (Chromium, PostgreSQL, a CJK font)
+#   bash scripts/setup.sh --test   also what the tests need (Chromium, PostgreSQL, a CJK font,
+#                                  VictoriaMetrics, systemd-analyze, GStreamer's RTSP server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(mosquitto mosquitto-clients python3-venv)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(chromium postgresql fonts-wqy-microhei victoria-metrics systemd)  # systemd: systemd-analyze checks the unit
+  # A real RTSP camera (tests/support/rtsp_server.py, run by the system python3 with gi):
+  # GStreamer's RTSP server, appsrc/appsink (base), avidemux, jpegdec/jpegenc, rtpjpegpay (good).
+  packages+=(python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
+             gstreamer1.0-plugins-good)
 fi
 
 missing=()

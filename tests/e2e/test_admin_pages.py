@@ -8,12 +8,15 @@ import re
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.conftest import ConsoleProcess, Publisher, wait_until
 from tests.e2e.conftest import ARTIFACTS, chinese_outside_site_data, ok, sign_in
+from tests.support.cameras import Stream
 from tests.support.images import floor_plan_png
+from tests.support.scenes import corridor, jpeg, live, turned
 
 
 @pytest.fixture
@@ -350,3 +353,54 @@ def test_displays_show_a_wall_heartbeat_live(desk: Page, console: ConsoleProcess
     shot(page, "displays")
     page.evaluate("() => window.__wall.close()")
     expect(row).to_contain_text("已断开", timeout=10000)
+
+
+def test_a_supervisor_sees_a_moved_camera_and_takes_a_new_reference(
+    desk: Page, make_console: Any, sqlite_url: str
+) -> None:
+    view = {"image": corridor()}
+    count = iter(range(10**9))
+    stream = Stream(lambda: jpeg(live(view["image"], next(count)))).start()
+    try:
+        console = make_console(sqlite_url, cameras={"health_seconds": 0.5, "entries": [
+            {"id": "cam-b1", "name": "B1 走廊", "url": stream.url, "location": {"building": "1号楼", "floor": "B1"}}]})
+        console.add_user("sup", "supervisor")
+        console.login("sup")
+        wait_until(lambda: ok(console.api("GET", "/api/cameras", "sup"))[0]["health"]["reference"], timeout=15,
+                   message="the first good probe is the reference")
+        page = desk
+        open_admin(page, console, "sup")
+        region = go(page, "摄像机")
+        cameras = region.get_by_role("table", name="摄像机")
+        row = cameras.get_by_role("row").filter(has_text="B1 走廊")
+        reference = row.get_by_role("img", name="B1 走廊 的基准画面")
+        expect(reference).to_be_visible()
+        expect(row).to_contain_text("正常")
+        expect(row).to_contain_text("system")
+        assert reference.evaluate("img => img.complete && img.naturalWidth") == 640
+
+        view["image"] = turned(corridor(), dx=120)  # someone turns it
+        expect(row).to_contain_text("画面移位", timeout=15000)
+        expect(region.get_by_role("status").filter(has_text="异常 1")).to_be_visible()
+        shot(page, "cameras")
+
+        view["image"] = turned(corridor(), dx=120)  # it was re-aimed on purpose: the new view is right
+        row.get_by_role("button", name="重取 B1 走廊 的基准画面").click()
+        page.get_by_role("dialog", name="重取基准画面").get_by_role("button", name="重取基准画面").click()
+        expect(region.get_by_role("status").filter(has_text="B1 走廊 的基准画面已更新")).to_be_visible()
+        expect(row).to_contain_text("正常")
+        expect(row).to_contain_text("sup")
+
+        view["image"] = np.zeros((360, 640, 3), np.uint8)  # black: refused, with the server's reason
+        expect(row).to_contain_text("画面过暗或遮挡", timeout=15000)
+        row.get_by_role("button", name="重取 B1 走廊 的基准画面").click()
+        page.get_by_role("dialog", name="重取基准画面").get_by_role("button", name="重取基准画面").click()
+        expect(region.get_by_role("alert")).to_contain_text("dark")
+
+        page.get_by_role("button", name="English").click()
+        expect(page.get_by_role("heading", name="Cameras", level=2)).to_be_visible()
+        expect(page.get_by_role("table", name="Cameras").get_by_role("row").filter(has_text="B1 走廊")).to_contain_text(
+            "Dark or covered")
+        assert chinese_outside_site_data(page, attributes=False) == []  # labels may name the camera
+    finally:
+        stream.stop()

@@ -14,7 +14,7 @@ from websockets.sync.client import connect
 
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
 from tests.e2e.conftest import ARTIFACTS, chinese_outside_site_data, ok, sign_in
-from tests.integration.test_cameras import MjpegServer, make_frames
+from tests.support.cameras import MjpegServer, make_frames
 from tests.support.images import floor_plan_png
 
 FIRE = re.compile("火警.*1号楼火灾报警控制器")

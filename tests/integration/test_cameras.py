@@ -5,134 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import cv2
 import numpy as np
-import pytest
-from sqlalchemy import select
 
-from console.store.database import Store
-from console.store.tables import AuditRow
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
+from tests.support.cameras import MjpegServer, SilentServer, audit_rows
 from tests.support.websocket import receive_until, ws_connect
-
-
-def make_frames(count: int = 25, shade: int = 0) -> list[bytes]:
-    """A moving test card, encoded by OpenCV itself."""
-    frames = []
-    for n in range(count):
-        image = np.full((240, 320, 3), shade, dtype=np.uint8)
-        cv2.rectangle(image, (10 + 8 * n, 60), (70 + 8 * n, 120), (0, 0, 255), -1)
-        cv2.putText(image, f"MCC {n:02d}", (20, 200), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 2)
-        ok, encoded = cv2.imencode(".jpg", image)
-        assert ok
-        frames.append(encoded.tobytes())
-    return frames
-
-
-class MjpegServer:
-    """multipart/x-mixed-replace at /stream.mjpg, 25 frames a second, for as long as a client reads."""
-
-    def __init__(self, frames: list[bytes]):
-        self.frames = frames
-        self.requests = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                outer.requests += 1
-                if self.path != "/stream.mjpg":
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.send_header("Cache-Control", "no-cache")
-                self.end_headers()
-                try:
-                    for n in range(25 * 30):
-                        frame = outer.frames[n % len(outer.frames)]
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
-                                         + f"Content-Length: {len(frame)}\r\n\r\n".encode() + frame + b"\r\n")
-                        self.wfile.flush()
-                        time.sleep(0.04)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/stream.mjpg"
-
-    def __enter__(self) -> MjpegServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class SilentServer:
-    """Accepts TCP connections and never sends a byte: a camera that hangs."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.accepted: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/stream.mjpg"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)
-
-    def __enter__(self) -> SilentServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: Any) -> None:
-        self.sock.close()
-        for conn in self.accepted:
-            conn.close()
-
-
-@pytest.fixture
-def mjpeg() -> Iterator[MjpegServer]:
-    with MjpegServer(make_frames()) as server:
-        yield server
-
-
-@pytest.fixture
-def silent() -> Iterator[SilentServer]:
-    with SilentServer() as server:
-        yield server
-
-
-def audit_rows(console: ConsoleProcess, action: str) -> list[AuditRow]:
-    store = Store(console.db_url)
-    try:
-        with store.read() as session:
-            return list(session.scalars(select(AuditRow).where(AuditRow.action == action).order_by(AuditRow.id)))
-    finally:
-        store.dispose()
 
 
 def test_snapshot_is_attached_to_the_alarm_within_a_second(

@@ -15,7 +15,7 @@ from console.snapshot_retention import purge_snapshots
 from console.store.database import Store
 from console.store.tables import AuditRow, SnapshotRow
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
-from tests.integration.test_cameras import MjpegServer, make_frames
+from tests.support.cameras import MjpegServer, make_frames
 
 
 def test_old_snapshots_of_closed_cases_are_deleted_and_open_cases_keep_theirs(
