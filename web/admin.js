@@ -1,6 +1,7 @@
 // MCC administration (/admin): a left navigation and one section per task, routed by the URL's
-// hash (#users, #import, #plans, #sops, #quarantine, #shelves, #plates, #displays). Admins see every
-// section; supervisors see SOPs, quarantine, shelves, plates and displays (the server enforces it too).
+// hash (#users, #import, #plans, #sops, #quarantine, #shelves, #plates, #displays, #cameras). Admins see
+// every section; supervisors see SOPs, quarantine, shelves, plates, displays and cameras (the server
+// enforces it too).
 import { t, initI18n, initLangSwitch, onLangChange } from "./i18n.js";
 import { $, api, setText, LiveSocket } from "./api.js";
 import { h } from "./admin-common.js";
@@ -11,8 +12,9 @@ import sops from "./admin-sops.js";
 import quarantine from "./admin-quarantine.js";
 import { shelves, plates } from "./admin-lists.js";
 import displays from "./admin-displays.js";
+import cameras from "./admin-cameras.js";
 
-const SECTIONS = [users, deviceImport, plans, sops, quarantine, shelves, plates, displays];
+const SECTIONS = [users, deviceImport, plans, sops, quarantine, shelves, plates, displays, cameras];
 
 const state = { me: null, conn: "connecting", current: null };
 const mounted = new Map(); // id -> {section, show, lang}
