@@ -4,7 +4,9 @@ its frame is classified:
 
 - **offline**: no frame within the camera's ``timeout_seconds``, ``health_offline_probes`` times in
   a row → ``camera.offline`` (its alarm opens the camera-offline SOP); the first frame after it →
-  ``camera.online``, which clears that alarm.
+  ``camera.online``, which clears that alarm. A camera registered as a device whose state is
+  still unknown (a new one) gets ``camera.online`` at its first frame, so that the wall's video
+  health counts it; camera.online / camera.offline set the device's state.
 - **dark** (covered, black): mean grey level under ``health_dark_brightness`` and standard
   deviation under ``health_dark_stddev``;
 - **blurred** (also a lens covered by something bright and flat): variance of the Laplacian under
@@ -56,7 +58,7 @@ from console.cameras import GrabError, ProcessGrabber, ThreadGrabber
 from console.events import Draft
 from console.messages import HubMessage
 from console.settings_cameras import CameraEntry, CamerasSection
-from console.store.tables import AlarmRow, CameraReferenceRow
+from console.store.tables import AlarmRow, CameraReferenceRow, DeviceStatusRow
 
 log = logging.getLogger("mcc.camera_health")
 WIDTH = 320
@@ -277,6 +279,8 @@ class CameraHealthWatch:
         self._seq = itertools.count()  # two changes within one millisecond are still two events
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.unannounced: set[str] = set()
+        """Registered camera devices whose state is unknown: their first frame is camera.online."""
         self._pool = ThreadPoolExecutor(max_workers=max(1, min(section.workers, len(self.cameras))),
                                         thread_name_prefix="mcc-camera-probe")
 
@@ -291,6 +295,10 @@ class CameraHealthWatch:
             self.load_references()
         except Exception:
             log.exception("camera health: reference frames could not be read (new ones are taken)")
+        try:
+            self.load_unknown_states()
+        except Exception:
+            log.exception("camera health: device states could not be read")
         self._thread = threading.Thread(target=self._run, name="mcc-camera-health", daemon=True)
         self._thread.start()
 
@@ -316,6 +324,16 @@ class CameraHealthWatch:
                 health.offline = True
             else:
                 health.condition = "tamper"
+
+    def load_unknown_states(self) -> None:
+        registered = [c.id for c in self.cameras if self.ingest.registry.is_registered(self.site, c.id)]
+        if not registered:
+            return
+        with self.ingest.store.read() as session:
+            known = set(session.scalars(select(DeviceStatusRow.device_id).where(
+                DeviceStatusRow.site == self.site, DeviceStatusRow.device_id.in_(registered),
+                DeviceStatusRow.state != "unknown")))
+        self.unannounced = set(registered) - known
 
     def load_references(self) -> None:
         with self.ingest.store.read() as session:
@@ -461,6 +479,7 @@ class CameraHealthWatch:
                 if not health.offline:
                     draft("camera.offline", error=error or "", failures=health.failures)
                 health.offline = True
+                self.unannounced.discard(camera.id)
             elif first:
                 health.probed = False  # not known yet: a first failure is not "ok"
             return drafts
@@ -470,6 +489,9 @@ class CameraHealthWatch:
         if health.offline:
             health.offline = False
             draft("camera.online")
+        elif camera.id in self.unannounced:
+            draft("camera.online", first=True)
+        self.unannounced.discard(camera.id)
         condition = health.classifier.classify(frame)
         figures = health.classifier.figures.as_dict() if health.classifier.figures else {}
         new = None if condition == "ok" else condition

@@ -1,4 +1,5 @@
-"""``mcc demo``: a managed Mosquitto, SQLite under the data folder, demo users, the simulator, the web."""
+"""``mcc demo``: a managed Mosquitto, SQLite under the data folder, demo users, the simulator, the
+demo's cameras (console/demo_cameras.py), the web."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from sqlalchemy import select
 
 from console import audit, auth
 from console.broker import ManagedMosquitto, free_port, wait_for_port
+from console.demo_cameras import DemoCameras
 from console.settings import Settings, load_settings
+from console.settings_cameras import CameraEntry
 from console.simulator_gb import GbDevice
 from console.store.database import Store
 from console.store.tables import UserRow
@@ -28,16 +31,33 @@ DEMO_USERS = (("admin", "admin", "管理员"), ("supervisor", "supervisor", "值
 DEMO_GUARD_POSTS = (("guard1", "1号楼", "1F", "大堂"), ("guard2", "2号楼", "1F", "大堂"))
 
 
-def demo_settings(data: Path, broker_url: str, port: int, gb_port: int | None = None) -> Settings:
+def demo_settings(data: Path, broker_url: str, port: int, gb_port: int | None = None,
+                  cameras: DemoCameras | None = None) -> Settings:
     base = load_settings(DEMO_SITE)
     adapters = [entry.model_copy(update={"listen": f"127.0.0.1:{gb_port}"})
                 if entry.type == "gb26875" and gb_port is not None else entry for entry in base.adapters]
-    return base.model_copy(update={
+    update: dict[str, Any] = {
         "mqtt": base.mqtt.model_copy(update={"url": broker_url}),
         "database": base.database.model_copy(update={"url": f"sqlite:///{data / 'mcc-demo.db'}"}),
         "http": base.http.model_copy(update={"port": port}),
         "adapters": adapters,
-    })
+    }
+    if cameras is not None:
+        update["cameras"] = base.cameras.model_copy(update={"entries": demo_camera_entries(base, cameras)})
+    return base.model_copy(update=update)
+
+
+def demo_camera_devices(settings: Settings) -> dict[str, str]:
+    """The demo's camera devices: {id: English name} (the caption OpenCV can draw)."""
+    return {d.id: d.name_en or d.id for d in settings.devices.entries if d.role == "camera"}
+
+
+def demo_camera_entries(settings: Settings, cameras: DemoCameras) -> list[CameraEntry]:
+    """One camera per camera device, streaming from the demo; the devices that name it in their
+    ``cameras`` are the ones whose alarms it shows."""
+    return [CameraEntry(id=d.id, name=d.name, url=cameras.url(d.id),
+                        location={"building": d.building, "floor": d.floor, "zone": d.zone})
+            for d in settings.devices.entries if d.role == "camera"]
 
 
 def ensure_demo_users(store: Store, data: Path) -> dict[str, str]:
@@ -107,9 +127,11 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
     broker.start()
     stop = threading.Event()
     simulator: threading.Thread | None = None
+    cameras: DemoCameras | None = None
     try:
         gb_port = free_port()
-        settings = demo_settings(data, broker.url, port, gb_port)
+        cameras = DemoCameras(demo_camera_devices(load_settings(DEMO_SITE))).start()
+        settings = demo_settings(data, broker.url, port, gb_port, cameras)
         store = Store(settings.database.url)
         store.migrate()
         logins = ensure_demo_users(store, data)
@@ -138,6 +160,8 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
             f"  API docs:         {web}/docs    health: {web}/api/health",
             f"  MQTT broker:      {broker.url}  (native topics mcc/v1/demo/<device>/event)",
             f"  GB/T 26875.3:     127.0.0.1:{gb_port}  (fire-alarm transmission devices, TCP)",
+            f"  cameras:          {', '.join(cameras.url(c) for c in cameras.cameras)}",
+            f"  admin page:       {web}/admin     (users, devices, floor plans, cameras…)",
             f"  data folder:      {data}",
             "  demo logins (also in demo-logins.json):",
             *[f"    {name:<11} {password:<14} role {role}" for (name, role, _), password in
@@ -153,6 +177,8 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
         stop.set()
         if simulator is not None:
             simulator.join(10)
+        if cameras is not None:
+            cameras.stop()
         broker.stop()
     return 0
 

@@ -39,6 +39,9 @@ ANNOUNCER = "ha-discovery"
 """The actor of registrations a device announced itself (Home Assistant discovery)."""
 STATE_OF = {"device.online": "online", "device.offline": "offline"}
 CAMERA_STATES = ("camera.online", "camera.offline")
+DEVICE_STATE_OF = {**STATE_OF, "camera.online": "online", "camera.offline": "offline"}
+"""The device's own state (no point): a camera's online/offline is its state, as a device's is.
+(STATE_OF alone names the kinds a state topic sends.)"""
 
 
 @dataclass(frozen=True)
@@ -315,7 +318,7 @@ class Ingest:
             hub.append(HubMessage("event", event_model_view(event, row_id, item.registered, item.data, self.registry)))
             # A point going offline (one card reader of a controller) is that point's alarm, not
             # the whole device's state.
-            state = STATE_OF.get(event.kind) if not event.point else None
+            state = DEVICE_STATE_OF.get(event.kind) if not event.point else None
             if state is not None:
                 device_status.set_state(session, event.site, event.device_id, state, event.received_at,
                                         item.registered, seen=heard)

@@ -11,11 +11,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from console.broker import free_port
+from tests.conftest import wait_until
 from tests.e2e.conftest import ARTIFACTS, FULL_HD, sign_in
 
 
@@ -91,3 +94,22 @@ def test_demo_wall_and_console_with_live_data(browser: Browser, desk: Page, demo
     expect(desk.locator(".fp-mk").first).to_be_visible(timeout=10000)
     time.sleep(1)
     desk.screenshot(path=str(ARTIFACTS / "console-alarms-1920x1080.png"))
+
+    # The demo's own cameras (MJPEG drawn by OpenCV in the demo): probed, each with its reference
+    # frame; the fire panel and the garage lanes name them, so their alarms get snapshots.
+    token = httpx.post(f"{demo.base}/api/auth/login",
+                       json={"username": "operator", "password": logins["operator"]}).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def cameras() -> list[dict[str, Any]] | None:
+        listed = httpx.get(f"{demo.base}/api/cameras", headers=auth).json()
+        return listed if all(c["health"]["reference"] for c in listed) else None
+
+    listed = wait_until(cameras, timeout=20, message="the demo cameras probed")
+    assert {c["id"]: c["health"]["state"] for c in listed} == {"cam-1-lobby": "ok", "cam-garage-gate": "ok"}
+    picture = httpx.get(f"{demo.base}{listed[0]['health']['reference']['url']}", headers=auth)
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+    # Probed cameras are online devices: the wall's video health counts them.
+    for camera in ("cam-1-lobby", "cam-garage-gate"):
+        page = httpx.get(f"{demo.base}/api/devices/{camera}", headers=auth).json()
+        assert page["status"]["state"] == "online", page["status"]

@@ -272,3 +272,13 @@ def test_a_new_reference_taken_on_request_restores_a_moved_camera(store: Store) 
         audits = session.query(AuditRow).filter(AuditRow.action == "camera.reference").order_by(AuditRow.id).all()
         assert [(a.actor, a.client) for a in audits] == [("system", ""), ("sup1", "10.0.0.7")]
         assert json.loads(audits[1].detail)["previous_sha256"] == json.loads(audits[0].detail)["sha256"]
+
+
+def test_a_new_camera_device_is_announced_online_at_its_first_frame() -> None:
+    health, ingest = watch([scene(0), scene(1)])
+    health.unannounced = {"cam-1"}  # registered as a device, state still unknown
+    assert run(health, ingest, 2) == ["camera.online:|ok", "|ok"]
+    assert ingest.drafts[0].data == {"via": "probe", "first": True}
+    quiet, ingest = watch([None, None, scene(2)], health_offline_probes=2)
+    quiet.unannounced = {"cam-1"}
+    assert run(quiet, ingest, 3) == ["|unknown", "camera.offline:|offline", "camera.online:|ok"]
