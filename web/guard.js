@@ -446,9 +446,11 @@ function renderPhotos(d) {
     li.dataset.id = String(e.id);
     const img = el("img");
     img.src = e.url;
-    img.alt = t("guard.photo_alt", { id: e.id });
+    // the console's own evidence is a camera's snapshot of the alarm (console/cameras.py)
+    const camera = e.uploaded_by === "system";
+    img.alt = camera ? t("guard.snapshot_alt", { time: siteTime(e.uploaded_at) }) : t("guard.photo_alt", { id: e.id });
     img.loading = "lazy";
-    li.append(img, el("span", "muted", siteTime(e.uploaded_at)));
+    li.append(img, el("span", "muted", (camera ? t("guard.snapshot") + " · " : "") + siteTime(e.uploaded_at)));
     return li;
   }));
 }

@@ -184,6 +184,8 @@ export const messages = {
     "guard.photo": "拍照上传",
     "guard.photos_heading": "照片",
     "guard.photo_alt": "现场照片 {id}",
+    "guard.snapshot": "摄像机抓拍",
+    "guard.snapshot_alt": "报警时的摄像机抓拍 {time}",
 
     "dstate.assigned": "已派遣，待接单",
     "dstate.accepted": "已接单",
@@ -493,6 +495,8 @@ export const messages = {
     "guard.photo": "Take photo",
     "guard.photos_heading": "Photos",
     "guard.photo_alt": "Photo {id}",
+    "guard.snapshot": "Camera snapshot",
+    "guard.snapshot_alt": "Camera snapshot at the alarm {time}",
 
     "dstate.assigned": "Assigned, not accepted",
     "dstate.accepted": "Accepted",
