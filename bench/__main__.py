@@ -1,4 +1,4 @@
-"""`python -m bench [--db sqlite,postgresql] [--quick] [--only ingest|latency]`: runs the benchmarks,
+"""`python -m bench [--db sqlite,postgresql] [--quick] [--only ingest|latency|browser|cameras]`: runs the benchmarks,
 prints a table with the targets, and writes the figures to bench/results/<timestamp>.json."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import browser, ingest, latency
+from bench import browser, cameras, ingest, latency
 from bench.common import machine_facts
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -24,7 +24,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--db", default="sqlite,postgresql", help="comma list of sqlite, postgresql")
     p.add_argument("--quick", action="store_true", help="10,000 events and 10 s of latency probes")
-    p.add_argument("--only", choices=["ingest", "latency", "browser"], help="run one benchmark")
+    p.add_argument("--only", choices=["ingest", "latency", "browser", "cameras"], help="run one benchmark")
     p.add_argument("-n", "--events", type=int, help="ingest events (default 50,000; quick 10,000)")
     p.add_argument("--duration", type=float, help="latency probe seconds (default 30; quick 10)")
     p.add_argument("--publishers", type=int, default=2, help="ingest publisher processes (default 2)")
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     n = args.events or (10_000 if args.quick else 50_000)
     duration = args.duration or (10.0 if args.quick else 30.0)
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_facts(),
-                              "args": vars(args), "ingest": [], "latency": [], "browser": [], "errors": []}
+                              "args": vars(args), "ingest": [], "latency": [], "browser": [], "cameras": [], "errors": []}
     try:
         for db in dbs:
             if args.only in (None, "ingest"):
@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"browser {dbs[0]}: wall with {args.alarms} alarms, {args.browser_rate:g} events/s, "
                   f"{duration:g} s ...", flush=True)
             attempt(report, "browser", dbs[0], lambda: browser.run(dbs[0], duration, args.alarms, args.browser_rate))
+        if args.only in (None, "cameras"):
+            print("cameras: classifier per frame, grabs through the grab processes ...", flush=True)
+            attempt(report, "cameras", "-", cameras.run)
     except KeyboardInterrupt:
         print("interrupted; writing what was measured", file=sys.stderr)
     path = write(report)
@@ -124,6 +127,8 @@ def print_table(report: dict[str, Any]) -> None:
                   f"{r['input_delay_p95_ms'] or 0:>7.1f}{r['input_delay_max_ms'] or 0:>7.0f}"
                   f"{r['click_to_frame_p95_ms'] or 0:>13.1f}{r['js_heap_mb'] or 0:>9.1f}{r['dom_nodes']:>7}")
         print("(every 0.5 s a click, every 5 s the language switch; delay: click to its first listener)")
+    for r in report["cameras"]:
+        cameras.print_table(r)
     for e in report["errors"]:
         print(f"\nFAILED {e['benchmark']} on {e['db']}: {e['error']}")
 
