@@ -69,6 +69,8 @@ READY_SECONDS = 60.0
 """How long a new grab process may take to start and import OpenCV (a loaded machine is slow at it);
 the grab's own time limit starts after, so that it measures the camera, not the process start."""
 JPEG_QUALITY = 85
+STILL_MAX = 20_000_000
+"""The largest still image taken from a snapshot URL."""
 
 
 class GrabError(Exception):
@@ -201,7 +203,24 @@ class ThreadGrabber:
 
 
 def grab_jpeg(url: str, timeout_seconds: float) -> bytes:
-    """Open ``url`` with OpenCV's FFmpeg backend, read one frame and encode it as JPEG."""
+    """Open ``url`` with OpenCV's FFmpeg backend, read one frame and encode it as JPEG. An http(s)
+    URL that gives OpenCV no frame is tried once more, within what is left of the time limit, as a
+    still-image URL (:func:`fetch_still`): FFmpeg reads a single picture only when the camera sends
+    its Content-Length, and many cameras' snapshot URLs do not."""
+    started = time.monotonic()
+    try:
+        return _grab_with_opencv(url, timeout_seconds)
+    except GrabError as failed:
+        left = timeout_seconds - (time.monotonic() - started)
+        if urlsplit(url).scheme not in ("http", "https") or left < 0.1:
+            raise
+        try:
+            return fetch_still(url, left)
+        except GrabError as also:
+            raise GrabError(f"{failed}; as a still image: {also}") from None
+
+
+def _grab_with_opencv(url: str, timeout_seconds: float) -> bytes:
     import cv2  # imported on first use: a site without cameras never loads OpenCV
 
     milliseconds = max(1, int(timeout_seconds * 1000))
@@ -221,6 +240,45 @@ def grab_jpeg(url: str, timeout_seconds: float) -> bytes:
         return encoded.tobytes()
     finally:
         capture.release()
+
+
+def fetch_still(url: str, timeout_seconds: float) -> bytes:
+    """GET one picture from a camera's snapshot URL (user and password in the URL, Basic or
+    Digest as the camera asks). A JPEG is kept as the camera sent it (its SHA-256 is of the
+    camera's own bytes); another image format is re-encoded as JPEG. At most STILL_MAX bytes."""
+    import urllib.error
+    import urllib.request
+
+    import cv2
+    import numpy as np
+
+    parts = urlsplit(url)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname or ""
+    plain = parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl()  # no user:password@
+    handlers: list[Any] = []
+    if parts.username:
+        passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+        passwords.add_password(None, plain, unquote(parts.username), unquote(parts.password or ""))
+        handlers = [urllib.request.HTTPDigestAuthHandler(passwords), urllib.request.HTTPBasicAuthHandler(passwords)]
+    opener = urllib.request.build_opener(*handlers)
+    try:
+        with opener.open(plain, timeout=timeout_seconds) as response:
+            body = response.read(STILL_MAX + 1)
+    except urllib.error.HTTPError as exc:
+        raise GrabError(f"HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise GrabError(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
+    if len(body) > STILL_MAX:
+        raise GrabError(f"more than {STILL_MAX // 1_000_000} MB: not a still image")
+    image = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise GrabError("the answer is not an image")
+    if body[:3] == b"\xff\xd8\xff":
+        return body
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise GrabError("the picture could not be encoded as JPEG")
+    return encoded.tobytes()
 
 
 @dataclass(frozen=True)

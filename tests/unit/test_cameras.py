@@ -3,15 +3,21 @@ grab scheduler (a hung camera holds one slot, a full queue drops and counts)."""
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 
 from console.__main__ import main
-from console.cameras import CameraLinker, GrabError, GrabTimeout, ProcessGrabber, ThreadGrabber, capture_source
+from console.cameras import (
+    CameraLinker, GrabError, GrabTimeout, ProcessGrabber, ThreadGrabber, capture_source, grab_jpeg,
+)
 from console.errors import ConfigError
 from console.messages import HubMessage
 from console.registry import DeviceRegistry
@@ -197,3 +203,81 @@ def test_snapshots_are_kept_30_days_at_least_or_for_ever() -> None:
     assert CamerasSection(snapshot_keep_days=30).snapshot_keep_days == 30
     with pytest.raises(ValueError, match="at least 30 days"):
         CamerasSection(snapshot_keep_days=7)
+
+
+class StillCamera:
+    """A snapshot URL as many cameras serve it: one picture per GET, sent chunked (no
+    Content-Length), behind Basic auth when ``password`` is set."""
+
+    def __init__(self, body: bytes, content_type: str = "image/jpeg", password: str | None = None):
+        outer = self
+        self.body, self.content_type, self.password = body, content_type, password
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                if outer.password is not None:
+                    wanted = "Basic " + base64.b64encode(f"viewer:{outer.password}".encode()).decode()
+                    if self.headers.get("Authorization") != wanted:
+                        self.send_response(401)
+                        self.send_header("WWW-Authenticate", 'Basic realm="camera"')
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                self.send_response(200)
+                self.send_header("Content-Type", outer.content_type)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                for at in range(0, len(outer.body), 4096):
+                    piece = outer.body[at:at + 4096]
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, userinfo: str = "") -> str:
+        # FFmpeg reads one picture without a Content-Length from a cgi path, not from a .jpg one
+        return f"http://{userinfo}127.0.0.1:{self.server.server_address[1]}/ISAPI/snapshot.jpg"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def picture(size: tuple[int, int] = (640, 360)) -> np.ndarray:
+    image = np.zeros((size[1], size[0], 3), np.uint8)
+    cv2.rectangle(image, (40, 40), (300, 200), (0, 180, 255), -1)
+    cv2.putText(image, "GATE 2", (60, 300), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 3)
+    return image
+
+
+def test_a_snapshot_url_without_content_length_is_read_as_a_still_image() -> None:
+    sent = cv2.imencode(".jpg", picture())[1].tobytes()
+    camera = StillCamera(sent, password="s3cret")
+    try:
+        got = grab_jpeg(camera.url("viewer:s3cret@"), 3)
+        assert got == sent, "the camera's own JPEG bytes, not a re-encoding"
+        with pytest.raises(GrabError, match="as a still image: HTTP 401"):
+            grab_jpeg(camera.url("viewer:wrong@"), 3)
+    finally:
+        camera.close()
+    png = StillCamera(cv2.imencode(".png", picture((320, 240)))[1].tobytes(), "image/png")
+    try:
+        got = grab_jpeg(png.url(), 3)
+        assert got[:3] == b"\xff\xd8\xff"
+        assert cv2.imdecode(np.frombuffer(got, np.uint8), cv2.IMREAD_COLOR).shape == (240, 320, 3)
+    finally:
+        png.close()
+    page = StillCamera(b"<html>login</html>", "text/html")
+    try:
+        with pytest.raises(GrabError, match="not an image"):
+            grab_jpeg(page.url(), 3)
+    finally:
+        page.close()
