@@ -377,7 +377,7 @@ class CameraLinker:
             try:
                 if message.type == "alarm.raised":
                     self._on_alarm(message.data)
-                elif message.type == "event" and is_plate_event(message.data):
+                elif message.type == "event" and self.section.plate_snapshots and is_plate_event(message.data):
                     self._on_plate(message.data)
             except Exception:  # camera linkage must never break the publisher
                 log.exception("could not schedule snapshots for %s", message.type)

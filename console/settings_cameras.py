@@ -64,6 +64,9 @@ class CamerasSection(Section):
                                                      "time (a hung one is not started again).")
     queue_max: int = Field(200, ge=1, le=100000, description="Grabs waiting for their time; beyond it new ones "
                                                             "are dropped (and counted on /api/health).")
+    plate_snapshots: bool = Field(True, description="A snapshot from the lane camera for each plate event "
+                                                    "(parking evidence); off where the plate-reading system "
+                                                    "keeps its own pictures.")
     snapshot_keep_days: int = Field(90, ge=0, le=36500, description="Days a snapshot is kept once its case is "
                                                                      "over (console/snapshot_retention.py); "
                                                                      "0 = kept for ever. At least 30: video "

@@ -281,3 +281,17 @@ def test_a_snapshot_url_without_content_length_is_read_as_a_still_image() -> Non
             grab_jpeg(page.url(), 3)
     finally:
         page.close()
+
+
+def test_plate_events_schedule_one_lane_grab_unless_plate_snapshots_are_off() -> None:
+    cameras = [{"id": "cam-lobby", "url": "rtsp://h/1", "snapshot_offsets": [0, 3]},
+               {"id": "cam-zone", "url": "rtsp://h/4", "zones": ["大堂"]}]
+    plate = {"kind": "parking.entry", "event_id": 7, "site": "demo", "device_id": "door-1", "point": "",
+             "data": {"plate": "沪A12345"}}
+    for data, off, expected in [({"plate": "沪A12345"}, False, 1), ({}, False, 0),
+                                ({"plate": "沪A12345", "test": True}, False, 0), ({"plate": "沪A12345"}, True, 0)]:
+        link = linker(cameras, grab=lambda *_: b"", plate_snapshots=not off)  # not started: jobs wait
+        link.offer([HubMessage("event", {**plate, "data": data})])
+        waiting = [job for _due, _n, job in link._heap]
+        assert len(waiting) == expected, (data, off)
+        assert all(job.event_id == 7 and job.offset == 0 and job.camera.id == "cam-lobby" for job in waiting)
