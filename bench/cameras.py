@@ -24,7 +24,7 @@ import numpy as np
 
 from bench.common import percentile
 from console.camera_health import FrameClassifier, grey
-from console.cameras import GrabTimeout, ProcessGrabber
+from console.camera_grab import GrabTimeout, ProcessGrabber
 from console.demo_cameras import DemoCameras, scene
 from console.settings_cameras import CamerasSection
 

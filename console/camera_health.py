@@ -1,5 +1,5 @@
 """Camera health: every ``cameras.health_seconds`` each configured camera is probed through the same
-kind of grab processes as snapshots (console/cameras.py: off the event loop, hard time limits), and
+kind of grab processes as snapshots (console/camera_grab.py: off the event loop, hard time limits), and
 its frame is classified:
 
 - **offline**: no frame within the camera's ``timeout_seconds``, ``health_offline_probes`` times in
@@ -54,7 +54,7 @@ import numpy as np
 from sqlalchemy import select
 
 from console import audit
-from console.cameras import GrabError, ProcessGrabber, ThreadGrabber
+from console.camera_grab import GrabError, ProcessGrabber, ThreadGrabber
 from console.events import Draft
 from console.messages import HubMessage
 from console.settings_cameras import CameraEntry, CamerasSection

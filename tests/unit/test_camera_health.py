@@ -14,7 +14,7 @@ import pytest
 from console.camera_health import (
     CameraHealthWatch, FrameClassifier, ReferenceRefused, grey, scene as scene_of, similarity,
 )
-from console.cameras import GrabError, ThreadGrabber
+from console.camera_grab import GrabError, ThreadGrabber
 from console.events import Draft
 from console.settings_cameras import CamerasSection
 from console.store.database import Store

@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 
 from console.__main__ import main
-from console.cameras import (
-    CameraLinker, GrabError, GrabTimeout, ProcessGrabber, ThreadGrabber, capture_source, grab_jpeg,
-)
+from console.camera_grab import GrabError, GrabTimeout, ProcessGrabber, ThreadGrabber, capture_source, grab_jpeg
+from console.cameras import CameraLinker
 from console.errors import ConfigError
 from console.messages import HubMessage
 from console.registry import DeviceRegistry
