@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import percentile
-from console.camera_health import FrameClassifier, grey
+from console.camera_frames import FrameClassifier, grey
 from console.camera_grab import GrabTimeout, ProcessGrabber
 from console.demo_cameras import DemoCameras, scene
 from console.settings_cameras import CamerasSection

@@ -11,9 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from console.camera_health import (
-    CameraHealthWatch, FrameClassifier, ReferenceRefused, grey, scene as scene_of, similarity,
-)
+from console.camera_frames import FrameClassifier, grey, scene as scene_of, similarity
+from console.camera_health import CameraHealthWatch, ReferenceRefused
 from console.camera_grab import GrabError, ThreadGrabber
 from console.events import Draft
 from console.settings_cameras import CamerasSection
