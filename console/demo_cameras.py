@@ -5,20 +5,20 @@ recorders serve). Each picture is a fixed scene of the camera's own (shapes draw
 English name as a caption), the site time, and someone walking across it: a live picture, never
 frozen, that stays like its reference frame.
 
-Nothing runs while no one watches: a frame is drawn only for a connected client, five a second.
+Nothing runs while no one watches: a frame is drawn only for a connected client, five a second
+(console/mjpeg_server.py serves them).
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+
+from console.mjpeg_server import Frames, MjpegServer
 
 WIDTH, HEIGHT = 640, 360
 FPS = 5
@@ -52,12 +52,12 @@ class DemoCameras:
         self.cameras = cameras
         self.zone = ZoneInfo(timezone)
         self.scenes: dict[str, np.ndarray] = {}
-        self.server: ThreadingHTTPServer | None = None
+        self.server: MjpegServer | None = None
 
     @property
     def port(self) -> int:
         assert self.server is not None
-        return int(self.server.server_address[1])
+        return self.server.port
 
     def url(self, camera_id: str) -> str:
         return f"http://127.0.0.1:{self.port}/{camera_id}.mjpg"
@@ -80,39 +80,16 @@ class DemoCameras:
         return encoded.tobytes()
 
     def start(self) -> DemoCameras:
-        outer = self
+        def source(path: str) -> Frames | None:
+            camera_id = path.lstrip("/").removesuffix(".mjpg")
+            if camera_id not in self.cameras:
+                return None
+            return lambda: self.frame(camera_id, time.time())
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                camera_id = self.path.lstrip("/").removesuffix(".mjpg")
-                if camera_id not in outer.cameras:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.send_header("Cache-Control", "no-cache")
-                self.end_headers()
-                ends = time.monotonic() + MAX_SECONDS
-                try:
-                    while time.monotonic() < ends:
-                        jpeg = outer.frame(camera_id, time.time())
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
-                                         + f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
-                        self.wfile.flush()
-                        time.sleep(1 / FPS)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, name="mcc-demo-cameras", daemon=True).start()
+        self.server = MjpegServer(source, fps=FPS, seconds=MAX_SECONDS).start()
         return self
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.stop()
             self.server = None

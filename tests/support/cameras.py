@@ -4,10 +4,9 @@ camera that accepts and never answers; plus readers of what the console made of 
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import cv2
@@ -15,6 +14,7 @@ import numpy as np
 from sqlalchemy import select
 
 from console.broker import free_port
+from console.mjpeg_server import Frames, MjpegServer as Server
 from console.store.database import Store
 from console.store.tables import AuditRow, EventRow
 from tests.conftest import ConsoleProcess
@@ -36,52 +36,22 @@ def make_frames(count: int = 25, shade: int = 0) -> list[bytes]:
     return frames
 
 
-class MjpegServer:
-    """multipart/x-mixed-replace at /stream.mjpg, 25 frames a second, for as long as a client reads."""
+class MjpegServer(Server):
+    """/stream.mjpg, 25 frames a second for up to 30 s: ``frames`` in a loop, from the first for
+    every client (404 for any other path)."""
 
     def __init__(self, frames: list[bytes]):
-        self.frames = frames
-        self.requests = 0
-        outer = self
+        def source(path: str) -> Frames | None:
+            if path != "/stream.mjpg":
+                return None
+            loop = itertools.cycle(frames)
+            return lambda: next(loop)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                outer.requests += 1
-                if self.path != "/stream.mjpg":
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.send_header("Cache-Control", "no-cache")
-                self.end_headers()
-                try:
-                    for n in range(25 * 30):
-                        frame = outer.frames[n % len(outer.frames)]
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
-                                         + f"Content-Length: {len(frame)}\r\n\r\n".encode() + frame + b"\r\n")
-                        self.wfile.flush()
-                        time.sleep(0.04)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(source)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/stream.mjpg"
-
-    def __enter__(self) -> MjpegServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"http://127.0.0.1:{self.port}/stream.mjpg"
 
 
 class SilentServer:
@@ -114,50 +84,17 @@ class SilentServer:
             conn.close()
 
 
-class Stream:
-    """MJPEG at /stream.mjpg on a fixed port; ``frame()`` gives what is sent now. Stops and starts
-    again on the same port."""
+class Stream(Server):
+    """MJPEG at /stream.mjpg on a fixed port, 25 frames a second for up to 10 s; ``frame()`` gives
+    what is sent now (assign another to change the picture). Stops and starts again on the same port."""
 
-    def __init__(self, frame: Any) -> None:
+    def __init__(self, frame: Frames) -> None:
         self.frame = frame
-        self.port = free_port()
-        self.server: ThreadingHTTPServer | None = None
+        super().__init__(lambda _path: lambda: self.frame(), seconds=10, port=free_port())
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/stream.mjpg"
-
-    def start(self) -> Stream:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                try:
-                    for _ in range(25 * 10):
-                        frame = outer.frame()
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
-                                         + f"Content-Length: {len(frame)}\r\n\r\n".encode() + frame + b"\r\n")
-                        self.wfile.flush()
-                        time.sleep(0.04)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
 
 
 def audit_rows(console: ConsoleProcess, action: str) -> list[AuditRow]:
