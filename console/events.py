@@ -25,16 +25,19 @@ CameraKind = Literal["camera.offline", "camera.online", "camera.tamper", "camera
 SafetyKind = Literal["safety.gas", "safety.water_leak"]
 DeviceKind = Literal["device.online", "device.offline", "device.heartbeat", "device.fault"]
 BatteryKind = Literal["device.battery_low"]
-PatrolKind = Literal["patrol.checkpoint"]
+ElevatorKind = Literal["elevator.trapped", "elevator.fault"]
+PowerKind = Literal["power.failure"]
+PatrolKind = Literal["patrol.checkpoint", "patrol.checkpoint_missed", "patrol.round_missed"]
 RestoreKind = Literal[
-    "fire.restore", "access.restore", "parking.restore", "camera.restore", "safety.restore", "device.restore"
+    "fire.restore", "access.restore", "parking.restore", "camera.restore", "safety.restore", "device.restore",
+    "elevator.restore", "power.restore",
 ]
 
 ALL_KINDS: frozenset[str] = frozenset(
     kind
     for group in (
         FireKind, AccessKind, DoorKind, ParkingPassKind, ParkingFaultKind, CameraKind,
-        SafetyKind, DeviceKind, BatteryKind, PatrolKind, RestoreKind,
+        SafetyKind, DeviceKind, BatteryKind, ElevatorKind, PowerKind, PatrolKind, RestoreKind,
     )
     for kind in get_args(group)
 )
@@ -85,9 +88,24 @@ class BatteryData(EventData):
     battery: float | None = Field(None, ge=0, le=100)
 
 
+class ElevatorData(EventData):
+    car: str | None = Field(None, max_length=64, description="The lift's number or name (1号梯).")
+    floor: str | None = Field(None, max_length=16, description="Where the car stands (3F, B1).")
+    people: int | None = Field(None, ge=0, le=100, description="How many people are in the car, if known.")
+    code: str | None = Field(None, max_length=64, description="The lift controller's fault code.")
+    cause: str | None = Field(None, max_length=256)
+
+
+class PowerData(EventData):
+    on_backup: bool | None = Field(None, description="The panel or gateway runs on its backup battery.")
+    supply: str | None = Field(None, max_length=64, description="What lost mains: a panel, a building, a feeder.")
+
+
 class PatrolData(EventData):
     guard: str | None = Field(None, max_length=64)
     checkpoint: str | None = Field(None, max_length=64)
+    route: str | None = Field(None, max_length=64)
+    round: str | None = Field(None, max_length=64, description="The round (one walk of a route) it belongs to.")
 
 
 class RestoreData(EventData):
@@ -159,6 +177,16 @@ class BatteryEvent(EventBase):
     data: BatteryData = BatteryData()
 
 
+class ElevatorEvent(EventBase):
+    kind: ElevatorKind
+    data: ElevatorData = ElevatorData()
+
+
+class PowerEvent(EventBase):
+    kind: PowerKind
+    data: PowerData = PowerData()
+
+
 class PatrolEvent(EventBase):
     kind: PatrolKind
     data: PatrolData = PatrolData()
@@ -185,7 +213,7 @@ class RestoreEvent(EventBase):
 Event = Annotated[
     Union[
         FireEvent, AccessEvent, DoorEvent, ParkingEvent, ParkingFaultEvent, CameraEvent,
-        SafetyEvent, DeviceEvent, BatteryEvent, PatrolEvent, RestoreEvent,
+        SafetyEvent, DeviceEvent, BatteryEvent, ElevatorEvent, PowerEvent, PatrolEvent, RestoreEvent,
     ],
     Field(discriminator="kind"),
 ]

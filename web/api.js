@@ -92,6 +92,7 @@ export function answerText(step) {
   if (step.actor === "deadline") return t("answer.deadline", { v: a === "yes" ? t("answer.yes") : a === "no" ? t("answer.no") : String(a ?? "") });
   if (step.completed_by === "arrival") return t("answer.arrival");
   if (step.completed_by === "alarm_ack") return t("answer.ack");
+  if (step.completed_by === "alarm_clear") return t("answer.cleared");
   if (step.type === "dispatch") return a && a.guard ? t("answer.dispatched", { guard: a.guard }) : t("answer.done");
   if (step.type === "yes_no") return a === "yes" ? t("answer.yes") : a === "no" ? t("answer.no") : String(a ?? "");
   if (step.type === "choice") {

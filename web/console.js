@@ -306,6 +306,7 @@ function stepControls(step) {
     out.push(node);
   };
   if (step.completed_by === "arrival") out.push(el("p", "muted", t("step.arrival_hint")));
+  else if (step.completed_by === "alarm_clear") out.push(el("p", "muted", t("step.clear_hint")));
   else if (step.type === "check") b(t("step.do_check"), null, "primary");
   else if (step.type === "yes_no") {
     b(t("answer.yes"), "yes", "danger");
@@ -340,7 +341,7 @@ function stepControls(step) {
 
 /** A done step's answer: what a person typed (text, call record) or a guard's name is site data. */
 function answerNodes(s) {
-  if (s.actor === "deadline" || s.completed_by === "arrival" || s.completed_by === "alarm_ack") return [word(answerText(s))];
+  if (s.actor === "deadline" || s.completed_by) return [word(answerText(s))];
   if (s.type === "text") return [site(s.answer ?? "")];
   if (s.type === "dispatch" && s.answer && s.answer.guard) return tn("answer.dispatched", { guard: s.answer.guard });
   if (s.type === "call_record" && s.answer && typeof s.answer === "object") {
@@ -385,6 +386,7 @@ function renderSteps(d) {
       item.meta.append(...tn("step.done_by", { actor: s.actor || "", time: word(siteTime(s.done_at)) }), " · ", ...answerNodes(s));
     } else if (s.status === "open" && s.due_at) {
       item.meta.append(t("step.due_at", { time: siteTime(s.due_at) }), " ", countdown(s.due_at));
+      if (s.rounds) item.meta.append(" · ", ...tn("step.rounds", { n: s.rounds, actor: s.actor || "", time: word(siteTime(s.done_at)) }));
       if (s.deadline_fired) item.meta.append(" · ", t("step.deadline_fired"));
     }
     item.meta.hidden = !item.meta.childNodes.length;

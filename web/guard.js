@@ -339,6 +339,7 @@ function stepControls(taskId, step, canAct) {
   };
   if (step.status === "open") {
     if (step.completed_by === "arrival") out.push(el("p", "muted", t("guard.arrival_auto")));
+    else if (step.completed_by === "alarm_clear") out.push(el("p", "muted", t("guard.clear_auto")));
     else if (step.type === "check") b(t("step.do_check"), null, "primary");
     else if (step.type === "yes_no") {
       b(t("answer.yes"), "yes", "danger");

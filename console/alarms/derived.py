@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.alarms.engine import AlarmChange, raise_alarm
+from console.alarms.rules import DERIVED
 from console.events import Event
 from console.settings import RulesSection
 from console.store.tables import EventRow, PlateRow
 
-DERIVED_SEVERITY = {"access.denied_burst": "major", "parking.plate_blocked": "major"}
 _PLATE_NOISE = re.compile(r"[\s·•.\-]")
 
 
@@ -73,7 +73,7 @@ class DerivedAlarms:
         if (recent[0].received_at - recent[-1].received_at).total_seconds() > rule.window_seconds:
             return []
         return [raise_alarm(session, site=event.site, device_id=event.device_id, point=event.point,
-                            kind="access.denied_burst", severity=DERIVED_SEVERITY["access.denied_burst"],
+                            kind="access.denied_burst", severity=DERIVED["access.denied_burst"],
                             at=event.received_at, event_id=event_id, test=bool(event.data.test), momentary=True)]
 
     def _blocked_plate(self, event: Event, event_id: int, session: Session) -> list[AlarmChange]:
@@ -84,5 +84,5 @@ class DerivedAlarms:
         if normal not in self.blocked and normal not in self._blocked_from_console(session):
             return []
         return [raise_alarm(session, site=event.site, device_id=event.device_id, point=event.point,
-                            kind="parking.plate_blocked", severity=DERIVED_SEVERITY["parking.plate_blocked"],
+                            kind="parking.plate_blocked", severity=DERIVED["parking.plate_blocked"],
                             at=event.received_at, event_id=event_id, test=bool(event.data.test), momentary=True)]

@@ -13,7 +13,7 @@ from typing import Literal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from console.alarms.rules import ALARM_KINDS, RAISES, SEVERITY_RANK, clear_spec
+from console.alarms.rules import ALARM_KINDS, LIFE_SAFETY, MOMENTARY, RAISES, SEVERITY_RANK, clear_spec
 from console.events import Event, RestoreData
 from console.store.tables import AlarmRow, ShelfRow
 
@@ -47,7 +47,7 @@ def apply_event(session: Session, event: Event, event_id: int) -> list[AlarmChan
 def _raise(session: Session, event: Event, event_id: int, severity: str) -> AlarmChange:
     # A device that can only say "now" (a 433 MHz sensor's code, a button) never sends a clear:
     # its adapter marks the event momentary, and the alarm leaves the queue once acknowledged.
-    momentary = bool(event.data.model_extra and event.data.model_extra.get("momentary"))
+    momentary = event.kind in MOMENTARY or bool(event.data.model_extra and event.data.model_extra.get("momentary"))
     return raise_alarm(session, site=event.site, device_id=event.device_id, point=event.point, kind=event.kind,
                        severity=severity, at=event.received_at, event_id=event_id, test=bool(event.data.test),
                        momentary=momentary)
@@ -109,8 +109,9 @@ def raise_alarm(session: Session, *, site: str, device_id: str, point: str, kind
 
 
 def never_shelved(kind: str) -> bool:
-    """Fire alarms and every life-safety (critical) kind: gas, duress."""
-    return kind.startswith("fire.") or RAISES.get(kind) == "critical"
+    """Every fire signal and every life-safety kind (gas, people trapped in a lift, duress), and
+    anything else raised as critical."""
+    return kind.startswith("fire.") or kind in LIFE_SAFETY or RAISES.get(kind) == "critical"
 
 
 def shelve(session: Session, alarm: AlarmRow, at: datetime) -> None:

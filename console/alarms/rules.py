@@ -1,7 +1,8 @@
 """Which event kinds raise an alarm (and how severe), and which kinds clear which alarms.
 
-Severity ranks: 1 critical (life safety: fire, gas, duress), 2 major, 3 minor, 4 warning.
-Fire comes first: nothing ranks above a fire alarm, and fire kinds are never merged away.
+Severity ranks: 1 critical (life safety: fire, gas, people trapped in a lift, duress), 2 major,
+3 minor, 4 warning. Fire comes first: nothing ranks above a fire alarm, and fire kinds are never
+merged away. Every kind that can raise an alarm has a procedure (sops/; a contract test checks it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ SEVERITY_RANK: dict[str, int] = {"critical": 1, "major": 2, "minor": 3, "warning
 RAISES: dict[str, str] = {
     "fire.alarm": "critical",
     "safety.gas": "critical",
+    "elevator.trapped": "critical",
     "access.duress": "critical",
     "fire.supervisory": "major",
     "fire.feedback": "major",
@@ -22,6 +24,10 @@ RAISES: dict[str, str] = {
     "access.door_forced": "major",
     "access.tamper": "major",
     "safety.water_leak": "major",
+    "power.failure": "major",
+    # A missed checkpoint may be a guard in trouble (SOP 13 checks on the guard first).
+    "patrol.checkpoint_missed": "major",
+    "patrol.round_missed": "major",
     "access.door_held_open": "minor",
     "parking.barrier_fault": "minor",
     "parking.unpaid_exit": "minor",
@@ -29,9 +35,23 @@ RAISES: dict[str, str] = {
     "device.fault": "minor",
     "camera.offline": "minor",
     "camera.tamper": "minor",
+    "elevator.fault": "minor",
     "fire.isolated": "warning",
     "device.battery_low": "warning",
 }
+
+DERIVED: dict[str, str] = {"access.denied_burst": "major", "parking.plate_blocked": "major"}
+"""Alarm kinds no single event carries: the console's own rules raise them (console/alarms/derived.py)."""
+
+CAN_RAISE: dict[str, str] = {**RAISES, **DERIVED}
+"""The catalogue of every alarm kind and its severity: each one must have a procedure."""
+
+LIFE_SAFETY: frozenset[str] = frozenset({"fire.alarm", "safety.gas", "elevator.trapped", "access.duress"})
+"""People may be in danger: never shelved, never rate-limited, their task opens at once."""
+
+MOMENTARY: frozenset[str] = frozenset({"patrol.checkpoint_missed", "patrol.round_missed"})
+"""Kinds no later event clears (a round that was missed stays missed): raised already cleared, they
+leave the live queue once acknowledged, and their task carries on."""
 
 # Kinds that clear alarms on the same device and point without naming them in data.of.
 CLEARS_IMPLICITLY: dict[str, frozenset[str]] = {

@@ -32,6 +32,8 @@ class StepState:
     done_at: datetime | None = None
     due_at: datetime | None = None
     deadline_fired: bool = False
+    rounds: int = 0
+    """A recurring step: how many times it has been done."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,12 @@ class TaskMachine:
             raise TaskError(f"该步骤当前不可操作 / step {step_id} is {state.status}, not open")
         state.answer = _checked_answer(step, value)
         state.status, state.actor, state.done_at = "done", actor, at
+        if step.recurring:
+            # Done for this round: it opens again, due a full period from now, until the alarm clears.
+            assert step.deadline is not None  # the schema gives every recurring step one
+            state.rounds += 1
+            state.status, state.deadline_fired = "open", False
+            state.due_at = at + timedelta(seconds=self.book.limit_seconds(self.sop.id, step.deadline.limit))
         self._refresh(at)
 
     def fire_due(self, now: datetime) -> list[Effect]:
@@ -114,13 +122,18 @@ class TaskMachine:
                 effects.append(Effect("notify", state.id, tuple(rule.notify)))
 
     def complete_by(self, trigger: str, actor: str, at: datetime, value: Any = None) -> list[str]:
-        """The console did what an open step asks (``alarm_ack``, ``arrival``, or ``dispatch``
-        for the dispatch step): mark those steps done; return their ids."""
+        """The console did what an open step asks (``alarm_ack``, ``arrival``, ``alarm_clear``, or
+        ``dispatch`` for the dispatch step): mark those steps done; return their ids. The alarm's
+        clear also ends the recurring steps (their last answer is kept)."""
         if self.closed_at is not None:
             return []
         done = []
         for step in self.sop.steps:
             state = self.steps[step.id]
+            if trigger == "alarm_clear" and step.recurring and state.status == "open":
+                state.status, state.due_at, state.deadline_fired = "done", None, False
+                done.append(step.id)
+                continue
             matches = (step.type == "dispatch") if trigger == "dispatch" else step.completed_by == trigger
             if matches and state.status == "open":
                 state.answer = value if value is not None else True
@@ -167,7 +180,8 @@ class TaskMachine:
         """The step states as JSON-ready dicts, in SOP order (what the store keeps)."""
         return [
             {"id": s.id, "status": s.status, "answer": s.answer, "actor": s.actor,
-             "done_at": _iso(s.done_at), "due_at": _iso(s.due_at), "deadline_fired": s.deadline_fired}
+             "done_at": _iso(s.done_at), "due_at": _iso(s.due_at), "deadline_fired": s.deadline_fired,
+             **({"rounds": s.rounds} if s.rounds else {})}
             for s in (self.steps[step.id] for step in self.sop.steps)
         ]
 
@@ -182,6 +196,7 @@ class TaskMachine:
             states[step.id] = StepState(step.id) if item is None else StepState(
                 step.id, item["status"], item.get("answer"), item.get("actor"),
                 _parse(item.get("done_at")), _parse(item.get("due_at")), bool(item.get("deadline_fired")),
+                int(item.get("rounds", 0)),
             )
         return cls(sop, book, opened_at, states, repeats, closed_at, close_reason)
 

@@ -75,6 +75,8 @@ class TaskService(GuardDispatch):
                     self._log(session, task.row, SYSTEM, "alarm_cleared", now,
                               data={"alarm_id": alarm.id, "cleared_at": alarm.cleared_at})
                     out.touched[task.row.id] = task.row
+                    if task.row.alarm_id == alarm.id:  # the task's own alarm, not one joined to it
+                        self._complete_on_clear(session, task, alarm.cleared_at or now, out)
         self.finish(session, out)
         return out
 
@@ -104,6 +106,13 @@ class TaskService(GuardDispatch):
         self.finish(session, out)
         return out
 
+    def _complete_on_clear(self, session: Session, task: Loaded, at: datetime, out: Outcome) -> None:
+        """The device says the condition is over: the steps done by the clear are done, and the
+        recurring ones (a compensating patrol) end."""
+        for step_id in task.machine.complete_by("alarm_clear", SYSTEM, at):
+            self._log(session, task.row, SYSTEM, "answer", at, step=step_id, data={"by": "alarm_clear"})
+        self._save(task, out)
+
     def _open_for_alarm(self, session: Session, alarm: AlarmRow, now: datetime, out: Outcome) -> None:
         sop = self.book.by_alarm.get(alarm.kind)
         if sop is None or (alarm.shelved_until is not None and alarm.shelved_until > now):
@@ -128,6 +137,8 @@ class TaskService(GuardDispatch):
         if alarm.acknowledged and alarm.acked_by:  # the alarm came back after it was acknowledged
             for step_id in machine.complete_by("alarm_ack", alarm.acked_by, alarm.acked_at or now):
                 self._log(session, row, alarm.acked_by, "answer", now, step=step_id, data={"by": "alarm_ack"})
+        if alarm.cleared:  # a momentary alarm, or one that cleared while it was shelved
+            self._complete_on_clear(session, task, alarm.cleared_at or now, out)
         self._save(task, out)
         dispatch_step = next((s for s in sop.steps if s.type == "dispatch"), None)
         if dispatch_step is not None and dispatch_step.auto_assign:
@@ -215,6 +226,9 @@ class TaskService(GuardDispatch):
         if self._seen(session, key, out):
             return out
         step = task.machine.step(step_id)
+        if step.completed_by == "alarm_clear":
+            raise TaskError(f"此步骤在设备报告恢复时自动完成 / step {step_id} is done when the device reports "
+                            "that the condition is over (its restore)")
         if step.completed_by == "arrival":
             raise TaskError(f"到场须由被派遣的保安扫描现场二维码 / step {step_id} is done when the dispatched "
                             "guard scans the location's QR code")

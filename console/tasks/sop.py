@@ -13,16 +13,13 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from console.alarms.rules import RAISES
+from console.alarms.rules import CAN_RAISE
 from console.errors import ConfigError
 from console.settings import Settings
 
 SOPS_DIR = Path(__file__).resolve().parents[2] / "sops"
 
-# Alarm kinds that no single event carries: the console's own rules raise them (a run of denials
-# at one reader, a plate on the block list, a late patrol checkpoint).
-DERIVED_ALARM_KINDS = frozenset({"access.denied_burst", "parking.plate_blocked", "patrol.checkpoint_missed"})
-SOP_ALARM_KINDS = frozenset(RAISES) | DERIVED_ALARM_KINDS
+SOP_ALARM_KINDS = frozenset(CAN_RAISE)
 
 Role = Literal["operator_main", "operator_second", "guard", "supervisor", "project_manager", "engineering"]
 StepType = Literal["check", "yes_no", "choice", "text", "dispatch", "photo", "call_record", "approval"]
@@ -92,10 +89,16 @@ class Step(Strict):
     evidence: list[str] = Field(default_factory=list, description="What the step should leave behind.")
     choices: list[Choice] = Field(default_factory=list, description="choice: the cause codes offered.")
     fields: list[str] = Field(default_factory=list, description="call_record: the facts to record.")
-    completed_by: Literal["alarm_ack", "arrival"] | None = Field(
+    completed_by: Literal["alarm_ack", "arrival", "alarm_clear"] | None = Field(
         None, description="Done by the console itself: alarm_ack when the alarm is acknowledged, arrival "
-                          "when the dispatched guard proves arrival (QR code or checkpoint). A dispatch "
-                          "step is always done by dispatching a guard.",
+                          "when the dispatched guard proves arrival (QR code or checkpoint), alarm_clear "
+                          "when the device reports the condition over (detector back to normal, power "
+                          "back, lift released). A dispatch step is always done by dispatching a guard.",
+    )
+    recurring: bool = Field(
+        False, description="Done again and again until the alarm clears: after each answer the step opens "
+                           "once more, due its deadline's limit later (a compensating patrol every 2 h "
+                           "while a fire point is isolated). The clear ends it.",
     )
     auto_assign: bool = Field(
         False, description="dispatch: send the nearest free guard as soon as the task opens (the "
@@ -125,6 +128,14 @@ class Step(Strict):
             raise ValueError("a step completed by the alarm's acknowledgement is a check step")
         if self.auto_assign and self.type != "dispatch":
             raise ValueError("auto_assign applies to a dispatch step")
+        if self.completed_by == "alarm_clear" and (self.type != "check" or self.when is not None):
+            # Open from the start, so that a clear that comes early is never missed.
+            raise ValueError("a step completed by the alarm's clear is a check step with no when")
+        if self.recurring:
+            if self.type not in ("check", "photo", "text") or self.deadline is None:
+                raise ValueError("a recurring step is a check, photo or text step with a deadline")
+            if self.when is not None or self.completed_by is not None:
+                raise ValueError("a recurring step has no when and no completed_by (the alarm's clear ends it)")
         return self
 
 
@@ -255,6 +266,10 @@ def load_sops(folder: Path = SOPS_DIR, overrides: dict[str, dict[str, int]] | No
             owners = [s.id for s in sops if kind in s.applies_to]
             if len(owners) > 1 and owners[0] == sop.id:
                 problems.append((sop.id, f"alarm kind {kind} is handled by several SOPs: {', '.join(owners)}"))
+    covered = {kind for sop in sops for kind in sop.applies_to}
+    for kind in sorted(set(CAN_RAISE) - covered):
+        # A signal with no procedure is a signal nobody is told what to do with: refuse to run.
+        problems.append((str(folder), f"alarm kind {kind} has no procedure (its alarms would open no task)"))
     by_id = {sop.id: sop for sop in sops}
     for sop_id, limits in (overrides or {}).items():
         if sop_id not in by_id:

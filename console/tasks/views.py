@@ -79,6 +79,7 @@ def task_detail(
             "when": step.when.model_dump() if step.when else None,
             "choices": [{"code": c.code, "text": _text(c.text)} for c in step.choices],
             "fields": step.fields, "completed_by": step.completed_by, "evidence": step.evidence,
+            "recurring": step.recurring, "rounds": state.get("rounds", 0),
         })
     view.update({
         "close_reason": row.close_reason,

@@ -111,3 +111,36 @@ def test_a_repeat_joins_or_resets_as_the_sop_says() -> None:
     task = TaskMachine(reset_sop, BOOK, opened_at=T0)
     task.repeat(at(50))
     assert task.steps["confirm"].due_at == at(230)
+
+
+def test_a_recurring_patrol_reopens_after_each_round_until_the_alarm_clears() -> None:
+    task = TaskMachine(BOOK.sops["fire.isolated"], BOOK, opened_at=T0)
+    assert task.steps["patrol"].due_at == at(7200), "the first compensating patrol is due 2 h after the isolation"
+    task.answer("who_why", "消防维保更换探测器", "op", at(60))
+    task.answer("linkage", "no", "op", at(70))
+    task.answer("patrol", True, "guard7", at(6000))
+    patrol = task.steps["patrol"]
+    assert (patrol.status, patrol.rounds, patrol.due_at, patrol.actor) == ("open", 1, at(6000 + 7200), "guard7")
+    # The next round is late: the supervisor is told once, and the step stays open for the late round.
+    assert task.fire_due(at(6000 + 7200)) == [Effect("notify", "patrol", ("supervisor",))]
+    assert task.fire_due(at(6000 + 7300)) == []
+    task.answer("patrol", True, "guard8", at(6000 + 7500))
+    assert (task.steps["patrol"].rounds, task.steps["patrol"].due_at) == (2, at(6000 + 7500 + 7200))
+    with pytest.raises(TaskError, match="required steps are still open: ack, restored"):
+        task.close("op", "operator", at(14000))
+    # The panel reports the point restored: the restore step is done and the patrols end.
+    assert task.complete_by("alarm_clear", "system", at(15000)) == ["patrol", "restored"]
+    assert task.steps["patrol"].status == "done" and task.steps["patrol"].due_at is None
+    assert task.fire_due(at(30000)) == []
+    with pytest.raises(TaskError, match="not open"):
+        task.answer("patrol", True, "guard7", at(15100))
+    reloaded = TaskMachine.load(task.sop, BOOK, T0, task.dump_steps())
+    assert reloaded.steps["patrol"].rounds == 2, "the count of rounds survives the store"
+
+
+def test_a_step_done_by_the_clear_waits_for_the_device_not_for_a_person() -> None:
+    task = TaskMachine(BOOK.sops["safety.gas"], BOOK, opened_at=T0)
+    assert task.steps["normal"].status == "open"
+    assert task.complete_by("alarm_ack", "op", at(10)) == ["ack"]
+    assert task.complete_by("alarm_clear", "system", at(600)) == ["normal"]
+    assert task.steps["normal"].done_at == at(600)
