@@ -47,7 +47,8 @@ class Device:
     points: dict[str, str] = field(default_factory=dict, hash=False)  # address -> point kind
     adapter: str = ""  # a vendor format the device speaks (simulator_vendors.py); "" = native
     address: str = ""  # its id in that format
-    kind: str = ""  # what a sensor is (smoke_detector, gas, water_leak)
+    kind: str = ""  # what a sensor is (smoke_detector, gas, water_leak, elevator, power_monitor)
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def load_devices(path: Path = DEFAULT_DEVICES) -> list[Device]:
             id=e["id"], role=e["role"], floor=str(e.get("floor", "")), zone=e.get("zone", ""),
             points={addr: p.get("kind", "") for addr, p in (e.get("points") or {}).items()},
             adapter=e.get("adapter", ""), address=e.get("address", ""), kind=e.get("kind", ""),
+            name=e.get("name", ""),
         )
         for e in entries
     ]
@@ -90,6 +92,10 @@ def _role(*roles: str) -> Callable[[Device], bool]:
 
 def _vendor(adapter: str) -> Callable[[Device], bool]:
     return lambda d: d.adapter == adapter
+
+
+def _kind(*kinds: str) -> Callable[[Device], bool]:
+    return lambda d: d.kind in kinds
 
 
 def _lane(exit_lane: bool) -> Callable[[Device], bool]:
@@ -125,7 +131,11 @@ class Traffic:
         self._incident_mix: Mix = [
             (2, _role("fire_panel"), self._fire_alarm),
             (2, _role("fire_panel"), self._fire_fault),
-            (1, _role("sensor"), self._sensor_alarm),
+            (1, _kind(*Z2M_KEYS), self._sensor_alarm),
+            (0.6, _kind("gas"), self._sensor_alarm),
+            (0.8, _kind("elevator"), self._lift_trapped),
+            (0.3, _kind("elevator"), self._lift_fault),
+            (0.4, _kind("power_monitor"), self._power_failure),
             (4, _role("door"), self._denied),
             (1, _role("door"), self._forced),
             (2, _role("door"), self._held_open),
@@ -274,6 +284,23 @@ class Traffic:
         _key, alarm = Z2M_KEYS.get(sensor.kind, ("smoke", "fire.alarm"))
         family = alarm.split(".")[0]
         return self._episode(at, sensor.id, None, alarm, {}, (20, 90), f"{family}.restore", {"of": alarm})
+
+    def _lift_trapped(self, at: float, lift: Device) -> list[Message]:
+        # Someone presses the car's alarm button; the lift box reports the car's floor. The
+        # contractor releases them a few minutes later (in the demo; the limit is 30 min).
+        floor = self._rng.choice(["2F", "3F", "5F", "8F", "B1"])
+        return self._episode(at, lift.id, None, "elevator.trapped",
+                             {"car": lift.name or lift.id, "floor": floor, "people": self._rng.randint(1, 4)},
+                             (120, 600), "elevator.restore", {"of": "elevator.trapped"})
+
+    def _lift_fault(self, at: float, lift: Device) -> list[Message]:
+        code = self._rng.choice(["E30 门锁回路断开", "E12 平层感应器故障", "E51 变频器过热"])
+        return self._episode(at, lift.id, None, "elevator.fault", {"code": code.split()[0], "cause": code},
+                             (60, 300), "elevator.restore", {"of": "elevator.fault"})
+
+    def _power_failure(self, at: float, monitor: Device) -> list[Message]:
+        return self._episode(at, monitor.id, None, "power.failure", {"on_backup": True, "supply": "市电"},
+                             (60, 300), "power.restore", {"of": "power.failure"})
 
     def _fire_fault(self, at: float, panel: Device) -> list[Message]:
         if not panel.points:

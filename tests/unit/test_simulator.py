@@ -37,7 +37,8 @@ CANONICAL_KINDS = {
     "safety.gas", "safety.water_leak", "safety.restore",
     "device.online", "device.offline", "device.heartbeat", "device.battery_low", "device.fault",
     "device.restore",
-    "patrol.checkpoint",
+    "elevator.trapped", "elevator.fault", "elevator.restore", "power.failure", "power.restore",
+    "patrol.checkpoint", "patrol.checkpoint_missed", "patrol.round_missed",
 }
 ROLES = {"fire_panel", "door", "lane", "camera", "sensor", "gateway"}
 START = datetime(2025, 3, 1, 9, 0, tzinfo=SITE_TZ)
@@ -121,8 +122,24 @@ def test_two_hours_of_traffic_keep_the_native_contract():
     assert {"access.granted", "parking.entry", "parking.exit", "device.heartbeat", "fire.alarm",
             "fire.fault", "fire.restore", "access.denied", "access.door_held_open",
             "access.door_closed", "parking.barrier_fault", "parking.restore",
-            "device.battery_low"} <= {e["type"] for e in events}
+            "device.battery_low", "elevator.trapped", "elevator.restore", "power.failure",
+            "power.restore"} <= {e["type"] for e in events}
     assert {m.payload for m in messages if m.retain} == {"online", "offline"}
+
+
+def test_lifts_trap_people_gas_leaks_and_mains_fail_now_and_then_and_each_is_over_later():
+    messages = two_hours()
+    events = [(m.at, m.topic.split("/")[3] if m.topic.startswith("mcc/v1/") else m.topic, m.kind)
+              for m in messages if not m.retain]
+    kinds = [kind for _, _, kind in events]
+    assert 5 <= kinds.count("elevator.trapped") <= 40, kinds.count("elevator.trapped")
+    assert kinds.count("safety.gas") >= 3 and kinds.count("power.failure") >= 1
+    trapped = [json.loads(m.payload) for m in messages if m.kind == "elevator.trapped"]
+    assert all(e["data"]["car"].endswith("客梯") and e["data"]["people"] >= 1 for e in trapped), trapped[:2]
+    for at, device, kind in events:
+        if kind in ("elevator.trapped", "power.failure") and at < 7200 - 600:
+            over = kind.split(".")[0] + ".restore"
+            assert any(t > at and d == device and k == over for t, d, k in events), (at, device, kind)
 
 
 def test_every_fire_alarm_is_restored_20_to_90_seconds_later_on_its_point():
