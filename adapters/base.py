@@ -12,31 +12,18 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Literal
 
 from paho.mqtt.client import topic_matches_sub
 
-from console.errors import PayloadError
-from console.events import Draft
-from console.registry import DeviceRegistry
-from console.settings import DeviceEntry, check_topic_filter
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    """One MQTT message as it arrived."""
-
-    topic: str
-    payload: bytes
-    retain: bool
-    received_at: datetime
-    qos: int = 1
-    mid: int = 0
-    dup: bool = False
-    reply: Callable[[], None] | None = field(default=None, compare=False, repr=False)
-    """For messages that did not come over MQTT (a GB/T 26875.3 TCP link): called after the
-    commit that stored the message, instead of the MQTT ack (there: the protocol's confirm)."""
+from console.contract import (
+    AnnouncedDevice,
+    DeviceLookup,
+    Draft,
+    InboundMessage,
+    PayloadError,
+    check_topic_filter,
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +63,7 @@ class Inventory:
     """A device an adapter announces (``entry``), or withdraws (``entry`` None, ``device_id`` set)."""
 
     device_id: str
-    entry: DeviceEntry | None = None
+    entry: AnnouncedDevice | None = None
 
 
 Translate = Callable[[InboundMessage, Any, "AdapterContext"], Sequence[Draft]]
@@ -89,13 +76,13 @@ class AdapterContext:
     site: str
     topic: str
     limits: Limits = Limits()
-    registry: DeviceRegistry | None = None
+    registry: DeviceLookup | None = None
     adapter: str = ""
     timezone: str = ""
     """The site's IANA zone, for formats that send naive local times (Tasmota ``Time``)."""
     """For formats whose payload does not say what a sensor is (ESPHome, Homie, 433 MHz codes):
     ``registry.kind_of(site, device_id, point)``. Adapters emit the vendor's own device id; the
-    ingest maps it to the registered id (``DeviceEntry.address``)."""
+    ingest maps it to the registered id (the registry entry's ``address``)."""
 
     def kind_of(self, device_id: str, point: str = "") -> str:
         """What the registry says the device (by its vendor id) or one of its points is; "" if unknown."""

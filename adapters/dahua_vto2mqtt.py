@@ -33,10 +33,16 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, derived_id, json_object, number, raw_payload, split_below,
+    AdapterContext,
+    AdapterDef,
+    InboundMessage,
+    derived_id,
+    json_object,
+    number,
+    raw_payload,
+    split_below,
 )
-from console.errors import PayloadError
-from console.events import Draft
+from console.contract import Draft, PayloadError
 
 ACTIONS = frozenset({"Start", "Stop", "Pulse"})
 BRIDGE_LEAVES = frozenset({"Command", "MagneticLock"})

@@ -12,10 +12,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, derived_id, json_object, number, raw_payload,
+    AdapterContext,
+    AdapterDef,
+    InboundMessage,
+    derived_id,
+    json_object,
+    number,
+    raw_payload,
 )
-from console.errors import PayloadError
-from console.events import Draft
+from console.contract import Draft, PayloadError
 
 # `access` values (compared case-insensitively). "Denied" is only sent for a card that is not in
 # the user list; "Wrong pin code" comes from firmware with PIN support (rfid.esp).

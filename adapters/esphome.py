@@ -13,9 +13,8 @@ import hashlib
 import math
 from typing import Any
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, decode_text, derived_id
-from console.errors import PayloadError
-from console.events import Draft
+from adapters.base import AdapterContext, AdapterDef, decode_text, derived_id
+from console.contract import Draft, InboundMessage, PayloadError
 
 TAMPER, FAULT = "<tamper>", "<fault>"  # resolved per device: on a fire detector, fire.fault (§7)
 # Registry kind -> (kind raised while ON, data.cause); OFF restores it (data.of, "via": "state").

@@ -36,10 +36,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, decode_text, derived_id, json_object, raw_payload, split_below,
+    AdapterContext,
+    AdapterDef,
+    InboundMessage,
+    decode_text,
+    derived_id,
+    json_object,
+    raw_payload,
+    split_below,
 )
-from console.errors import PayloadError
-from console.events import Draft
+from console.contract import Draft, PayloadError
 
 LANES = {"lane_in": "parking.entry", "lane_out": "parking.exit"}
 # COCO vehicles Frigate's LPR runs on, plus the object a dedicated LPR camera tracks.

@@ -1,6 +1,6 @@
 """GB/T 26875.3-2011 frames from user information transmission devices (用户信息传输装置).
 
-The console's TCP receiver (console/gb26875_server.py) cuts the byte stream into frames and hands
+The console's TCP receiver (console/wire/gb26875_receiver.py) cuts the byte stream into frames and hands
 each whole frame to the ingest as ``gb26875/<source address hex>``; this module parses it
 (device-formats.md section 5) and also builds the frames the centre sends (confirm, deny, 查岗).
 
@@ -35,7 +35,7 @@ Decisions where the section is silent (see also the receiver's docstring):
   rounded to 6 decimals (type 4 raw 4 → 0.4 MPa, not 0.4000000000000001; type 3 raw −55 →
   −5.5 °C). Both pressure types have quantity ``pressure``; the unit (MPa, kPa) tells them apart.
   The time-series sink writes ``value`` tagged with ``quantity`` and ``unit``
-  (console/timeseries_points.py). The event raises and clears no alarm; to the ingest it is a
+  (console/sinks/points.py). The event raises and clears no alarm; to the ingest it is a
   sign of life like any message.
 - An analog type outside table 6 (0, 13–255) is still an event (the device spoke, and a vendor's
   own quantity is worth keeping): ``quantity: "unknown"``, no ``unit``, ``value`` = raw unscaled;
@@ -49,9 +49,8 @@ from functools import reduce
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, raw_payload
-from console.errors import PayloadError
-from console.events import Draft
+from adapters.base import AdapterContext, AdapterDef, raw_payload
+from console.contract import Draft, InboundMessage, PayloadError
 
 START, END = b"@@", b"##"
 HEAD = 27  # start .. command byte; the data unit follows

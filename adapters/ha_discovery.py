@@ -27,13 +27,18 @@ import re
 from typing import Any
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, Inventory, derived_id, json_object, prefix_depth, raw_payload,
+    AdapterContext,
+    AdapterDef,
+    InboundMessage,
+    Inventory,
+    derived_id,
+    json_object,
+    prefix_depth,
+    raw_payload,
     text_payload,
 )
 from adapters.esphome import parse_on, sensor_events
-from console.errors import PayloadError
-from console.events import Draft
-from console.settings import DeviceEntry
+from console.contract import AnnouncedDevice, Draft, PayloadError
 
 KINDS = {"smoke": "smoke_detector", "gas": "gas", "carbon_monoxide": "co", "moisture": "water_leak",
          "door": "door_contact", "garage_door": "door_contact", "opening": "door_contact", "tamper": "tamper",
@@ -87,9 +92,9 @@ def inventory(message: InboundMessage, ctx: AdapterContext) -> list[Inventory]:
     name = config.get("name")
     device = config.get("device") if isinstance(config.get("device"), dict) else {}
     label = " ".join(str(part) for part in (device.get("name"), name) if part) if device or name else ""
-    entry = DeviceEntry(id=entity_id(levels), name=str(name or levels[-1])[:64], role="sensor",
-                        kind=KINDS.get(device_class or "", device_class or ""), adapter="ha-discovery",
-                        address=state_topic, label=label[:100])
+    entry = AnnouncedDevice(id=entity_id(levels), name=str(name or levels[-1])[:64], role="sensor",
+                            kind=KINDS.get(device_class or "", device_class or ""), adapter="ha-discovery",
+                            address=state_topic, label=label[:100])
     return [Inventory(entry.id, entry)]
 
 

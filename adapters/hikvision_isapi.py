@@ -28,11 +28,18 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, Limits, decode_text, derived_id, json_object, number,
-    prefix_depth, raw_payload,
+    AdapterContext,
+    AdapterDef,
+    InboundMessage,
+    Limits,
+    decode_text,
+    derived_id,
+    json_object,
+    number,
+    prefix_depth,
+    raw_payload,
 )
-from console.errors import PayloadError
-from console.events import Draft
+from console.contract import Draft, PayloadError
 
 MAC = re.compile(r"[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}")
 LANES = {"lane_in": "parking.entry", "lane_out": "parking.exit"}

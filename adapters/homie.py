@@ -8,10 +8,9 @@ are plain strings. A property value means something only when the registry gives
 
 from __future__ import annotations
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, decode_text, derived_id
+from adapters.base import AdapterContext, AdapterDef, decode_text, derived_id
 from adapters.esphome import parse_on, sensor_events, short
-from console.errors import PayloadError
-from console.events import Draft
+from console.contract import Draft, InboundMessage, PayloadError
 
 # $state → kind. "init" (connecting) and "sleeping" (announced silence) mean nothing; "lost" is
 # the root device's will. A zero-length $state removes the device (an admin's act): nothing.

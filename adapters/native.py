@@ -6,12 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, Limits, json_any, raw_payload, text_payload,
+    AdapterContext,
+    AdapterDef,
+    InboundMessage,
+    Limits,
+    json_any,
+    raw_payload,
+    text_payload,
 )
-from console.errors import PayloadError
-from console.events import ALL_KINDS, Draft
-
-
+from console.contract import ALL_KINDS, Draft, PayloadError
 
 
 def parse_timestamp(value: Any) -> datetime:

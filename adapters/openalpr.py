@@ -31,9 +31,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, json_object, number
-from console.errors import PayloadError
-from console.events import Draft
+from adapters.base import AdapterContext, AdapterDef, json_object, number
+from console.contract import Draft, InboundMessage, PayloadError
 
 LANES = {"lane_in": "parking.entry", "lane_out": "parking.exit"}
 # Epoch seconds in the 2014 docs, ms in groups, heartbeats and Rekor v2 frames. 1e11 s is the

@@ -13,10 +13,9 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, decode_text, derived_id, json_any
+from adapters.base import AdapterContext, AdapterDef, decode_text, derived_id, json_any
 from adapters.esphome import sensor_events, short
-from console.errors import PayloadError
-from console.events import Draft
+from console.contract import Draft, InboundMessage, PayloadError
 
 RF_LEVEL = "433toMQTT"  # codes received; also the gateway's echo of a code it was told to send
 LWT_LEVEL = "LWT"  # "online" on connect, "offline" as the will (retained; older builds capitalise them)

@@ -25,10 +25,9 @@ from typing import Any
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, decode_text, derived_id, json_any
+from adapters.base import AdapterContext, AdapterDef, decode_text, derived_id, json_any
 from adapters.esphome import parse_on, sensor_events
-from console.errors import PayloadError
-from console.events import Draft
+from console.contract import Draft, InboundMessage, PayloadError
 
 NAMESPACE = "spBv1.0"
 NODE_TYPES = frozenset({"NBIRTH", "NDEATH", "NDATA", "NCMD"})

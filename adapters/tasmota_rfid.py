@@ -14,10 +14,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, derived_id, json_object, raw_payload, text_payload,
+    AdapterContext,
+    AdapterDef,
+    InboundMessage,
+    derived_id,
+    json_object,
+    raw_payload,
+    text_payload,
 )
-from console.errors import PayloadError
-from console.events import Draft
+from console.contract import Draft, PayloadError
 
 PATROL_POINT = "patrol_point"  # DeviceEntry.kind of a reader that is a guard-tour checkpoint
 PREFIXES = ("tele", "stat")  # Tasmota's %prefix% levels that carry device reports

@@ -17,10 +17,15 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from adapters.base import (
-    AdapterContext, AdapterDef, InboundMessage, Limits, decode_text, derived_id, json_any,
+    AdapterContext,
+    AdapterDef,
+    InboundMessage,
+    Limits,
+    decode_text,
+    derived_id,
+    json_any,
 )
-from console.errors import PayloadError
-from console.events import Draft
+from console.contract import Draft, PayloadError
 
 HEARTBEAT_BUCKET = timedelta(minutes=15)
 TAMPER, FAULT = "<tamper>", "<fault>"  # resolved per device: fire detector or not (§7)

@@ -118,7 +118,7 @@ def _measure(console: Any, db_kind: str, duration: float, alarms: int, rate: flo
     from playwright.sync_api import sync_playwright
 
     token = console.login("wall")
-    _publish_all(console.broker.port, _alarm_events(alarms))
+    _publish_all(console.demo.broker.port, _alarm_events(alarms))
     deadline = time.monotonic() + 120
     while (active := _active_alarms(console, token)) < alarms and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -138,7 +138,7 @@ def _measure(console: Any, db_kind: str, duration: float, alarms: int, rate: flo
             time.sleep(2)  # let the first render settle before recording
 
             stop, sent = threading.Event(), []
-            traffic = threading.Thread(target=_background, args=(console.broker.port, rate, stop, sent), daemon=True)
+            traffic = threading.Thread(target=_background, args=(console.demo.broker.port, rate, stop, sent), daemon=True)
             cpu0 = cpu_seconds(console.process.pid)
             page.evaluate("window.__mccBench.recording = true")
             traffic.start()

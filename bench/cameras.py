@@ -4,7 +4,7 @@ costs through the grab processes, and what those processes hold in memory.
 - **classify**: FrameClassifier.classify (grey + figures + the scene against a reference) on
   frames of 640×360, 1280×720 and 1920×1080, timed in this process.
 - **grab**: ProcessGrabber with ``workers`` processes against the demo's MJPEG cameras
-  (console/demo_cameras.py: OpenCV-drawn, served from this process over local HTTP), ``grabs``
+  (console/demo/cameras.py: OpenCV-drawn, served from this process over local HTTP), ``grabs``
   grabs spread over ``cameras`` cameras, ``workers`` at a time; each grab's wall time from the
   request to its JPEG; grabs per second overall. Then one grab of a camera that accepts and never
   answers: its time is the camera's limit plus the grace, and its process is killed.
@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from bench.common import percentile
-from console.camera_frames import FrameClassifier, grey
-from console.camera_grab import GrabTimeout, ProcessGrabber
-from console.demo_cameras import DemoCameras, scene
-from console.settings_cameras import CamerasSection
+from console.demo.cameras import DemoCameras, scene
+from console.settings.cameras import CamerasSection
+from console.video.frames import FrameClassifier, grey
+from console.video.grab import GrabTimeout, ProcessGrabber
 
 SIZES = ((640, 360), (1280, 720), (1920, 1080))
 

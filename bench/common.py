@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from console.broker import ManagedMosquitto, free_port
+from console.demo.broker import ManagedMosquitto, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = "bench"

@@ -102,7 +102,7 @@ def run(db_kind: str, duration: float, rate: float = 500.0, probe_rate: float = 
 def _measure(console: Any, db_kind: str, duration: float, rate: float, probe_rate: float) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     go, results = ctx.Event(), ctx.Queue()
-    port = console.broker.port
+    port = console.demo.broker.port
     procs = [
         ctx.Process(target=_background, args=(port, rate, WARMUP + duration + 1.0, go, results), daemon=True),
         ctx.Process(target=_probes, args=(port, probe_rate, duration, go, results), daemon=True),

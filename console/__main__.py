@@ -48,7 +48,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from console.app import create_app
-
     from console.tasks.sop import load_site_sops
 
     settings = _settings(args)
@@ -67,7 +66,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    from console import audit, auth
+    from console.people import auth
+    from console.store import audit
     from console.store.database import Store
 
     settings = _settings(args)
@@ -89,7 +89,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from console import audit
+    from console.store import audit
     from console.store.database import Store
 
     store = Store(_settings(args).database.url)
@@ -106,7 +106,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from console.simulator import run_simulator
+    from console.demo.simulator import run_simulator
 
     stats = run_simulator(args.broker, args.site, rate=args.rate, seed=args.seed, duration=args.duration)
     print(stats)
@@ -114,7 +114,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_drill_start(args: argparse.Namespace) -> int:
-    from console.drill import drill_message, publish_once
+    from console.people.drills import drill_message, publish_once
     from console.tasks.sop import load_site_sops
 
     settings = _settings(args)
@@ -127,7 +127,7 @@ def cmd_drill_start(args: argparse.Namespace) -> int:
 
 
 def cmd_devices_export(args: argparse.Namespace) -> int:
-    from console import registry_io
+    from console.devices import registry_io
 
     devices = _settings(args).devices.entries
     text = registry_io.to_csv(devices) if args.format == "csv" else registry_io.to_yaml(devices)
@@ -136,7 +136,7 @@ def cmd_devices_export(args: argparse.Namespace) -> int:
 
 
 def cmd_devices_import(args: argparse.Namespace) -> int:
-    from console import registry_io
+    from console.devices import registry_io
 
     try:
         text = args.file.read_text(encoding="utf-8-sig")
@@ -161,7 +161,7 @@ def cmd_devices_import(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from console.demo import run_demo
+    from console.demo.run import run_demo
 
     return run_demo(Path(args.data), port=args.port, rate=args.rate)
 

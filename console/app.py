@@ -13,14 +13,31 @@ from fastapi.staticfiles import StaticFiles
 
 from console import __version__
 from console.api import (
-    alarms, auth, cameras, devices, displays, events, floorplans, guards, health, kpis, pages, plates, reports, shelves,
-    snapshots, sops, tasks, users, ws,
+    alarms,
+    auth,
+    cameras,
+    devices,
+    displays,
+    events,
+    floorplans,
+    guards,
+    health,
+    kpis,
+    pages,
+    plates,
+    reports,
+    shelves,
+    snapshots,
+    sops,
+    tasks,
+    users,
+    ws,
 )
 from console.runtime import Runtime
 from console.settings import Settings
 from console.tasks.machine import TaskError
-from console.tasks.places import PlaceError
 from console.tasks.outcome import Forbidden, NotFound
+from console.tasks.places import PlaceError
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "

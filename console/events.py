@@ -6,45 +6,30 @@ typed ``Event`` or raises PayloadError with a reason an admin can read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from console.errors import PayloadError
-
-FireKind = Literal["fire.alarm", "fire.fault", "fire.supervisory", "fire.feedback", "fire.isolated", "fire.reset"]
-AccessKind = Literal["access.granted", "access.denied"]
-DoorKind = Literal[
-    "access.door_forced", "access.door_held_open", "access.door_closed", "access.tamper", "access.duress"
-]
-ParkingPassKind = Literal["parking.entry", "parking.exit", "parking.unpaid_exit", "parking.barrier_opened"]
-ParkingFaultKind = Literal["parking.barrier_fault"]
-CameraKind = Literal["camera.offline", "camera.online", "camera.tamper", "camera.motion"]
-SafetyKind = Literal["safety.gas", "safety.water_leak"]
-DeviceKind = Literal["device.online", "device.offline", "device.heartbeat", "device.fault"]
-BatteryKind = Literal["device.battery_low"]
-ElevatorKind = Literal["elevator.trapped", "elevator.fault"]
-PowerKind = Literal["power.failure"]
-PatrolKind = Literal["patrol.checkpoint", "patrol.checkpoint_missed", "patrol.round_missed"]
-RestoreKind = Literal[
-    "fire.restore", "access.restore", "parking.restore", "camera.restore", "safety.restore", "device.restore",
-    "elevator.restore", "power.restore",
-]
-
-ALL_KINDS: frozenset[str] = frozenset(
-    kind
-    for group in (
-        FireKind, AccessKind, DoorKind, ParkingPassKind, ParkingFaultKind, CameraKind,
-        SafetyKind, DeviceKind, BatteryKind, ElevatorKind, PowerKind, PatrolKind, RestoreKind,
-    )
-    for kind in get_args(group)
+from console.contract import (
+    ALL_KINDS,
+    AccessKind,
+    BatteryKind,
+    CameraKind,
+    DeviceKind,
+    DoorKind,
+    Draft,
+    ElevatorKind,
+    FireKind,
+    ParkingFaultKind,
+    ParkingPassKind,
+    PatrolKind,
+    PowerKind,
+    RestoreKind,
+    SafetyKind,
+    family,
 )
-
-
-def family(kind: str) -> str:
-    return kind.split(".", 1)[0]
+from console.errors import PayloadError
 
 
 class EventData(BaseModel):
@@ -220,18 +205,6 @@ Event = Annotated[
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
-@dataclass(frozen=True)
-class Draft:
-    """What an adapter says a message means, before validation."""
-
-    kind: str
-    site: str
-    device_id: str
-    source_id: str
-    ts: Any
-    point: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-    retained: bool = False
 
 
 def validate_event(draft: Draft, adapter: str, received_at: datetime) -> Event:

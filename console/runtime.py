@@ -12,22 +12,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from console import __version__
-from console.camera_health import CameraHealthWatch
-from console.cameras import CameraLinker
-from console.displays import DisplayBook, DisplayWatch
-
-from console.events import Draft
-from console.gb26875_server import Gb26875Receiver
-from console.health_watch import SilenceWatch
-from console.hub import Hub
-from console.notify import Notifier
-from console.ingest import Ingest
+from console.alarms.views import alarm_view
+from console.contract import Draft
+from console.devices import parking
+from console.devices.admin import load_registered_devices
+from console.devices.registry import DeviceRegistry
+from console.devices.silence import SilenceWatch
 from console.messages import HubMessage
-from console.mqtt import MqttConnection
-from console.pipeline import IngestWorker
-from console.device_admin import load_registered_devices
-from console.registry import DeviceRegistry
+from console.people.displays import DisplayBook, DisplayWatch
 from console.settings import Settings, evidence_folder
+from console.sinks.hub import Hub
+from console.sinks.notify import Notifier
+from console.sinks.points import Point, task_kpis
+from console.sinks.timeseries import TimeSeriesSink
 from console.store.database import Store
 from console.store.tables import TaskLogRow, TaskRow
 from console.tasks.deadlines import DeadlineLoop
@@ -35,10 +32,12 @@ from console.tasks.outcome import Notice, Outcome
 from console.tasks.service import TaskService
 from console.tasks.sop import load_site_sops
 from console.tasks.views import task_summary
-from console.views import alarm_view
-from console.timeseries import TimeSeriesSink
-from console.timeseries_points import Point, task_kpis
-from console import parking
+from console.video.health import CameraHealthWatch
+from console.video.linker import CameraLinker
+from console.wire.gb26875_receiver import Gb26875Receiver
+from console.wire.ingest import Ingest
+from console.wire.mqtt import MqttConnection
+from console.wire.writer import IngestWorker
 
 log = logging.getLogger("mcc.runtime")
 WEB = Path(__file__).resolve().parents[1] / "web"

@@ -22,8 +22,9 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from console import audit, auth
-from console.broker import ManagedMosquitto, free_port
+from console.demo.broker import ManagedMosquitto, free_port
+from console.people import auth
+from console.store import audit
 from console.store.database import Store
 
 REPO = Path(__file__).resolve().parents[1]

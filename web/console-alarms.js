@@ -344,7 +344,7 @@ export function createAlarmsView({ root }) {
   }
 
   function renderCams(a) {
-    // a snapshot past its keeping (console/snapshot_retention.py) has no url any more: not shown
+    // a snapshot past its keeping (console/video/retention.py) has no url any more: not shown
     const snaps = (Array.isArray(a.snapshots) ? a.snapshots : []).filter((s) => typeof s === "string" || s.url);
     const want = JSON.stringify(snaps.map((s) => s.url || s.image_url || s));
     if (cams.dataset.sig !== want) {

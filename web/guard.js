@@ -447,7 +447,7 @@ function renderPhotos(d) {
     li.dataset.id = String(e.id);
     const img = el("img");
     img.src = e.url;
-    // the console's own evidence is a camera's snapshot of the alarm (console/cameras.py)
+    // the console's own evidence is a camera's snapshot of the alarm (console/video/linker.py)
     const camera = e.uploaded_by === "system";
     img.alt = camera ? t("guard.snapshot_alt", { time: siteTime(e.uploaded_at) }) : t("guard.photo_alt", { id: e.id });
     img.loading = "lazy";

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from console.events import ALL_KINDS, family
+from console.contract import ALL_KINDS, family
 
 SEVERITY_RANK: dict[str, int] = {"critical": 1, "major": 2, "minor": 3, "warning": 4}
 

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from console import audit
 from console.alarms.engine import acknowledge
+from console.alarms.views import alarm_view
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, SiteWatcher, client_address
 from console.messages import HubMessage
+from console.store import audit
 from console.store.tables import AlarmRow
-from console.views import alarm_view
 
 router = APIRouter(prefix="/api/alarms", tags=["alarms"])
 log = logging.getLogger("mcc.api.alarms")

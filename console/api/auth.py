@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from console import audit, auth
 from console.api.deps import COOKIE, CurrentUser, RuntimeDep, client_address, token_from
 from console.errors import AuthError
+from console.people import auth
+from console.store import audit
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 

@@ -1,7 +1,7 @@
 """The cameras: their health and reference frames.
 
 - ``GET /api/cameras`` — every camera of the site file with its place, what it covers, its health
-  (console/camera_health.py: state, last figures, last error) and its reference frame; for the
+  (console/video/health.py: state, last figures, last error) and its reference frame; for the
   site's watchers. The source URL is shown without its password.
 - ``GET /api/cameras/{id}/reference`` — the reference frame's JPEG.
 - ``POST /api/cameras/{id}/reference`` — take a new reference now, after a deliberate re-aim
@@ -17,9 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from console.api.deps import ReadSession, RuntimeDep, SiteWatcher, Supervisor, client_address
-from console.camera_health import ReferenceRefused
-from console.settings_cameras import CameraEntry
+from console.settings.cameras import CameraEntry
 from console.store.tables import CameraReferenceRow
+from console.video.health import ReferenceRefused
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 

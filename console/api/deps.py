@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
-from console import auth
+from console.people import auth
 from console.runtime import Runtime
 
 COOKIE = "mcc_session"

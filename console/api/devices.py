@@ -19,17 +19,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from console import audit, device_admin, device_status, floorplans, registry_io, subsystems
+from console.alarms.views import alarm_view, iso
 from console.api.deps import Admin, AlarmActor, ReadSession, RuntimeDep, SiteWatcher, Supervisor, client_address
 from console.api.events import event_views
+from console.devices import admin as device_admin
+from console.devices import floorplans, registry_io, subsystems
+from console.devices import status as device_status
+from console.devices.parking import occupancy
+from console.devices.registry import DeviceRegistry
 from console.errors import ConfigError
-from console.ingest import ANNOUNCER
-from console.parking import occupancy
-from console.registry import DeviceRegistry
 from console.runtime import Runtime
 from console.settings import DeviceEntry, DevicesSection
+from console.store import audit
 from console.store.tables import AlarmRow, DeviceStatusRow, EventRow, QuarantineRow, RegisteredDeviceRow
-from console.views import alarm_view, iso
+from console.wire.ingest import ANNOUNCER
 
 router = APIRouter(prefix="/api", tags=["devices"])
 

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter
 
-from console import auth
 from console.api.deps import RuntimeDep, require
+from console.people import auth
 
 router = APIRouter(tags=["displays"])
 Watchers = Annotated[auth.User, require(auth.ACT_ON_ALARMS)]

@@ -7,15 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import and_, false, func, not_, or_, select, true
-
 from sqlalchemy.orm import Session
 
-from console import subsystems
+from console.alarms.views import event_row_view
 from console.api.deps import ReadSession, RuntimeDep, SiteWatcher
-from console.cameras import event_snapshots
+from console.devices import subsystems
 from console.runtime import Runtime
 from console.store.tables import EventRow
-from console.views import event_row_view
+from console.video.linker import event_snapshots
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
@@ -25,7 +24,7 @@ MAX_ID = 2**63 - 1  # event ids are BIGINT
 
 def event_views(session: Session, rows: list[EventRow], runtime: Runtime) -> list[dict[str, Any]]:
     """Events as the API lists them, each with its ``snapshots`` (the lane camera's pictures of a
-    plate event; console/cameras.py), empty for the rest."""
+    plate event; console/video/linker.py), empty for the rest."""
     views = [event_row_view(row, runtime.registry) for row in rows]
     shots = event_snapshots(session, [row.id for row in rows if row.kind.startswith("parking.")],
                             runtime.settings.cameras.entries)

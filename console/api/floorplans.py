@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import FormData, UploadFile
 from starlette.types import Message
 
-from console import auth, floorplans
 from console.api.deps import Admin, ReadSession, RuntimeDep, SiteWatcher, client_address, current_user
+from console.devices import floorplans
 from console.messages import HubMessage
+from console.people import auth
 from console.runtime import Runtime
 
 router = APIRouter(prefix="/api/floorplans", tags=["floorplans"])

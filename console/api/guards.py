@@ -12,14 +12,13 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from console import auth
+from console.alarms.views import iso
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, client_address, require
 from console.api.tasks import run_action
+from console.people import auth
 from console.runtime import Runtime
-from console.store.tables import DispatchRow, GuardRow, TaskRow, UserRow
-from console.store.tables import ACTIVE_DISPATCH
+from console.store.tables import ACTIVE_DISPATCH, DispatchRow, GuardRow, TaskRow, UserRow
 from console.tasks.views import dispatch_view, task_summary
-from console.views import iso
 
 router = APIRouter(prefix="/api", tags=["guards"])
 Guard = Annotated[auth.User, require(frozenset({"guard"}))]

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from console.api.deps import RuntimeDep
 from console.runtime import Runtime
+from console.sinks.timeseries import disabled_status
 from console.store.tables import DeviceStatusRow, QuarantineRow, TaskRow
-from console import cameras as camera_linkage
-from console.timeseries import disabled_status
+from console.video import linker as camera_linkage
 
 router = APIRouter(tags=["health"])
 

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter
 from sqlalchemy import func, select
 
-from console import reports, subsystems
 from console.api.deps import ReadSession, RuntimeDep, SiteWatcher
+from console.devices import subsystems
+from console.people import reports
 from console.store.tables import AlarmRow, TaskRow
 
 router = APIRouter(tags=["kpis"])

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from console import auth
 from console.api.deps import COOKIE, get_runtime, token_from
+from console.people import auth
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 router = APIRouter(include_in_schema=False)

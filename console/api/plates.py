@@ -10,11 +10,11 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from console import audit
 from console.alarms.derived import normalise_plate
+from console.alarms.views import iso
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
+from console.store import audit
 from console.store.tables import PlateRow
-from console.views import iso
 
 router = APIRouter(prefix="/api/plates", tags=["parking"])
 

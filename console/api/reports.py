@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from console import reports
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, client_address
+from console.people import reports
 from console.runtime import Runtime
 from console.store.tables import HandoverRow, TaskRow
 from console.tasks import handover

@@ -14,14 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console import audit
 from console.alarms.engine import never_shelved
 from console.alarms.engine import shelve as apply_shelves
+from console.alarms.views import alarm_view, iso
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
 from console.messages import HubMessage
 from console.runtime import Runtime
+from console.store import audit
 from console.store.tables import AlarmRow, ShelfRow
-from console.views import alarm_view, iso
 
 router = APIRouter(prefix="/api/shelves", tags=["alarms"])
 

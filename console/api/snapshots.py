@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy import select
 
-from console import auth
 from console.api.deps import ReadSession, Viewer
+from console.people import auth
 from console.store.tables import AlarmRow, DispatchRow, SnapshotRow
 
 router = APIRouter(prefix="/api", tags=["cameras"])

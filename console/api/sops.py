@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import yaml
 from fastapi import APIRouter, HTTPException, status
 
-from console import auth
 from console.api.deps import RuntimeDep, require
+from console.people import auth
 from console.runtime import Runtime
 from console.tasks.sop import SOPS_DIR, Sop, SopBook
 

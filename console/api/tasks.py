@@ -11,16 +11,16 @@ from collections.abc import Callable
 from html import escape
 from typing import Annotated, Any
 
+import segno
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
-import segno
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console import auth
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Viewer, client_address, require
+from console.people import auth
 from console.runtime import Runtime
 from console.store.tables import DispatchRow, EvidenceRow, TaskLogRow, TaskRow
 from console.tasks import places

@@ -13,9 +13,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from console import audit, auth
 from console.api.deps import Admin, ReadSession, RuntimeDep, client_address, token_from
 from console.errors import AuthError
+from console.people import auth
+from console.store import audit
 from console.store.tables import SessionRow, UserRow
 
 router = APIRouter(prefix="/api/users", tags=["users"])

@@ -15,15 +15,16 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from console import auth, device_status
+from console.alarms.views import alarm_view, event_row_view
 from console.api.deps import client_address, get_runtime, token_from
-from console.displays import RECORDED_ROLES
-from console.hub import Subscriber, dumps
-from console.runtime import Runtime
+from console.devices import status as device_status
 from console.messages import HubMessage
+from console.people import auth
+from console.people.displays import RECORDED_ROLES
+from console.runtime import Runtime
+from console.sinks.hub import Subscriber, dumps
 from console.store.tables import AlarmRow, EventRow, TaskRow
 from console.tasks.views import task_summary
-from console.views import alarm_view, event_row_view
 
 router = APIRouter()
 SNAPSHOT_EVENTS = 50

@@ -5,8 +5,20 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
-    Text, UniqueConstraint, text,
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -144,7 +156,7 @@ class SnapshotRow(Base):
 
 
 class CameraReferenceRow(Base):
-    """A camera's reference frame: what its scene should look like (console/camera_health.py compares
+    """A camera's reference frame: what its scene should look like (console/video/health.py compares
     every probe with it to tell a moved camera). Taken from the first good probe, or again on request."""
 
     __tablename__ = "camera_references"

@@ -1,2 +1,3 @@
-"""Handling tasks: SOP definitions (sop.py) and the per-task state machine (machine.py).
-Storing tasks, timers in the store, dispatch and the pages come next."""
+"""Handling tasks: SOPs as data (sop.py), the per-task state machine on an explicit clock
+(machine.py), the task engine over the store (service.py) with guard dispatch (dispatch.py),
+deadlines that survive restarts (deadlines.py), and the shift handover checklist."""

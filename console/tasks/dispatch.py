@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console import audit
 from console.messages import HubMessage
+from console.store import audit
 from console.store.tables import ACTIVE_DISPATCH, DispatchRow, GuardRow, TaskRow, UserRow
 from console.tasks import places
 from console.tasks.machine import TaskError

@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console import audit
-from console.registry import DeviceRegistry
+from console.alarms.views import alarm_view, iso
+from console.devices.registry import DeviceRegistry
+from console.store import audit
 from console.store.tables import AlarmRow, HandoverRow, TaskRow
 from console.tasks.outcome import Outcome
 from console.tasks.service import TaskService
 from console.tasks.views import task_summary
-from console.views import alarm_view, iso
 
 HANDOVER_SOP = "shift.handover"
 # Alarms that are equipment faults rather than incidents: handed over with their repair status.

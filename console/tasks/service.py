@@ -26,19 +26,19 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from console import audit
 from console.alarms.engine import AlarmChange, acknowledge
+from console.alarms.views import alarm_view
+from console.devices.registry import DeviceRegistry
 from console.messages import HubMessage
-from console.registry import DeviceRegistry
 from console.settings import Settings
+from console.store import audit
 from console.store.tables import ACTIVE_DISPATCH, AlarmRow, DispatchRow, EvidenceRow, TaskLogRow, TaskRow
 from console.tasks import places
-from console.tasks.machine import Effect, TaskError, TaskMachine
-from console.tasks.sop import Sop, SopBook
 from console.tasks.dispatch import GuardDispatch
-from console.tasks.outcome import SYSTEM, Forbidden, Loaded, Notice, NotFound, Outcome
+from console.tasks.machine import Effect, TaskError, TaskMachine
+from console.tasks.outcome import SYSTEM, Forbidden, Loaded, NotFound, Notice, Outcome
+from console.tasks.sop import Sop, SopBook
 from console.tasks.views import task_summary
-from console.views import alarm_view
 
 log = logging.getLogger("mcc.tasks")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from console.registry import DeviceRegistry
+from console.alarms.views import iso
+from console.devices.registry import DeviceRegistry
 from console.store.tables import DispatchRow, EvidenceRow, TaskLogRow, TaskRow
 from console.tasks.sop import Sop, Step
-from console.views import iso
 
 
 def _text(value: Any) -> dict[str, str]:

@@ -8,10 +8,11 @@ from typing import get_args
 import pytest
 
 from adapters import BY_NAME, REGISTRY
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, matches
+from adapters.base import AdapterContext, AdapterDef, matches
+from console.contract import ALL_KINDS, InboundMessage, check_topic_filter
 from console.errors import PayloadError
-from console.events import ALL_KINDS, validate_event
-from console.settings import AdapterEntry, check_topic_filter
+from console.events import validate_event
+from console.settings import AdapterEntry
 
 NOW = datetime(2026, 11, 26, 2, 30, tzinfo=timezone.utc)
 

@@ -2,7 +2,7 @@
 
 What can be checked without Docker, Grafana, InfluxDB or systemd: the Grafana dashboard's Flux
 queries name only the measurements, fields and tags the console writes
-(console/timeseries_points.py), the provisioning files parse and fit the compose mounts, the
+(console/sinks/points.py), the provisioning files parse and fit the compose mounts, the
 compose file parses and wires every service the console needs, the compose site file passes the
 console's own settings loader with the environment compose gives it, the preflight script
 refuses the example's placeholders, the systemd unit has its keys, and the Dockerfile installs
@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from console import timeseries_points
 from console.settings import load_settings
+from console.sinks import points as timeseries_points
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -90,8 +90,8 @@ def test_the_measurements_are_read_from_the_console() -> None:
         assert "site" in parts["tags"], name
         assert parts["fields"], name
     # The docstring is not stale: every name it gives is written by the sink's code.
-    written = (_string_constants(ROOT / "console" / "timeseries_points.py")
-               | _string_constants(ROOT / "console" / "timeseries.py") | set(timeseries_points.TELEMETRY))
+    written = (_string_constants(ROOT / "console" / "sinks" / "points.py")
+               | _string_constants(ROOT / "console" / "sinks" / "timeseries.py") | set(timeseries_points.TELEMETRY))
     for name, parts in SCHEMA.items():
         assert name in written
         assert parts["tags"] <= written, (name, parts["tags"] - written)

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from console.__main__ import main
-from console.errors import ConfigError
 from console.alarms.engine import never_shelved
 from console.alarms.rules import CAN_RAISE, LIFE_SAFETY, RAISES
-from console.events import ALL_KINDS
+from console.contract import ALL_KINDS
+from console.errors import ConfigError
 from console.tasks.sop import SOPS_DIR, Sop, load_sop_file, load_sops
 
 # The alarm kinds the domain documents give a procedure for (SOP tables 1–19).

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from console.broker import free_port
+from console.demo.broker import free_port
 from tests.conftest import wait_until
 from tests.e2e.conftest import ARTIFACTS, FULL_HD, sign_in
 

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from playwright.sync_api import Page, expect
 
-from console.simulator import DEFAULT_DEVICES, SITE_TZ, Message, Traffic, load_devices
+from console.demo.simulator import DEFAULT_DEVICES, SITE_TZ, Message, Traffic, load_devices
 from tests.conftest import DEVICES, ConsoleProcess, Publisher, wait_until
 from tests.e2e.conftest import ok
 

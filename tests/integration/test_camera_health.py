@@ -19,7 +19,6 @@ from tests.support.cameras import HEALTH, Stream, alarms, events
 from tests.support.scenes import corridor, jpeg, live, turned
 
 
-
 def scene(n: int) -> bytes:
     """A lit, textured, sharp frame; ``n`` moves a box and changes its caption."""
     image = np.random.default_rng(7).integers(60, 200, (240, 320, 3), dtype=np.uint8)

@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 import pytest
 
-from console.broker import free_port
-from console.settings_cameras import CamerasSection
+from console.demo.broker import free_port
+from console.settings.cameras import CamerasSection
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
 from tests.support.cameras import HEALTH, Stream, alarms, audit_rows, events
 from tests.support.rtsp_server import RtspServer
@@ -48,7 +48,7 @@ def decode(data: bytes) -> np.ndarray:
 
 
 def sharpness(frame: np.ndarray) -> float:
-    """What the health probe measures for blur (console/camera_health.py): variance of the
+    """What the health probe measures for blur (console/video/health.py): variance of the
     Laplacian of the grey frame at 320 px wide."""
     image = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     if image.shape[1] != 320:

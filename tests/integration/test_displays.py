@@ -7,8 +7,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-
-from console.displays import DisplayBook
+from console.people.displays import DisplayBook
 from tests.conftest import Publisher, wait_until
 from tests.support.websocket import receive_until, ws_connect
 

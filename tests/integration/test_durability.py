@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from console.broker import ManagedMosquitto
+from console.demo.broker import ManagedMosquitto
 from console.runtime import Runtime
 from console.settings import Settings
 from console.store.database import Store

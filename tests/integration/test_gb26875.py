@@ -19,14 +19,14 @@ from sqlalchemy import select
 
 from adapters.base import AdapterContext
 from adapters.gb26875 import CHECKSUM_VARIANTS, GB26875, build_frame, checksum, frame_length, time_label
-from console.broker import free_port
-from console.gb26875_server import Gb26875Receiver
-from console.ingest import BoundAdapter, Ingest
-from console.pipeline import IngestWorker
-from console.registry import DeviceRegistry
+from console.demo.broker import free_port
+from console.devices.registry import DeviceRegistry
 from console.settings import Settings
 from console.store.database import Store
 from console.store.tables import AlarmRow, DeviceStatusRow, EventRow, QuarantineRow
+from console.wire.gb26875_receiver import Gb26875Receiver
+from console.wire.ingest import BoundAdapter, Ingest
+from console.wire.writer import IngestWorker
 from tests.conftest import wait_until
 
 SOURCE = "060504030201"  # the device's address: wire bytes 01 02 03 04 05 06

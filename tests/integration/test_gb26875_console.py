@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from console.broker import free_port
+from console.demo.broker import free_port
 from tests.conftest import wait_until
 from tests.integration.test_gb26875 import SOURCE, check_reply, component, read_frames, upload
 

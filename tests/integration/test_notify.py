@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from console.notify import Notifier
 from console.settings import NotifySection
+from console.sinks.notify import Notifier
 from console.tasks.outcome import Notice
 from tests.conftest import wait_until
 from tests.support.capture import CaptureServer

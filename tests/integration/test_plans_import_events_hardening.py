@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from console.registry import DeviceRegistry
+from console.devices.registry import DeviceRegistry
 from console.settings import DeviceEntry
 from console.store.database import Store
 from console.store.tables import FloorPlanRow, RegisteredDeviceRow

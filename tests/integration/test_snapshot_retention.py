@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from console.snapshot_retention import purge_snapshots
 from console.store.database import Store
 from console.store.tables import AuditRow, SnapshotRow
+from console.video.retention import purge_snapshots
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
 from tests.support.cameras import MjpegServer, make_frames
 

@@ -16,7 +16,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from console.displays import FORGET_AFTER, DisplayBook
+from console.people.displays import FORGET_AFTER, DisplayBook
 from tests.conftest import wait_until
 from tests.support.websocket import receive_until, ws_connect
 

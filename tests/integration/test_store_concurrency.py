@@ -11,12 +11,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.base import InboundMessage
-from console.ingest import Ingest
-from console.registry import DeviceRegistry
+from console.contract import InboundMessage
+from console.devices.registry import DeviceRegistry
 from console.settings import Settings
 from console.store.database import Store
 from console.store.tables import AlarmRow
+from console.wire.ingest import Ingest
 from tests.conftest import DEVICES
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from console import audit
+from console.store import audit
 from console.store.tables import AlarmRow, TaskRow
 from console.tasks.machine import TaskError
 from console.tasks.outcome import Forbidden, Outcome

@@ -14,8 +14,8 @@ from tests.support.desk import SCENE, T0
 
 
 def test_reports_count_real_tasks_and_keep_drills_apart(desk: Any) -> None:
-    from console import reports
     from console.alarms.engine import acknowledge
+    from console.people import reports
 
     d = desk()
     d.guard_on("g1", Place("1号楼", "3F", "西侧走廊"))

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from adapters.gb26875 import build_frame, time_label
-from console.broker import free_port
+from console.demo.broker import free_port
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
 from tests.integration.test_gb26875 import CENTRE, SOURCE, check_reply, local_now, read_frames
 from tests.integration.test_gb26875_console import GATEWAY

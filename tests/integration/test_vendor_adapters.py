@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from adapters import REGISTRY
-from adapters.base import AdapterContext, AdapterDef, InboundMessage
+from adapters.base import AdapterContext, AdapterDef
+from console.contract import InboundMessage
 from tests.conftest import Publisher, wait_until
 from tests.support.golden import NOW
 

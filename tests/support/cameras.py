@@ -13,8 +13,9 @@ import cv2
 import numpy as np
 from sqlalchemy import select
 
-from console.broker import free_port
-from console.mjpeg_server import Frames, MjpegServer as Server
+from console.demo.broker import free_port
+from console.demo.mjpeg import Frames
+from console.demo.mjpeg import MjpegServer as Server
 from console.store.database import Store
 from console.store.tables import AuditRow, EventRow
 from tests.conftest import ConsoleProcess

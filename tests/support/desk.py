@@ -10,10 +10,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from adapters.base import InboundMessage
-from console import auth
-from console.ingest import Ingest
-from console.registry import DeviceRegistry
+from console.contract import InboundMessage
+from console.devices.registry import DeviceRegistry
+from console.people import auth
 from console.settings import Settings
 from console.store.database import Store
 from console.store.tables import AuditRow, DispatchRow, TaskLogRow, TaskRow
@@ -21,6 +20,7 @@ from console.tasks.outcome import Notice, Outcome
 from console.tasks.places import Place, location_code
 from console.tasks.service import TaskService
 from console.tasks.sop import load_site_sops
+from console.wire.ingest import Ingest
 from tests.conftest import DEVICES
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)

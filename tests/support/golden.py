@@ -17,9 +17,10 @@ from typing import Any
 
 import yaml
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage
+from adapters.base import AdapterContext, AdapterDef
+from console.contract import InboundMessage
+from console.devices.registry import DeviceRegistry
 from console.events import Event, validate_event
-from console.registry import DeviceRegistry
 from console.settings import DeviceEntry
 
 PAYLOADS = Path(__file__).parents[1] / "payloads"
@@ -85,8 +86,8 @@ def main(argv: list[str]) -> int:
     import importlib
     import traceback
 
+    from console.contract import ALL_KINDS
     from console.errors import PayloadError
-    from console.events import ALL_KINDS
 
     module, _, constant = argv[0].partition(":")
     adapter: AdapterDef = getattr(importlib.import_module(module), constant)

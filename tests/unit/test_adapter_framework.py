@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from adapters.base import AdapterContext, AdapterDef, InboundMessage, Route, TopicLevel, json_object
+from adapters.base import AdapterContext, AdapterDef, Route, TopicLevel, json_object
+from console.contract import InboundMessage
 from console.errors import PayloadError
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
@@ -64,11 +65,11 @@ def test_routes_without_a_device_id_are_refused_at_declaration() -> None:
 
 
 def test_a_vendor_address_is_stored_under_the_registered_id(tmp_path: Path) -> None:
-    from console.ingest import Ingest
-    from console.registry import DeviceRegistry
+    from console.devices.registry import DeviceRegistry
     from console.settings import Settings
     from console.store.database import Store
     from console.store.tables import EventRow
+    from console.wire.ingest import Ingest
 
     devices = [
         {"id": "door-9", "adapter": "native", "address": "0x00158d0001a2b3c4", "kind": "door_contact",
@@ -106,8 +107,8 @@ def test_two_devices_cannot_share_an_address() -> None:
 
 
 def test_registrations_made_on_another_instance_arrive(tmp_path: Path) -> None:
-    from console import device_admin
-    from console.registry import DeviceRegistry
+    from console.devices import admin as device_admin
+    from console.devices.registry import DeviceRegistry
     from console.settings import DeviceEntry, Settings
     from console.store.database import Store
 

@@ -10,16 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from adapters.base import InboundMessage
 from console.alarms.engine import acknowledge
 from console.alarms.rules import RAISES, SEVERITY_RANK
-from console.events import ALL_KINDS
-from console.ingest import Ingest
+from console.contract import ALL_KINDS, InboundMessage
+from console.devices.registry import DeviceRegistry
 from console.messages import HubMessage
-from console.registry import DeviceRegistry
 from console.settings import Settings
 from console.store.database import Store
 from console.store.tables import AlarmRow
+from console.wire.ingest import Ingest
 from tests.conftest import DEVICES
 
 

@@ -11,13 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
-from console.camera_frames import FrameClassifier, grey, scene as scene_of, similarity
-from console.camera_health import CameraHealthWatch, ReferenceRefused
-from console.camera_grab import GrabError, ThreadGrabber
-from console.events import Draft
-from console.settings_cameras import CamerasSection
+from console.contract import Draft
+from console.settings.cameras import CamerasSection
 from console.store.database import Store
 from console.store.tables import AuditRow, CameraReferenceRow
+from console.video.frames import FrameClassifier, grey, similarity
+from console.video.frames import scene as scene_of
+from console.video.grab import GrabError, ThreadGrabber
+from console.video.health import CameraHealthWatch, ReferenceRefused
 from tests.support.scenes import corridor, jpeg, live, turned
 
 

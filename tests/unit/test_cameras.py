@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from console.__main__ import main
-from console.camera_grab import GrabError, GrabTimeout, ProcessGrabber, ThreadGrabber, capture_source, grab_jpeg
-from console.cameras import CameraLinker
+from console.devices.registry import DeviceRegistry
 from console.errors import ConfigError
 from console.messages import HubMessage
-from console.registry import DeviceRegistry
 from console.settings import Settings, load_settings
-from console.settings_cameras import CamerasSection
+from console.settings.cameras import CamerasSection
+from console.video.grab import GrabError, GrabTimeout, ProcessGrabber, ThreadGrabber, capture_source, grab_jpeg
+from console.video.linker import CameraLinker
 
 SITE = """\
 site: {id: demo}

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from adapters.base import InboundMessage
 from console.alarms.derived import normalise_plate
-from console.ingest import Ingest
-from console.registry import DeviceRegistry
+from console.contract import InboundMessage
+from console.devices.registry import DeviceRegistry
 from console.settings import Settings
 from console.store.database import Store
 from console.store.tables import AlarmRow, TaskRow
 from console.tasks.service import TaskService
 from console.tasks.sop import load_site_sops
+from console.wire.ingest import Ingest
 from tests.conftest import DEVICES
 
 
@@ -105,7 +105,7 @@ def test_a_blocked_plate_raises_its_alarm_however_it_is_written(site: Any) -> No
 
 
 def test_a_flood_is_one_row_that_says_so(site: Any) -> None:
-    from console.views import alarm_view
+    from console.alarms.views import alarm_view
 
     s = site()
     for _ in range(9):
@@ -144,7 +144,7 @@ def test_a_shelved_source_keeps_its_alarms_but_opens_no_task_and_fire_is_never_s
 
 
 def test_car_park_occupancy_from_entries_and_exits(site: Any) -> None:
-    from console.parking import occupancy
+    from console.devices.parking import occupancy
 
     s = site(parking={"car_parks": {"地下车库": {"capacity": 3, "baseline": 1}}})
     for plate in ("粤B11111", "粤B22222", "粤B33333"):

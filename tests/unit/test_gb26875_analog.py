@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
-from adapters.base import AdapterContext, InboundMessage
+from adapters.base import AdapterContext
 from adapters.gb26875 import GB26875, build_frame, time_label
 from console.alarms.rules import ALARM_KINDS, RAISES, clear_spec
+from console.alarms.views import event_model_view
+from console.contract import InboundMessage
+from console.devices.registry import DeviceRegistry
 from console.errors import PayloadError
 from console.events import Event, validate_event
-from console.registry import DeviceRegistry
-from console.timeseries_points import telemetry_point
-from console.views import event_model_view
+from console.sinks.points import telemetry_point
 
 SOURCE = "060504030201"
 NOW = datetime(2026, 11, 26, 2, 30, tzinfo=timezone.utc)

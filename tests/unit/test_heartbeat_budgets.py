@@ -9,15 +9,15 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from adapters.base import InboundMessage
-from console.health_watch import SilenceWatch
-from console.ingest import Ingest
-from console.registry import DeviceRegistry
+from console.contract import InboundMessage
+from console.devices.registry import DeviceRegistry
+from console.devices.silence import SilenceWatch
 from console.settings import Settings
 from console.store.database import Store
 from console.store.tables import AlarmRow, DeviceStatusRow, EventRow, TaskRow
 from console.tasks.service import TaskService
 from console.tasks.sop import load_site_sops
+from console.wire.ingest import Ingest
 from tests.conftest import DEVICES
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)

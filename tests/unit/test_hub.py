@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from console.hub import Hub
 from console.messages import HubMessage
+from console.sinks.hub import Hub
 
 
 def test_messages_are_numbered_and_replayed_after_since() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from console import registry_io
 from console.__main__ import main
+from console.devices import registry_io
 from console.errors import ConfigError
 from console.settings import load_settings
 

@@ -20,8 +20,13 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from console.simulator import (
-    DEFAULT_DEVICES, SITE_TZ, Message, Traffic, load_devices, run_simulator,
+from console.demo.simulator import (
+    DEFAULT_DEVICES,
+    SITE_TZ,
+    Message,
+    Traffic,
+    load_devices,
+    run_simulator,
 )
 
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -322,7 +327,8 @@ def test_simulator_reconnects_and_restates_devices_after_a_broker_restart(broker
 
 def test_vendor_devices_speak_their_vendor_format_and_its_adapter_understands_it():
     from adapters import BY_NAME
-    from adapters.base import AdapterContext, InboundMessage
+    from adapters.base import AdapterContext
+    from console.contract import InboundMessage
     from console.events import validate_event
 
     devices = {d["id"]: d for d in registry() if d.get("adapter")}
@@ -350,9 +356,9 @@ def test_the_simulated_gb_device_is_confirmed_by_the_receiver(tmp_path):
 
     from adapters.base import AdapterContext
     from adapters.gb26875 import GB26875
-    from console.broker import free_port
-    from console.gb26875_server import Gb26875Receiver
-    from console.simulator_gb import GbDevice
+    from console.demo.broker import free_port
+    from console.demo.gb_device import GbDevice
+    from console.wire.gb26875_receiver import Gb26875Receiver
 
     frames: queue.Queue = queue.Queue()
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from console.messages import HubMessage
-from console.settings import Settings, InfluxSection
-from console.timeseries import TimeSeriesSink, backoff_delay
-from console.timeseries_points import telemetry_point
+from console.settings import InfluxSection, Settings
+from console.sinks.points import telemetry_point
+from console.sinks.timeseries import TimeSeriesSink, backoff_delay
 
 T0 = datetime(2026, 11, 26, 2, 0, 0, tzinfo=timezone.utc)
 

@@ -1,0 +1,132 @@
+"""What the adapters and the wire share, and nothing else: the inbound envelope, the canonical
+kinds, the event draft an adapter makes of a payload, the payload error, what an adapter may ask
+the device registry, and what it may announce to it.
+
+Adapters import nothing from ``console`` but this module (an import contract in the test run
+checks it), so a vendor format can be read, written and tested without the rest of the console.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, get_args
+
+from paho.mqtt.client import topic_matches_sub
+
+from console.errors import PayloadError
+
+__all__ = [
+    "ALL_KINDS", "AnnouncedDevice", "DeviceLookup", "Draft", "InboundMessage", "PayloadError",
+    "check_topic_filter", "family",
+]
+
+# -- the canonical kinds (DESIGN.md, "Native MQTT format"); new kinds are added there first --------
+
+FireKind = Literal["fire.alarm", "fire.fault", "fire.supervisory", "fire.feedback", "fire.isolated", "fire.reset"]
+AccessKind = Literal["access.granted", "access.denied"]
+DoorKind = Literal[
+    "access.door_forced", "access.door_held_open", "access.door_closed", "access.tamper", "access.duress"
+]
+ParkingPassKind = Literal["parking.entry", "parking.exit", "parking.unpaid_exit", "parking.barrier_opened"]
+ParkingFaultKind = Literal["parking.barrier_fault"]
+CameraKind = Literal["camera.offline", "camera.online", "camera.tamper", "camera.motion"]
+SafetyKind = Literal["safety.gas", "safety.water_leak"]
+DeviceKind = Literal["device.online", "device.offline", "device.heartbeat", "device.fault"]
+BatteryKind = Literal["device.battery_low"]
+ElevatorKind = Literal["elevator.trapped", "elevator.fault"]
+PowerKind = Literal["power.failure"]
+PatrolKind = Literal["patrol.checkpoint", "patrol.checkpoint_missed", "patrol.round_missed"]
+RestoreKind = Literal[
+    "fire.restore", "access.restore", "parking.restore", "camera.restore", "safety.restore", "device.restore",
+    "elevator.restore", "power.restore",
+]
+
+ALL_KINDS: frozenset[str] = frozenset(
+    kind
+    for group in (
+        FireKind, AccessKind, DoorKind, ParkingPassKind, ParkingFaultKind, CameraKind,
+        SafetyKind, DeviceKind, BatteryKind, ElevatorKind, PowerKind, PatrolKind, RestoreKind,
+    )
+    for kind in get_args(group)
+)
+
+
+def family(kind: str) -> str:
+    return kind.split(".", 1)[0]
+
+
+# -- what comes in, and what an adapter makes of it ----------------------------------------------------
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One MQTT message as it arrived."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+    received_at: datetime
+    qos: int = 1
+    mid: int = 0
+    dup: bool = False
+    reply: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    """For messages that did not come over MQTT (a GB/T 26875.3 TCP link): called after the
+    commit that stored the message, instead of the MQTT ack (there: the protocol's confirm)."""
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What an adapter says a message means, before validation."""
+
+    kind: str
+    site: str
+    device_id: str
+    source_id: str
+    ts: Any
+    point: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    retained: bool = False
+
+
+# -- the registry, as an adapter sees it ---------------------------------------------------------------
+
+
+class DeviceLookup(Protocol):
+    """What an adapter may ask the device registry (console/devices/registry.py implements it)."""
+
+    def resolve(self, site: str, adapter: str, address: str) -> str:
+        """The registered id of the device with this vendor ``address`` (the address itself if none)."""
+        ...
+
+    def kind_of(self, site: str, device_id: str, point: str = "") -> str:
+        """What the registry says the device (or one of its points) is: smoke_detector, door_contact...; "" if unknown."""
+        ...
+
+
+@dataclass(frozen=True)
+class AnnouncedDevice:
+    """A device a format announces itself (Home Assistant discovery): the ingest registers it,
+    checked like any registration, in the transaction that stores the message."""
+
+    id: str
+    name: str
+    role: Literal["fire_panel", "door", "lane", "camera", "sensor", "gateway"] = "sensor"
+    kind: str = ""
+    adapter: str = ""
+    address: str = ""
+    label: str = ""
+
+
+def check_topic_filter(value: str) -> None:
+    """Raise ValueError unless ``value`` is a valid MQTT subscribe filter."""
+    if not value or len(value.encode()) > 65535 or "\x00" in value:
+        raise ValueError("empty, too long or contains NUL")
+    levels = value.split("/")
+    for index, level in enumerate(levels):
+        if "#" in level and (level != "#" or index != len(levels) - 1):
+            raise ValueError("'#' must be a whole last level")
+        if "+" in level and level != "+":
+            raise ValueError("'+' must be a whole level")
+    # paho raises on filters it cannot match; this also checks the level rules it enforces.
+    topic_matches_sub(value, "x")

@@ -1,0 +1,196 @@
+"""Shift and daily reports: alarms by kind, handling times (acknowledge, dispatch, arrive, close),
+deadline breaches, false-alarm ratio per device, and drills with their scores.
+
+Drills are reported on their own and never counted in the real figures. Times are medians, 90th
+percentiles and maxima in seconds over the tasks opened in the window. The same figures come out
+as JSON (the API), CSV (one ``section,item,metric,value`` row per figure) and printable HTML.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from console.devices.registry import DeviceRegistry
+from console.store.tables import AlarmRow, DispatchRow, TaskLogRow, TaskRow
+from console.tasks.sop import SopBook
+from console.tasks.views import drill_score
+
+METRICS = ("to_acknowledge", "to_dispatch", "to_arrive", "to_close")
+METRIC_NAMES = {
+    "to_acknowledge": ("确认用时", "Time to acknowledge"),
+    "to_dispatch": ("派遣用时", "Time to dispatch"),
+    "to_arrive": ("到场用时", "Time to arrive"),
+    "to_close": ("关闭用时", "Time to close"),
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+    title: str
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"count": 0, "median_s": None, "p90_s": None, "max_s": None}
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    return {"count": len(values), "median_s": round(statistics.median(ordered), 1), "p90_s": round(p90, 1),
+            "max_s": round(ordered[-1], 1)}
+
+
+def build(session: Session, book: SopBook, registry: DeviceRegistry, window: Window) -> dict[str, Any]:
+    alarms = session.scalars(select(AlarmRow).where(AlarmRow.raised_at >= window.start,
+                                                    AlarmRow.raised_at < window.end)).all()
+    tasks = session.scalars(select(TaskRow).where(TaskRow.opened_at >= window.start,
+                                                  TaskRow.opened_at < window.end)).all()
+    task_ids = [t.id for t in tasks]
+    dispatches: dict[int, list[DispatchRow]] = defaultdict(list)
+    breaches: Counter[tuple[str, str]] = Counter()
+    if task_ids:
+        for d in session.scalars(select(DispatchRow).where(DispatchRow.task_id.in_(task_ids))
+                                 .order_by(DispatchRow.assigned_at)):
+            dispatches[d.task_id].append(d)
+        sop_of = {t.id: t.sop_id for t in tasks if not t.drill}
+        for entry in session.scalars(select(TaskLogRow).where(TaskLogRow.task_id.in_(task_ids),
+                                                              TaskLogRow.action == "deadline")):
+            if entry.task_id in sop_of:
+                breaches[(sop_of[entry.task_id], entry.step or "")] += 1
+    alarm_by_id = {a.id: a for a in alarms}
+    missing = {t.alarm_id for t in tasks if t.alarm_id and t.alarm_id not in alarm_by_id}
+    if missing:
+        alarm_by_id.update({a.id: a for a in session.scalars(select(AlarmRow).where(AlarmRow.id.in_(missing)))})
+
+    times: dict[str, list[float]] = {m: [] for m in METRICS}
+    false_alarms: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for task in tasks:
+        if task.drill:
+            continue
+        alarm = alarm_by_id.get(task.alarm_id) if task.alarm_id else None
+        if alarm is not None and alarm.acked_at is not None and alarm.acked_at >= task.opened_at:
+            # Only the task that was open when the alarm was acknowledged counts it (a task
+            # reopened on an acknowledged alarm does not count the old acknowledgement again).
+            times["to_acknowledge"].append((alarm.acked_at - task.opened_at).total_seconds())
+        sent = dispatches.get(task.id, [])
+        if sent:
+            times["to_dispatch"].append((sent[0].assigned_at - task.opened_at).total_seconds())
+            arrived = [d.on_scene_at for d in sent if d.on_scene_at is not None]
+            if arrived:
+                times["to_arrive"].append((min(arrived) - task.opened_at).total_seconds())
+        if task.closed_at is not None:
+            times["to_close"].append((task.closed_at - task.opened_at).total_seconds())
+        sop = book.sops.get(task.sop_id)
+        if sop is not None and sop.false_alarm is not None:
+            state = next((s for s in task.steps if s["id"] == sop.false_alarm.step), {})
+            # Decided by a person: an answer the deadline gave ("handle as a real fire") is a
+            # precaution, not a finding, and does not count either way.
+            if state.get("status") == "done" and state.get("actor") != "deadline":
+                verdict = "false" if state.get("answer") == sop.false_alarm.answer else "real"
+                false_alarms[(task.site, task.device_id)][verdict] += 1
+
+    real_alarms = [a for a in alarms if not a.test]
+    drills = [t for t in tasks if t.drill]
+    return {
+        "title": window.title,
+        "start": window.start.isoformat(),
+        "end": window.end.isoformat(),
+        "alarms_by_kind": dict(sorted(Counter(a.kind for a in real_alarms).items())),
+        "alarms_total": len(real_alarms),
+        "tasks_opened": sum(1 for t in tasks if not t.drill),
+        "tasks_closed": sum(1 for t in tasks if not t.drill and t.state == "closed"),
+        "times": {m: _stats(v) for m, v in times.items()},
+        "deadline_breaches": [{"sop": sop_id, "step": step, "count": n}
+                              for (sop_id, step), n in sorted(breaches.items())],
+        "false_alarms": [
+            {"site": site, "device_id": device, "device_name": registry.name(site, device) or device,
+             "decided": c["false"] + c["real"], "false": c["false"],
+             "ratio": round(c["false"] / (c["false"] + c["real"]), 3)}
+            for (site, device), c in sorted(false_alarms.items())
+        ],
+        "drills": [{"task_id": t.id, "sop": t.sop_id, "opened_at": t.opened_at.isoformat(), "state": t.state,
+                    "score": drill_score(t, book.sops.get(t.sop_id)) if t.state == "closed" else None}
+                   for t in drills],
+    }
+
+
+def to_csv(report: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "item", "metric", "value"])
+    writer.writerow(["window", report["title"], "start", report["start"]])
+    writer.writerow(["window", report["title"], "end", report["end"]])
+    for kind, n in report["alarms_by_kind"].items():
+        writer.writerow(["alarms_by_kind", kind, "count", n])
+    writer.writerow(["tasks", "all", "opened", report["tasks_opened"]])
+    writer.writerow(["tasks", "all", "closed", report["tasks_closed"]])
+    for metric, stats in report["times"].items():
+        for key, value in stats.items():
+            writer.writerow(["times", metric, key, "" if value is None else value])
+    for row in report["deadline_breaches"]:
+        writer.writerow(["deadline_breaches", f"{row['sop']}:{row['step']}", "count", row["count"]])
+    for row in report["false_alarms"]:
+        writer.writerow(["false_alarms", row["device_id"], "decided", row["decided"]])
+        writer.writerow(["false_alarms", row["device_id"], "false", row["false"]])
+        writer.writerow(["false_alarms", row["device_id"], "ratio", row["ratio"]])
+    for row in report["drills"]:
+        score = row["score"] or {}
+        writer.writerow(["drills", f"task:{row['task_id']}", "percent_on_time", score.get("percent", "")])
+    return out.getvalue()
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    minutes, seconds = divmod(int(round(value)), 60)
+    return f"{minutes}分{seconds:02d}秒" if minutes else f"{seconds}秒"
+
+
+def to_html(report: dict[str, Any], site_name: str, timezone: str) -> str:
+    zone = ZoneInfo(timezone)
+
+    def local(value: str) -> str:
+        return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    def table(head: list[str], rows: list[list[Any]]) -> str:
+        if not rows:
+            return '<p class="empty">无 / none</p>'
+        cells = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+        return ("<table><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) +
+                f"</tr></thead><tbody>{cells}</tbody></table>")
+
+    times = [[f"{METRIC_NAMES[m][0]} / {METRIC_NAMES[m][1]}", s["count"], _seconds(s["median_s"]),
+              _seconds(s["p90_s"]), _seconds(s["max_s"])] for m, s in report["times"].items()]
+    parts = [
+        f"<h1>{escape(site_name)} · {escape(report['title'])}</h1>",
+        f"<p>{local(report['start'])} — {local(report['end'])}（{escape(timezone)}）· "
+        f"报警 {report['alarms_total']} 条 · 任务 {report['tasks_opened']} 个，已关闭 {report['tasks_closed']} 个</p>",
+        "<h2>报警分类 / Alarms by kind</h2>",
+        table(["类型 / kind", "数量 / count"], [[k, n] for k, n in report["alarms_by_kind"].items()]),
+        "<h2>处置用时 / Handling times</h2>",
+        table(["指标 / metric", "任务数 / tasks", "中位数 / median", "90%", "最长 / max"], times),
+        "<h2>超时 / Deadline breaches</h2>",
+        table(["SOP", "步骤 / step", "次数 / count"],
+              [[r["sop"], r["step"], r["count"]] for r in report["deadline_breaches"]]),
+        "<h2>误报率 / False-alarm ratio per device</h2>",
+        table(["设备 / device", "已判定 / decided", "误报 / false", "误报率 / ratio"],
+              [[r["device_name"], r["decided"], r["false"], f"{r['ratio']:.0%}"] for r in report["false_alarms"]]),
+        "<h2>演练 / Drills (not in the figures above)</h2>",
+        table(["任务 / task", "SOP", "开始 / opened", "准时率 / on time"],
+              [[r["task_id"], r["sop"], local(r["opened_at"]),
+                f"{r['score']['percent']}%" if r["score"] else "进行中 / open"] for r in report["drills"]]),
+    ]
+    return ("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+            f"<title>{escape(report['title'])}</title><link rel=\"stylesheet\" href=\"/static/report.css\">"
+            "</head><body class=\"report\">" + "".join(parts) + "</body></html>")

@@ -1,0 +1,114 @@
+"""Where the console connects: the site itself, the broker, the database, the HTTP listener and
+the time-series database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+
+from console.settings.base import ID_PATTERN, Section
+
+
+class SiteSection(Section):
+    id: str = Field(pattern=ID_PATTERN, description="Site id; the second level of native topics.")
+    name: str = Field("", description="Display name (Chinese first).")
+    timezone: str = Field("Asia/Shanghai", description="IANA zone for times shown to people.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class MqttSection(Section):
+    url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://user:pass@host:port or mqtts://")
+    client_id: str | None = Field(None, description="Persistent-session id; default mcc-console-<site>.")
+    keepalive: int = Field(30, ge=5, le=3600, description="Seconds between pings.")
+    reconnect_min: float = Field(0.5, gt=0, description="First reconnect delay, seconds.")
+    reconnect_max: float = Field(30.0, gt=0, description="Longest reconnect delay, seconds.")
+
+    @field_validator("url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError("scheme must be mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ValueError("a host is required")
+        try:
+            _ = parts.port  # raises on a non-numeric port
+        except ValueError as exc:
+            raise ValueError("port is not a number") from exc
+        return value
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url)
+        tls = parts.scheme == "mqtts"
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (8883 if tls else 1883),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+        )
+
+
+class DatabaseSection(Section):
+    url: str = Field("sqlite:///var/mcc.db", description="SQLAlchemy URL: sqlite:///… or postgresql+psycopg://…")
+
+    @field_validator("url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if not (value.startswith("sqlite:///") or value.startswith("postgresql+psycopg://")):
+            raise ValueError("use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return value
+
+
+class HttpSection(Section):
+    host: str = Field("127.0.0.1", description="Listen address.")
+    port: int = Field(8000, ge=0, le=65535, description="Listen port (0 = any free port).")
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="Lifetime of a login token.")
+    secure_cookie: bool = Field(False, description="Mark the session cookie Secure (behind TLS).")
+
+
+class InfluxSection(Section):
+    """The time-series sink (console/sinks/timeseries.py): telemetry, counts and KPIs written with the
+    InfluxDB v2 write API, off the alarm path. An empty url turns it off."""
+
+    url: str = Field("", description="InfluxDB 2/3 (or VictoriaMetrics) base URL, http(s)://host:port; "
+                                     "empty = off.")
+    org: str = Field("-", description="InfluxDB organisation (name or id).")
+    bucket: str = Field("mcc", min_length=1, description="Bucket the points are written to.")
+    token: SecretStr = Field(SecretStr(""), description="API token with write access; never logged or shown.")
+    batch_size: int = Field(500, ge=1, le=50000, description="Most points in one write.")
+    flush_seconds: float = Field(5.0, gt=0, le=3600, description="A smaller batch is written after this long.")
+    buffer_max: int = Field(100000, ge=1, le=10_000_000,
+                            description="Points kept in memory while the database is away; beyond it the "
+                                        "oldest are dropped (and counted on /api/health).")
+    timeout_seconds: float = Field(5.0, gt=0, le=120, description="Time limit of one write.")
+    count_seconds: int = Field(60, ge=1, le=3600, description="Width of the event and alarm count buckets.")
+    backoff_max_seconds: float = Field(60.0, gt=0, le=3600, description="Longest wait between retries.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+            raise ValueError("use http://HOST:PORT or https://HOST:PORT (empty = off)")
+        return value

@@ -1,0 +1,88 @@
+"""How the site handles what comes in: its procedures' limits, dispatch, notifications, evidence,
+and the rules the console applies itself (denial bursts, plate lists)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from console.settings.base import Section
+
+
+class SopsSection(Section):
+    dir: Path | None = Field(None, description="Folder of SOP files (*.yaml); default: the sops/ shipped with MCC.")
+    limits: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="Per-site time limits in seconds, by SOP id and limit name, e.g. {fire.alarm: {confirm: 120}}.",
+    )
+
+
+class DispatchSection(Section):
+    accept_seconds: int = Field(
+        60, gt=0, le=3600,
+        description="(P) A guard who has not accepted a dispatch by then is replaced by the next nearest "
+                    "free guard, and the supervisor is told.",
+    )
+
+
+NotifyRole = Literal["operator_main", "operator_second", "guard", "supervisor", "project_manager", "engineering"]
+
+
+class NotifyTarget(Section):
+    url: str = Field(min_length=3, description="Any apprise URL: dingtalk://, wecombot://, feishu://, mailto://, json://...")
+    roles: list[NotifyRole] = Field(default_factory=list, description="SOP roles whose notices go here.")
+    users: list[str] = Field(default_factory=list, description="Guards (user names) whose dispatches go here.")
+    name: str = Field("", description="Shown in the task log instead of the URL (which may hold a secret).")
+
+    @field_validator("url")
+    @classmethod
+    def _apprise_url(cls, value: str) -> str:
+        import apprise  # only sites with notification targets pay for the import
+
+        if not apprise.Apprise().add(value):
+            raise ValueError("not a notification URL apprise knows (see the apprise wiki for the schemes)")
+        return value
+
+    @model_validator(mode="after")
+    def _someone(self) -> NotifyTarget:
+        if not self.roles and not self.users:
+            raise ValueError("a target names the roles or the users it is for")
+        return self
+
+
+class NotifySection(Section):
+    targets: list[NotifyTarget] = Field(default_factory=list)
+    max_per_minute: int = Field(
+        10, ge=1, le=600,
+        description="Per target. Beyond it, notices are held and sent together as one digest.",
+    )
+    drills: bool = Field(False, description="Also notify for drills (演练); off: drills are suppressed.")
+
+
+class EvidenceSection(Section):
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest photo a guard may upload.")
+    dir: Path | None = Field(None, description="Where photos are kept; default: beside the SQLite file, or var/evidence.")
+
+
+class DeniedBurstRule(Section):
+    count: int = Field(5, ge=2, le=100, description="Denials in a row at one reader (GB 50396: 5).")
+    window_seconds: int = Field(300, ge=10, le=86400, description="Within this time, first to last.")
+
+
+class PlateEntry(Section):
+    plate: str = Field(min_length=2, max_length=16)
+    reason: str = Field("", max_length=200)
+
+
+class PlatesRule(Section):
+    block: list[PlateEntry] = Field(default_factory=list, description="A blocked plate at a lane raises its alarm.")
+    allow: list[PlateEntry] = Field(default_factory=list, description="Known plates (shown with their reason).")
+
+
+class RulesSection(Section):
+    """Alarms that no single event carries: the console derives them from several events or lists."""
+
+    denied_burst: DeniedBurstRule = DeniedBurstRule()
+    plates: PlatesRule = PlatesRule()

@@ -1,0 +1,204 @@
+"""The console's one MQTT client: persistent session, QoS 1, manual ack, jittered reconnect, will.
+
+paho runs the socket; this module owns the connection loop so that reconnect delays are
+exponential with full jitter (paho's own back-off has none, and a room full of consoles
+reconnecting in step after a broker restart is what jitter prevents).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from console.contract import InboundMessage
+from console.settings import BrokerAddress
+
+log = logging.getLogger("mcc.mqtt")
+
+
+class Backoff:
+    """Exponential back-off with full jitter: sleep uniform(0, min(cap, base * 2**n))."""
+
+    def __init__(self, base: float, cap: float, rng: random.Random | None = None):
+        self.base, self.cap, self.attempt = base, cap, 0
+        self.rng = rng or random.Random()
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap, self.base * (2 ** self.attempt))
+        self.attempt += 1
+        return self.rng.uniform(self.base / 2, max(ceiling, self.base))
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class MqttConnection:
+    """Connects, subscribes on every (re)connect, hands messages over, acks on request."""
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        subscriptions: list[str],
+        on_message: Callable[[InboundMessage, int], None],
+        status_topic: str,
+        keepalive: int = 30,
+        reconnect_min: float = 0.5,
+        reconnect_max: float = 30.0,
+    ):
+        self.address = BrokerAddress.parse(url)
+        self.subscriptions = subscriptions
+        self.status_topic = status_topic
+        self.keepalive = keepalive
+        self._deliver = on_message
+        self._backoff = Backoff(reconnect_min, reconnect_max)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.connected = threading.Event()
+        self.generation = 0
+        """Bumped on every new connection: acks from an older connection are not sent
+        (the broker redelivers those messages and they are acked then)."""
+        self.last_error: str | None = None
+        self.connects = 0
+
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,  # persistent session: the broker queues QoS 1 while we are away
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        if self.address.username:
+            client.username_pw_set(self.address.username, self.address.password)
+        if self.address.tls:
+            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        client.will_set(status_topic, b"offline", qos=1, retain=True)
+        client.max_inflight_messages_set(100)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_socket_open = self._on_socket_open
+        self.client = client
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mcc-mqtt", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self.connected.is_set():
+            info = self.client.publish(self.status_topic, b"offline", qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=2.0)
+            except (RuntimeError, ValueError):
+                pass
+            self.client.disconnect()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def publish(self, topic: str, payload: bytes, timeout: float = 5.0) -> bool:
+        """Send a command (QoS 1, not retained) and wait for the broker's PUBACK; False if the
+        console is not connected or the broker did not confirm in time."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(topic, payload, qos=1, retain=False)
+        try:
+            info.wait_for_publish(timeout=timeout)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
+    def ack(self, mid: int, qos: int, generation: int) -> None:
+        if qos == 0 or generation != self.generation:
+            return
+        self.client.ack(mid, qos)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.client.connect(self.address.host, self.address.port, keepalive=self.keepalive)
+            except (OSError, ssl.SSLError) as exc:
+                self.last_error = f"connect failed: {exc}"
+                self._sleep_backoff()
+                continue
+            while not self._stop.is_set():
+                rc = self.client.loop(timeout=0.5)
+                if rc != mqtt.MQTT_ERR_SUCCESS:
+                    break
+            if self._stop.is_set():
+                # Let the DISCONNECT and the offline status leave the socket.
+                for _ in range(10):
+                    if self.client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
+                        break
+                break
+            self.connected.clear()
+            self._sleep_backoff()
+
+    def _sleep_backoff(self) -> None:
+        delay = self._backoff.next_delay()
+        log.info("reconnecting to %s:%s in %.2f s", self.address.host, self.address.port, delay)
+        self._stop.wait(delay)
+
+    # -- paho callbacks (network thread) -------------------------------------------------------
+
+    def _on_socket_open(self, client: mqtt.Client, userdata: object, sock: socket.socket) -> None:
+        # Nagle delays small PUBACKs and PUBLISHes by tens of milliseconds; alarms are small.
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags,
+                    reason: mqtt.ReasonCode, properties: object) -> None:
+        if reason.is_failure:
+            self.last_error = f"broker refused the connection: {reason}"
+            log.error("%s", self.last_error)
+            return
+        self.generation += 1
+        self.connects += 1
+        self._backoff.reset()
+        self.last_error = None
+        log.info("connected to %s:%s (session present: %s)", self.address.host, self.address.port,
+                 flags.session_present)
+        for topic in self.subscriptions:
+            client.subscribe(topic, qos=1)
+        client.publish(self.status_topic, b"online", qos=1, retain=True)
+        self.connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: mqtt.DisconnectFlags,
+                       reason: mqtt.ReasonCode, properties: object) -> None:
+        self.connected.clear()
+        if not self._stop.is_set():
+            self.last_error = f"disconnected: {reason}"
+            log.warning("disconnected from broker: %s", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        # Never raise here: paho would drop the connection. The hand-over only enqueues.
+        try:
+            message = InboundMessage(
+                topic=msg.topic,
+                payload=msg.payload,
+                retain=bool(msg.retain),
+                received_at=datetime.now(timezone.utc),
+                qos=msg.qos,
+                mid=msg.mid,
+                dup=bool(msg.dup),
+            )
+        except UnicodeDecodeError:
+            # A topic that is not UTF-8 cannot be stored as text; keep its bytes visible.
+            message = InboundMessage(
+                topic=repr(msg._topic)[:200], payload=msg.payload, retain=bool(msg.retain),
+                received_at=datetime.now(timezone.utc), qos=msg.qos, mid=msg.mid, dup=bool(msg.dup),
+            )
+        self._deliver(message, self.generation)
+
