@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
@@ -33,11 +33,13 @@ from console.api import (
     users,
     ws,
 )
+from console.api.sockets import OpenSockets
 from console.runtime import Runtime
 from console.settings import Settings
 from console.tasks.machine import TaskError
 from console.tasks.outcome import Forbidden, NotFound
 from console.tasks.places import PlaceError
+from console.workers import ChildProcesses
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -45,22 +47,29 @@ CSP = (
 )
 
 
-def create_app(settings: Settings, *, start_pipeline: bool = True) -> FastAPI:
+def create_app(settings: Settings, *, start_pipeline: bool = True,
+               children: Iterable[ChildProcesses] = ()) -> FastAPI:
+    """The web app; its lifespan builds the runtime and starts (then stops) every worker.
+    ``children``: processes started beside the console (the demo's broker) for /api/health's list."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await run_in_threadpool(Runtime.build, settings)
+        for child in children:
+            runtime.supervisor.adopt(child)
         app.state.runtime = runtime
+        app.state.sockets = OpenSockets()
         if start_pipeline:
-            runtime.start_pipeline(asyncio.get_running_loop())
+            # Off the event loop: starting may block (a receiver binding, a worker loading its state).
+            await run_in_threadpool(runtime.start, asyncio.get_running_loop())
         try:
             yield
         finally:
-            await run_in_threadpool(runtime.stop_pipeline)
+            await run_in_threadpool(runtime.stop)
 
     app = FastAPI(title="MCC monitoring-center console", version=__version__, lifespan=lifespan)
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response: Response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

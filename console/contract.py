@@ -70,9 +70,10 @@ class InboundMessage:
     qos: int = 1
     mid: int = 0
     dup: bool = False
-    reply: Callable[[], None] | None = field(default=None, compare=False, repr=False)
-    """For messages that did not come over MQTT (a GB/T 26875.3 TCP link): called after the
-    commit that stored the message, instead of the MQTT ack (there: the protocol's confirm)."""
+    settle: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    """Called once the commit that stored (or quarantined) the message is done: the MQTT ack on
+    the connection it came by, or a GB/T 26875.3 link's confirm. The message carries it, so the
+    writer settles it without knowing where it came from."""
 
 
 @dataclass(frozen=True)

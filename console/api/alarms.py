@@ -71,7 +71,7 @@ def ack_alarm(
                          client=client_address(request), at=now)
         view = alarm_view(row, runtime.registry)
     if changed:
-        runtime.publish([HubMessage("alarm.acked", view)])
+        runtime.outlet.publish([HubMessage("alarm.acked", view)])
         if outcome is not None:
-            runtime.after_commit(outcome)
+            runtime.outlet.deliver(outcome)
     return view

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from console.api.deps import COOKIE, CurrentUser, RuntimeDep, client_address, token_from
+from console.api.deps import COOKIE, CurrentUser, RuntimeDep, SocketsDep, client_address, token_from
 from console.errors import AuthError
 from console.people import auth
 from console.store import audit
@@ -49,14 +49,15 @@ def login(body: LoginBody, request: Request, response: Response, runtime: Runtim
 
 
 @router.post("/logout", status_code=204)
-def logout(request: Request, response: Response, user: CurrentUser, runtime: RuntimeDep) -> None:
+def logout(request: Request, response: Response, user: CurrentUser, runtime: RuntimeDep,
+           sockets: SocketsDep) -> None:
     token = token_from(request)
     with runtime.store.write() as session, session.begin():
         if token:
             auth.revoke_token(session, token)
         audit.record(session, user.username, "logout", client=client_address(request))
     if token:
-        runtime.sockets.close_token(auth.token_digest(token))  # the pages of that session stop too
+        sockets.close_token(auth.token_digest(token))  # the pages of that session stop too
     response.delete_cookie(COOKIE, path="/")
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
+from console.api.sockets import OpenSockets
 from console.people import auth
 from console.runtime import Runtime
 
@@ -18,10 +19,17 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 def get_runtime(conn: HTTPConnection) -> Runtime:
-    return conn.app.state.runtime  # type: ignore[no-any-return]
+    return cast(Runtime, conn.app.state.runtime)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_sockets(conn: HTTPConnection) -> OpenSockets:
+    return cast(OpenSockets, conn.app.state.sockets)
+
+
+SocketsDep = Annotated[OpenSockets, Depends(get_sockets)]
 
 
 def read_session(runtime: RuntimeDep) -> Iterator[Session]:
@@ -68,7 +76,7 @@ def current_user(
 CurrentUser = Annotated[auth.User, Depends(current_user)]
 
 
-def require(roles: frozenset[str]):  # type: ignore[no-untyped-def]
+def require(roles: frozenset[str]) -> Any:  # a FastAPI Depends marker
     def check(user: CurrentUser) -> auth.User:
         if user.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not do this")

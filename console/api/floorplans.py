@@ -47,7 +47,7 @@ def _changed(runtime: Runtime, plan_id: int, user: str, action: Any) -> dict[str
             view = floorplans.plan_view(session, runtime.registry, row)
     except floorplans.PlanError as exc:
         raise _fail(exc) from exc
-    runtime.publish([HubMessage("floorplan.updated", {"id": plan_id})])
+    runtime.outlet.publish([HubMessage("floorplan.updated", {"id": plan_id})])
     return view
 
 
@@ -190,7 +190,7 @@ async def upload_plan(request: Request, runtime: RuntimeDep,
         plan_id, view = await run_in_threadpool(save)
     except floorplans.PlanError as exc:
         raise _fail(exc) from exc
-    runtime.publish([HubMessage("floorplan.updated", {"id": plan_id})])
+    runtime.outlet.publish([HubMessage("floorplan.updated", {"id": plan_id})])
     return view
 
 
@@ -226,4 +226,4 @@ def delete_plan(plan_id: int, request: Request, runtime: RuntimeDep, user: Admin
             floorplans.remove(session, row, user.username, runtime.now(), client_address(request))
     except floorplans.PlanError as exc:
         raise _fail(exc) from exc
-    runtime.publish([HubMessage("floorplan.updated", {"id": plan_id, "deleted": True})])
+    runtime.outlet.publish([HubMessage("floorplan.updated", {"id": plan_id, "deleted": True})])

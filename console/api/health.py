@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
 from console.api.deps import RuntimeDep
+from console.api.pages import build_id
 from console.runtime import Runtime
 from console.sinks.timeseries import disabled_status
 from console.store.tables import DeviceStatusRow, QuarantineRow, TaskRow
@@ -35,20 +36,19 @@ def _store_figures(runtime: Runtime) -> dict[str, Any]:
 @router.get("/api/health")
 async def health(runtime: RuntimeDep) -> dict[str, Any]:
     figures = await run_in_threadpool(_store_figures, runtime)
-    mqtt = runtime.mqtt
-    worker = runtime.worker
+    mqtt, writer, deadlines = runtime.mqtt, runtime.writer, runtime.deadlines
     counters = runtime.ingest.counters
     broker = {
-        "connected": bool(mqtt and mqtt.connected.is_set()),
-        "url": f"{mqtt.address.host}:{mqtt.address.port}" if mqtt else None,
-        "connects": mqtt.connects if mqtt else 0,
-        "last_error": mqtt.last_error if mqtt else "not started",
+        "connected": mqtt.connected.is_set(),
+        "url": f"{mqtt.address.host}:{mqtt.address.port}",
+        "connects": mqtt.connects,
+        "last_error": mqtt.connection_error if mqtt.state != "new" else "not started",
         "subscriptions": runtime.ingest.subscriptions,
     }
     store = {
-        "ok": figures["ok"] and (worker.store_ok if worker else True),
+        "ok": figures["ok"] and writer.store_ok,
         "dialect": runtime.store.dialect,
-        "last_error": (worker.last_error if worker and not worker.store_ok else None) or figures.get("error"),
+        "last_error": (writer.store_error if not writer.store_ok else None) or figures.get("error"),
     }
     ingest = {
         "stored": counters.stored,
@@ -56,10 +56,13 @@ async def health(runtime: RuntimeDep) -> dict[str, Any]:
         "quarantined": counters.quarantined,
         "quarantine_total": figures.get("quarantine_total"),
         "unregistered_devices": figures.get("unregistered_devices"),
-        "backlog": worker.backlog if worker else 0,
+        "backlog": writer.backlog,
         "batches": counters.batches,
     }
-    ok = broker["connected"] and store["ok"]
+    workers = [status.as_dict() for status in runtime.supervisor.status()]
+    down = [w["name"] for w in workers if not w["alive"] and w["state"] not in ("new", "stopped")]
+    ok = broker["connected"] and store["ok"] and not down
+    retention = runtime.retention.detail() if runtime.retention is not None else {}
     return {
         "status": "ok" if ok else "degraded",
         "site": runtime.settings.site.id,
@@ -68,19 +71,20 @@ async def health(runtime: RuntimeDep) -> dict[str, Any]:
         "store": store,
         "influx": runtime.timeseries.status() if runtime.timeseries is not None else disabled_status(),
         "cameras": {**(runtime.cameras.status() if runtime.cameras is not None else camera_linkage.disabled_status()),
+                    **retention,
                     **(runtime.camera_health.status() if runtime.camera_health is not None
                        else {"states": {}, "state_counts": {}})},
         "ingest": ingest,
         "tasks": {
             "open": figures.get("open_tasks"),
             "next_due_at": figures.get("next_due_at"),
-            "deadline_loop": "running" if runtime.deadlines is not None else "not started",
-            "deadline_error": runtime.deadlines.last_error if runtime.deadlines is not None else None,
+            "deadline_loop": deadlines.state if deadlines.state != "new" else "not started",
+            "deadline_error": deadlines.last_error,
         },
         "heartbeats": {
-            "supervised": len(runtime.silence.budgets) if runtime.silence is not None else 0,
-            "silent_now": sorted(f"{site}/{device}" for site, device in runtime.ingest.silenced),
-            "last_error": runtime.silence.last_error if runtime.silence is not None else None,
+            "supervised": len(runtime.silence.budgets),
+            "silent_now": sorted(f"{site}/{device}" for site, device in writer.silent),
+            "last_error": runtime.silence.last_error,
         },
         "notify": {
             "targets": len(runtime.settings.notify.targets),
@@ -88,5 +92,7 @@ async def health(runtime: RuntimeDep) -> dict[str, Any]:
         },
         "websocket": {"clients": runtime.hub.client_count, "seq": runtime.hub.seq, "stream": runtime.hub.stream},
         "displays": runtime.displays.counts(runtime.now()),
-        "build": runtime.build_id,
+        "workers": workers,
+        "workers_down": down,
+        "build": build_id(),
     }

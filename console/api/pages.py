@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from html import escape
 from pathlib import Path
 
@@ -9,11 +11,25 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from console import __version__
 from console.api.deps import COOKIE, get_runtime, token_from
 from console.people import auth
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 router = APIRouter(include_in_schema=False)
+
+
+@functools.cache
+def build_id(web: Path = WEB) -> str:
+    """A short hash of the package version and every file the pages load (web/): a wall that
+    sees another build id in the WebSocket hello reloads itself."""
+    digest = hashlib.sha256(__version__.encode())
+    if web.is_dir():
+        for path in sorted(p for p in web.rglob("*") if p.is_file()):
+            digest.update(b"\0" + path.relative_to(web).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
 
 
 def _page_html(name: str, timezone: str) -> str:

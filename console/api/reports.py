@@ -34,7 +34,7 @@ def start_handover(body: HandoverBody, request: Request, runtime: RuntimeDep, us
         row, outcome = handover.start(session, runtime.tasks, runtime.registry, user.username, body.notes,
                                       runtime.now(), client_address(request))
         view = handover.view(row, session.get(TaskRow, row.task_id))
-    runtime.after_commit(outcome)
+    runtime.outlet.deliver(outcome)
     return view
 
 
@@ -53,7 +53,7 @@ def get_handover(handover_id: int, session: ReadSession, _user: AlarmActor) -> d
     return handover.view(row, session.get(TaskRow, row.task_id))
 
 
-def _render(runtime: Runtime, report: dict[str, Any], fmt: Format, filename: str) -> Any:
+def _render(runtime: Runtime, report: dict[str, Any], fmt: Format, filename: str) -> dict[str, Any] | Response:
     if fmt == "csv":
         return PlainTextResponse(reports.to_csv(report), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
@@ -72,7 +72,7 @@ def daily_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
     start = datetime.combine(day, time(0), zone)
     window = reports.Window(start, start + timedelta(days=1), f"日报 {day.isoformat()} / daily report")
     report = reports.build(session, runtime.tasks.book, runtime.registry, window)
-    return _render(runtime, report, format, f"mcc-daily-{day.isoformat()}")  # type: ignore[no-any-return]
+    return _render(runtime, report, format, f"mcc-daily-{day.isoformat()}")
 
 
 @router.get("/reports/shift", response_model=None)
@@ -94,4 +94,4 @@ def shift_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
     window = reports.Window(start, end if handover_id is not None else end + timedelta(seconds=1),
                             "班报 / shift report")
     report = reports.build(session, runtime.tasks.book, runtime.registry, window)
-    return _render(runtime, report, format, f"mcc-shift-{end.date().isoformat()}")  # type: ignore[no-any-return]
+    return _render(runtime, report, format, f"mcc-shift-{end.date().isoformat()}")

@@ -77,7 +77,7 @@ def shelve(body: ShelfBody, request: Request, runtime: RuntimeDep, user: Supervi
                              "expires_at": row.expires_at.isoformat()}, client=client_address(request), at=now)
         messages = _reshelve(session, runtime, row)
         view = shelf_view(row)
-    runtime.publish(messages)
+    runtime.outlet.publish(messages)
     return view
 
 
@@ -103,5 +103,5 @@ def unshelve(shelf_id: int, request: Request, runtime: RuntimeDep, user: Supervi
                          detail={"shelf": row.id}, client=client_address(request), at=now)
         messages = _reshelve(session, runtime, row)
         view = shelf_view(row)
-    runtime.publish(messages)
+    runtime.outlet.publish(messages)
     return view

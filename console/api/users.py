@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from console.api.deps import Admin, ReadSession, RuntimeDep, client_address, token_from
+from console.api.deps import Admin, ReadSession, RuntimeDep, SocketsDep, client_address, token_from
 from console.errors import AuthError
 from console.people import auth
 from console.store import audit
@@ -76,13 +76,14 @@ def _enabled_admins(session: Session) -> int:
 
 
 @router.patch("/{username}")
-def change_user(username: str, body: UserChange, request: Request, runtime: RuntimeDep, user: Admin) -> dict[str, Any]:
+def change_user(username: str, body: UserChange, request: Request, runtime: RuntimeDep, sockets: SocketsDep,
+                user: Admin) -> dict[str, Any]:
     token = token_from(request)
     view, close_sockets = _change_user(username, body, request, runtime, user, token)
     if close_sockets:  # after the commit: a socket opening now sees the change when it checks again
         # An admin changing their own password keeps this session (and its sockets); the others close.
         keep = auth.token_digest(token) if token and user.username == view["username"] else None
-        runtime.sockets.close_user(view["username"], keep_token_digest=keep)
+        sockets.close_user(view["username"], keep_token_digest=keep)
     return view
 
 
@@ -129,7 +130,7 @@ def _change_user(username: str, body: UserChange, request: Request, runtime: Run
             ending = delete(SessionRow).where(SessionRow.user_id == row.id)
             if row.id == user.id and token:  # an admin changing their own password stays signed in here
                 ending = ending.where(SessionRow.token_hash != hashlib.sha256(token.encode()).hexdigest())
-            revoked = session.execute(ending).rowcount or 0
+            revoked = session.execute(ending).rowcount or 0  # type: ignore[attr-defined]  # a DELETE gives a CursorResult
         if changes:
             audit.record(session, user.username, "user.change", target=f"user:{row.username}",
                          detail={**changes, "sessions_revoked": revoked}, client=client_address(request),

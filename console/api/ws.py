@@ -16,7 +16,8 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from console.alarms.views import alarm_view, event_row_view
-from console.api.deps import client_address, get_runtime, token_from
+from console.api.deps import client_address, get_runtime, get_sockets, token_from
+from console.api.pages import build_id
 from console.devices import status as device_status
 from console.messages import HubMessage
 from console.people import auth
@@ -90,6 +91,7 @@ def _int_param(websocket: WebSocket, name: str) -> int | None:
 @router.websocket("/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
     runtime = get_runtime(websocket)
+    sockets = get_sockets(websocket)
     token = token_from(websocket, allow_query=True)
     user = await run_in_threadpool(_user_for, runtime, token)
     if user is None or user.role not in auth.VIEW:
@@ -108,16 +110,16 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         with contextlib.suppress(RuntimeError):  # the loop has closed: so has the socket
             loop.call_soon_threadsafe(revoked.set)
 
-    runtime.sockets.add(user.username, connection, auth.token_digest(token), revoke)
+    sockets.add(user.username, connection, auth.token_digest(token), revoke)
     # Checked again now that the socket is registered: a change committed since the handshake
     # either finds this socket to close, or shows here.
     try:
         again = await run_in_threadpool(_user_for, runtime, token)
     except BaseException:
-        runtime.sockets.remove(user.username, connection)
+        sockets.remove(user.username, connection)
         raise
     if again is None or again.role != user.role:
-        runtime.sockets.remove(user.username, connection)
+        sockets.remove(user.username, connection)
         await websocket.close(code=1008, reason="signed out")
         return
     subscriber = hub.subscribe(guard_filter(user.username) if is_guard else None)
@@ -128,7 +130,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
                   if since is not None and not is_guard else None)
         seq = hub.seq  # taken with the subscription, before any await: nothing falls between
         # First, before the snapshot or the replay: which build of the pages the server serves.
-        await websocket.send_text(dumps({"type": "hello", "build": runtime.build_id,
+        await websocket.send_text(dumps({"type": "hello", "build": build_id(),
                                          "server_time": datetime.now(timezone.utc).isoformat()}))
         if replay is None:
             snapshot = await run_in_threadpool(build_snapshot, runtime, user)
@@ -141,7 +143,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        runtime.sockets.remove(user.username, connection)
+        sockets.remove(user.username, connection)
         hub.unsubscribe(subscriber)
         closed = runtime.displays.closed(connection, runtime.now())
         if closed:
@@ -169,6 +171,10 @@ def _client_messages(runtime: Runtime, user: auth.User, address: str,
     return handle
 
 
+async def _wait(event: asyncio.Event) -> None:
+    await event.wait()
+
+
 async def _pump(websocket: WebSocket, subscriber: Subscriber, on_text: Callable[[str], None],
                 revoked: asyncio.Event | None = None) -> None:
     async def send() -> None:
@@ -189,7 +195,7 @@ async def _pump(websocket: WebSocket, subscriber: Subscriber, on_text: Callable[
 
     tasks = [asyncio.create_task(send()), asyncio.create_task(receive())]
     if revoked is not None:
-        tasks.append(asyncio.create_task(revoked.wait()))
+        tasks.append(asyncio.create_task(_wait(revoked)))
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from console.messages import HubMessage
+from console.workers import PeriodicWorker
 
 log = logging.getLogger("mcc.displays")
 STALE_AFTER = timedelta(seconds=45)
@@ -142,7 +143,7 @@ class DisplayBook:
             self._gone.pop(key, None)
             entry = Display(
                 display=display_id, name=_text(data.get("name"), 64) or display_id, user=user, address=address[:64],
-                build=_text(data.get("build"), 32), sound=data.get("sound") if data.get("sound") in SOUND else "off",
+                build=_text(data.get("build"), 32), sound=str(data.get("sound")) if data.get("sound") in SOUND else "off",
                 page=_text(data.get("page"), 16) or "wall", last_seq=_int(data.get("last_seq")),
                 lag_ms=_int(data.get("lag_ms")), alarms=_int(data.get("alarms")),
                 last_at=now, connected=True, connection=connection)
@@ -209,30 +210,15 @@ class DisplayBook:
         return True
 
 
-class DisplayWatch:
-    """Every 5 s: announce the displays that went stale (the thread style of the silence watch)."""
+class DisplayWatch(PeriodicWorker):
+    """Every 5 s: announce the displays that went stale."""
 
     def __init__(self, book: DisplayBook, publish: Callable[[list[HubMessage]], None],
                  now: Callable[[], datetime], interval: float = CHECK_SECONDS):
-        self.book, self.publish, self.now, self.interval = book, publish, now, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mcc-displays", daemon=True)
-        self.last_error: str | None = None
+        super().__init__("displays", interval)
+        self.book, self.publish, self.now = book, publish, now
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                messages = self.book.check(self.now())
-                if messages:
-                    self.publish(messages)
-                self.last_error = None
-            except Exception as exc:  # the watch must outlive any one fault
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("display check failed")
+    def tick(self) -> None:
+        messages = self.book.check(self.now())
+        if messages:
+            self.publish(messages)

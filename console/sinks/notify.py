@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -22,6 +21,7 @@ import apprise
 
 from console.settings import NotifySection, NotifyTarget
 from console.tasks.outcome import Notice
+from console.workers import Worker
 
 log = logging.getLogger("mcc.notify")
 
@@ -43,11 +43,12 @@ class NotifyCounters:
     no_target: int = 0
 
 
-class _Target:
+class _Target(Worker):
     """One destination with its own queue and thread: a slow or dead service delays only itself."""
 
     def __init__(self, config: NotifyTarget, notifier: Notifier):
         self.config = config
+        super().__init__(f"notify {self.target_name}")
         self.notifier = notifier
         self.client = apprise.Apprise()
         if not self.client.add(config.url):
@@ -55,17 +56,23 @@ class _Target:
         self.sent_at: deque[float] = deque()
         self.held: list[Notice] = []
         self.queue: queue.Queue[Notice | None] = queue.Queue(maxsize=10_000)
-        self.thread = threading.Thread(target=self._run, name=f"mcc-notify-{self.name}", daemon=True)
 
     @property
-    def name(self) -> str:
+    def target_name(self) -> str:
         return self.config.name or self.config.url.split("://", 1)[0] + "://…"
 
     def wants(self, notice: Notice) -> bool:
         return bool(set(notice.roles) & set(self.config.roles) or set(notice.users) & set(self.config.users))
 
-    def _run(self) -> None:
-        while True:
+    def detail(self) -> dict[str, object]:
+        return {"queued": self.queue.qsize(), "held": len(self.held)}
+
+    def interrupt(self) -> None:
+        self.queue.put(None)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.beat()
             try:
                 notice = self.queue.get(timeout=1.0)
             except queue.Empty:
@@ -123,12 +130,12 @@ class _Target:
             counters.sent += 1
         else:
             counters.failed += 1
-            log.warning("notify target %s failed: %s", self.name, error)
+            log.warning("notify target %s failed: %s", self.target_name, error)
         record = self.notifier.record
         if record is not None:
             for notice in notices:
                 try:
-                    record(notice, self.name, delivered, "" if delivered else error)
+                    record(notice, self.target_name, delivered, "" if delivered else error)
                 except Exception:
                     log.exception("could not write the notification outcome to task %s", notice.task_id)
 
@@ -142,16 +149,18 @@ class Notifier:
         self.counters = NotifyCounters()
         self._targets = [_Target(config, self) for config in settings.targets]
 
+    @property
+    def workers(self) -> list[Worker]:
+        """One worker per target, for the supervisor."""
+        return list(self._targets)
+
     def start(self) -> None:
         for target in self._targets:
-            target.thread.start()
+            target.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         for target in self._targets:
-            if target.thread.is_alive():
-                target.queue.put(None)
-        for target in self._targets:
-            target.thread.join(timeout)
+            target.stop(timeout)
 
     def submit(self, notices: list[Notice]) -> None:
         """Called after a commit, from any thread; never blocks."""
@@ -167,5 +176,5 @@ class Notifier:
                     target.queue.put_nowait(notice)
                 except queue.Full:
                     log.error("notification queue of %s full; dropped a notice for task %s",
-                              target.name, notice.task_id)
+                              target.target_name, notice.task_id)
                     self.counters.failed += 1

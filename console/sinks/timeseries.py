@@ -27,9 +27,13 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
+from console.devices import parking
+from console.devices.registry import DeviceRegistry
 from console.messages import HubMessage
-from console.settings import InfluxSection
-from console.sinks.points import PARKING_KINDS, Point, count_point, parking_points, telemetry_point
+from console.settings import InfluxSection, Settings
+from console.sinks.points import PARKING_KINDS, Point, count_point, parking_points, task_kpis, telemetry_point
+from console.store.database import Store
+from console.workers import Worker
 
 log = logging.getLogger("mcc.timeseries")
 
@@ -44,7 +48,7 @@ def backoff_delay(failures: int, cap: float, rnd: Callable[[], float] = random.r
     """Seconds to wait after ``failures`` failed writes in a row: base·2^(n-1), capped, with
     jitter (a factor 0.5–1.0, so that consoles that lost the same server do not retry in step)."""
     exponent = min(max(failures - 1, 0), 30)
-    return min(cap, base * 2 ** exponent) * (0.5 + 0.5 * rnd())
+    return float(min(cap, base * 2 ** exponent) * (0.5 + 0.5 * rnd()))
 
 
 def disabled_status() -> dict[str, Any]:
@@ -69,7 +73,7 @@ class InfluxWriter:
         from influxdb_client import WritePrecision
 
         self.api.write(bucket=self.config.bucket, org=self.config.org, record=points,
-                       write_precision=WritePrecision.MS)
+                       write_precision=WritePrecision.MS)  # type: ignore[arg-type]  # its members are plain str
 
     def close(self) -> None:
         try:
@@ -78,7 +82,7 @@ class InfluxWriter:
             log.debug("closing the InfluxDB client failed", exc_info=True)
 
 
-class TimeSeriesSink:
+class TimeSeriesSink(Worker):
     def __init__(
         self, config: InfluxSection, *, writer: Writer | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -88,6 +92,7 @@ class TimeSeriesSink:
         kpis: Callable[[int], Point | None] | None = None,
         site: str = "",
     ):
+        super().__init__("timeseries")
         self.config = config
         self._writer = writer
         self._clock = clock
@@ -111,9 +116,7 @@ class TimeSeriesSink:
         self.failed_batches = 0
         self.last_error: str | None = None
         self.last_write_at: str | None = None
-        self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # -- the hook: called after a commit, on the ingest thread or a request's thread -------------
 
@@ -262,7 +265,7 @@ class TimeSeriesSink:
         status = getattr(exc, "status", None)
         if status is not None and getattr(exc, "reason", None) is not None:
             body = str(getattr(exc, "body", "") or "")[:200]
-            text = f"HTTP {status} {exc.reason}: {body}".strip()  # type: ignore[attr-defined]
+            text = f"HTTP {status} {getattr(exc, 'reason')}: {body}".strip()
         else:
             text = f"{type(exc).__name__}: {exc}"
         token = self.config.token.get_secret_value()
@@ -270,8 +273,14 @@ class TimeSeriesSink:
             text = text.replace(token, "***")
         return text.splitlines()[0][:300] if text else type(exc).__name__
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    # -- the worker's thread -----------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        log.info("time-series sink writing to %s, bucket %s", self.config.url, self.config.bucket)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.beat()
             try:
                 delay = self.step()
             except Exception:  # keep the thread alive whatever happens
@@ -280,20 +289,13 @@ class TimeSeriesSink:
             self._wake.wait(min(max(delay, 0.01), WAIT_MAX))
             self._wake.clear()
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="mcc-timeseries", daemon=True)
-        self._thread.start()
-        log.info("time-series sink writing to %s, bucket %s", self.config.url, self.config.bucket)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread, then write what is buffered (and the open count buckets), giving up
-        after ``timeout`` seconds or at the first failure: shutdown never waits on a dead server
-        longer than that."""
-        deadline = self._clock() + timeout
-        self._stop.set()
+    def interrupt(self) -> None:
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(max(timeout, self.config.timeout_seconds + 1))
+
+    def finish(self, timeout: float = 5.0) -> None:
+        """Write what is buffered (and the open count buckets), giving up after ``timeout``
+        seconds or at the first failure: shutdown never waits on a dead server longer than that."""
+        deadline = self._clock() + timeout
         self.collect(final=True)
         while self._clock() < deadline:
             with self._lock:
@@ -322,3 +324,22 @@ class TimeSeriesSink:
                 "last_error": self.last_error,
                 "last_write_at": self.last_write_at,
             }
+
+
+class StoreFigures:
+    """What the sink reads from the store now and then: car-park occupancy, a closed task's KPIs."""
+
+    def __init__(self, store: Store, settings: Settings, registry: DeviceRegistry) -> None:
+        self.store = store
+        self.settings = settings
+        self.registry = registry
+
+    def occupancy(self) -> list[dict[str, Any]]:
+        if not self.settings.parking.car_parks:
+            return []
+        with self.store.read() as session:
+            return parking.occupancy(session, self.settings, self.registry, datetime.now(timezone.utc))
+
+    def task_kpis(self, task_id: int) -> Point | None:
+        with self.store.read() as session:
+            return task_kpis(session, task_id)

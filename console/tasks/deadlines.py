@@ -16,38 +16,40 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from console.messages import HubMessage
 from console.store.database import Store
 from console.store.tables import TaskRow
 from console.tasks.outcome import Outcome
 from console.tasks.service import TaskService
+from console.workers import Worker
 
 log = logging.getLogger("mcc.deadlines")
 
 
-class DeadlineLoop:
-    def __init__(self, store: Store, service: TaskService, after_commit: Callable[[Outcome], None],
+class DeadlineLoop(Worker):
+    def __init__(self, store: Store, service: TaskService, deliver: Callable[[Outcome], None],
                  now: Callable[[], datetime], max_sleep: float = 1.0):
+        super().__init__("deadlines")
         self.store = store
         self.service = service
-        self.after_commit = after_commit
+        self.deliver = deliver
+        """Where a fired deadline's changes and notices go (the outlet's ``deliver``)."""
         self.now = now
         self.max_sleep = max_sleep
+        self.beat_timeout = 60.0
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mcc-deadlines", daemon=True)
         self.fired = 0
-        self.last_error: str | None = None
 
-    def start(self) -> None:
-        self._thread.start()
+    def poke(self, messages: list[HubMessage] | None = None) -> None:
+        """A task changed (its next due time may be sooner): look again now. Taps the outlet."""
+        if messages is None or any(m.type == "task.updated" for m in messages):
+            self._wake.set()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+    def interrupt(self) -> None:
         self._wake.set()
-        self._thread.join(timeout)
 
-    def poke(self) -> None:
-        self._wake.set()
+    def detail(self) -> dict[str, object]:
+        return {"fired": self.fired}
 
     def run_once(self) -> float:
         """Fire what is due; return seconds until the next due time (capped at ``max_sleep``)."""
@@ -59,24 +61,25 @@ class DeadlineLoop:
         outcome.notices.extend(unshelved.notices)
         if outcome.hub or outcome.notices:
             self.fired += 1
-            self.after_commit(outcome)
+            self.deliver(outcome)
         with self.store.read() as session:
             upcoming = session.scalar(select(func.min(TaskRow.next_due_at)).where(TaskRow.state == "open"))
         if upcoming is None:
             return self.max_sleep
         return max(0.0, min(self.max_sleep, (upcoming - self.now()).total_seconds()))
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.beat()
             try:
                 delay = self.run_once()
                 self.last_error = None
             except SQLAlchemyError as exc:
-                self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                self.report(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
                 log.error("deadline loop: store error, retrying: %s", self.last_error)
                 delay = self.max_sleep
             except Exception as exc:  # keep firing other tasks' deadlines
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.report(exc)
                 log.exception("deadline loop failed")
                 delay = self.max_sleep
             self._wake.wait(delay)

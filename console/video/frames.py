@@ -89,7 +89,7 @@ def scene(image: np.ndarray) -> np.ndarray:
     height, width = image.shape[:2]
     small = cv2.resize(image, (SCENE_WIDTH, max(GRID, round(height * SCENE_WIDTH / width))),
                        interpolation=cv2.INTER_AREA).astype(np.float32)
-    return cv2.GaussianBlur(small, (5, 5), 0) - cv2.GaussianBlur(small, (0, 0), 8)  # type: ignore[no-any-return]
+    return cv2.GaussianBlur(small, (5, 5), 0) - cv2.GaussianBlur(small, (0, 0), 8)
 
 
 def similarity(reference: np.ndarray, current: np.ndarray) -> float:

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from console.workers import WorkerStatus
+
 GRACE_SECONDS = 1.0
 """A grab still running this long after its time limit is declared failed (OpenCV did not keep it)."""
 READY_SECONDS = 60.0
@@ -102,6 +104,7 @@ class ProcessGrabber:
         self._target = target
         self._context = multiprocessing.get_context("spawn")  # fork is unsafe in a threaded process
         self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
         self._lock = threading.Lock()
         self._closed = False
         self.killed = 0
@@ -117,6 +120,8 @@ class ProcessGrabber:
             worker = self._idle.pop() if self._idle else None
         if worker is None or not worker.process.is_alive():
             worker = _Worker(self._context, self._target)
+        with self._lock:
+            self._busy.add(worker)
         try:
             worker.wait_ready()
             worker.conn.send((url, timeout))
@@ -124,17 +129,20 @@ class ProcessGrabber:
                 raise GrabTimeout(f"no frame within {timeout:g} s (grab process killed)")
             status, payload = worker.conn.recv()
         except BaseException:
+            with self._lock:
+                self._busy.discard(worker)
             worker.kill()
             self.killed += 1
             raise
         with self._lock:
+            self._busy.discard(worker)
             if self._closed or len(self._idle) >= self.size:
                 worker.kill()
             else:
                 self._idle.append(worker)
         if status != "ok":
             raise GrabError(payload)
-        return payload  # type: ignore[no-any-return]
+        return bytes(payload)
 
     def close(self) -> None:
         with self._lock:
@@ -142,6 +150,13 @@ class ProcessGrabber:
             idle, self._idle = self._idle, []
         for worker in idle:
             worker.kill()
+
+    def processes(self, label: str) -> list[WorkerStatus]:
+        """The grab processes alive now, for the supervisor's list."""
+        with self._lock:
+            workers = [(w, "idle") for w in self._idle] + [(w, "grabbing") for w in self._busy]
+        return [WorkerStatus(f"{label} {w.process.pid}", "process", state, w.process.is_alive(), pid=w.process.pid)
+                for w, state in workers]
 
 
 class ThreadGrabber:
@@ -221,7 +236,7 @@ def fetch_still(url: str, timeout_seconds: float) -> bytes:
     opener = urllib.request.build_opener(*handlers)
     try:
         with opener.open(plain, timeout=timeout_seconds) as response:
-            body = response.read(STILL_MAX + 1)
+            body: bytes = response.read(STILL_MAX + 1)
     except urllib.error.HTTPError as exc:
         raise GrabError(f"HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:

@@ -40,12 +40,15 @@ import numpy as np
 from sqlalchemy import select
 
 from console.contract import Draft
-from console.messages import HubMessage
+from console.devices.registry import DeviceRegistry
+from console.messages import AlarmPath
 from console.settings.cameras import CameraEntry, CamerasSection
 from console.store import audit
+from console.store.database import Store
 from console.store.tables import AlarmRow, CameraReferenceRow, DeviceStatusRow
 from console.video.frames import FrameClassifier, decode, grey
 from console.video.grab import GrabError, ProcessGrabber, ThreadGrabber
+from console.workers import Worker, WorkerStatus
 
 log = logging.getLogger("mcc.camera_health")
 TAMPER = "camera.tamper"
@@ -97,30 +100,34 @@ class HealthStats:
     by_camera: dict[str, CameraHealth] = field(default_factory=dict)
 
 
-class CameraHealthWatch:
-    def __init__(self, section: CamerasSection, site: str, ingest: Any,
-                 publish: Callable[[list[HubMessage]], None], now: Callable[[], datetime],
+class CameraHealthWatch(Worker):
+    """Probes every camera each ``health_seconds`` and hands what changed to the alarm path."""
+
+    def __init__(self, section: CamerasSection, site: str, store: Store, registry: DeviceRegistry,
+                 alarm_path: AlarmPath, now: Callable[[], datetime],
                  grabber: ProcessGrabber | ThreadGrabber | None = None):
+        super().__init__("camera-health")
         self.section = section
         self.site = site
-        self.ingest = ingest
-        self.publish = publish
+        self.store = store
+        self.registry = registry
+        self.alarm_path = alarm_path
         self.now = now
         self.cameras: list[CameraEntry] = list(section.entries)
         self.grabber = grabber if grabber is not None else ProcessGrabber(min(section.workers, len(self.cameras)))
         self.stats = HealthStats(by_camera={c.id: CameraHealth(FrameClassifier(section)) for c in self.cameras})
         self._lock = threading.Lock()
         self._seq = itertools.count()  # two changes within one millisecond are still two events
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.unannounced: set[str] = set()
         """Registered camera devices whose state is unknown: their first frame is camera.online."""
         self._pool = ThreadPoolExecutor(max_workers=max(1, min(section.workers, len(self.cameras))),
                                         thread_name_prefix="mcc-camera-probe")
+        self.beat_timeout = max(60.0, 3 * section.health_seconds + 3 * max((c.timeout_seconds for c in self.cameras),
+                                                                            default=5.0))
 
-    # -- start / stop ---------------------------------------------------------------------------
+    # -- start / stop (the worker's) ---------------------------------------------------------------
 
-    def start(self) -> None:
+    def prepare(self) -> None:
         try:
             self.load_open_alarms()
         except Exception:
@@ -133,21 +140,31 @@ class CameraHealthWatch:
             self.load_unknown_states()
         except Exception:
             log.exception("camera health: device states could not be read")
-        self._thread = threading.Thread(target=self._run, name="mcc-camera-health", daemon=True)
-        self._thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            self.beat()
+            try:
+                self.probe_all()
+            except Exception as exc:
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                self.report(exc)
+                log.exception("camera health round failed")
+            self.stopping.wait(max(0.05, self.section.health_seconds - (time.monotonic() - started)))
+
+    def finish(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.grabber.close()
+
+    def processes(self) -> list[WorkerStatus]:
+        return self.grabber.processes("camera-health grab") if isinstance(self.grabber, ProcessGrabber) else []
 
     def load_open_alarms(self) -> None:
         """After a restart: a camera with an uncleared offline or tamper alarm starts in that state,
         so that its first good probe clears it."""
         ids = [c.id for c in self.cameras]
-        with self.ingest.store.read() as session:
+        with self.store.read() as session:
             rows = session.execute(select(AlarmRow.device_id, AlarmRow.kind).where(
                 AlarmRow.site == self.site, AlarmRow.device_id.in_(ids), AlarmRow.point == "",
                 AlarmRow.kind.in_(("camera.offline", TAMPER)), AlarmRow.cleared.is_(False),
@@ -160,17 +177,17 @@ class CameraHealthWatch:
                 health.condition = "tamper"
 
     def load_unknown_states(self) -> None:
-        registered = [c.id for c in self.cameras if self.ingest.registry.is_registered(self.site, c.id)]
+        registered = [c.id for c in self.cameras if self.registry.is_registered(self.site, c.id)]
         if not registered:
             return
-        with self.ingest.store.read() as session:
+        with self.store.read() as session:
             known = set(session.scalars(select(DeviceStatusRow.device_id).where(
                 DeviceStatusRow.site == self.site, DeviceStatusRow.device_id.in_(registered),
                 DeviceStatusRow.state != "unknown")))
         self.unannounced = set(registered) - known
 
     def load_references(self) -> None:
-        with self.ingest.store.read() as session:
+        with self.store.read() as session:
             rows = session.scalars(select(CameraReferenceRow).where(CameraReferenceRow.site == self.site)).all()
             for row in rows:
                 health = self.stats.by_camera.get(row.camera_id)
@@ -190,7 +207,7 @@ class CameraHealthWatch:
                          client: str = "") -> dict[str, Any]:
         """Keep ``jpeg`` as the camera's reference (replacing any), audited in the same transaction."""
         digest = hashlib.sha256(jpeg).hexdigest()
-        with self.ingest.store.write() as session, session.begin():
+        with self.store.write() as session, session.begin():
             row = session.get(CameraReferenceRow, (self.site, camera.id), with_for_update=True)
             previous = row.sha256 if row is not None else None
             if row is None:
@@ -227,7 +244,7 @@ class CameraHealthWatch:
                 drafts.append(self._draft(camera, "camera.restore", now, of=TAMPER, was="moved", via="reference",
                                           by=actor))
         if drafts:
-            self.publish(self.ingest.process_console_drafts(drafts, now))
+            self.alarm_path.observe(drafts)
             with self._lock:
                 self.stats.events += len(drafts)
         return view
@@ -239,18 +256,6 @@ class CameraHealthWatch:
 
     # -- probing ---------------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                messages = self.probe_all()
-                if messages:
-                    self.publish(messages)
-            except Exception as exc:
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
-                log.exception("camera health round failed")
-            self._stop.wait(max(0.05, self.section.health_seconds - (time.monotonic() - started)))
-
     def _probe(self, camera: CameraEntry) -> tuple[bytes | None, np.ndarray | None, str | None]:
         try:
             jpeg = self.grabber.grab(camera.url, camera.timeout_seconds)
@@ -258,9 +263,9 @@ class CameraHealthWatch:
         except Exception as exc:
             return None, None, f"{type(exc).__name__}: {exc}"[:300]
 
-    def probe_all(self) -> list[HubMessage]:
+    def probe_all(self) -> list[Draft]:
         """One round: every camera at once (each within its own time limit), then the events of
-        what changed, in one call of the ingest path."""
+        what changed, handed to the alarm path together; returns them."""
         results = list(self._pool.map(self._probe, self.cameras))
         now = self.now()
         drafts: list[Draft] = []
@@ -287,10 +292,10 @@ class CameraHealthWatch:
             return []
         log.warning("camera health: %s", ", ".join(f"{d.device_id} {d.kind} {d.data.get('reason', '')}".strip()
                                                    for d in drafts))
-        messages = self.ingest.process_console_drafts(drafts, now)
+        self.alarm_path.observe(drafts)
         with self._lock:
             self.stats.events += len(drafts)
-        return messages  # type: ignore[no-any-return]
+        return drafts
 
     def _judge(self, camera: CameraEntry, frame: np.ndarray | None, error: str | None,
                now: datetime) -> list[Draft]:

@@ -1,9 +1,9 @@
 """Camera linkage: when an alarm is raised, grab JPEG snapshots from the cameras linked to it.
 
-Off the alarm path by construction. ``offer`` is called after the ingest commit (from
-``Runtime.publish``) and only puts jobs in a bounded heap; one scheduler thread starts each grab
-at its time (the alarm plus each of the camera's ``snapshot_offsets``) in its own thread, which
-hands it to a grab *process*. Nothing ever waits on a grab:
+Off the alarm path by construction. ``offer`` taps the outlet (it sees every committed change) and
+only puts jobs in a bounded heap; the linker's thread starts each grab at its time (the alarm plus
+each of the camera's ``snapshot_offsets``) on a small pool of threads, each of which hands it to a
+grab *process*. Nothing ever waits on a grab:
 
 - Each grab runs in one of ``workers`` long-lived child processes with a hard time limit
   (console/video/grab.py: OpenCV opens streams under one process-wide lock, so threads alone
@@ -19,7 +19,7 @@ lane camera). It is kept against the event (``snapshots.event_id``), audited lik
 listed with the event by ``GET /api/events`` and the device page (:func:`event_snapshots`). Test
 and drill events get none.
 
-Snapshots past their keeping are deleted hourly by a thread of the linker
+Snapshots past their keeping are deleted hourly by a worker of their own
 (console/video/retention.py: ``snapshot_keep_days`` once the case is over).
 
 A stored snapshot is a row in ``snapshots`` (the JPEG bytes, so every console instance on the
@@ -37,6 +37,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,19 +46,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from console.alarms.views import alarm_view
 from console.devices.registry import DeviceRegistry
 from console.messages import HubMessage
 from console.settings.cameras import CameraEntry, CamerasSection
 from console.store import audit
 from console.store.database import Store
 from console.store.tables import AlarmRow, EvidenceRow, SnapshotRow, TaskLogRow, TaskRow
+from console.tasks.sop import SopBook
+from console.tasks.views import task_summary
 from console.video.grab import GRACE_SECONDS, GrabTimeout, ProcessGrabber, ThreadGrabber
-from console.video.retention import purge_snapshots
+from console.workers import Worker, WorkerStatus
 
 log = logging.getLogger("mcc.cameras")
 RETRY_SECONDS = 0.05
-PURGE_SECONDS = 3600.0
-"""How often snapshots past their keeping are looked for."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,6 @@ class CameraStats:
     failed: int = 0
     timed_out: int = 0
     dropped: int = 0
-    purged: int = 0
-    last_purge_at: str | None = None
     last_error: str | None = None
     last_error_at: str | None = None
     by_camera: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -103,22 +103,24 @@ class CameraStats:
             figures[what] += 1
 
 
-class CameraLinker:
+class CameraLinker(Worker):
+    """Schedules and runs the snapshots of alarms and plate reads (see the module's docstring)."""
+
     def __init__(
         self, section: CamerasSection, registry: DeviceRegistry, store: Store,
         publish: Callable[[list[HubMessage]], None], *,
-        alarm_view: Callable[[AlarmRow], dict[str, Any]],
-        task_view: Callable[[TaskRow], dict[str, Any]] | None = None,
+        book: SopBook | None = None,
         evidence_path: Callable[[str], Path] | None = None,
         grabber: ProcessGrabber | ThreadGrabber | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ):
+        super().__init__("cameras")
         self.section = section
         self.registry = registry
         self.store = store
         self.publish = publish
-        self.alarm_view = alarm_view
-        self.task_view = task_view
+        self.book = book
+        """The SOPs, for the task's view once a snapshot is filed as its evidence."""
         self.evidence_path = evidence_path
         self.grabber = grabber if grabber is not None else ProcessGrabber(section.workers)
         self.now = now
@@ -128,9 +130,8 @@ class CameraLinker:
         self._heap: list[tuple[float, int, Job]] = []
         self._order = itertools.count()
         self._running: dict[str, _Running] = {}  # by camera id
-        self._stop = False
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._grabs = ThreadPoolExecutor(max_workers=max(1, section.workers), thread_name_prefix="mcc-grab")
+        """Each grab waits on its process here, so the scheduler never does (at most ``workers`` at once)."""
 
     # -- which cameras show what --------------------------------------------------------------
 
@@ -184,48 +185,17 @@ class CameraLinker:
             heapq.heappush(self._heap, (job.due, next(self._order), job))
             self._lock.notify()
 
-    # -- the scheduler thread ----------------------------------------------------------------
+    # -- the scheduler thread (the worker's) --------------------------------------------------------
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="mcc-cameras", daemon=True)
-        self._thread.start()
-        threading.Thread(target=self._warm, name="mcc-cameras-warm", daemon=True).start()
-        threading.Thread(target=self._purge_loop, name="mcc-snapshot-retention", daemon=True).start()
-
-    def _purge_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                done = purge_snapshots(self.store, self.now(), self.section.snapshot_keep_days)
-                with self._lock:
-                    self.stats.purged += done.snapshots
-                    self.stats.last_purge_at = self.now().isoformat()
-                if done.snapshots:
-                    log.info("snapshots past their keeping deleted: %d (of %d alarms)", done.snapshots, done.alarms)
-            except Exception as exc:
-                log.exception("snapshot retention failed")
-                with self._lock:
-                    self._error(f"snapshot retention failed: {type(exc).__name__}: {exc}")
-            self._stopping.wait(PURGE_SECONDS)
-
-    def _warm(self) -> None:
+    def run(self) -> None:
         try:
             self.grabber.warm(min(2, self.section.workers))
         except Exception:
             log.exception("could not start the grab processes ahead (they start on first use)")
-
-    def stop(self) -> None:
-        self._stopping.set()
         with self._lock:
-            self._stop = True
-            self._lock.notify()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self.grabber.close()  # running grabs end within their own time limit (or are killed)
-
-    def _loop(self) -> None:
-        with self._lock:
-            while not self._stop:
+            while not self.stopping.is_set():
                 now = time.monotonic()
+                self.beat()
                 self._watch(now)
                 wait = 0.25
                 while self._heap and self._heap[0][0] <= now:
@@ -242,6 +212,17 @@ class CameraLinker:
                     wait = min(wait, max(0.0, self._heap[0][0] - time.monotonic()))
                 self._lock.wait(wait)
 
+    def interrupt(self) -> None:
+        with self._lock:
+            self._lock.notify()
+
+    def finish(self) -> None:
+        self._grabs.shutdown(wait=False, cancel_futures=True)
+        self.grabber.close()  # running grabs end within their own time limit (or are killed)
+
+    def processes(self) -> list[WorkerStatus]:
+        return self.grabber.processes("snapshot grab") if isinstance(self.grabber, ProcessGrabber) else []
+
     def _watch(self, now: float) -> None:
         """Declare the grabs that overran their limit failed (the process grabber kills them itself;
         a thread grabber's thread is left to OpenCV's own limit, holding its camera's slot)."""
@@ -256,8 +237,7 @@ class CameraLinker:
         if job.camera.id in self._running or len(self._running) >= self.section.workers:
             return False
         self._running[job.camera.id] = running = _Running(job, now)
-        threading.Thread(target=self._grab, args=(running,), name=f"mcc-grab-{job.camera.id}",
-                         daemon=True).start()
+        self._grabs.submit(self._grab, running)
         return True
 
     def _error(self, message: str) -> None:
@@ -265,7 +245,7 @@ class CameraLinker:
         self.stats.last_error = message[:300]
         self.stats.last_error_at = self.now().isoformat()
 
-    # -- one grab, in its own thread -------------------------------------------------------------
+    # -- one grab, on a thread of the pool -------------------------------------------------------------
 
     def _grab(self, running: _Running) -> None:
         job = running.job
@@ -325,9 +305,10 @@ class CameraLinker:
                                  "size": len(jpeg), "offset": job.offset, "taken_at": taken_at.isoformat()},
                          at=taken_at)
             if alarm is not None:
-                messages.append(HubMessage("alarm.updated", self.alarm_view(alarm)))
-            if task is not None and self.task_view is not None:
-                messages.append(HubMessage("task.updated", self.task_view(task)))
+                messages.append(HubMessage("alarm.updated", alarm_view(alarm, self.registry)))
+            if task is not None and self.book is not None:
+                messages.append(HubMessage("task.updated",
+                                           task_summary(task, self.book.sops.get(task.sop_id), self.registry)))
         with self._lock:
             self.stats.stored += 1
         if messages:
@@ -370,8 +351,6 @@ class CameraLinker:
                 "failed": self.stats.failed,
                 "timed_out": self.stats.timed_out,
                 "dropped": self.stats.dropped,
-                "purged": self.stats.purged,
-                "last_purge_at": self.stats.last_purge_at,
                 "keep_days": self.section.snapshot_keep_days,
                 "oldest_running_seconds": round(max((now - r.started for r in self._running.values()),
                                                     default=0.0), 3),
@@ -408,7 +387,7 @@ def event_snapshots(session: Session, event_ids: list[int],
     found: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         found.setdefault(row.event_id, []).append(
-            snapshot_entry(row, by_id.get(row.camera_id)))  # type: ignore[arg-type]
+            snapshot_entry(row, by_id.get(row.camera_id)))  # type: ignore[arg-type]  # a Row of its columns
     return found
 
 

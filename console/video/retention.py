@@ -17,6 +17,8 @@ does not hold the database.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +28,11 @@ from sqlalchemy import delete, exists, or_, select
 from console.store import audit
 from console.store.database import Store
 from console.store.tables import AlarmRow, SnapshotRow, TaskRow
+from console.workers import PeriodicWorker
+
+log = logging.getLogger("mcc.cameras")
+PURGE_SECONDS = 3600.0
+"""How often snapshots past their keeping are looked for."""
 
 BATCH = 500
 
@@ -72,3 +79,27 @@ def purge_snapshots(store: Store, now: datetime, keep_days: int, batch: int = BA
 
 def _purged(entry: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {**entry, "url": None, "purged_at": now.isoformat()}
+
+
+class SnapshotRetention(PeriodicWorker):
+    """Hourly (and once at start): delete the snapshots past their keeping whose case is over."""
+
+    first_at_once = True
+
+    def __init__(self, store: Store, keep_days: int, now: Callable[[], datetime], interval: float = PURGE_SECONDS):
+        super().__init__("snapshot-retention", interval)
+        self.store = store
+        self.keep_days = keep_days
+        self.now = now
+        self.purged = 0
+        self.last_purge_at: str | None = None
+
+    def tick(self) -> None:
+        done = purge_snapshots(self.store, self.now(), self.keep_days)
+        self.purged += done.snapshots
+        self.last_purge_at = self.now().isoformat()
+        if done.snapshots:
+            log.info("snapshots past their keeping deleted: %d (of %d alarms)", done.snapshots, done.alarms)
+
+    def detail(self) -> dict[str, Any]:
+        return {"purged": self.purged, "last_purge_at": self.last_purge_at, "keep_days": self.keep_days}

@@ -3,10 +3,10 @@
 It cuts each connection's byte stream into frames (split, several in one read, bytes before an
 ``@@`` skipped) and hands them to ``submit`` as ``gb26875/<source address hex>`` messages:
 
-- send data (2) with the device's checksum right: submitted with ``reply`` = send the confirm
-  (3, echoing the serial number). The ingest worker calls it after the commit that stored the
-  frame (also into quarantine: a retransmission would read no better), from its own thread; the
-  write is handed to this receiver's loop.
+- send data (2) with the device's checksum right: submitted with ``settle`` = send the confirm
+  (3, echoing the serial number). The writer calls it after the commit that stored the frame
+  (also into quarantine: a retransmission would read no better), from its own thread; the write
+  is handed to this receiver's loop.
 - a wrong checksum (under the variant ``checksum(source)`` names; "sum", the standard's, when
   None): deny (6) at once, and the frame is submitted without a reply on
   ``gb26875/<source>/bad-checksum/<variant>``: the adapter quarantines it with the reason.
@@ -19,7 +19,7 @@ It cuts each connection's byte stream into frames (split, several in one read, b
 
 Supervision: a source heard before (a frame with a right checksum) and silent for
 ``supervise_seconds`` goes to ``on_silence`` once, and to ``on_back`` when it speaks again; both
-run in order on one worker thread (they may write to the store). A device that never connects
+are called on the receiver's loop and must not block (the writer's ``observe`` only queues). A device that never connects
 after a restart is for the heartbeat budgets (health_watch). The centre's commands, once each:
 ``send_duty_check`` (control, type 91 查岗: the staff must answer, as type 24 bit 5 →
 device.heartbeat) and ``sync_clock`` (control, type 90).
@@ -30,11 +30,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from adapters.gb26875 import (
@@ -56,6 +57,7 @@ from adapters.gb26875 import (
     time_label,
 )
 from console.contract import InboundMessage
+from console.workers import Worker
 
 log = logging.getLogger("mcc.gb26875")
 DUTY_CHECK_MINUTES = 10
@@ -74,7 +76,7 @@ class _Link(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a stream server's transports are
         self.receiver._connections.add(self)
 
     def data_received(self, data: bytes) -> None:
@@ -96,13 +98,14 @@ class _Link(asyncio.Protocol):
             self.transport.write(frame)
 
 
-class Gb26875Receiver:
+class Gb26875Receiver(Worker):
     def __init__(self, host: str, port: int, submit: Callable[[InboundMessage], None],
                  checksum: Callable[[str], str] | None = None, supervise_seconds: float = 0.0,
                  on_silence: Callable[[str], None] | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC), *,
                  on_back: Callable[[str], None] | None = None, timezone: str = "Asia/Shanghai",
                  topic_prefix: str = "gb26875", peers: Callable[[str], list[str]] | None = None):
+        super().__init__(f"gb26875 {host}:{port}")
         self.host, self.port, self.submit, self.checksum = host, port, submit, checksum
         self.peers = peers
         """source address → the IP addresses it may speak from (empty: any)."""
@@ -110,56 +113,53 @@ class Gb26875Receiver:
         self.zone = ZoneInfo(timezone)  # the devices' time labels are local time
         self.topic_prefix = topic_prefix
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._connections: set[_Link] = set()
         self._links: dict[str, _Link] = {}  # source address → the connection it last spoke on
         self._heard: dict[str, float] = {}  # source address → monotonic time of its last frame
         self._silent: set[str] = set()
-        self._callbacks: concurrent.futures.ThreadPoolExecutor | None = None
 
-    # -- life cycle (from any plain thread) ------------------------------------------------------
+    # -- life cycle (the worker's) -------------------------------------------------------------
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Listen on a thread with its own event loop; returns once bound (``port`` is then the real
-        port, also when 0 was asked for); raises what binding raised."""
-        ready = threading.Event()
-        failed: list[BaseException] = []
-        self._callbacks = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mcc-gb26875-link")
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            try:
-                server = loop.run_until_complete(loop.create_server(lambda: _Link(self), self.host, self.port))
-            except BaseException as exc:
-                failed.append(exc)
-                loop.close()
-                ready.set()
-                return
-            self.port = server.sockets[0].getsockname()[1]
-            watch = loop.create_task(self._supervise()) if self.supervise_seconds > 0 else None
-            self._loop = loop
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                self._close(loop, server, watch)
-
-        self._thread = threading.Thread(target=run, name="mcc-gb26875", daemon=True)
-        self._thread.start()
-        ready.wait(timeout)
-        if failed:
-            raise failed[0]
+    def prepare(self) -> None:
+        """Bind before the thread starts: ``start()`` returns once listening (``port`` is then the
+        real port, also when 0 was asked for) and raises what binding raised."""
+        loop = asyncio.new_event_loop()
+        try:
+            self._server = loop.run_until_complete(loop.create_server(lambda: _Link(self), self.host, self.port))
+        except BaseException:
+            loop.close()
+            raise
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.name = f"gb26875 {self.host}:{self.port}"
+        self._watch = loop.create_task(self._supervise()) if self.supervise_seconds > 0 else None
+        self._loop = loop
         log.info("GB/T 26875.3 receiver listening on %s:%d", self.host, self.port)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        loop, self._loop = self._loop, None
+    def run(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        loop.call_soon(self._beat_on_loop)
+        loop.run_forever()  # until interrupt() stops it
+
+    def _beat_on_loop(self) -> None:
+        self.beat()
+        if self._loop is not None and not self.stopping.is_set():
+            self._loop.call_later(1.0, self._beat_on_loop)
+
+    def interrupt(self) -> None:
+        loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout)
 
-    def _close(self, loop: asyncio.AbstractEventLoop, server: asyncio.Server,
-               watch: asyncio.Task[None] | None) -> None:
+    def finish(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None or self._server is None:
+            return
+        server, watch = self._server, self._watch
+
         async def drain() -> None:
             server.close()
             for link in list(self._connections):
@@ -175,8 +175,19 @@ class Gb26875Receiver:
 
         loop.run_until_complete(drain())
         loop.close()
-        if self._callbacks is not None:
-            self._callbacks.shutdown(wait=True)
+
+    def detail(self) -> dict[str, object]:
+        return {"links": len(self._connections), "silent": sorted(self._silent)}
+
+    # -- link supervision callbacks --------------------------------------------------------------
+
+    def _tell(self, callback: Callable[[str], None] | None, source: str) -> None:
+        if callback is None:
+            return
+        try:
+            callback(source)
+        except Exception:
+            log.exception("GB/T 26875.3: link callback failed for %s", source)
 
     # -- the centre's commands (thread-safe; not from this receiver's own loop) ----------------
 
@@ -267,14 +278,14 @@ class Gb26875Receiver:
         self._heard[source] = time.monotonic()
         if source in self._silent:
             self._silent.discard(source)
-            self._call_later(self.on_back, source)
+            self._tell(self.on_back, source)
         self._links[source] = link
         link.sources.add(source)
         link.centre = address_hex(frame[18:24])
         if command == SEND:
             confirm = self._reply(frame, CONFIRM)
             self.submit(InboundMessage(message.topic, frame, False, message.received_at,
-                                        reply=lambda: self._write_threadsafe(link, confirm)))
+                                        settle=functools.partial(self._write_threadsafe, link, confirm)))
         elif command == ANSWER:
             self.submit(message)
         elif command in (CONFIRM, DENY):  # the device's answer to one of the centre's commands
@@ -318,18 +329,7 @@ class Gb26875Receiver:
                 if source not in self._silent and moment - last >= self.supervise_seconds:
                     self._silent.add(source)
                     log.warning("GB/T 26875.3: %s silent for %.1f s", source, moment - last)
-                    self._call_later(self.on_silence, source)
-
-    def _call_later(self, callback: Callable[[str], None] | None, source: str) -> None:
-        """``callback(source)`` on a worker thread: it may block (a store write), the loop must not."""
-        def call() -> None:
-            try:
-                callback(source)  # type: ignore[misc]
-            except Exception:
-                log.exception("GB/T 26875.3: link callback failed for %s", source)
-
-        if callback is not None and self._callbacks is not None:
-            self._callbacks.submit(call)
+                    self._tell(self.on_silence, source)
 
 
 def _whole_frame_after(buffer: bytearray) -> int | None:

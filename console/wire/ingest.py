@@ -9,16 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters import BY_NAME
-from adapters.base import AdapterContext, AdapterDef, Inventory, Limits, matches
+from adapters.base import Inventory
 from console.alarms.derived import DerivedAlarms
 from console.alarms.engine import AlarmChange, apply_event
 from console.alarms.rules import RAISES, RESTORE_KINDS, clear_spec
@@ -27,7 +25,6 @@ from console.contract import Draft, InboundMessage
 from console.devices import admin as device_admin
 from console.devices import status as device_status
 from console.devices.registry import DeviceRegistry
-from console.errors import PayloadError
 from console.events import Event, validate_event
 from console.messages import HubMessage
 from console.settings import DeviceEntry, Settings
@@ -36,6 +33,7 @@ from console.store.dialect import insert
 from console.store.tables import AlarmRow, EventRow, QuarantineRow
 from console.tasks.outcome import Notice, Outcome
 from console.tasks.service import TaskService
+from console.wire.translate import Accepted, BoundAdapter, Quarantine, Translator
 
 log = logging.getLogger("mcc.ingest")
 ANNOUNCER = "ha-discovery"
@@ -45,30 +43,6 @@ CAMERA_STATES = ("camera.online", "camera.offline")
 DEVICE_STATE_OF = {**STATE_OF, "camera.online": "online", "camera.offline": "offline"}
 """The device's own state (no point): a camera's online/offline is its state, as a device's is.
 (STATE_OF alone names the kinds a state topic sends.)"""
-
-
-@dataclass(frozen=True)
-class BoundAdapter:
-    """An adapter from the registry with the site file's settings applied."""
-
-    adapter: AdapterDef
-    ctx: AdapterContext
-
-    @property
-    def topic(self) -> str:
-        return self.ctx.topic
-
-
-def bind_adapters(settings: Settings, registry: DeviceRegistry | None = None) -> list[BoundAdapter]:
-    limits = Limits(settings.ingest.max_payload_bytes, settings.ingest.max_json_depth)
-    bound = []
-    for entry in settings.adapters:
-        adapter = BY_NAME[entry.type]
-        topic = (entry.topic or adapter.topic).replace("{site}", settings.site.id)
-        ctx = AdapterContext(site=settings.site.id, topic=topic, limits=limits, registry=registry,
-                             adapter=adapter.name, timezone=settings.site.timezone)
-        bound.append(BoundAdapter(adapter, ctx))
-    return bound
 
 
 @dataclass
@@ -91,22 +65,6 @@ class Counters:
             self.last_batch_size = batch
 
 
-@dataclass(frozen=True)
-class _Quarantine:
-    message: InboundMessage
-    adapter: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class _Accepted:
-    message: InboundMessage
-    event: Event
-    registered: bool
-    data: dict[str, Any]
-    """``event.data`` as stored and sent: dumped once, used by the row and the hub message."""
-
-
 class Ingest:
     def __init__(self, settings: Settings, store: Store, registry: DeviceRegistry,
                  tasks: TaskService | None = None, on_notices: Callable[[list[Notice]], None] | None = None):
@@ -119,70 +77,44 @@ class Ingest:
         """Called after each commit with the notices its new or changed tasks raised."""
         self.store = store
         self.registry = registry
-        self.adapters = bind_adapters(settings, registry)
-        self._by_topic: dict[str, BoundAdapter | None] = {}
+        self.translator = Translator(settings, registry)
         self.counters = Counters()
         self.sightings = device_status.SightingThrottle()
-        self.max_future = timedelta(seconds=settings.ingest.max_future_seconds)
+
+    @property
+    def adapters(self) -> list[BoundAdapter]:
+        return self.translator.adapters
 
     @property
     def subscriptions(self) -> list[str]:
-        return sorted({bound.topic for bound in self.adapters if bound.adapter.transport == "mqtt"})
+        return self.translator.subscriptions
 
-    # -- pure stage: bytes to validated events or quarantine reasons ---------------------------
+    def load_silenced(self) -> None:
+        """After a restart: which devices are still offline because of silence (the console's own
+        offline events with ``via: silence`` not followed by its online)."""
+        silenced: set[tuple[str, str]] = set()
+        with self.store.read() as session:
+            rows = session.execute(select(EventRow.site, EventRow.device_id, EventRow.kind, EventRow.data)
+                                   .where(EventRow.adapter == "console").order_by(EventRow.id)).all()
+        for site, device_id, kind, data in rows:
+            if (data or {}).get("via") == "silence":
+                (silenced.add if kind.endswith(".offline") else silenced.discard)((site, device_id))
+        self.silenced |= silenced
 
-    def _adapter_for(self, topic: str) -> BoundAdapter | None:
-        try:
-            return self._by_topic[topic]
-        except KeyError:
-            pass
-        found = next((bound for bound in self.adapters if matches(bound.topic, topic)), None)
-        if len(self._by_topic) < 100_000:  # topics are per device: bounded in practice, capped anyway
-            self._by_topic[topic] = found
-        return found
-
-    def translate(self, message: InboundMessage) -> list[_Accepted] | _Quarantine:
-        bound = self._adapter_for(message.topic)
-        if bound is None:
-            return _Quarantine(message, "-", f"no adapter subscribes to topic {message.topic!r}")
-        name = bound.adapter.name
-        try:
-            drafts = bound.adapter.handle(message, bound.ctx)
-            return [self._accept(message, draft, name) for draft in drafts]
-        except PayloadError as exc:
-            return _Quarantine(message, name, exc.reason)
-        except Exception as exc:  # a bug in an adapter must not stop the flow
-            log.exception("adapter %s failed on topic %s", name, message.topic)
-            return _Quarantine(message, name, f"internal error in adapter: {type(exc).__name__}: {exc}")
-
-    def _accept(self, message: InboundMessage, draft: Draft, adapter: str) -> _Accepted:
-        registered_id = self.registry.resolve(draft.site, adapter, draft.device_id)
-        if registered_id != draft.device_id:  # the vendor's address of a registered device
-            draft = replace(draft, device_id=registered_id)
-        event = validate_event(draft, adapter, message.received_at)
-        if event.ts - message.received_at > self.max_future:
-            raise PayloadError(
-                f"timestamp {event.ts.isoformat()} is more than {self.max_future} ahead of the console clock"
-            )
-        registered = self.registry.is_registered(event.site, event.device_id)
-        if not registered and self.settings.devices.unknown == "quarantine":
-            raise PayloadError(f"unknown device {event.device_id!r} at site {event.site!r}")
-        return _Accepted(message, event, registered, event.data.model_dump(mode="json", exclude_defaults=True))
-
-    # -- store stage: one transaction per batch ------------------------------------------------
+    # -- one transaction per batch -------------------------------------------------------------
 
     def process(self, batch: list[InboundMessage]) -> list[HubMessage]:
-        accepted: list[_Accepted] = []
-        rejected: list[_Quarantine] = []
+        accepted: list[Accepted] = []
+        rejected: list[Quarantine] = []
         announced: list[Inventory] = []
         for message in batch:
-            outcome = self.translate(message)
-            if isinstance(outcome, _Quarantine):
+            outcome = self.translator.translate(message)
+            if isinstance(outcome, Quarantine):
                 log.warning("quarantined %s: %s", message.topic[:200], outcome.reason)
                 rejected.append(outcome)
             else:
                 accepted.extend(outcome)
-                announced.extend(self._inventory(message))
+                announced.extend(self.translator.inventory(message))
         back: set[tuple[str, str]] = set()
         if self.silenced and accepted:
             accepted, back = self._back_from_silence(accepted)
@@ -202,15 +134,6 @@ class Ingest:
         self.sightings.written(written)
         self.counters.add(stored, len(accepted) - stored, len(rejected), len(batch))
         return out
-
-    def _inventory(self, message: InboundMessage) -> list[Inventory]:
-        bound = self._adapter_for(message.topic)
-        if bound is None or bound.adapter.inventory is None:
-            return []
-        try:
-            return bound.adapter.inventory(message, bound.ctx)
-        except PayloadError:
-            return []  # translate already said why (the message is quarantined)
 
     def _register(self, session: Session, announced: list[Inventory]) -> list[tuple[str, DeviceEntry | None]]:
         """Devices announced (or withdrawn) by their adapter, registered in this transaction;
@@ -239,9 +162,9 @@ class Ingest:
                 log.warning("announced device %s not registered: %s", item.device_id, exc)
         return applied
 
-    def _back_from_silence(self, accepted: list[_Accepted]) -> tuple[list[_Accepted], set[tuple[str, str]]]:
+    def _back_from_silence(self, accepted: list[Accepted]) -> tuple[list[Accepted], set[tuple[str, str]]]:
         """A device that was silent past its budget speaks again: it is online before its message."""
-        out: list[_Accepted] = []
+        out: list[Accepted] = []
         back: set[tuple[str, str]] = set()
         for item in accepted:
             key = (item.event.site, item.event.device_id)
@@ -254,7 +177,7 @@ class Ingest:
                               source_id=f"heard:{item.message.received_at.timestamp():.3f}",
                               data={"via": "silence"})
                 event = validate_event(draft, "console", item.message.received_at)
-                out.append(_Accepted(item.message, event, item.registered, {"via": "silence"}))
+                out.append(Accepted(item.message, event, item.registered, {"via": "silence"}))
             out.append(item)
         return out, back
 
@@ -266,13 +189,15 @@ class Ingest:
             message = InboundMessage(f"console/health/{draft.device_id}", b"", False, now)
             event = validate_event(draft, "console", now)
             registered = self.registry.is_registered(draft.site, draft.device_id)
-            accepted.append(_Accepted(message, event, registered,
+            accepted.append(Accepted(message, event, registered,
                                       event.data.model_dump(mode="json", exclude_defaults=True)))
         notices: list[Notice] = []
         with self.store.write() as session, session.begin():
             out, _written, _stored = self._store(session, accepted, [], notices)
         if silenced:
             self.silenced |= {(d.site, d.device_id) for d in drafts}
+        # A link that speaks again (a GB/T 26875.3 device) is back from its silence.
+        self.silenced -= {(d.site, d.device_id) for d in drafts if d.kind.endswith(".online")}
         if notices and self.on_notices is not None:
             self.on_notices(notices)
         return out
@@ -280,11 +205,11 @@ class Ingest:
     def quarantine(self, messages: list[InboundMessage], reason: str) -> None:
         """Store ``messages`` in quarantine as they are (the fallback when processing failed)."""
         with self.store.write() as session, session.begin():
-            self._store(session, [], [_Quarantine(m, "-", reason) for m in messages])
+            self._store(session, [], [Quarantine(m, "-", reason) for m in messages])
         self.counters.add(0, 0, len(messages), len(messages))
 
     def _store(
-        self, session: Session, accepted: list[_Accepted], rejected: list[_Quarantine],
+        self, session: Session, accepted: list[Accepted], rejected: list[Quarantine],
         notices: list[Notice] | None = None,
     ) -> tuple[list[HubMessage], dict[tuple[str, str], device_status.Sighting], int]:
         """Write one batch in the caller's transaction: (hub messages, sightings written, events stored)."""
@@ -361,7 +286,7 @@ class Ingest:
                           event.kind, event.device_id, event.point)
             return None
 
-    def _drop_unchanged_states(self, session: Session, accepted: list[_Accepted]) -> list[_Accepted]:
+    def _drop_unchanged_states(self, session: Session, accepted: list[Accepted]) -> list[Accepted]:
         """A state message that repeats the device's current state is not a new event
         (retained replays, QoS 1 redeliveries, a gateway re-announcing itself)."""
         kept = []
@@ -415,7 +340,7 @@ class Ingest:
             query = query.where(AlarmRow.point == event.point)
         return session.scalar(query.limit(1)) is not None
 
-    def _insert_events(self, session: Session, accepted: list[_Accepted]) -> dict[tuple[str, str, str], int]:
+    def _insert_events(self, session: Session, accepted: list[Accepted]) -> dict[tuple[str, str, str], int]:
         rows = []
         seen: set[tuple[str, str, str]] = set()
         for item in accepted:

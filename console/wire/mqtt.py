@@ -7,6 +7,7 @@ reconnecting in step after a broker restart is what jitter prevents).
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import socket
@@ -14,12 +15,17 @@ import ssl
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from console.contract import InboundMessage
 from console.settings import BrokerAddress
+from console.workers import Worker
+
+if TYPE_CHECKING:
+    from paho.mqtt.client import SocketLike
 
 log = logging.getLogger("mcc.mqtt")
 
@@ -40,33 +46,32 @@ class Backoff:
         self.attempt = 0
 
 
-class MqttConnection:
-    """Connects, subscribes on every (re)connect, hands messages over, acks on request."""
+class MqttConnection(Worker):
+    """Connects, subscribes on every (re)connect, hands each message to ``deliver`` with its ack."""
 
     def __init__(
         self,
         url: str,
         client_id: str,
         subscriptions: list[str],
-        on_message: Callable[[InboundMessage, int], None],
+        deliver: Callable[[InboundMessage], None],
         status_topic: str,
         keepalive: int = 30,
         reconnect_min: float = 0.5,
         reconnect_max: float = 30.0,
     ):
+        super().__init__("mqtt")
         self.address = BrokerAddress.parse(url)
         self.subscriptions = subscriptions
         self.status_topic = status_topic
         self.keepalive = keepalive
-        self._deliver = on_message
+        self._deliver = deliver
         self._backoff = Backoff(reconnect_min, reconnect_max)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.connected = threading.Event()
         self.generation = 0
         """Bumped on every new connection: acks from an older connection are not sent
         (the broker redelivers those messages and they are acked then)."""
-        self.last_error: str | None = None
+        self.connection_error: str | None = None
         self.connects = 0
 
         client = mqtt.Client(
@@ -88,14 +93,10 @@ class MqttConnection:
         client.on_socket_open = self._on_socket_open
         self.client = client
 
-    # -- lifecycle -----------------------------------------------------------------------------
+    # -- lifecycle (the worker's) ----------------------------------------------------------------
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="mcc-mqtt", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+    def interrupt(self) -> None:
+        """Say offline and disconnect while the network loop still drains (run() gives it a moment)."""
         if self.connected.is_set():
             info = self.client.publish(self.status_topic, b"offline", qos=1, retain=True)
             try:
@@ -103,8 +104,9 @@ class MqttConnection:
             except (RuntimeError, ValueError):
                 pass
             self.client.disconnect()
-        if self._thread is not None:
-            self._thread.join(timeout)
+
+    def detail(self) -> dict[str, object]:
+        return {"connected": self.connected.is_set(), "connects": self.connects}
 
     def publish(self, topic: str, payload: bytes, timeout: float = 5.0) -> bool:
         """Send a command (QoS 1, not retained) and wait for the broker's PUBACK; False if the
@@ -123,19 +125,20 @@ class MqttConnection:
             return
         self.client.ack(mid, qos)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def run(self) -> None:
+        while not self.stopping.is_set():
             try:
                 self.client.connect(self.address.host, self.address.port, keepalive=self.keepalive)
             except (OSError, ssl.SSLError) as exc:
-                self.last_error = f"connect failed: {exc}"
+                self.connection_error = f"connect failed: {exc}"
                 self._sleep_backoff()
                 continue
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 rc = self.client.loop(timeout=0.5)
+                self.beat()
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     break
-            if self._stop.is_set():
+            if self.stopping.is_set():
                 # Let the DISCONNECT and the offline status leave the socket.
                 for _ in range(10):
                     if self.client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
@@ -147,27 +150,28 @@ class MqttConnection:
     def _sleep_backoff(self) -> None:
         delay = self._backoff.next_delay()
         log.info("reconnecting to %s:%s in %.2f s", self.address.host, self.address.port, delay)
-        self._stop.wait(delay)
+        self.stopping.wait(delay)
 
     # -- paho callbacks (network thread) -------------------------------------------------------
 
-    def _on_socket_open(self, client: mqtt.Client, userdata: object, sock: socket.socket) -> None:
+    def _on_socket_open(self, client: mqtt.Client, userdata: object, sock: SocketLike) -> None:
         # Nagle delays small PUBACKs and PUBLISHes by tens of milliseconds; alarms are small.
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
+        if isinstance(sock, socket.socket):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
 
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags,
                     reason: mqtt.ReasonCode, properties: object) -> None:
         if reason.is_failure:
-            self.last_error = f"broker refused the connection: {reason}"
-            log.error("%s", self.last_error)
+            self.connection_error = f"broker refused the connection: {reason}"
+            log.error("%s", self.connection_error)
             return
         self.generation += 1
         self.connects += 1
         self._backoff.reset()
-        self.last_error = None
+        self.connection_error = None
         log.info("connected to %s:%s (session present: %s)", self.address.host, self.address.port,
                  flags.session_present)
         for topic in self.subscriptions:
@@ -178,27 +182,23 @@ class MqttConnection:
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: mqtt.DisconnectFlags,
                        reason: mqtt.ReasonCode, properties: object) -> None:
         self.connected.clear()
-        if not self._stop.is_set():
-            self.last_error = f"disconnected: {reason}"
+        if not self.stopping.is_set():
+            self.connection_error = f"disconnected: {reason}"
             log.warning("disconnected from broker: %s", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         # Never raise here: paho would drop the connection. The hand-over only enqueues.
+        generation = self.generation
+        settle = functools.partial(self.ack, msg.mid, msg.qos, generation)
         try:
             message = InboundMessage(
-                topic=msg.topic,
-                payload=msg.payload,
-                retain=bool(msg.retain),
-                received_at=datetime.now(timezone.utc),
-                qos=msg.qos,
-                mid=msg.mid,
-                dup=bool(msg.dup),
+                topic=msg.topic, payload=bytes(msg.payload), retain=bool(msg.retain), received_at=datetime.now(timezone.utc),
+                qos=msg.qos, mid=msg.mid, dup=bool(msg.dup), settle=settle,
             )
         except UnicodeDecodeError:
             # A topic that is not UTF-8 cannot be stored as text; keep its bytes visible.
             message = InboundMessage(
-                topic=repr(msg._topic)[:200], payload=msg.payload, retain=bool(msg.retain),
-                received_at=datetime.now(timezone.utc), qos=msg.qos, mid=msg.mid, dup=bool(msg.dup),
+                topic=repr(msg._topic)[:200], payload=bytes(msg.payload), retain=bool(msg.retain),
+                received_at=datetime.now(timezone.utc), qos=msg.qos, mid=msg.mid, dup=bool(msg.dup), settle=settle,
             )
-        self._deliver(message, self.generation)
-
+        self._deliver(message)

@@ -1,112 +1,219 @@
-"""The ingest worker: drains the MQTT hand-over queue in groups, commits, then acks and publishes.
+"""The single writer of the alarm path: one thread takes what arrives (MQTT messages, GB/T 26875.3
+frames) and what the console concludes itself (a device silent past its budget, a camera's picture,
+a GB link gone quiet), writes it through the ingest, commits, and only then settles each message
+(the MQTT ack, the GB confirm) and hands the changes to the outlet.
 
-Group commit: the worker blocks for one message, then takes whatever else is already waiting (up
-to ``batch_max``). Under light load every message is committed on its own at once; under heavy
-load one fsync covers hundreds of messages. Nothing is acked before its commit.
+Group commit: the writer blocks for one message, then takes whatever else is already waiting (up to
+``batch_max``). Under light load every message is committed on its own at once; under heavy load one
+fsync covers hundreds. Nothing is settled before its commit. A batch in hand survives a crash of the
+thread: the restarted thread finishes it from the step it had reached (commit, settle, publish).
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
-from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from console.contract import InboundMessage
+from console.alarms.engine import settle_flapping
+from console.alarms.views import alarm_view
+from console.contract import Draft, InboundMessage
 from console.messages import HubMessage
+from console.sinks.outlet import Outlet
 from console.wire.ingest import Ingest
+from console.workers import Worker
 
-log = logging.getLogger("mcc.pipeline")
-
-Ack = Callable[[int, int, int], None]
-Publish = Callable[[list[HubMessage]], None]
+log = logging.getLogger("mcc.writer")
 
 
-class IngestWorker:
-    def __init__(self, ingest: Ingest, ack: Ack, publish: Publish, batch_max: int = 500):
+@dataclass(frozen=True)
+class Observation:
+    """Events the console observed itself, written as one transaction."""
+
+    at: datetime
+    """When the console observed it (the observer's clock): the events' receive time."""
+    drafts: list[Draft] = field(default_factory=list)
+    silenced: bool = False
+    settle: bool = False
+    """Clear the damped offline alarms of devices that have settled (no drafts)."""
+
+
+Job = InboundMessage | Observation
+
+
+@dataclass
+class _Batch:
+    jobs: list[Job]
+    hub: list[HubMessage] | None = None
+    """Set once committed: what the batch changed, still to be handed to the outlet."""
+    settled: bool = False
+
+
+class Writer(Worker):
+    def __init__(self, ingest: Ingest, outlet: Outlet, batch_max: int = 500) -> None:
+        super().__init__("writer")
         self.ingest = ingest
-        self._ack = ack
-        self._publish = publish
+        self.outlet = outlet
         self.batch_max = batch_max
-        self._queue: queue.Queue[tuple[InboundMessage, int] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="mcc-ingest", daemon=True)
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._batch: _Batch | None = None
         self.store_ok = True
-        self.last_error: str | None = None
+        self.store_error: str | None = None
+        self._silent: frozenset[tuple[str, str]] = frozenset()
 
-    def submit(self, message: InboundMessage, generation: int) -> None:
-        """Called from the MQTT network thread."""
-        self._queue.put((message, generation))
+    # -- hand-over (any thread) ---------------------------------------------------------------
+
+    def submit(self, message: InboundMessage) -> None:
+        """A message that arrived (the MQTT network thread, the GB receiver)."""
+        self._queue.put(message)
+
+    def observe(self, drafts: list[Draft], *, silenced: bool = False) -> None:
+        if drafts:
+            at = drafts[0].ts if isinstance(drafts[0].ts, datetime) else datetime.now(timezone.utc)
+            self._queue.put(Observation(at, list(drafts), silenced=silenced))
+
+    def settle_flapping(self, now: datetime) -> None:
+        self._queue.put(Observation(now, settle=True))
 
     @property
     def backlog(self) -> int:
         return self._queue.qsize()
 
-    def start(self) -> None:
-        self._thread.start()
+    @property
+    def silent(self) -> frozenset[tuple[str, str]]:
+        return self._silent
 
-    def stop(self, timeout: float = 10.0) -> None:
+    # -- the thread ---------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        self.ingest.load_silenced()
+        self._silent = frozenset(self.ingest.silenced)
+
+    def interrupt(self) -> None:
         self._queue.put(None)
-        self._thread.join(timeout)
 
-    def _run(self) -> None:
+    def run(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stopping = False
-            while len(batch) < self.batch_max:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-            self._commit_with_retry(batch)
-            if stopping:
-                return
+            if self._batch is None:
+                jobs = self._take()
+                if jobs is None:
+                    return
+                self._batch = _Batch(jobs)
+            self._write(self._batch)
+            self._batch = None
+            self.beat()
 
-    def _commit_with_retry(self, batch: list[tuple[InboundMessage, int]]) -> None:
+    def finish(self) -> None:
+        """Write what is still queued (messages that arrived before the stop)."""
+        self.drain()
+
+    def drain(self) -> list[HubMessage]:
+        """Write everything queued now, in the calling thread, and return what it changed (the
+        thread's own stop uses it; so do tests on a controlled clock, with the thread not started)."""
+        changed: list[HubMessage] = []
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return changed
+            if job is not None:
+                batch = _Batch([job])
+                self._write(batch)
+                changed.extend(batch.hub or [])
+
+    def detail(self) -> dict[str, Any]:
+        return {"backlog": self.backlog, "store_ok": self.store_ok}
+
+    def _take(self) -> list[Job] | None:
+        """One job, then whatever messages are already waiting; None when asked to stop."""
+        while True:
+            try:
+                first = self._queue.get(timeout=1.0)
+                break
+            except queue.Empty:
+                self.beat()
+        if first is None:
+            return None
+        if isinstance(first, Observation):
+            return [first]  # the console's own conclusions are written on their own
+        batch: list[Job] = [first]
+        while len(batch) < self.batch_max:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None or isinstance(item, Observation):
+                self._queue.put(item)  # after the batch (a stop, an observation), in order
+                break
+            batch.append(item)
+        return batch
+
+    def _write(self, batch: _Batch) -> None:
+        if batch.hub is None:
+            batch.hub = self._commit_with_retry(batch.jobs)
+        if not batch.settled:
+            for job in batch.jobs:
+                if isinstance(job, InboundMessage) and job.settle is not None:
+                    try:
+                        job.settle()
+                    except Exception:  # a closed TCP link must not stop the others' acks
+                        log.exception("settling %s failed", job.topic[:200])
+            batch.settled = True
+        self.outlet.publish(batch.hub)
+
+    def _commit_with_retry(self, jobs: list[Job]) -> list[HubMessage]:
         delay = 0.2
         while True:
             try:
-                hub = self.ingest.process([message for message, _ in batch])
+                hub = self._commit(jobs)
                 break
             except SQLAlchemyError as exc:
                 # The store is away: keep the batch (unacked, so the broker keeps it too) and retry.
                 self.store_ok = False
-                self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-                log.error("store write failed, retrying in %.1f s: %s", delay, self.last_error)
-                time.sleep(delay)
+                self.store_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                self.report(self.store_error)
+                log.error("store write failed, retrying in %.1f s: %s", delay, self.store_error)
+                if self.stopping.wait(delay):
+                    # Stopping with the store away: nothing of this batch was settled, so the broker
+                    # (or the GB device) still holds it and sends it again to the next console.
+                    raise
                 delay = min(delay * 2, 5.0)
             except Exception as exc:  # a bug must not stop the flow: keep the bytes, say why
-                log.exception("ingest failed on a batch of %d; quarantining it", len(batch))
-                self._quarantine_with_retry(batch, f"internal error: {type(exc).__name__}: {exc}")
+                log.exception("ingest failed on a batch of %d; quarantining it", len(jobs))
+                messages = [job for job in jobs if isinstance(job, InboundMessage)]
+                self._quarantine_with_retry(messages, f"internal error: {type(exc).__name__}: {exc}")
                 hub = []
                 break
         self.store_ok = True
-        for message, generation in batch:
-            if message.reply is not None:
-                try:
-                    message.reply()
-                except Exception:  # a closed TCP link must not stop the acks of the others
-                    log.exception("reply to %s failed", message.topic)
-            else:
-                self._ack(message.mid, message.qos, generation)
-        if hub:
-            self._publish(hub)
+        self._silent = frozenset(self.ingest.silenced)
+        return hub
 
-    def _quarantine_with_retry(self, batch: list[tuple[InboundMessage, int]], reason: str) -> None:
-        while True:
+    def _commit(self, jobs: list[Job]) -> list[HubMessage]:
+        messages = [job for job in jobs if isinstance(job, InboundMessage)]
+        if messages:
+            return self.ingest.process(messages)
+        hub: list[HubMessage] = []
+        for job in jobs:
+            assert isinstance(job, Observation)
+            if job.settle:
+                with self.ingest.store.write() as session, session.begin():
+                    changes = settle_flapping(session, job.at)
+                    hub.extend(HubMessage(c.type, alarm_view(c.alarm, self.ingest.registry)) for c in changes)
+            if job.drafts:
+                hub.extend(self.ingest.process_console_drafts(job.drafts, job.at, silenced=job.silenced))
+        return hub
+
+    def _quarantine_with_retry(self, messages: list[InboundMessage], reason: str) -> None:
+        while messages:
             try:
-                self.ingest.quarantine([message for message, _ in batch], reason)
+                self.ingest.quarantine(messages, reason)
                 return
             except SQLAlchemyError as exc:
                 self.store_ok = False
-                self.last_error = str(exc).splitlines()[0][:200]
+                self.store_error = str(exc).splitlines()[0][:200]
                 time.sleep(1.0)

@@ -72,34 +72,33 @@ def runtime(broker: ManagedMosquitto, db_url: str) -> Iterator[Runtime]:
     )
     runtime = Runtime.build(settings)
     loop = asyncio.new_event_loop()  # the hub's loop; not run here, messages just queue on it
-    runtime.start_pipeline(loop)
-    assert runtime.mqtt is not None and runtime.mqtt.connected.wait(10)
+    runtime.start(loop)
+    assert runtime.mqtt.connected.wait(10)
     try:
         yield runtime
     finally:
-        runtime.stop_pipeline()
+        runtime.stop()
         loop.close()
 
 
 def test_qos1_redelivery_after_a_lost_ack_is_stored_once(runtime: Runtime, publisher: Publisher, db_url: str) -> None:
-    assert runtime.worker is not None and runtime.mqtt is not None
-    worker, connection = runtime.worker, runtime.mqtt
-    real_ack = worker._ack
+    writer, connection = runtime.writer, runtime.mqtt
+    real_ack = connection.ack
     acks_open = threading.Event()
     redelivered: list[str] = []
-    real_submit = worker.submit
+    real_submit = writer.submit
 
     def gated_ack(mid: int, qos: int, generation: int) -> None:
         if acks_open.is_set():
             real_ack(mid, qos, generation)
 
-    def watching_submit(message: Any, generation: int) -> None:
+    def watching_submit(message: Any) -> None:
         if message.dup:
             redelivered.append(message.topic)
-        real_submit(message, generation)
+        real_submit(message)
 
-    worker._ack = gated_ack  # commits happen, the PUBACKs are "lost"
-    worker.submit = watching_submit  # type: ignore[method-assign]
+    connection.ack = gated_ack  # type: ignore[method-assign]  # commits happen, the PUBACKs are "lost"
+    connection._deliver = watching_submit
     for i in range(20):
         publisher.publish(*native_event("fp-1", f"r-{i}", "fire.fault", point=f"1-{i:03d}"))
     wait_until(lambda: stored_count(db_url) == 20)

@@ -22,11 +22,14 @@ from adapters.gb26875 import CHECKSUM_VARIANTS, GB26875, build_frame, checksum, 
 from console.demo.broker import free_port
 from console.devices.registry import DeviceRegistry
 from console.settings import Settings
+from console.sinks.hub import Hub
+from console.sinks.outlet import Outlet
 from console.store.database import Store
 from console.store.tables import AlarmRow, DeviceStatusRow, EventRow, QuarantineRow
 from console.wire.gb26875_receiver import Gb26875Receiver
-from console.wire.ingest import BoundAdapter, Ingest
-from console.wire.writer import IngestWorker
+from console.wire.ingest import Ingest
+from console.wire.translate import BoundAdapter
+from console.wire.writer import Writer
 from tests.conftest import wait_until
 
 SOURCE = "060504030201"  # the device's address: wire bytes 01 02 03 04 05 06
@@ -85,11 +88,11 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     # Until the engineer registers the adapter (adapters/__init__.py, settings), bind it by hand.
     ingest.adapters.append(BoundAdapter(GB26875, AdapterContext(
         site="demo", topic="gb26875/#", registry=registry, adapter="gb26875", timezone="Asia/Shanghai")))
-    worker = IngestWorker(ingest, ack=lambda *_: None, publish=lambda _: None)
+    worker = Writer(ingest, Outlet(Hub()))
     worker.start()
     silences: queue.Queue[str] = queue.Queue()
     backs: queue.Queue[str] = queue.Queue()
-    receiver = Gb26875Receiver("127.0.0.1", free_port(), lambda message: worker.submit(message, 0),
+    receiver = Gb26875Receiver("127.0.0.1", free_port(), worker.submit,
                                checksum=lambda source: "sum", supervise_seconds=0.5, on_silence=silences.put,
                                on_back=backs.put)
     receiver.start()

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from console.contract import Draft
+from console.devices.registry import DeviceRegistry
+from console.settings import Settings
 from console.settings.cameras import CamerasSection
 from console.store.database import Store
 from console.store.tables import AuditRow, CameraReferenceRow
@@ -134,18 +136,18 @@ def test_unlike_the_reference_at_two_probes_in_a_row_is_moved() -> None:
     assert [off.classify(live(away, n)) for n in range(3)] == ["ok"] * 3
 
 
-class FakeIngest:
-    def __init__(self, store: Store | None = None) -> None:
-        self.drafts: list[Draft] = []
-        self.store = store
+class Observed:
+    """Stands in for the single writer: keeps what the watch hands to the alarm path."""
 
-    def process_console_drafts(self, drafts: list[Draft], now: datetime, silenced: bool = False) -> list[Any]:
+    def __init__(self) -> None:
+        self.drafts: list[Draft] = []
+
+    def observe(self, drafts: list[Draft], *, silenced: bool = False) -> None:
         assert not silenced
         self.drafts.extend(drafts)
-        return []
 
 
-def watch(frames: list[Any], store: Store | None = None, **fields: Any) -> tuple[CameraHealthWatch, FakeIngest]:
+def watch(frames: list[Any], store: Store | None = None, **fields: Any) -> tuple[CameraHealthWatch, Observed]:
     pending = list(frames)
     if store is None:
         fields.setdefault("health_moved_similarity", 0)  # no store to keep a reference in
@@ -156,14 +158,15 @@ def watch(frames: list[Any], store: Store | None = None, **fields: Any) -> tuple
             raise GrabError("could not open the stream")
         return jpeg(item)
 
-    ingest = FakeIngest(store)
+    ingest = Observed()
     at = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)  # one clock reading: source ids must still differ
-    health = CameraHealthWatch(section(**fields), "demo", ingest, lambda _m: None, lambda: at,
+    registry = DeviceRegistry.from_settings(Settings(site={"id": "demo"}))
+    health = CameraHealthWatch(section(**fields), "demo", store, registry, ingest, lambda: at,
                                grabber=ThreadGrabber(grab))
     return health, ingest
 
 
-def run(health: CameraHealthWatch, ingest: FakeIngest, rounds: int) -> list[tuple[str, str]]:
+def run(health: CameraHealthWatch, ingest: Observed, rounds: int) -> list[tuple[str, str]]:
     out = []
     for _ in range(rounds):
         before = len(ingest.drafts)

@@ -92,7 +92,7 @@ def linker(cameras: list[dict[str, Any]], grab: Any, **section: Any) -> CameraLi
     ]}, cameras={"entries": cameras, **section})
     return CameraLinker(CamerasSection.model_validate(settings.cameras.model_dump()),
                         DeviceRegistry.from_settings(settings), store=None, publish=lambda _m: None,  # type: ignore[arg-type]
-                        alarm_view=lambda _a: {}, grabber=ThreadGrabber(grab))
+                        grabber=ThreadGrabber(grab))
 
 
 def test_an_alarm_links_cameras_by_device_point_zone_and_the_devices_own_list() -> None:

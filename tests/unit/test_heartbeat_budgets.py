@@ -6,18 +6,23 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
 from console.contract import InboundMessage
 from console.devices.registry import DeviceRegistry
 from console.devices.silence import SilenceWatch
+from console.messages import HubMessage
 from console.settings import Settings
+from console.sinks.hub import Hub
+from console.sinks.outlet import Outlet
 from console.store.database import Store
 from console.store.tables import AlarmRow, DeviceStatusRow, EventRow, TaskRow
 from console.tasks.service import TaskService
 from console.tasks.sop import load_site_sops
 from console.wire.ingest import Ingest
+from console.wire.writer import Writer
 from tests.conftest import DEVICES
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
@@ -34,6 +39,19 @@ def build(tmp_path: Path) -> tuple[Ingest, Store]:
     return Ingest(settings, store, registry, tasks=tasks), store
 
 
+def watching(ingest: Ingest, now: Any) -> tuple[SilenceWatch, Writer]:
+    """The watch and the single writer it hands its observations to (its thread not started: each
+    check writes what the watch observed at once, on the test's clock)."""
+    writer = Writer(ingest, Outlet(Hub()))
+    writer.prepare()
+    return SilenceWatch(ingest.settings, ingest.store, ingest.registry, writer, now), writer
+
+
+def check(watch: SilenceWatch, writer: Writer) -> list[HubMessage]:
+    watch.tick()
+    return writer.drain()
+
+
 def beat(ingest: Ingest, device: str, at: datetime, n: int) -> None:
     body = {"id": f"hb-{n}", "ts": at.isoformat(), "type": "device.heartbeat"}
     ingest.process([InboundMessage(f"mcc/v1/demo/{device}/event", json.dumps(body).encode(), False, at)])
@@ -42,20 +60,20 @@ def beat(ingest: Ingest, device: str, at: datetime, n: int) -> None:
 def test_silence_past_the_budget_takes_a_device_offline_until_it_speaks(tmp_path: Path) -> None:
     ingest, store = build(tmp_path)
     clock = {"now": T0}
-    watch = SilenceWatch(ingest.settings, ingest, lambda _m: None, lambda: clock["now"])
+    watch, writer = watching(ingest, lambda: clock["now"])
     assert set(watch.budgets) == {("demo", "fp-1"), ("demo", "cam-1")}, "door and lane roles are not supervised"
     try:
         beat(ingest, "fp-1", T0, 1)
         beat(ingest, "cam-1", T0, 2)
         clock["now"] = T0 + timedelta(seconds=29)
-        assert watch.check() == []
+        assert check(watch, writer) == []
         clock["now"] = T0 + timedelta(seconds=45)
-        kinds = [m.data.get("kind") for m in watch.check() if m.type == "event"]
+        kinds = [m.data.get("kind") for m in check(watch, writer) if m.type == "event"]
         assert kinds == ["camera.offline"], "the camera's 30 s budget is its own"
         clock["now"] = T0 + timedelta(seconds=61)
-        messages = watch.check()
+        messages = check(watch, writer)
         assert [m.data["kind"] for m in messages if m.type == "event"] == ["device.offline"]
-        assert watch.check() == [], "once offline, not again"
+        assert check(watch, writer) == [], "once offline, not again"
         with store.read() as session:
             status = session.get(DeviceStatusRow, ("demo", "fp-1"))
             assert status.state == "offline" and status.last_seen == T0, "last seen stays when it was heard"
@@ -67,10 +85,9 @@ def test_silence_past_the_budget_takes_a_device_offline_until_it_speaks(tmp_path
 
         # A restart: a new watch knows both are still silent and raises nothing twice.
         ingest.silenced.clear()
-        again = SilenceWatch(ingest.settings, ingest, lambda _m: None, lambda: clock["now"])
-        again.load_silenced()
+        again, writer = watching(ingest, lambda: clock["now"])  # its writer loads who is silent
         assert ingest.silenced == {("demo", "fp-1"), ("demo", "cam-1")}
-        assert again.check() == []
+        assert check(again, writer) == []
 
         beat(ingest, "fp-1", T0 + timedelta(seconds=90), 3)
         with store.read() as session:
@@ -92,7 +109,7 @@ def test_silence_past_the_budget_takes_a_device_offline_until_it_speaks(tmp_path
 def test_a_flapping_device_is_damped_not_silenced(tmp_path: Path) -> None:
     ingest, store = build(tmp_path)
     clock = {"now": T0}
-    watch = SilenceWatch(ingest.settings, ingest, lambda _m: None, lambda: clock["now"])
+    watch, writer = watching(ingest, lambda: clock["now"])
 
     def state(value: str, seconds: float) -> None:
         clock["now"] = T0 + timedelta(seconds=seconds)
@@ -113,10 +130,10 @@ def test_a_flapping_device_is_damped_not_silenced(tmp_path: Path) -> None:
         flapping = alarm()
         assert (flapping.count, flapping.cleared) == (3, False), "damped: it stays raised and counts"
         clock["now"] = T0 + timedelta(seconds=100 + 300)
-        watch.check()
+        check(watch, writer)
         assert not alarm().cleared, "not yet steady for ten minutes"
         clock["now"] = T0 + timedelta(seconds=100 + 601)
-        messages = watch.check()
+        messages = check(watch, writer)
         assert [m.type for m in messages] == ["alarm.cleared"] and alarm().cleared
     finally:
         store.dispose()
@@ -127,7 +144,7 @@ def test_a_point_going_offline_is_not_settled_with_its_device_and_a_retained_rep
 ) -> None:
     ingest, store = build(tmp_path)
     clock = {"now": T0}
-    watch = SilenceWatch(ingest.settings, ingest, lambda _m: None, lambda: clock["now"])
+    watch, writer = watching(ingest, lambda: clock["now"])
 
     def send(topic: str, payload: bytes, seconds: float, retain: bool = False) -> None:
         clock["now"] = T0 + timedelta(seconds=seconds)
@@ -138,14 +155,14 @@ def test_a_point_going_offline_is_not_settled_with_its_device_and_a_retained_rep
         body = b'{"id":"r2","ts":"2026-11-26T10:00:00+08:00","type":"device.offline","point":"reader-2"}'
         send("mcc/v1/demo/door-1/event", body, 5)  # one reader of the controller is dead
         clock["now"] = T0 + timedelta(hours=1)
-        watch.check()
+        check(watch, writer)
         with store.read() as session:
             reader = session.scalars(select(AlarmRow).where(AlarmRow.point == "reader-2")).one()
         assert not reader.cleared, "the controller being online says nothing about its reader"
 
         beat(ingest, "fp-1", T0, 1)
         clock["now"] = T0 + timedelta(seconds=3700)
-        watch.check()  # fp-1 silent for an hour: offline
+        check(watch, writer)  # fp-1 silent for an hour: offline
         assert ("demo", "fp-1") in ingest.silenced
         send("mcc/v1/demo/fp-1/state", b"online", 3710, retain=True)  # the broker's old retained copy
         assert ("demo", "fp-1") in ingest.silenced, "a retained replay does not bring it back"
@@ -165,7 +182,7 @@ def test_a_door_left_open_past_its_threshold_is_reported_held_open(tmp_path: Pat
     ingest = Ingest(settings, store, registry,
                     tasks=TaskService(settings, load_site_sops(settings), registry, tmp_path / "evidence"))
     clock = {"now": T0}
-    watch = SilenceWatch(settings, ingest, lambda _m: None, lambda: clock["now"])
+    watch, writer = watching(ingest, lambda: clock["now"])
 
     def send(device: str, kind: str, seconds: float, n: int) -> None:
         clock["now"] = T0 + timedelta(seconds=seconds)
@@ -180,16 +197,16 @@ def test_a_door_left_open_past_its_threshold_is_reported_held_open(tmp_path: Pat
         send("door-7", "access.granted", 0, 1)
         send("door-7", "access.door_closed", 30, 2)
         clock["now"] = T0 + timedelta(seconds=300)
-        watch.check()
+        check(watch, writer)
         assert held() == [], "closed in time"
         send("door-7", "access.granted", 400, 3)
         send("door-1", "access.granted", 400, 4)  # a door without a threshold is not timed
         clock["now"] = T0 + timedelta(seconds=400 + 119)
-        watch.check()
+        check(watch, writer)
         assert held() == []
         clock["now"] = T0 + timedelta(seconds=400 + 121)
-        watch.check()
-        watch.check()  # once
+        check(watch, writer)
+        check(watch, writer)  # once
         [alarm] = held()
         assert alarm.device_id == "door-7" and alarm.count == 1 and alarm.task_id is not None
         send("door-7", "access.door_closed", 600, 5)

@@ -364,7 +364,7 @@ def test_the_simulated_gb_device_is_confirmed_by_the_receiver(tmp_path):
 
     def submit(message):
         frames.put(message)
-        message.reply()  # "stored": confirm it
+        message.settle()  # "stored": confirm it
 
     port = free_port()
     receiver = Gb26875Receiver("127.0.0.1", port, submit=submit, supervise_seconds=60, on_silence=lambda s: None,

@@ -162,7 +162,7 @@ def test_counts_per_bucket_by_kind_and_site() -> None:
     assert counts == {("mcc_events", "fire.alarm"): ({"count": 1}, start),
                       ("mcc_events", "access.granted"): ({"count": 2}, start),
                       ("mcc_alarms", "fire.alarm"): ({"raised": 1}, start)}
-    sink.stop(timeout=1)  # the open bucket is written on stop
+    sink.finish(timeout=1)  # the open bucket is written on stop
     assert [(p["tags"]["kind"], p["fields"], p["time"]) for p in writer.batches[-1]] == [
         ("access.granted", {"count": 1}, start + 60000)]
 
