@@ -71,14 +71,14 @@ def guard_me(runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
 
 @router.post("/guard/shift")
 def guard_shift(body: ShiftBody, request: Request, runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
-    run_action(runtime, lambda s: runtime.tasks.shift(s, user.username, body.on, runtime.now(),
+    run_action(runtime, lambda s: runtime.tasks.guards.shift(s, user.username, body.on, runtime.now(),
                                                       client_address(request)))
     return _me(runtime, user.username)
 
 
 @router.post("/guard/scan")
 def guard_scan(body: ScanBody, request: Request, runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
-    run_action(runtime, lambda s: runtime.tasks.scan(s, user.username, body.code, runtime.now(),
+    run_action(runtime, lambda s: runtime.tasks.guards.scan(s, user.username, body.code, runtime.now(),
                                                      client_address(request)))
     return _me(runtime, user.username)
 
@@ -89,7 +89,7 @@ def dispatch_action(
     request: Request, runtime: RuntimeDep, user: Guard, body: DispatchActionBody | None = None,
 ) -> dict[str, Any]:
     body = body or DispatchActionBody()
-    run_action(runtime, lambda s: runtime.tasks.guard_step(
+    run_action(runtime, lambda s: runtime.tasks.guards.guard_step(
         s, dispatch_id, user.username, action, runtime.now(), code=body.code, text=body.text,
         client=client_address(request)))
     return _me(runtime, user.username)

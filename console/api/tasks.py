@@ -61,7 +61,7 @@ def run_action(runtime: Runtime, action: Callable[[Session], Outcome]) -> Outcom
     """One write transaction; after the commit, hub messages and notices go out."""
     with runtime.store.write() as session, session.begin():
         outcome = action(session)
-    runtime.after_commit(outcome)
+    runtime.outlet.deliver(outcome)
     return outcome
 
 
@@ -75,7 +75,7 @@ def load_detail(session: Session, runtime: Runtime, task_id: int) -> dict[str, A
                                  .order_by(DispatchRow.id)).all()
     evidence = session.scalars(select(EvidenceRow).where(EvidenceRow.task_id == task_id)
                                .order_by(EvidenceRow.id)).all()
-    scene = runtime.tasks.scene_of(row)
+    scene = runtime.tasks.records.scene_of(row)
     return task_detail(row, sop, runtime.registry, list(log), list(dispatches), list(evidence),
                        places.location_code(row.site, scene))
 
@@ -175,7 +175,7 @@ def get_evidence(evidence_id: int, session: ReadSession, runtime: RuntimeDep, us
 @router.post("/tasks/{task_id}/dispatch")
 def dispatch_guard(task_id: int, body: DispatchBody, request: Request, runtime: RuntimeDep,
                    user: AlarmActor) -> dict[str, Any]:
-    run_action(runtime, lambda s: runtime.tasks.dispatch(
+    run_action(runtime, lambda s: runtime.tasks.guards.dispatch(
         s, task_id, body.guard, user.username, runtime.now(), body.action_id, client_address(request)))
     return _detail_after(runtime, user, task_id)
 
@@ -183,7 +183,7 @@ def dispatch_guard(task_id: int, body: DispatchBody, request: Request, runtime: 
 @router.get("/tasks/{task_id}/dispatch/proposals")
 def dispatch_proposals(task_id: int, session: ReadSession, runtime: RuntimeDep,
                        _user: AlarmActor) -> list[dict[str, Any]]:
-    return runtime.tasks.proposals(session, task_id)
+    return runtime.tasks.guards.proposals(session, task_id)
 
 
 @router.post("/tasks/{task_id}/close")

@@ -99,8 +99,8 @@ def sign_on_demo_guards(settings: Settings, store: Store) -> None:
     now = datetime.now(timezone.utc)
     with store.write() as session, session.begin():
         for name, building, floor, zone in DEMO_GUARD_POSTS:
-            service.shift(session, name, True, now, client="demo")
-            service.scan(session, name, location_code(settings.site.id, Place(building, floor, zone)), now,
+            service.guards.shift(session, name, True, now, client="demo")
+            service.guards.scan(session, name, location_code(settings.site.id, Place(building, floor, zone)), now,
                          client="demo")
 
 

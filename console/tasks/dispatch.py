@@ -1,9 +1,10 @@
 """The guard side of the task engine: dispatching guards to a task's scene, the guard's own steps
 (accept, decline, go, arrive by location code, report), shifts and checkpoint scans.
 
-A mixin of ``TaskService`` (console/tasks/service.py): it uses the service's loading, saving,
-logging and notices, and follows the same rules (the caller's transaction, an explicit ``now``,
-one lock order: task, dispatches, guards, audit).
+It works on the task's record (console/tasks/records.py: loading, saving, logging, notices) like
+the alarm side of the engine (console/tasks/service.py), which calls ``assign`` to send a guard by
+itself, and follows the same rules (the caller's transaction, an explicit ``now``, one lock order:
+task, dispatches, guards, audit).
 """
 
 from __future__ import annotations
@@ -20,33 +21,37 @@ from console.store.tables import ACTIVE_DISPATCH, DispatchRow, GuardRow, TaskRow
 from console.tasks import places
 from console.tasks.machine import TaskError
 from console.tasks.outcome import SYSTEM, Forbidden, Loaded, NotFound, Outcome
+from console.tasks.records import TaskRecords
 
 TRIED_WINDOW = timedelta(minutes=10)
 GUARD_FLOW = ("assigned", "accepted", "en_route", "on_scene", "reported")
 
 
 class GuardDispatch:
+    def __init__(self, records: TaskRecords) -> None:
+        self.records = records
+
     def dispatch(self, session: Session, task_id: int, guard: str | None, user: str, now: datetime,
                  key: str | None = None, client: str = "") -> Outcome:
         """Send ``guard`` (or the nearest free guard) to the task's scene; replaces a current dispatch."""
         out = Outcome()
-        task = self._load(session, task_id, lock=True)
-        if self._seen(session, key, out):
+        task = self.records.load(session, task_id, lock=True)
+        if self.records.seen(session, key, out):
             return out
         if task.row.state != "open":
             raise TaskError("任务已关闭 / the task is closed")
-        chosen = self._dispatch(session, task, guard, user, now, out, reason="manual", key=key)
+        chosen = self.assign(session, task, guard, user, now, out, reason="manual", key=key)
         if chosen is None:
             raise TaskError("没有空闲的在岗保安；请指定保安或联系主管 / no free guard is on shift; dispatch one by name or call the supervisor")
         audit.record(session, user, "task.dispatch", target=f"task:{task_id}", detail={"guard": chosen},
                      client=client, at=now)
-        self.finish(session, out)
+        self.records.finish(session, out)
         return out
 
     def proposals(self, session: Session, task_id: int) -> list[dict[str, Any]]:
         """Free guards on shift, nearest first, with why."""
-        task = self._load(session, task_id)
-        scene = self.scene_of(task.row)
+        task = self.records.load(session, task_id)
+        scene = self.records.scene_of(task.row)
         tried = self._tried(session, task_id, datetime.now(timezone.utc))
         ranked = []
         for guard, dist in self._free_guards(session, scene):
@@ -58,11 +63,11 @@ class GuardDispatch:
         ranked.sort(key=lambda g: (g["tried"], g["distance"]))
         return ranked
 
-    def _dispatch(self, session: Session, task: Loaded, guard: str | None, user: str, now: datetime,
+    def assign(self, session: Session, task: Loaded, guard: str | None, user: str, now: datetime,
                   out: Outcome, reason: str, key: str | None = None, keep_accepted: bool = False) -> str | None:
         """Send a guard. ``keep_accepted``: guards who accepted and are on their way stay on the
         task (the new guard is a backup); otherwise every current dispatch is replaced."""
-        scene = self.scene_of(task.row)
+        scene = self.records.scene_of(task.row)
         # Lock the guards on shift (in name order) before reading who is free: two dispatches
         # at once, from two tasks or two console instances, cannot pick the same guard.
         session.execute(select(GuardRow.username).where(GuardRow.on_shift.is_(True))
@@ -71,8 +76,8 @@ class GuardDispatch:
             tried = self._tried(session, task.row.id, now)
             free = [(g, d) for g, d in self._free_guards(session, scene) if g.username not in tried]
             if not free:
-                self._log(session, task.row, SYSTEM, "no_free_guard", now, data={"reason": reason})
-                out.notices.append(self._notice(task, "no_guard", ("supervisor",), now,
+                self.records.log(session, task.row, SYSTEM, "no_free_guard", now, data={"reason": reason})
+                out.notices.append(self.records.notice(task, "no_guard", ("supervisor",), now,
                                                 "没有空闲的在岗保安 / no free guard on shift"))
                 out.touched[task.row.id] = task.row
                 return None
@@ -88,7 +93,7 @@ class GuardDispatch:
                 DispatchRow.task_id != task.row.id))
             if busy is not None:
                 raise TaskError(f"保安 {guard} 正在处理任务 {busy} / guard {guard!r} is busy with task {busy}")
-        for current in self._active_dispatches(session, task.row.id):
+        for current in self.active_dispatches(session, task.row.id):
             if current.guard == guard:
                 return guard  # already on it: dispatching again changes nothing
             if keep_accepted and current.state != "assigned":
@@ -96,7 +101,7 @@ class GuardDispatch:
             current.state, current.ended_at = "replaced", now
             out.hub.append(HubMessage("guard.updated", {"guard": current.guard}))
         dispatch = DispatchRow(task_id=task.row.id, guard=guard, state="assigned", assigned_by=user,
-                               assigned_at=now, accept_due_at=now + self.accept_window)
+                               assigned_at=now, accept_due_at=now + self.records.accept_window)
         session.add(dispatch)
         session.flush()
         task.row.assignee, task.row.dispatch_state = guard, "assigned"
@@ -106,13 +111,13 @@ class GuardDispatch:
                 state = task.machine.steps[step.id]
                 if step.role == "guard" and state.deadline_fired and state.status == "open":
                     task.machine.rearm(step.id, now)
-        self._log(session, task.row, user, "dispatch", now, data={
+        self.records.log(session, task.row, user, "dispatch", now, data={
             "guard": guard, "dispatch_id": dispatch.id, "reason": reason,
         }, key=key)
-        out.notices.append(self._notice(task, "dispatch", (), now, "请立即前往现场 / go to the scene now",
+        out.notices.append(self.records.notice(task, "dispatch", (), now, "请立即前往现场 / go to the scene now",
                                         users=(guard,)))
         out.hub.append(HubMessage("guard.updated", {"guard": guard}))
-        self._save(task, out)
+        self.records.save(task, out)
         return guard
 
     def guard_step(self, session: Session, dispatch_id: int, user: str, action: str, now: datetime,
@@ -124,7 +129,7 @@ class GuardDispatch:
                                                                    DispatchRow.guard == user))
         if task_id is None:
             raise NotFound(f"no dispatch {dispatch_id} for {user}")
-        task = self._load(session, task_id, lock=True)  # the lock order: the task, then its dispatch
+        task = self.records.load(session, task_id, lock=True)  # the lock order: the task, then its dispatch
         dispatch = session.get(DispatchRow, dispatch_id, with_for_update=True, populate_existing=True)
         assert dispatch is not None
         target = {"accept": "accepted", "en_route": "en_route", "arrive": "on_scene",
@@ -143,27 +148,27 @@ class GuardDispatch:
                 raise TaskError("已接单的派遣不能拒绝 / only a dispatch not yet accepted can be declined")
             dispatch.state, dispatch.ended_at = "declined", now
             detail["reason"] = text
-            self._log(session, task.row, user, "declined", now, data=detail)
+            self.records.log(session, task.row, user, "declined", now, data=detail)
             audit.record(session, user, "dispatch.declined", target=f"task:{task.row.id}", detail=detail,
                          client=client, at=now)
-            out.notices.append(self._notice(task, "escalation", ("supervisor",), now,
+            out.notices.append(self.records.notice(task, "escalation", ("supervisor",), now,
                                             f"保安 {user} 拒绝出警 / guard {user} declined"))
-            self._dispatch(session, task, None, SYSTEM, now, out, reason="declined")
-            self._save(task, out)
-            self.finish(session, out)
+            self.assign(session, task, None, SYSTEM, now, out, reason="declined")
+            self.records.save(task, out)
+            self.records.finish(session, out)
             return out
         if action == "arrive":
             if not code:
                 raise TaskError("到场须扫描现场位置二维码 / arrival is proven by scanning the location's QR code")
-            site, place = places.parse_code(self.sites, code)
-            scene = self.scene_of(task.row)
+            site, place = places.parse_code(self.records.sites, code)
+            scene = self.records.scene_of(task.row)
             if (site, place) != (task.row.site, scene):
                 raise TaskError(f"位置不符：此码在 {place.label()}，报警在 {scene.label()} / this code is for {place.label()}; the alarm is at {scene.label()}")
             dispatch.arrival_proof = code[:200]
             self._move_guard(session, user, place, now)
             detail["code"] = code
             for step_id in task.machine.complete_by("arrival", user, now, {"code": code}):
-                self._log(session, task.row, user, "answer", now, step=step_id, data={"by": "arrival"})
+                self.records.log(session, task.row, user, "answer", now, step=step_id, data={"by": "arrival"})
         if action == "report":
             if dispatch.state != "on_scene":
                 raise TaskError("请先扫码到场再汇报 / report from the scene: scan the location's QR code first")
@@ -180,12 +185,12 @@ class GuardDispatch:
         if target == "reported":
             dispatch.ended_at = now
         task.row.assignee, task.row.dispatch_state = user, target  # the guard who acted last leads
-        self._log(session, task.row, user, target, now, data=detail)
+        self.records.log(session, task.row, user, target, now, data=detail)
         audit.record(session, user, f"dispatch.{target}", target=f"task:{task.row.id}", detail=detail,
                      client=client, at=now)
         out.hub.append(HubMessage("guard.updated", {"guard": user}))
-        self._save(task, out)
-        self.finish(session, out)
+        self.records.save(task, out)
+        self.records.finish(session, out)
         return out
 
     # -- guards --------------------------------------------------------------------------------
@@ -217,12 +222,12 @@ class GuardDispatch:
     def scan(self, session: Session, user: str, code: str, now: datetime, client: str = "") -> Outcome:
         """A checkpoint scan: the console now knows where the guard is. If the guard is dispatched
         to exactly this place, the scan is their arrival."""
-        site, place = places.parse_code(self.sites, code)
+        site, place = places.parse_code(self.records.sites, code)
         active = session.scalars(select(DispatchRow).where(
             DispatchRow.guard == user, DispatchRow.state.in_(("assigned", "accepted", "en_route")))).all()
         for dispatch in active:
             task = session.get(TaskRow, dispatch.task_id)
-            scene = self.scene_of(task) if task is not None else None
+            scene = self.records.scene_of(task) if task is not None else None
             if task is not None and scene is not None and (task.site, scene) == (site, place):
                 return self.guard_step(session, dispatch.id, user, "arrive", now, code=code, client=client)
         out = Outcome()
@@ -257,11 +262,11 @@ class GuardDispatch:
             DispatchRow.task_id == task_id, DispatchRow.state.in_(("declined", "expired", "replaced")),
             DispatchRow.ended_at > now - TRIED_WINDOW)))
 
-    def _active_dispatches(self, session: Session, task_id: int) -> list[DispatchRow]:
+    def active_dispatches(self, session: Session, task_id: int) -> list[DispatchRow]:
         return list(session.scalars(select(DispatchRow).where(
             DispatchRow.task_id == task_id, DispatchRow.state.in_(ACTIVE_DISPATCH))))
 
-    def _require_guard_on_task(self, session: Session, task: TaskRow, user: str, step_role: str | None) -> None:
+    def require_on_task(self, session: Session, task: TaskRow, user: str, step_role: str | None) -> None:
         if step_role is not None and step_role != "guard":
             raise Forbidden("保安只能处理保安的步骤 / a guard answers only the guard's steps")
         on_it = session.scalar(select(DispatchRow.id).where(

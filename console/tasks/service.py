@@ -7,8 +7,9 @@ the alarm row, then the task row, then its dispatches, then guard rows, then the
 advisory lock. Retried actions (same ``action_id``) are recognised after the task lock is held,
 so a retry that arrives while the first attempt is still running waits and then replays.
 
-The guard side (dispatch, guard steps, shifts, scans) is in console/tasks/dispatch.py; the
-result types and errors in console/tasks/outcome.py.
+The guard side (dispatch, guard steps, shifts, scans) is ``self.guards`` (console/tasks/dispatch.py),
+the task's record in the store (load, save, log, notices) ``self.records`` (console/tasks/records.py),
+the result types and errors console/tasks/outcome.py.
 
 Each method returns what the caller must do after the commit (``Outcome``): messages for the
 WebSocket hub and notices for the notifier. Every action lands in the task's log and in the
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.alarms.engine import AlarmChange, acknowledge
@@ -32,13 +33,13 @@ from console.devices.registry import DeviceRegistry
 from console.messages import HubMessage
 from console.settings import Settings
 from console.store import audit
-from console.store.tables import ACTIVE_DISPATCH, AlarmRow, DispatchRow, EvidenceRow, TaskLogRow, TaskRow
+from console.store.tables import AlarmRow, EvidenceRow, TaskRow
 from console.tasks import places
 from console.tasks.dispatch import GuardDispatch
 from console.tasks.machine import Effect, TaskError, TaskMachine
-from console.tasks.outcome import SYSTEM, Forbidden, Loaded, NotFound, Notice, Outcome
+from console.tasks.outcome import SYSTEM, Forbidden, Loaded, Outcome
+from console.tasks.records import TaskRecords
 from console.tasks.sop import Sop, SopBook
-from console.tasks.views import task_summary
 
 log = logging.getLogger("mcc.tasks")
 
@@ -47,15 +48,15 @@ OPERATORS = frozenset({"operator", "supervisor", "admin"})
 PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
-class TaskService(GuardDispatch):
+class TaskService:
     def __init__(self, settings: Settings, book: SopBook, registry: DeviceRegistry, evidence_dir: Path):
+        self.records = TaskRecords(settings, book, registry, evidence_dir)
+        self.guards = GuardDispatch(self.records)
+        """The guard side: dispatch, the guards' own steps, shifts and checkpoint scans."""
         self.settings = settings
         self.book = book
         self.registry = registry
-        self.evidence_dir = evidence_dir
-        self.accept_window = timedelta(seconds=settings.dispatch.accept_seconds)
-        self.sites = {settings.site.id} | {device.site for device in settings.devices.entries if device.site}
-        """The sites whose location codes this console accepts (a console may serve several)."""
+        self.evidence_path = self.records.evidence_path
 
     # -- alarms in ---------------------------------------------------------------------------
 
@@ -70,14 +71,14 @@ class TaskService(GuardDispatch):
             elif change.type == "alarm.updated":
                 self._repeat(session, alarm, now, out)
             elif change.type == "alarm.cleared" and alarm.task_id is not None:
-                task = self._load(session, alarm.task_id, lock=True)
+                task = self.records.load(session, alarm.task_id, lock=True)
                 if task.row.state == "open":
-                    self._log(session, task.row, SYSTEM, "alarm_cleared", now,
+                    self.records.log(session, task.row, SYSTEM, "alarm_cleared", now,
                               data={"alarm_id": alarm.id, "cleared_at": alarm.cleared_at})
                     out.touched[task.row.id] = task.row
                     if task.row.alarm_id == alarm.id:  # the task's own alarm, not one joined to it
                         self._complete_on_clear(session, task, alarm.cleared_at or now, out)
-        self.finish(session, out)
+        self.records.finish(session, out)
         return out
 
     def open_unshelved(self, session: Session, now: datetime) -> Outcome:
@@ -92,26 +93,26 @@ class TaskService(GuardDispatch):
             alarm.revision += 1
             self._open_for_alarm(session, alarm, now, out)
             out.hub.append(HubMessage("alarm.updated", alarm_view(alarm, self.registry)))
-        self.finish(session, out)
+        self.records.finish(session, out)
         return out
 
     def on_alarm_acked(self, session: Session, alarm: AlarmRow, user: str, now: datetime) -> Outcome:
         """An operator acknowledged the alarm: the SOP's acknowledgement step is done."""
         out = Outcome()
         if alarm.task_id is not None:
-            task = self._load(session, alarm.task_id, lock=True)
+            task = self.records.load(session, alarm.task_id, lock=True)
             for step_id in task.machine.complete_by("alarm_ack", user, now):
-                self._log(session, task.row, user, "answer", now, step=step_id, data={"by": "alarm_ack"})
-            self._save(task, out)
-        self.finish(session, out)
+                self.records.log(session, task.row, user, "answer", now, step=step_id, data={"by": "alarm_ack"})
+            self.records.save(task, out)
+        self.records.finish(session, out)
         return out
 
     def _complete_on_clear(self, session: Session, task: Loaded, at: datetime, out: Outcome) -> None:
         """The device says the condition is over: the steps done by the clear are done, and the
         recurring ones (a compensating patrol) end."""
         for step_id in task.machine.complete_by("alarm_clear", SYSTEM, at):
-            self._log(session, task.row, SYSTEM, "answer", at, step=step_id, data={"by": "alarm_clear"})
-        self._save(task, out)
+            self.records.log(session, task.row, SYSTEM, "answer", at, step=step_id, data={"by": "alarm_clear"})
+        self.records.save(task, out)
 
     def _open_for_alarm(self, session: Session, alarm: AlarmRow, now: datetime, out: Outcome) -> None:
         sop = self.book.by_alarm.get(alarm.kind)
@@ -131,18 +132,18 @@ class TaskService(GuardDispatch):
         session.flush()
         alarm.task_id = row.id
         task = Loaded(row, sop, machine)
-        self._log(session, row, SYSTEM, "opened", now, data={
+        self.records.log(session, row, SYSTEM, "opened", now, data={
             "alarm_id": alarm.id, "sop": sop.id, "drill": alarm.test,
         })
         if alarm.acknowledged and alarm.acked_by:  # the alarm came back after it was acknowledged
             for step_id in machine.complete_by("alarm_ack", alarm.acked_by, alarm.acked_at or now):
-                self._log(session, row, alarm.acked_by, "answer", now, step=step_id, data={"by": "alarm_ack"})
+                self.records.log(session, row, alarm.acked_by, "answer", now, step=step_id, data={"by": "alarm_ack"})
         if alarm.cleared:  # a momentary alarm, or one that cleared while it was shelved
             self._complete_on_clear(session, task, alarm.cleared_at or now, out)
-        self._save(task, out)
+        self.records.save(task, out)
         dispatch_step = next((s for s in sop.steps if s.type == "dispatch"), None)
         if dispatch_step is not None and dispatch_step.auto_assign:
-            self._dispatch(session, task, None, SYSTEM, now, out, reason="auto")
+            self.guards.assign(session, task, None, SYSTEM, now, out, reason="auto")
 
     def _correlate(self, session: Session, sop: Sop, alarm: AlarmRow, now: datetime, out: Outcome) -> bool:
         """Join an open task of the same SOP for another device in the same zone, opened within
@@ -157,27 +158,27 @@ class TaskService(GuardDispatch):
             TaskRow.state == "open", TaskRow.sop_id == sop.id, TaskRow.site == alarm.site,
             TaskRow.opened_at >= since, TaskRow.drill.is_(alarm.test)).order_by(TaskRow.opened_at)).all()
         for row in candidates:
-            if self.scene_of(row) != scene or (row.device_id, row.point) == (alarm.device_id, alarm.point):
+            if self.records.scene_of(row) != scene or (row.device_id, row.point) == (alarm.device_id, alarm.point):
                 continue
-            task = self._load(session, row.id, lock=True)
+            task = self.records.load(session, row.id, lock=True)
             alarm.task_id = row.id
             task.machine.repeat(now)
             why = {"alarm_id": alarm.id, "device_id": alarm.device_id, "point": alarm.point,
                    "reason": "same_zone", "zone": scene.label(), "window_s": sop.correlate.window_seconds}
-            self._log(session, row, SYSTEM, "correlated", now, data=why)
+            self.records.log(session, row, SYSTEM, "correlated", now, data=why)
             answer = sop.correlate.answer
             if answer is not None and task.machine.steps[answer.step].status == "open":
                 task.machine.answer(answer.step, answer.answer, "correlation", now)
-                self._log(session, row, SYSTEM, "answer", now, step=answer.step,
+                self.records.log(session, row, SYSTEM, "answer", now, step=answer.step,
                           data={"value": answer.answer, "by": "correlation", **why})
                 audit.record(session, SYSTEM, "task.answer", target=f"task:{row.id}",
                              detail={"step": answer.step, "value": answer.answer, "by": "correlation",
                                      "second_device": f"{alarm.device_id} {alarm.point}".strip()}, at=now)
-                out.notices.append(self._notice(
+                out.notices.append(self.records.notice(
                     task, "advanced", ("supervisor", "project_manager"), now,
                     f"同一区域第二个探测器报警，按确认火警处置 / a second device in the zone: handled as confirmed "
                     f"({location.label or alarm.device_id})"))
-            self._save(task, out)
+            self.records.save(task, out)
             return True
         return False
 
@@ -193,11 +194,11 @@ class TaskService(GuardDispatch):
                       steps=machine.dump_steps(), repeats=0, revision=0)
         session.add(row)
         session.flush()
-        self._log(session, row, user, "opened", now, data={"sop": sop.id})
+        self.records.log(session, row, user, "opened", now, data={"sop": sop.id})
         audit.record(session, user, "task.open", target=f"task:{row.id}", detail={"sop": sop.id},
                      client=client, at=now)
-        self._save(Loaded(row, sop, machine), out)
-        self.finish(session, out)
+        self.records.save(Loaded(row, sop, machine), out)
+        self.records.finish(session, out)
         return out
 
     def _repeat(self, session: Session, alarm: AlarmRow, now: datetime, out: Outcome) -> None:
@@ -205,14 +206,14 @@ class TaskService(GuardDispatch):
             # The alarm has no task (its SOP came later, or opening it failed): open one now.
             self._open_for_alarm(session, alarm, now, out)
             return
-        task = self._load(session, alarm.task_id, lock=True)  # the state is read under the lock
+        task = self.records.load(session, alarm.task_id, lock=True)  # the state is read under the lock
         if task.row.state != "open" or task.sop.repeat == "new":
             # A closed task is history: the alarm coming back opens a new one.
             self._open_for_alarm(session, alarm, now, out)
             return
         task.machine.repeat(now)
-        self._log(session, task.row, SYSTEM, "repeat", now, data={"count": alarm.count, "rule": task.sop.repeat})
-        self._save(task, out)
+        self.records.log(session, task.row, SYSTEM, "repeat", now, data={"count": alarm.count, "rule": task.sop.repeat})
+        self.records.save(task, out)
 
     # -- people act ----------------------------------------------------------------------------
 
@@ -222,8 +223,8 @@ class TaskService(GuardDispatch):
         alarm_id = session.scalar(select(TaskRow.alarm_id).where(TaskRow.id == task_id))
         if alarm_id is not None:  # the lock order: the alarm row before the task row
             session.get(AlarmRow, alarm_id, with_for_update=True)
-        task = self._load(session, task_id, lock=True)
-        if self._seen(session, key, out):
+        task = self.records.load(session, task_id, lock=True)
+        if self.records.seen(session, key, out):
             return out
         step = task.machine.step(step_id)
         if step.completed_by == "alarm_clear":
@@ -239,11 +240,11 @@ class TaskService(GuardDispatch):
         if step.type == "approval":
             self._check_signature(task, step_id, step.role, user, role)
         if role == "guard":
-            self._require_guard_on_task(session, task.row, user, step.role)
+            self.guards.require_on_task(session, task.row, user, step.role)
         if step.type in ("check", "approval") and value is None:
             value = True
         task.machine.answer(step_id, value, user, now)
-        self._log(session, task.row, user, "answer", now, step=step_id, data={"value": value}, key=key)
+        self.records.log(session, task.row, user, "answer", now, step=step_id, data={"value": value}, key=key)
         audit.record(session, user, "task.answer", target=f"task:{task_id}",
                      detail={"step": step_id, "value": value}, client=client, at=now)
         if step.completed_by == "alarm_ack" and task.row.alarm_id is not None:
@@ -252,8 +253,8 @@ class TaskService(GuardDispatch):
                 audit.record(session, user, "alarm.ack", target=f"alarm:{alarm.id}",
                              detail={"via": f"task:{task_id}", "kind": alarm.kind}, client=client, at=now)
                 out.hub.append(HubMessage("alarm.acked", alarm_view(alarm, self.registry)))
-        self._save(task, out)
-        self.finish(session, out)
+        self.records.save(task, out)
+        self.records.finish(session, out)
         return out
 
     @staticmethod
@@ -272,16 +273,16 @@ class TaskService(GuardDispatch):
     def comment(self, session: Session, task_id: int, text: str, user: str, role: str, now: datetime,
                 key: str | None = None, client: str = "") -> Outcome:
         out = Outcome()
-        task = self._load(session, task_id, lock=True)
-        if self._seen(session, key, out):
+        task = self.records.load(session, task_id, lock=True)
+        if self.records.seen(session, key, out):
             return out
         if role == "guard":
-            self._require_guard_on_task(session, task.row, user, None)
-        self._log(session, task.row, user, "comment", now, data={"text": text}, key=key)
+            self.guards.require_on_task(session, task.row, user, None)
+        self.records.log(session, task.row, user, "comment", now, data={"text": text}, key=key)
         audit.record(session, user, "task.comment", target=f"task:{task_id}", detail={"text": text},
                      client=client, at=now)
         out.touched[task.row.id] = task.row
-        self.finish(session, out)
+        self.records.finish(session, out)
         return out
 
     def add_photo(self, session: Session, task_id: int, step_id: str | None, content: bytes, content_type: str,
@@ -289,8 +290,8 @@ class TaskService(GuardDispatch):
         """Keep a photo by its SHA-256 (the same photo twice is kept once), put the hash in the audit
         chain, and complete the step when it is a photo step."""
         out = Outcome()
-        task = self._load(session, task_id, lock=True)
-        if self._seen(session, key, out):
+        task = self.records.load(session, task_id, lock=True)
+        if self.records.seen(session, key, out):
             return out
         if task.row.state != "open":
             raise TaskError("任务已关闭 / the task is closed")
@@ -302,7 +303,7 @@ class TaskService(GuardDispatch):
             raise TaskError(f"文件不是有效的图片 / the body is not a {content_type} image")
         step = task.machine.step(step_id) if step_id else None
         if role == "guard":
-            self._require_guard_on_task(session, task.row, user, step.role if step else None)
+            self.guards.require_on_task(session, task.row, user, step.role if step else None)
         digest = hashlib.sha256(content).hexdigest()
         existing = session.scalar(select(EvidenceRow).where(EvidenceRow.task_id == task_id,
                                                             EvidenceRow.sha256 == digest))
@@ -319,38 +320,35 @@ class TaskService(GuardDispatch):
             session.flush()
             audit.record(session, user, "task.photo", target=f"task:{task_id}",
                          detail={"step": step_id, "sha256": digest, "size": len(content)}, client=client, at=now)
-        self._log(session, task.row, user, "photo", now, step=step_id,
+        self.records.log(session, task.row, user, "photo", now, step=step_id,
                   data={"evidence_id": existing.id, "sha256": digest}, key=key)
         if step is not None and step.type == "photo" and task.machine.steps[step.id].status == "open":
             task.machine.answer(step.id, {"evidence": [existing.id], "sha256": digest}, user, now)
             audit.record(session, user, "task.answer", target=f"task:{task_id}",
                          detail={"step": step.id, "value": {"sha256": digest}}, client=client, at=now)
-        self._save(task, out)
-        self.finish(session, out)
+        self.records.save(task, out)
+        self.records.finish(session, out)
         return out
-
-    def evidence_path(self, digest: str) -> Path:
-        return self.evidence_dir / digest[:2] / digest
 
     def close(self, session: Session, task_id: int, user: str, role: str, now: datetime,
               reason: str | None = None, key: str | None = None, client: str = "") -> Outcome:
         out = Outcome()
-        task = self._load(session, task_id, lock=True)
-        if self._seen(session, key, out):
+        task = self.records.load(session, task_id, lock=True)
+        if self.records.seen(session, key, out):
             return out
         missing = task.machine.open_required()
         task.machine.close(user, role, now, reason)
         task.row.state, task.row.closed_at, task.row.closed_by = "closed", now, user
         task.row.close_reason = reason
-        for dispatch in self._active_dispatches(session, task_id):
+        for dispatch in self.guards.active_dispatches(session, task_id):
             dispatch.state, dispatch.ended_at = "cancelled", now
             out.hub.append(HubMessage("guard.updated", {"guard": dispatch.guard}))
         task.row.dispatch_state = None
         detail = {"reason": reason, "overridden": missing}
-        self._log(session, task.row, user, "close", now, data=detail, key=key)
+        self.records.log(session, task.row, user, "close", now, data=detail, key=key)
         audit.record(session, user, "task.close", target=f"task:{task_id}", detail=detail, client=client, at=now)
-        self._save(task, out)
-        self.finish(session, out)
+        self.records.save(task, out)
+        self.records.finish(session, out)
         return out
 
     # -- deadlines ------------------------------------------------------------------------------
@@ -376,117 +374,50 @@ class TaskService(GuardDispatch):
             out.hub.extend(one.hub)
             out.notices.extend(one.notices)
             out.touched.update(one.touched)
-        self.finish(session, out)
+        self.records.finish(session, out)
         return out
 
     def _fire_task(self, session: Session, task_id: int, now: datetime, out: Outcome) -> None:
-        task = self._load(session, task_id, lock=True)
-        for dispatch in self._active_dispatches(session, task_id):
+        task = self.records.load(session, task_id, lock=True)
+        for dispatch in self.guards.active_dispatches(session, task_id):
             if dispatch.state == "assigned" and dispatch.accept_due_at and dispatch.accept_due_at <= now:
                 dispatch.state, dispatch.ended_at = "expired", now
-                self._log(session, task.row, SYSTEM, "dispatch_expired", now, data={
+                self.records.log(session, task.row, SYSTEM, "dispatch_expired", now, data={
                     "guard": dispatch.guard, "due_at": dispatch.accept_due_at})
                 audit.record(session, SYSTEM, "dispatch.expired", target=f"task:{task_id}",
                              detail={"guard": dispatch.guard}, at=now)
-                out.notices.append(self._notice(
+                out.notices.append(self.records.notice(
                     task, "escalation", ("supervisor",), now,
                     f"保安 {dispatch.guard} 未在时限内接单，已改派 / guard {dispatch.guard} did not accept; re-dispatched"))
                 out.hub.append(HubMessage("guard.updated", {"guard": dispatch.guard}))
                 task.row.assignee, task.row.dispatch_state = None, None
-                self._dispatch(session, task, None, SYSTEM, now, out, reason="not accepted")
+                self.guards.assign(session, task, None, SYSTEM, now, out, reason="not accepted")
         for effect in task.machine.fire_due(now):
             self._apply_effect(session, task, effect, now, out)
-        self._save(task, out)
+        self.records.save(task, out)
 
     def _apply_effect(self, session: Session, task: Loaded, effect: Effect, now: datetime, out: Outcome) -> None:
         state = task.machine.steps[effect.step]
-        detail = {"effect": effect.kind, "due_at": state.due_at, "notify": list(effect.roles)}
+        detail: dict[str, Any] = {"effect": effect.kind, "due_at": state.due_at, "notify": list(effect.roles)}
         if effect.answer is not None:
             detail["answer"] = effect.answer
-        self._log(session, task.row, SYSTEM, "deadline", now, step=effect.step, data=detail)
+        self.records.log(session, task.row, SYSTEM, "deadline", now, step=effect.step, data=detail)
         audit.record(session, SYSTEM, "task.deadline", target=f"task:{task.row.id}",
                      detail={"step": effect.step, **detail}, at=now)
         step = task.machine.step(effect.step)
         if effect.kind == "advanced":
             text = f"{step.text.zh}：超时未答，按“{effect.answer}”处置 / no answer in time, handled as '{effect.answer}'"
-            out.notices.append(self._notice(task, "advanced", effect.roles, now, text))
+            out.notices.append(self.records.notice(task, "advanced", effect.roles, now, text))
         elif effect.kind == "redispatch":
-            out.notices.append(self._notice(task, "escalation", effect.roles, now,
+            out.notices.append(self.records.notice(task, "escalation", effect.roles, now,
                                             f"{step.text.zh}：超时，增派 / overdue, sending another guard"))
-            sent = self._dispatch(session, task, None, SYSTEM, now, out, reason=f"deadline {effect.step}",
+            sent = self.guards.assign(session, task, None, SYSTEM, now, out, reason=f"deadline {effect.step}",
                                   keep_accepted=True)
             if sent is None:  # nobody free: the escalation repeats after the same time again
                 task.machine.rearm(effect.step, now)
         else:
-            out.notices.append(self._notice(task, "deadline", effect.roles, now,
+            out.notices.append(self.records.notice(task, "deadline", effect.roles, now,
                                             f"{step.text.zh}：已超时 / overdue"))
-
-    # -- loading, saving, logging ------------------------------------------------------------------
-
-    def _load(self, session: Session, task_id: int, lock: bool = False) -> Loaded:
-        row = session.get(TaskRow, task_id, with_for_update=lock or None)
-        if row is None:
-            raise NotFound(f"no task {task_id}")
-        sop = self.book.sops.get(row.sop_id)
-        if sop is None:
-            raise TaskError(f"task {task_id} follows SOP {row.sop_id}, which this console no longer has")
-        machine = TaskMachine.load(sop, self.book, row.opened_at, row.steps, row.repeats, row.closed_at,
-                                   row.close_reason)
-        return Loaded(row, sop, machine)
-
-    def _save(self, task: Loaded, out: Outcome) -> None:
-        row, machine = task.row, task.machine
-        row.steps = machine.dump_steps()
-        row.repeats = machine.repeats
-        dues = [machine.next_due()] if row.state == "open" else []
-        out.touched[row.id] = row
-        row.next_due_at = min((d for d in dues if d is not None), default=None)
-
-    def finish(self, session: Session, out: Outcome) -> None:
-        """Fold in dispatch acceptance deadlines, bump revisions, and queue one task.updated per task."""
-        for row in out.touched.values():
-            if row.state == "open":
-                accept = session.scalar(select(func.min(DispatchRow.accept_due_at)).where(
-                    DispatchRow.task_id == row.id, DispatchRow.state == "assigned"))
-                if accept is not None and (row.next_due_at is None or accept < row.next_due_at):
-                    row.next_due_at = accept
-            else:
-                row.next_due_at = None
-            row.revision = (row.revision or 0) + 1
-            sop = self.book.sops.get(row.sop_id)
-            view = task_summary(row, sop, self.registry)
-            # Every guard on the task (a backup guard too) gets its updates on their phone.
-            view["guards"] = sorted(set(session.scalars(select(DispatchRow.guard).where(
-                DispatchRow.task_id == row.id, DispatchRow.state.in_(ACTIVE_DISPATCH)))) | (
-                {row.assignee} if row.assignee else set()))
-            out.hub.append(HubMessage("task.updated", view))
-        out.touched.clear()
-
-    def _seen(self, session: Session, key: str | None, out: Outcome) -> bool:
-        if key and session.scalar(select(TaskLogRow.id).where(TaskLogRow.action_key == key)) is not None:
-            out.replayed = True
-            return True
-        return False
-
-    def _log(self, session: Session, row: TaskRow, actor: str, action: str, at: datetime,
-             step: str | None = None, data: dict[str, Any] | None = None, key: str | None = None) -> None:
-        clean = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in (data or {}).items()}
-        session.add(TaskLogRow(task_id=row.id, at=at, actor=actor[:64], action=action, step=step,
-                               data=clean, action_key=key))
-
-    def scene_of(self, row: TaskRow) -> places.Place:
-        location = self.registry.location(row.site, row.device_id, row.point)
-        return places.Place(location.building, location.floor, location.zone)
-
-    def _notice(self, task: Loaded, kind: str, roles: tuple[str, ...], now: datetime, what: str,
-                users: tuple[str, ...] = ()) -> Notice:
-        row = task.row
-        location = self.registry.location(row.site, row.device_id, row.point)
-        drill = "【演练】" if row.drill else ""
-        title = f"{drill}[{self.settings.site.name or row.site}] {task.sop.title.zh} #{row.id}"
-        body = f"{what}\n位置 / place: {location.label or row.device_id}\n时间 / time: {now.isoformat(timespec='seconds')}"
-        return Notice(row.id, kind, title, body, tuple(roles), users, row.drill)
-
 
 
 def _looks_like(content: bytes, content_type: str) -> bool:

@@ -23,6 +23,7 @@ from console.tasks.sop import load_site_sops
 from console.wire.ingest import Ingest
 from tests.conftest import DEVICES
 
+GUARD_SIDE = frozenset({"dispatch", "proposals", "guard_step", "shift", "scan"})
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
 SCENE = location_code("demo", Place("1号楼", "3F", "东侧走廊"))  # fp-1 point 1-003
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(200)
@@ -55,8 +56,11 @@ class Desk:
                                             self.now)])
 
     def do(self, method: str, *args: Any, **kwargs: Any) -> Outcome:
+        """Call the task engine's ``method`` (the guard side's for dispatch, guard steps, shifts and
+        scans) in a transaction of its own."""
+        engine = self.tasks.guards if method in GUARD_SIDE else self.tasks
         with self.store.write() as session, session.begin():
-            outcome: Outcome = getattr(self.tasks, method)(session, *args, **kwargs)
+            outcome: Outcome = getattr(engine, method)(session, *args, **kwargs)
         self.notices.extend(outcome.notices)
         return outcome
 
