@@ -1,21 +1,18 @@
 """Devices with their state and last-seen time, counts per subsystem, one device's page, the
-registry import (CSV or YAML, checked whole before anything is written); the quarantine for admins and supervisors."""
+registry import (console/devices/importer.py checks it whole before anything is written), remote
+commands (barrier lift, GB duty check); the quarantine for admins and supervisors."""
 
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
-import re
 import uuid
 from typing import Annotated, Any
 
-import yaml
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -23,13 +20,12 @@ from console.alarms.views import alarm_view, iso
 from console.api.deps import Admin, AlarmActor, ReadSession, RuntimeDep, SiteWatcher, Supervisor, client_address
 from console.api.events import event_views
 from console.devices import admin as device_admin
-from console.devices import floorplans, registry_io, subsystems
+from console.devices import floorplans, subsystems
 from console.devices import status as device_status
+from console.devices.importer import CSV_TYPES, IMPORT_MAX_BYTES, YAML_TYPES, ImportTooLarge, run_import
 from console.devices.parking import occupancy
 from console.devices.registry import DeviceRegistry
-from console.errors import ConfigError
-from console.runtime import Runtime
-from console.settings import DeviceEntry, DevicesSection
+from console.settings import DeviceEntry
 from console.store import audit
 from console.store.tables import AlarmRow, DeviceStatusRow, EventRow, QuarantineRow, RegisteredDeviceRow
 from console.wire.ingest import ANNOUNCER
@@ -250,173 +246,6 @@ def device_page(device_id: str, session: ReadSession, runtime: RuntimeDep, _user
             "events": event_views(session, list(events), runtime)}
 
 
-# -- registry import -----------------------------------------------------------------------------
-
-IMPORT_MAX_BYTES = 2 * 1024 * 1024
-IMPORT_MAX_DEVICES = 5000
-YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is there
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-CSV_TYPES = ("text/csv", "application/csv", "text/plain")
-
-
-class ImportProblems(Exception):
-    def __init__(self, errors: list[dict[str, Any]]):
-        self.errors = errors
-        super().__init__(f"{len(errors)} problems")
-
-
-def _line_of(where: str) -> int | None:
-    found = re.match(r"line (\d+)", where)
-    return int(found.group(1)) if found else None
-
-
-def _csv_device_rows(text: str) -> int:
-    """How many device rows (not point rows) the CSV has, counted before anything is validated."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    return sum(1 for row in reader if not (row.get("point") or "").strip())
-
-
-def _parse_csv(text: str) -> list[tuple[int | None, DeviceEntry]]:
-    count = _csv_device_rows(text)
-    if count > IMPORT_MAX_DEVICES:
-        raise _too_many(count)
-    try:
-        entries = registry_io.from_csv(text)
-    except ConfigError as exc:
-        errors = []
-        for where, message in exc.problems:
-            field = where.split(":", 1)[1].strip() if ":" in where else ""
-            errors.append({"line": _line_of(where), "message": f"{field}: {message}" if field else
-                           (message if where.startswith("line") else f"{where}: {message}")})
-        raise ImportProblems(errors) from exc
-    # The line of each device's row (the device rows come first for their id).
-    lines: dict[str, int] = {}
-    for number, raw in enumerate(text.lstrip("\ufeff").splitlines()[1:], start=2):
-        first = raw.split(",", 1)[0].strip().strip('"')
-        lines.setdefault(first, number)
-    return [(lines.get(entry.id), entry) for entry in entries]
-
-
-def _too_many(count: int) -> HTTPException:
-    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                         f"the file has {count} devices; an import is at most {IMPORT_MAX_DEVICES} devices — "
-                         "split it into several files")
-
-
-def _parse_yaml(text: str) -> list[tuple[int | None, DeviceEntry]]:
-    try:
-        # Parsed once: the node tree keeps the line numbers for the errors, the data is built from it.
-        node = yaml.compose(text, Loader=YAML_LOADER)
-        loader = YAML_LOADER("")
-        try:
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ImportProblems([{"line": mark.line + 1 if mark else None,
-                               "message": f"not YAML: {getattr(exc, 'problem', None) or exc}"}]) from exc
-    if isinstance(data, dict) and isinstance(data.get("entries"), list):  # a devices section
-        data = data["entries"]
-        node = next((v for k, v in node.value if k.value == "entries"), node)  # type: ignore[union-attr]
-    if not isinstance(data, list):
-        raise ImportProblems([{"line": 1, "message": "a devices file is a list of devices (- id: …)"}])
-    if len(data) > IMPORT_MAX_DEVICES:
-        raise _too_many(len(data))
-    errors: list[dict[str, Any]] = []
-    out: list[tuple[int | None, DeviceEntry]] = []
-    for index, item in enumerate(data):
-        item_node = node.value[index] if node is not None else None  # type: ignore[union-attr]
-        line = item_node.start_mark.line + 1 if item_node is not None else None
-        try:
-            out.append((line, DeviceEntry.model_validate(item)))
-        except ValidationError as exc:
-            for err in exc.errors():
-                where = line
-                if err["loc"] and item_node is not None and isinstance(item_node, yaml.MappingNode):
-                    key = next((k for k, _v in item_node.value if k.value == err["loc"][0]), None)
-                    if key is not None:
-                        where = key.start_mark.line + 1
-                errors.append({"line": where, "message": f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
-                               if err["loc"] else err["msg"]})
-    if errors:
-        raise ImportProblems(errors)
-    return out
-
-
-def _plan_import(session: Session, registry: DeviceRegistry, default_site: str,
-                 parsed: list[tuple[int | None, DeviceEntry]]
-                 ) -> tuple[dict[str, list[str]], list[DeviceEntry], list[DeviceEntry]]:
-    """What the import would do: added / updated / unchanged ids, and the entries to add and to
-    update. The stored registrations are read in one query."""
-    result: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": []}
-    errors: list[dict[str, Any]] = []
-    adds: list[DeviceEntry] = []
-    updates: list[DeviceEntry] = []
-    seen: dict[tuple[str, str], int | None] = {}
-    try:
-        DevicesSection(entries=[entry for _line, entry in parsed])
-    except ValidationError as exc:
-        errors.extend({"line": None, "message": e["msg"]} for e in exc.errors())
-    imported = frozenset((entry.site or default_site, entry.id) for _line, entry in parsed)
-    sites = sorted({site for site, _id in imported})
-    stored = set(session.execute(select(RegisteredDeviceRow.site, RegisteredDeviceRow.device_id)
-                                 .where(RegisteredDeviceRow.site.in_(sites))).tuples()) if sites else set()
-    for line, entry in parsed:
-        site = entry.site or default_site
-        key = (site, entry.id)
-        if key in seen:
-            errors.append({"line": line, "message": f"device {entry.id!r} appears twice (also line {seen[key]})"})
-            continue
-        seen[key] = line
-        current = registry.get(site, entry.id)
-        if key in registry.from_site_file:
-            if current is not None and current.model_copy(update={"site": None}) == entry.model_copy(
-                    update={"site": None}):
-                result["unchanged"].append(entry.id)
-            else:
-                errors.append({"line": line, "message": f"{entry.id} comes from the site file; change it there"})
-            continue
-        problem = device_admin.registration_problem(registry, site, entry, imported)
-        if problem:
-            errors.append({"line": line, "message": problem})
-            continue
-        if key not in stored:
-            result["added"].append(entry.id)
-            adds.append(entry)
-        elif current is not None and current.model_copy(update={"site": None}) == entry.model_copy(
-                update={"site": None}):
-            result["unchanged"].append(entry.id)
-        else:
-            result["updated"].append(entry.id)
-            updates.append(entry)
-    if errors:
-        raise ImportProblems(errors)
-    return result, adds, updates
-
-
-def _run_import(runtime: Runtime, text: str, fmt: str, dry_run: bool, user: str, client: str) -> dict[str, Any]:
-    registry = runtime.registry
-    body: dict[str, Any] = {"added": [], "updated": [], "unchanged": [], "errors": [], "dry_run": dry_run,
-                            "format": fmt}
-    try:
-        parsed = _parse_yaml(text) if fmt == "yaml" else _parse_csv(text)
-        with runtime.store.write() as session, session.begin():
-            result, adds, updates = _plan_import(session, registry, runtime.settings.site.id, parsed)
-            body.update(result)
-            if not dry_run:
-                now = runtime.now()
-                device_admin.store_registrations(session, registry.default_site, adds, updates, user, now)
-                audit.record(session, user, "device.import", target="devices",
-                             detail={"format": fmt, **result}, client=client, at=now)
-    except ImportProblems as exc:
-        body["errors"] = sorted(exc.errors, key=lambda e: (e["line"] is None, e["line"] or 0))
-        return body
-    if not dry_run:
-        registry.add_many(adds + updates)
-    return body
-
-
 @router.post("/devices/import", response_model=None)
 async def import_devices(request: Request, runtime: RuntimeDep, user: Admin,
                          dry_run: bool = True) -> dict[str, Any] | JSONResponse:
@@ -446,8 +275,11 @@ async def import_devices(request: Request, runtime: RuntimeDep, user: Admin,
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the file is not UTF-8 text") from exc
-    body = await run_in_threadpool(_run_import, runtime, text, fmt, dry_run, user.username,
-                                   client_address(request))
+    try:
+        body = await run_in_threadpool(run_import, runtime.store, runtime.registry, runtime.settings.site.id, text,
+                                       fmt, dry_run, user.username, client_address(request), runtime.now())
+    except ImportTooLarge as exc:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
     if body["errors"] and not dry_run:
         return JSONResponse({**body, "detail": f"{len(body['errors'])} problems in the file; nothing was imported"},
                             status_code=422)
