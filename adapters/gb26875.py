@@ -133,7 +133,7 @@ def checksum(frame: bytes, variant: str = "sum") -> int:
     return reduce(lambda a, b: a ^ b, covered, 0) if xor else sum(covered) % 256
 
 
-def frame_length(head: bytes) -> int:
+def frame_length(head: bytes | bytearray) -> int:
     """The whole frame's length from its first 26 bytes (the data length is at bytes 25–26)."""
     return 30 + int.from_bytes(head[24:26], "little")
 

@@ -90,7 +90,9 @@ def inventory(message: InboundMessage, ctx: AdapterContext) -> list[Inventory]:
     if device_class is not None and not isinstance(device_class, str):
         raise PayloadError(f"field device_class must be a string, got {type(device_class).__name__}")
     name = config.get("name")
-    device = config.get("device") if isinstance(config.get("device"), dict) else {}
+    device = config.get("device")
+    if not isinstance(device, dict):
+        device = {}
     label = " ".join(str(part) for part in (device.get("name"), name) if part) if device or name else ""
     entry = AnnouncedDevice(id=entity_id(levels), name=str(name or levels[-1])[:64], role="sensor",
                             kind=KINDS.get(device_class or "", device_class or ""), adapter="ha-discovery",

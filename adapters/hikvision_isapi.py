@@ -225,7 +225,7 @@ def _acs(body: dict[str, Any], key: str | None, ctx: AdapterContext, device: str
     minor = _num(acs.get("subEventType"), "subEventType")
     if major not in MAJORS:
         raise PayloadError(f"unknown majorEventType {major} (known: 1, 2, 3, 5)")
-    rule = CODES.get((major, minor))
+    rule = CODES.get((int(major), int(minor)))
     if rule is None:
         return []  # a log entry of the controller (lock relay, button, login...): no event
     kind, where, extra = rule
@@ -257,7 +257,9 @@ def _anpr(body: dict[str, Any], key: str | None, ctx: AdapterContext, device: st
     if kind is None:
         return []  # not a lane camera (or a lane without a side and no direction): a read, no pass
     data: dict[str, Any] = {"plate": None if plate.lower() in ("", "unknown") else plate}
-    vehicle = anpr.get("vehicleInfo") if isinstance(anpr.get("vehicleInfo"), dict) else {}
+    vehicle = anpr.get("vehicleInfo")
+    if not isinstance(vehicle, dict):
+        vehicle = {}
     for obj, field, name in ((anpr, "plateColor", "plate_color"), (anpr, "plateType", "plate_type"),
                              (anpr, "vehicleType", "vehicle_type"), (anpr, "vehicleListName", "list"),
                              (vehicle, "color", "vehicle_color")):

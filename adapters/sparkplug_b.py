@@ -202,7 +202,7 @@ def _boolean(metric: Message, name: str, kind: str, strict: bool) -> bool | None
         return None
     what = f"metric {name!r} (a {kind})"
     if field in ("int_value", "long_value") and getattr(metric, field) in (0, 1):
-        return getattr(metric, field) == 1
+        return bool(getattr(metric, field) == 1)
     if field == "string_value":
         return parse_on(_text(metric.string_value, what), what)
     raise PayloadError(f"{what} is not a boolean: {field} {str(getattr(metric, field))[:32]!r}")
@@ -267,7 +267,7 @@ def _sample(seq: int | None, *metrics: dict[str, Any]) -> bytes:
         message.metrics.add(**m)
     if seq is not None:
         message.seq = seq
-    return message.SerializeToString()
+    return bytes(message.SerializeToString())
 
 
 SPARKPLUG_B = AdapterDef(

@@ -259,7 +259,9 @@ def _legacy_log(message: InboundMessage, ctx: AdapterContext, body: dict[str, An
     A device_removed with another message is an admin's removal, not a device dropping off."""
     if body.get("type") != "device_removed" or body.get("message") != "left_network":
         return []
-    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+    meta = body.get("meta")
+    if not isinstance(meta, dict):
+        meta = {}
     return _left(message, ctx, meta.get("friendly_name"), None, "device_removed")
 
 

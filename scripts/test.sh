@@ -43,6 +43,9 @@ echo "PostgreSQL for the store tests: $MCC_TEST_POSTGRES"
 status=0
 # Unused imports, undefined names and the like fail the run before any test does.
 .venv/bin/python -m pyflakes adapters console tests bench || status=$?
+# The architecture's import contracts (.importlinter) and the types (pyproject.toml [tool.mypy]).
+.venv/bin/lint-imports --no-cache || status=$?
+.venv/bin/mypy || status=$?
 .venv/bin/python -m pytest "$@" || status=$?
 if ((${#private_pg[@]})); then "${private_pg[@]}" >/dev/null || true; fi  # the cluster this run started
 exit $status

@@ -78,10 +78,8 @@ def list_events(
     if searching:
         limit = min(limit, 500)
     start, end = _aware(since, "since"), _aware(until, "until")
-    if start is not None or end is not None:
-        order = (EventRow.received_at.desc(), EventRow.id.desc())
-    else:
-        order = (EventRow.id.desc(),)
+    order: tuple[Any, ...] = ((EventRow.received_at.desc(), EventRow.id.desc())
+                              if start is not None or end is not None else (EventRow.id.desc(),))
     query = select(EventRow).order_by(*order).limit(limit)
     if device_id:
         query = query.where(EventRow.device_id == device_id)
@@ -116,7 +114,7 @@ def list_events(
         if subsystem == "other":
             others = set().union(*(subsystems.device_ids(registry, name) for name in subsystems.SUBSYSTEMS
                                    if name != "other"))
-            by_device = EventRow.device_id.not_in(sorted(others)) if others else true()
+            by_device: Any = EventRow.device_id.not_in(sorted(others)) if others else true()
         else:
             ids = sorted(subsystems.device_ids(registry, subsystem))
             by_device = EventRow.device_id.in_(ids) if ids else false()

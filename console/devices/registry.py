@@ -8,6 +8,7 @@ a reader on another thread never sees a map change under it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from console.settings import DeviceEntry, Settings
@@ -87,7 +88,7 @@ class DeviceRegistry:
     def __len__(self) -> int:
         return len(self._by_key)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[tuple[tuple[str, str], DeviceEntry]]:
         return iter(list(self._by_key.items()))
 
     def get(self, site: str, device_id: str) -> DeviceEntry | None:

@@ -93,7 +93,7 @@ def build(session: Session, book: SopBook, registry: DeviceRegistry, window: Win
             times["to_close"].append((task.closed_at - task.opened_at).total_seconds())
         sop = book.sops.get(task.sop_id)
         if sop is not None and sop.false_alarm is not None:
-            state = next((s for s in task.steps if s["id"] == sop.false_alarm.step), {})
+            state: dict[str, Any] = next((s for s in task.steps if s["id"] == sop.false_alarm.step), {})
             # Decided by a person: an answer the deadline gave ("handle as a real fire") is a
             # precaution, not a finding, and does not count either way.
             if state.get("status") == "done" and state.get("actor") != "deadline":

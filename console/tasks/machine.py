@@ -102,7 +102,7 @@ class TaskMachine:
             due = sorted(
                 (s for s in self.steps.values()
                  if s.status == "open" and s.due_at is not None and not s.deadline_fired and s.due_at <= now),
-                key=lambda s: s.due_at,  # type: ignore[arg-type, return-value]
+                key=lambda s: s.due_at,  # type: ignore[arg-type, return-value]  # due_at is set: filtered above
             )
             if not due or self.closed_at is not None:
                 return effects
