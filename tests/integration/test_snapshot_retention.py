@@ -41,13 +41,18 @@ def check_retention(make_console: Any, db_url: str, publisher: Publisher, camera
     publisher.publish(*native_event("door-1", "battery-1", "device.battery_low", data={"battery": 8}))
     publisher.publish(*native_event("lane-in", "entry-1", "parking.entry", data={"plate": "沪A12345"}))
     forced, battery = alarm("access.door_forced"), alarm("device.battery_low")
-    assert forced["task_id"] is not None and battery["task_id"] is None
-    # The battery alarm is over: acknowledged, and the battery replaced.
+    assert forced["task_id"] is not None and battery["task_id"] is not None  # every alarm has its procedure
+    # The battery alarm is over: acknowledged, the battery replaced, and its work order closed.
     acked = console.api("POST", f"/api/alarms/{battery['id']}/ack", "op", json={"comment": "换电池"})
     assert acked.status_code == 200
     publisher.publish(*native_event("door-1", "battery-ok", "device.restore", data={"of": "device.battery_low"}))
     wait_until(lambda: (lambda a: a["acknowledged"] and a["cleared"])(
         console.api("GET", f"/api/alarms/{battery['id']}", "op").json()), timeout=5, message="battery alarm over")
+    task = battery["task_id"]
+    for step, value in (("work_order", "WO-2026-118 更换电池"), ("replaced", None)):
+        answered = console.api("POST", f"/api/tasks/{task}/steps/{step}", "op", json={"value": value})
+        assert answered.status_code == 200, answered.text
+    assert console.api("POST", f"/api/tasks/{task}/close", "op", json={}).json()["state"] == "closed"
     wait_until(lambda: [e for e in console.api("GET", "/api/events?kind=parking.entry", "op").json()
                         if e["snapshots"]], timeout=8, message="plate snapshot")
     assert console.health()["cameras"]["keep_days"] == 90
