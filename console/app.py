@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -34,11 +36,9 @@ from console.api import (
     ws,
 )
 from console.api.sockets import OpenSockets
+from console.errors import Refusal
 from console.runtime import Runtime
 from console.settings import Settings
-from console.tasks.machine import TaskError
-from console.tasks.outcome import Forbidden, NotFound
-from console.tasks.places import PlaceError
 from console.workers import ChildProcesses
 
 CSP = (
@@ -83,15 +83,19 @@ def create_app(settings: Settings, *, start_pipeline: bool = True,
     for module in (health, auth, users, alarms, shelves, events, devices, floorplans, displays, kpis, sops, plates,
                    tasks, guards, reports, snapshots, cameras, ws, pages):
         app.include_router(module.router)
-    @app.exception_handler(TaskError)
-    async def task_error(_request: Request, exc: TaskError) -> JSONResponse:
-        # What the person did cannot be done now (409), is not theirs to do (403), or names nothing (404).
-        code = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 409
-        return JSONResponse({"detail": str(exc)}, status_code=code)
+    @app.exception_handler(Refusal)
+    async def refused(_request: Request, exc: Refusal) -> JSONResponse:
+        # What the person asked cannot be done now (409), is not theirs to do (403), names nothing
+        # (404)...: the English text for API clients, the code and its parameters for the pages.
+        return JSONResponse({"detail": exc.text, "code": exc.code, "params": jsonable_encoder(exc.params)},
+                            status_code=exc.status, headers=exc.headers)
 
-    @app.exception_handler(PlaceError)
-    async def place_error(_request: Request, exc: PlaceError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = jsonable_encoder(exc.errors())
+        fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) or "body" for e in errors})
+        return JSONResponse({"detail": errors, "code": "request.invalid", "params": {"fields": ", ".join(fields)}},
+                            status_code=422)
 
     app.mount("/static", StaticFiles(directory=pages.WEB), name="static")
     return app

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request, status
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from console.alarms.engine import acknowledge
 from console.alarms.views import alarm_view
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, SiteWatcher, client_address
+from console.errors import Refusal
 from console.messages import HubMessage
 from console.store import audit
 from console.store.tables import AlarmRow
@@ -41,7 +42,7 @@ def list_alarms(
 def get_alarm(alarm_id: int, session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> dict[str, Any]:
     row = session.get(AlarmRow, alarm_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id}")
+        raise Refusal("alarm.not_found", f"no alarm {alarm_id}", status=404, alarm=alarm_id)
     return alarm_view(row, runtime.registry)
 
 
@@ -55,7 +56,7 @@ def ack_alarm(
         # Lock order (see console/tasks/service.py): the alarm, then its task, then the audit chain.
         row = session.get(AlarmRow, alarm_id, with_for_update=True)
         if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id}")
+            raise Refusal("alarm.not_found", f"no alarm {alarm_id}", status=404, alarm=alarm_id)
         now = runtime.now()
         changed = acknowledge(row, user.username, comment, now)
         outcome = None

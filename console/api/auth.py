@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from console.api.deps import COOKIE, CurrentUser, RuntimeDep, SocketsDep, client_address, token_from
@@ -40,7 +40,7 @@ def login(body: LoginBody, request: Request, response: Response, runtime: Runtim
             audit.record(session, user.username, "login", client=client, detail={"role": user.role})
             failed = False
     if failed:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
+        raise AuthError("auth.bad_credentials", "wrong user name or password", status=401)
     response.set_cookie(
         COOKIE, token, httponly=True, samesite="strict", secure=runtime.settings.http.secure_cookie,
         max_age=int(runtime.settings.http.session_hours * 3600), path="/",

@@ -14,12 +14,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Request, Response
 
 from console.api.deps import ReadSession, RuntimeDep, SiteWatcher, Supervisor, client_address
+from console.errors import Refusal
 from console.settings.cameras import CameraEntry
 from console.store.tables import CameraReferenceRow
-from console.video.health import ReferenceRefused
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 
@@ -44,7 +44,7 @@ def camera_view(camera: CameraEntry, health: dict[str, Any] | None) -> dict[str,
 def _camera(runtime: RuntimeDep, camera_id: str) -> CameraEntry:
     camera = next((c for c in runtime.settings.cameras.entries if c.id == camera_id), None)
     if camera is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id!r}")
+        raise Refusal("camera.not_found", f"no camera {camera_id!r}", status=404, camera=camera_id)
     return camera
 
 
@@ -59,7 +59,8 @@ def get_reference(camera_id: str, runtime: RuntimeDep, session: ReadSession, _us
     camera = _camera(runtime, camera_id)
     row = session.get(CameraReferenceRow, (runtime.settings.site.id, camera.id))
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"camera {camera_id!r} has no reference frame yet")
+        raise Refusal("camera.no_reference", f"camera {camera_id!r} has no reference frame yet", status=404,
+                      camera=camera_id)
     return Response(row.image, media_type="image/jpeg",
                     headers={"ETag": f'"{row.sha256}"', "X-Content-SHA256": row.sha256, "Cache-Control": "no-cache"})
 
@@ -69,8 +70,5 @@ def retake_reference(camera_id: str, request: Request, runtime: RuntimeDep, user
     """Blocking (a grab within the camera's time limit): FastAPI runs it in its thread pool."""
     camera = _camera(runtime, camera_id)
     if runtime.camera_health is None:
-        raise HTTPException(status.HTTP_409_CONFLICT, "camera health probes are off (cameras.health_seconds is 0)")
-    try:
-        return runtime.camera_health.retake(camera.id, user.username, client_address(request))
-    except ReferenceRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        raise Refusal("camera.health_off", "camera health probes are off (cameras.health_seconds is 0)")
+    return runtime.camera_health.retake(camera.id, user.username, client_address(request))

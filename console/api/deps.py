@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any, cast
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
 from console.api.sockets import OpenSockets
+from console.errors import Refusal
 from console.people import auth
 from console.runtime import Runtime
 
@@ -70,7 +71,7 @@ def current_user(
             user = auth.resolve_token(session, token)
         if user is not None:
             return user
-    raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required", headers={"WWW-Authenticate": "Bearer"})
+    raise Refusal("auth.required", "login required", status=401, headers={"WWW-Authenticate": "Bearer"})
 
 
 CurrentUser = Annotated[auth.User, Depends(current_user)]
@@ -79,7 +80,7 @@ CurrentUser = Annotated[auth.User, Depends(current_user)]
 def require(roles: frozenset[str]) -> Any:  # a FastAPI Depends marker
     def check(user: CurrentUser) -> auth.User:
         if user.role not in roles:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not do this")
+            raise Refusal("auth.role", f"role {user.role!r} may not do this", status=403, role=user.role)
         return user
 
     return Depends(check)

@@ -9,7 +9,7 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,9 +22,10 @@ from console.api.events import event_views
 from console.devices import admin as device_admin
 from console.devices import floorplans, subsystems
 from console.devices import status as device_status
-from console.devices.importer import CSV_TYPES, IMPORT_MAX_BYTES, YAML_TYPES, ImportTooLarge, run_import
+from console.devices.importer import CSV_TYPES, IMPORT_MAX_BYTES, YAML_TYPES, run_import
 from console.devices.parking import occupancy
 from console.devices.registry import DeviceRegistry
+from console.errors import Refusal
 from console.settings import DeviceEntry
 from console.store import audit
 from console.store.tables import AlarmRow, DeviceStatusRow, EventRow, QuarantineRow, RegisteredDeviceRow
@@ -95,9 +96,9 @@ async def open_barrier(device_id: str, body: BarrierBody, request: Request, runt
     site = runtime.settings.site.id
     device = runtime.registry.get(site, device_id)
     if device is None or device.role != "lane":
-        raise HTTPException(status.HTTP_409_CONFLICT, f"{device_id} is not a registered lane with a barrier")
+        raise Refusal("barrier.not_lane", f"{device_id} is not a registered lane with a barrier", device=device_id)
     if runtime.mqtt is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the console is not connected to the broker")
+        raise Refusal("broker.not_connected", "the console is not connected to the broker", status=503)
     topic = device.command_topic or f"mcc/v1/{site}/{device_id}/command"
     command_id = uuid.uuid4().hex
     now = runtime.now()
@@ -114,8 +115,7 @@ async def open_barrier(device_id: str, body: BarrierBody, request: Request, runt
     sent = await run_in_threadpool(runtime.mqtt.publish, topic, payload)
     await run_in_threadpool(record, "barrier.open", sent=sent)
     if not sent:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            "道闸指令未送达（未连接消息服务器）/ the broker did not take the command; nothing was opened")
+        raise Refusal("barrier.not_sent", "the broker did not take the command; nothing was opened", status=503)
     return {"sent": True, "command_id": command_id, "topic": topic}
 
 
@@ -126,7 +126,7 @@ async def duty_check(device_id: str, request: Request, runtime: RuntimeDep, user
     site = runtime.settings.site.id
     device = runtime.registry.get(site, device_id)
     if device is None or device.adapter != "gb26875" or not device.address:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"{device_id} is not a registered GB/T 26875.3 device")
+        raise Refusal("gb.not_device", f"{device_id} is not a registered GB/T 26875.3 device", device=device_id)
     sent = False
     for receiver in runtime.receivers:
         sent = await run_in_threadpool(receiver.send_duty_check, device.address)
@@ -141,8 +141,7 @@ async def duty_check(device_id: str, request: Request, runtime: RuntimeDep, user
 
     await run_in_threadpool(record)
     if not sent:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            "该装置当前未连接 / the device has no open link to this console")
+        raise Refusal("gb.no_link", "the device has no open link to this console", status=503)
     return {"sent": True, "device_id": device_id}
 
 
@@ -156,12 +155,8 @@ def parking_occupancy(session: ReadSession, runtime: RuntimeDep, _user: SiteWatc
 def register_device(entry: DeviceEntry, request: Request, runtime: RuntimeDep, user: Admin) -> dict[str, Any]:
     """Register a device (typically one listed as unregistered) with its name and place; its
     events are stored as registered from now on."""
-    try:
-        with runtime.store.write() as session, session.begin():
-            device_admin.register(session, runtime.registry, entry, user.username, runtime.now(),
-                                  client_address(request))
-    except device_admin.RegistryError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    with runtime.store.write() as session, session.begin():
+        device_admin.register(session, runtime.registry, entry, user.username, runtime.now(), client_address(request))
     runtime.registry.add(entry)
     site = entry.site or runtime.settings.site.id
     return {"site": site, "device_id": entry.id, "registered": True,
@@ -171,12 +166,9 @@ def register_device(entry: DeviceEntry, request: Request, runtime: RuntimeDep, u
 @router.delete("/devices/{device_id}")
 def unregister_device(device_id: str, request: Request, runtime: RuntimeDep, user: Admin) -> dict[str, Any]:
     site = runtime.settings.site.id
-    try:
-        with runtime.store.write() as session, session.begin():
-            device_admin.unregister(session, runtime.registry, site, device_id, user.username, runtime.now(),
-                                    client_address(request))
-    except device_admin.RegistryError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    with runtime.store.write() as session, session.begin():
+        device_admin.unregister(session, runtime.registry, site, device_id, user.username, runtime.now(),
+                                client_address(request))
     runtime.registry.remove(site, device_id)
     return {"site": site, "device_id": device_id, "registered": False}
 
@@ -202,7 +194,7 @@ def device_page(device_id: str, session: ReadSession, runtime: RuntimeDep, _user
     status_row = session.get(DeviceStatusRow, (site, device_id))
     if entry is None and status_row is None and session.scalar(
             select(EventRow.id).where(EventRow.site == site, EventRow.device_id == device_id).limit(1)) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id} at site {site}")
+        raise Refusal("device.not_found", f"no device {device_id} at site {site}", status=404, device=device_id)
     placed = floorplans.positions_for(session, site, device_id)
     if entry is not None:
         x, y = placed.get("", (entry.x, entry.y))
@@ -259,28 +251,28 @@ async def import_devices(request: Request, runtime: RuntimeDep, user: Admin,
     elif content_type in CSV_TYPES:
         fmt = "csv"
     else:
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                            "send the file as text/csv or application/yaml (the formats of mcc devices export)")
+        raise Refusal("import.media_type", "send the file as text/csv or application/yaml (the formats of mcc "
+                      "devices export)", status=415)
     declared = request.headers.get("content-length", "")
     if declared.strip().isdigit() and int(declared) > IMPORT_MAX_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"an import is at most {IMPORT_MAX_BYTES} bytes")
+        raise Refusal("import.too_large", f"an import is at most {IMPORT_MAX_BYTES} bytes", status=413,
+                      max=IMPORT_MAX_BYTES)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > IMPORT_MAX_BYTES:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"an import is at most {IMPORT_MAX_BYTES} bytes")
+            raise Refusal("import.too_large", f"an import is at most {IMPORT_MAX_BYTES} bytes", status=413,
+                          max=IMPORT_MAX_BYTES)
         chunks.append(chunk)
     raw = b"".join(chunks)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the file is not UTF-8 text") from exc
-    try:
-        body = await run_in_threadpool(run_import, runtime.store, runtime.registry, runtime.settings.site.id, text,
-                                       fmt, dry_run, user.username, client_address(request), runtime.now())
-    except ImportTooLarge as exc:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
+        raise Refusal("import.not_utf8", "the file is not UTF-8 text", status=422) from exc
+    body = await run_in_threadpool(run_import, runtime.store, runtime.registry, runtime.settings.site.id, text,
+                                   fmt, dry_run, user.username, client_address(request), runtime.now())
     if body["errors"] and not dry_run:
-        return JSONResponse({**body, "detail": f"{len(body['errors'])} problems in the file; nothing was imported"},
-                            status_code=422)
+        count = len(body["errors"])
+        return JSONResponse({**body, "detail": f"{count} problems in the file; nothing was imported",
+                             "code": "import.problems", "params": {"count": count}}, status_code=422)
     return body

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from sqlalchemy import and_, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from console.alarms.views import event_row_view
 from console.api.deps import ReadSession, RuntimeDep, SiteWatcher
 from console.devices import subsystems
+from console.errors import Refusal
 from console.runtime import Runtime
 from console.store.tables import EventRow
 from console.video.linker import event_snapshots
@@ -37,13 +38,13 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"{name} needs a time zone offset (e.g. 2026-11-27T08:00:00+08:00)")
+        raise Refusal("time.no_offset", f"{name} needs a time zone offset (e.g. 2026-11-27T08:00:00+08:00)",
+                      status=422, field=name)
     try:  # 0001-01-01T00:00:00+01:00 is before the first UTC time there is
         return value.astimezone(timezone.utc)
     except (OverflowError, ValueError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"{name} is out of range once taken to UTC (years 1 to 9999)") from exc
+        raise Refusal("time.out_of_range", f"{name} is out of range once taken to UTC (years 1 to 9999)",
+                      status=422, field=name) from exc
 
 
 def _like(text: str) -> str:

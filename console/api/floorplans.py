@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +17,7 @@ from starlette.types import Message
 
 from console.api.deps import Admin, ReadSession, RuntimeDep, SiteWatcher, client_address, current_user
 from console.devices import floorplans
+from console.errors import Refusal
 from console.messages import HubMessage
 from console.people import auth
 from console.runtime import Runtime
@@ -32,21 +33,15 @@ class MarkerBody(BaseModel):
     y: float = Field(ge=0, le=1, description="Fraction of the image's height from the top.")
 
 
-def _fail(exc: floorplans.PlanError) -> HTTPException:
-    return HTTPException(exc.status, str(exc))
-
-
 def _changed(runtime: Runtime, plan_id: int, user: str, action: Any) -> dict[str, Any]:
     """One audited write, then the plan as it is now and ``floorplan.updated`` to the screens.
     The plan's view is built inside the transaction: a delete that commits right after cannot
     turn the answer into an error."""
-    try:
-        with runtime.store.write() as session, session.begin():
-            row = action(session)
-            session.flush()
-            view = floorplans.plan_view(session, runtime.registry, row)
-    except floorplans.PlanError as exc:
-        raise _fail(exc) from exc
+    with runtime.store.write() as session, session.begin():
+        row = action(session)
+        session.flush()
+        view = floorplans.plan_view(session, runtime.registry, row)
+
     runtime.outlet.publish([HubMessage("floorplan.updated", {"id": plan_id})])
     return view
 
@@ -58,18 +53,14 @@ def list_plans(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) ->
 
 @router.get("/{plan_id}")
 def get_plan(plan_id: int, session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> dict[str, Any]:
-    try:
-        return floorplans.plan_view(session, runtime.registry, floorplans.get_plan(session, plan_id))
-    except floorplans.PlanError as exc:
-        raise _fail(exc) from exc
+    return floorplans.plan_view(session, runtime.registry, floorplans.get_plan(session, plan_id))
+
 
 
 @router.get("/{plan_id}/image")
 def get_image(plan_id: int, request: Request, session: ReadSession, _user: SiteWatcher) -> Response:
-    try:
-        row = floorplans.get_plan(session, plan_id)
-    except floorplans.PlanError as exc:
-        raise _fail(exc) from exc
+    row = floorplans.get_plan(session, plan_id)
+
     etag = f'"{row.sha256}"'
     headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
     if request.headers.get("if-none-match") == etag:
@@ -81,6 +72,10 @@ def get_image(plan_id: int, request: Request, session: ReadSession, _user: SiteW
 FORM_OVERHEAD = 64 * 1024
 MAX_BODY = floorplans.MAX_BYTES + FORM_OVERHEAD
 TOO_LARGE = "the upload is larger than 8 MB; floor plans are at most 8 MB"
+
+
+def _too_large() -> Refusal:
+    return Refusal("plan.upload_too_large", TOO_LARGE, status=413, headers=CLOSE)
 FIELDS = {"building": (True, 64), "floor": (True, 16), "name": (False, 128), "site": (False, 64)}
 UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file", "building", "floor"],
@@ -99,8 +94,9 @@ UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-dat
 CLOSE = {"Connection": "close"}
 
 
-def _refused(exc: HTTPException) -> HTTPException:
-    return HTTPException(exc.status_code, exc.detail, headers={**(exc.headers or {}), **CLOSE})
+def _refused(exc: Refusal) -> Refusal:
+    exc.headers = {**(exc.headers or {}), **CLOSE}
+    return exc
 
 
 def upload_admin(request: Request, runtime: RuntimeDep,
@@ -109,10 +105,10 @@ def upload_admin(request: Request, runtime: RuntimeDep,
     """The Admin check of an upload, before any of its body is read; refusals close the connection."""
     try:
         user = current_user(request, runtime, credentials)
-    except HTTPException as exc:
-        raise _refused(exc) from exc
+    except Refusal as exc:
+        raise _refused(exc) from None
     if user.role not in auth.ADMINISTER:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not do this", headers=CLOSE)
+        raise Refusal("auth.role", f"role {user.role!r} may not do this", status=403, headers=CLOSE, role=user.role)
     return user
 
 
@@ -122,14 +118,14 @@ async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.strip().isdigit():
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "bad Content-Length", headers=CLOSE)
+            raise Refusal("upload.bad_length", "bad Content-Length", status=400, headers=CLOSE)
         if int(declared) > MAX_BODY:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, TOO_LARGE, headers=CLOSE)
+            raise _too_large()
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, TOO_LARGE, headers=CLOSE)
+            raise _too_large()
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -150,12 +146,13 @@ def _field(form: FormData, name: str) -> str:
     required, max_length = FIELDS[name]
     value = form.get(name)
     if value is not None and not isinstance(value, str):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} must be text, not a file")
+        raise Refusal("form.not_text", f"{name} must be text, not a file", status=422, field=name)
     value = value or ""
     if required and not value.strip():
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} is required")
+        raise Refusal("form.required", f"{name} is required", status=422, field=name)
     if len(value) > max_length:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} is at most {max_length} characters")
+        raise Refusal("form.too_long", f"{name} is at most {max_length} characters", status=422, field=name,
+                      max=max_length)
     return value
 
 
@@ -169,15 +166,13 @@ async def upload_plan(request: Request, runtime: RuntimeDep,
     try:
         file = form.get("file")
         if not isinstance(file, UploadFile):
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "file is required: a PNG or JPEG image")
+            raise Refusal("plan.file_required", "file is required: a PNG or JPEG image", status=422)
         building, floor, name, site = (_field(form, key) for key in ("building", "floor", "name", "site"))
         content = await file.read(floorplans.MAX_BYTES + 1)
     finally:
         await form.close()
-    try:
-        image = await run_in_threadpool(floorplans.check_image, content)
-    except floorplans.PlanError as exc:
-        raise _fail(exc) from exc
+    image = await run_in_threadpool(floorplans.check_image, content)
+
     client = client_address(request)
 
     def save() -> tuple[int, dict[str, Any]]:
@@ -186,10 +181,8 @@ async def upload_plan(request: Request, runtime: RuntimeDep,
                                        name, user.username, runtime.now(), client)
             return row.id, floorplans.plan_view(session, runtime.registry, row)
 
-    try:
-        plan_id, view = await run_in_threadpool(save)
-    except floorplans.PlanError as exc:
-        raise _fail(exc) from exc
+    plan_id, view = await run_in_threadpool(save)
+
     runtime.outlet.publish([HubMessage("floorplan.updated", {"id": plan_id})])
     return view
 
@@ -220,10 +213,8 @@ def remove_marker(plan_id: int, request: Request, runtime: RuntimeDep, user: Adm
 
 @router.delete("/{plan_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_plan(plan_id: int, request: Request, runtime: RuntimeDep, user: Admin) -> None:
-    try:
-        with runtime.store.write() as session, session.begin():
-            row = floorplans.get_plan(session, plan_id, lock=True)
-            floorplans.remove(session, row, user.username, runtime.now(), client_address(request))
-    except floorplans.PlanError as exc:
-        raise _fail(exc) from exc
+    with runtime.store.write() as session, session.begin():
+        row = floorplans.get_plan(session, plan_id, lock=True)
+        floorplans.remove(session, row, user.username, runtime.now(), client_address(request))
+
     runtime.outlet.publish([HubMessage("floorplan.updated", {"id": plan_id, "deleted": True})])

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from console.alarms.derived import normalise_plate
 from console.alarms.views import iso
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
+from console.errors import Refusal
 from console.store import audit
 from console.store.tables import PlateRow
 
@@ -46,7 +47,7 @@ def list_plates(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor) ->
 def add_plate(body: PlateBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     plate = normalise_plate(body.plate)
     if len(plate) > 16:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "a plate has at most 16 characters")
+        raise Refusal("plate.too_long", "a plate has at most 16 characters", status=422)
     now = runtime.now()
     with runtime.store.write() as session, session.begin():
         existing = session.scalar(select(PlateRow).where(PlateRow.plate == plate, PlateRow.list_name == body.list,
@@ -69,7 +70,7 @@ def remove_plate(plate_id: int, request: Request, runtime: RuntimeDep, user: Sup
     with runtime.store.write() as session, session.begin():
         row = session.get(PlateRow, plate_id, with_for_update=True)
         if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no plate entry {plate_id}")
+            raise Refusal("plate.not_found", f"no plate entry {plate_id}", status=404, plate=plate_id)
         if row.removed_at is None:
             row.removed_by, row.removed_at = user.username, now
             audit.record(session, user.username, f"plate.un{row.list_name}", target=f"plate:{row.plate}",

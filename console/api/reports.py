@@ -6,12 +6,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, client_address
+from console.errors import Refusal
 from console.people import reports
 from console.runtime import Runtime
 from console.store.tables import HandoverRow, TaskRow
@@ -49,7 +50,7 @@ def list_handovers(session: ReadSession, _user: AlarmActor,
 def get_handover(handover_id: int, session: ReadSession, _user: AlarmActor) -> dict[str, Any]:
     row = session.get(HandoverRow, handover_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no handover {handover_id}")
+        raise Refusal("handover.not_found", f"no handover {handover_id}", status=404, handover=handover_id)
     return handover.view(row, session.get(TaskRow, row.task_id))
 
 
@@ -84,7 +85,7 @@ def shift_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
     if handover_id is not None:
         row = session.get(HandoverRow, handover_id)
         if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no handover {handover_id}")
+            raise Refusal("handover.not_found", f"no handover {handover_id}", status=404, handover=handover_id)
         end = row.created_at
     else:
         end = now

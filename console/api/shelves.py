@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from console.alarms.engine import never_shelved
 from console.alarms.engine import shelve as apply_shelves
 from console.alarms.views import alarm_view, iso
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
+from console.errors import Refusal
 from console.messages import HubMessage
 from console.runtime import Runtime
 from console.store import audit
@@ -63,8 +64,7 @@ def _reshelve(session: Session, runtime: Runtime, row: ShelfRow) -> list[HubMess
 @router.post("")
 def shelve(body: ShelfBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     if body.kind is not None and never_shelved(body.kind):
-        raise HTTPException(status.HTTP_409_CONFLICT,
-                            "火警和生命安全报警不可搁置 / fire and life-safety alarms are never shelved")
+        raise Refusal("shelf.life_safety", "fire and life-safety alarms are never shelved")
     now = runtime.now()
     with runtime.store.write() as session, session.begin():
         row = ShelfRow(site=runtime.settings.site.id, device_id=body.device_id, point=body.point or None,
@@ -96,7 +96,7 @@ def unshelve(shelf_id: int, request: Request, runtime: RuntimeDep, user: Supervi
     with runtime.store.write() as session, session.begin():
         row = session.get(ShelfRow, shelf_id, with_for_update=True)
         if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no shelf {shelf_id}")
+            raise Refusal("shelf.not_found", f"no shelf {shelf_id}", status=404, shelf=shelf_id)
         if row.removed_at is None:
             row.removed_by, row.removed_at = user.username, now
             audit.record(session, user.username, "alarm.unshelve", target=f"device:{row.device_id}",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import select
 
 from console.api.deps import ReadSession, Viewer
+from console.errors import Refusal
 from console.people import auth
 from console.store.tables import AlarmRow, DispatchRow, SnapshotRow
 
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api", tags=["cameras"])
 def get_snapshot(snapshot_id: int, request: Request, session: ReadSession, user: Viewer) -> Response:
     row = session.get(SnapshotRow, snapshot_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no snapshot {snapshot_id}")
+        raise Refusal("snapshot.not_found", f"no snapshot {snapshot_id}", status=404, snapshot=snapshot_id)
     if user.role not in auth.WATCH_SITE:
         # A guard sees the pictures of the alarm whose task they were sent to, nothing else.
         task_id = session.scalar(select(AlarmRow.task_id).where(AlarmRow.id == row.alarm_id)) \
@@ -26,7 +27,7 @@ def get_snapshot(snapshot_id: int, request: Request, session: ReadSession, user:
             select(DispatchRow.id).where(DispatchRow.task_id == task_id, DispatchRow.guard == user.username)
             .limit(1)) is not None
         if not mine:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "a guard sees only the snapshots of their own task")
+            raise Refusal("snapshot.not_yours", "a guard sees only the snapshots of their own task", status=403)
     etag = f'"{row.sha256}"'
     headers = {"ETag": etag, "X-Content-SHA256": row.sha256, "Cache-Control": "private, max-age=86400",
                "X-Content-Type-Options": "nosniff"}

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter
 
 from console.api.deps import RuntimeDep, require
+from console.errors import Refusal
 from console.people import auth
 from console.runtime import Runtime
 from console.tasks.sop import SOPS_DIR, Sop, SopBook
@@ -85,5 +86,5 @@ def get_sop(sop_id: str, runtime: RuntimeDep, _user: Reader) -> dict[str, Any]:
     book = runtime.tasks.book
     sop = book.sops.get(sop_id)
     if sop is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no SOP {sop_id!r}")
+        raise Refusal("sop.not_found", f"no SOP {sop_id!r}", status=404, sop=sop_id)
     return _detail(runtime, book, sop)

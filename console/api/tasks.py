@@ -12,7 +12,7 @@ from html import escape
 from typing import Annotated, Any
 
 import segno
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Viewer, client_address, require
+from console.errors import Refusal
 from console.people import auth
 from console.runtime import Runtime
 from console.store.tables import DispatchRow, EvidenceRow, TaskLogRow, TaskRow
@@ -68,7 +69,7 @@ def run_action(runtime: Runtime, action: Callable[[Session], Outcome]) -> Outcom
 def load_detail(session: Session, runtime: Runtime, task_id: int) -> dict[str, Any]:
     row = session.get(TaskRow, task_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task {task_id}")
+        raise Refusal("task.not_found", f"no task {task_id}", status=404, task=task_id)
     sop = runtime.tasks.book.sops.get(row.sop_id)
     log = session.scalars(select(TaskLogRow).where(TaskLogRow.task_id == task_id).order_by(TaskLogRow.id)).all()
     dispatches = session.scalars(select(DispatchRow).where(DispatchRow.task_id == task_id)
@@ -87,7 +88,7 @@ def guard_may_see(session: Session, user: auth.User, task_id: int) -> None:
     mine = session.scalar(select(DispatchRow.id).where(DispatchRow.task_id == task_id,
                                                        DispatchRow.guard == user.username).limit(1))
     if mine is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "a guard sees only the tasks they were sent to")
+        raise Refusal("task.not_yours", "a guard sees only the tasks they were sent to", status=403)
 
 
 def _detail_after(runtime: Runtime, user: auth.User, task_id: int) -> dict[str, Any]:
@@ -144,12 +145,12 @@ async def add_photo(
     limit = runtime.settings.evidence.max_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"photos are at most {limit} bytes")
+        raise Refusal("photo.too_large", f"photos are at most {limit} bytes", status=413, max=limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"photos are at most {limit} bytes")
+            raise Refusal("photo.too_large", f"photos are at most {limit} bytes", status=413, max=limit)
         chunks.append(chunk)
     content = b"".join(chunks)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -163,11 +164,11 @@ async def add_photo(
 def get_evidence(evidence_id: int, session: ReadSession, runtime: RuntimeDep, user: Viewer) -> FileResponse:
     row = session.get(EvidenceRow, evidence_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no evidence {evidence_id}")
+        raise Refusal("evidence.not_found", f"no evidence {evidence_id}", status=404, evidence=evidence_id)
     guard_may_see(session, user, row.task_id)
     path = runtime.tasks.evidence_path(row.sha256)
     if not path.exists():
-        raise HTTPException(status.HTTP_410_GONE, "the file is no longer in the evidence folder")
+        raise Refusal("evidence.gone", "the file is no longer in the evidence folder", status=410)
     return FileResponse(path, media_type=row.content_type, headers={"X-Content-SHA256": row.sha256,
                                                                      "Cache-Control": "private, max-age=86400"})
 

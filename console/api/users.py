@@ -7,14 +7,14 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from console.api.deps import Admin, ReadSession, RuntimeDep, SocketsDep, client_address, token_from
-from console.errors import AuthError
+from console.errors import AuthError, Refusal
 from console.people import auth
 from console.store import audit
 from console.store.tables import SessionRow, UserRow
@@ -51,15 +51,12 @@ def list_users(session: ReadSession, _user: Admin) -> list[dict[str, Any]]:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_user(body: NewUser, request: Request, runtime: RuntimeDep, user: Admin) -> dict[str, Any]:
-    conflict = HTTPException(status.HTTP_409_CONFLICT, f"user {body.username!r} already exists")
+    conflict = AuthError("user.exists", f"user {body.username!r} already exists", user=body.username)
     try:
         with runtime.store.write() as session, session.begin():
             if auth.user_exists(session, body.username):  # ignoring case: Root beside root is refused
                 raise conflict
-            try:
-                auth.add_user(session, body.username, body.password, body.role, body.display_name)
-            except AuthError as exc:
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+            auth.add_user(session, body.username, body.password, body.role, body.display_name)
             audit.record(session, user.username, "user.add", target=f"user:{body.username}",
                          detail={"role": body.role, "display_name": body.display_name},
                          client=client_address(request), at=runtime.now())
@@ -92,21 +89,20 @@ def _change_user(username: str, body: UserChange, request: Request, runtime: Run
     with runtime.store.write() as session, session.begin():
         row = session.scalar(select(UserRow).where(UserRow.username == username).with_for_update())
         if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {username!r}")
+            raise Refusal("user.not_found", f"no user {username!r}", status=404, user=username)
         if body.role is not None and body.role not in auth.ROLES:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"unknown role {body.role!r}; choose one of {', '.join(auth.ROLES)}")
+            raise AuthError("user.unknown_role", f"unknown role {body.role!r}; choose one of {', '.join(auth.ROLES)}",
+                            status=422, role=body.role, roles=", ".join(auth.ROLES))
         demoting = row.role == "admin" and body.role is not None and body.role != "admin"
         disabling = body.disabled is True and not row.disabled
         if (demoting or disabling) and row.username == user.username:
-            raise HTTPException(status.HTTP_409_CONFLICT,
-                                "you cannot disable or demote yourself; ask another admin")
+            raise Refusal("user.self", "you cannot disable or demote yourself; ask another admin")
         if (demoting or disabling) and row.role == "admin" and not row.disabled:
             # Lock the admins (PostgreSQL) so two admins demoting each other cannot leave none.
             session.scalars(select(UserRow.id).where(UserRow.role == "admin").with_for_update()).all()
             if _enabled_admins(session) <= 1:
-                raise HTTPException(status.HTTP_409_CONFLICT,
-                                    f"{row.username} is the last enabled admin; make another admin first")
+                raise Refusal("user.last_admin", f"{row.username} is the last enabled admin; make another admin first",
+                              user=row.username)
         changes: dict[str, Any] = {}
         if body.role is not None and body.role != row.role:
             changes["role"] = [row.role, body.role]
@@ -118,10 +114,7 @@ def _change_user(username: str, body: UserChange, request: Request, runtime: Run
             changes["disabled"] = [row.disabled, body.disabled]
             row.disabled = body.disabled
         if body.password is not None:
-            try:
-                auth.validate_password(body.password)
-            except AuthError as exc:
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+            auth.validate_password(body.password)
             row.password_hash = auth.hash_password(body.password)
             changes["password"] = "changed"
         revoke = (row.disabled and "disabled" in changes) or "password" in changes

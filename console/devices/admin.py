@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from console.devices.registry import DeviceRegistry
-from console.errors import ConsoleError
+from console.errors import Refusal
 from console.settings import DeviceEntry
 from console.store import audit
 from console.store.database import Store
@@ -23,7 +23,7 @@ from console.store.tables import DeviceStatusRow, RegisteredDeviceRow
 log = logging.getLogger("mcc.devices")
 
 
-class RegistryError(ConsoleError):
+class RegistryError(Refusal):
     """The registration cannot be made (a site-file device, a taken address, not registered here)."""
 
 
@@ -42,22 +42,26 @@ def load_registered_devices(store: Store, registry: DeviceRegistry) -> bool:
 
 
 def registration_problem(registry: DeviceRegistry, site: str, entry: DeviceEntry,
-                         registering: frozenset[tuple[str, str]] = frozenset()) -> str | None:
+                         registering: frozenset[tuple[str, str]] = frozenset()) -> RegistryError | None:
     """Why ``entry`` may not be registered from the console, or None. ``registering``: the
     (site, id) of devices registered in the same go (an import), whose old addresses may move."""
     if (site, entry.id) in registry.from_site_file:
-        return f"{entry.id} comes from the site file; change it there"
+        return RegistryError("registry.from_site_file", f"{entry.id} comes from the site file; change it there",
+                             device=entry.id)
     owner = registry.address_owner(site, entry.id)
     if owner not in (None, entry.id) and (site, owner) not in registering:
-        return f"{entry.id} is the vendor address of device {owner}"
+        return RegistryError("registry.is_address_of", f"{entry.id} is the vendor address of device {owner}",
+                             device=entry.id, owner=owner)
     if entry.address:
         # An address may not name another device: not its id (events under that id would become
         # this device's), and not its address under any adapter.
         if registry.get(site, entry.address) is not None and entry.address != entry.id:
-            return f"address {entry.address!r} is the id of device {entry.address}"
+            return RegistryError("registry.address_is_id", f"address {entry.address!r} is the id of device "
+                                 f"{entry.address}", address=entry.address)
         owner = registry.address_owner(site, entry.address)
         if owner not in (None, entry.id) and (site, owner) not in registering:
-            return f"address {entry.address!r} already belongs to {owner}"
+            return RegistryError("registry.address_taken", f"address {entry.address!r} already belongs to {owner}",
+                                 address=entry.address, owner=owner)
     return None
 
 
@@ -113,7 +117,7 @@ def register(session: Session, registry: DeviceRegistry, entry: DeviceEntry, use
     site = entry.site or registry.default_site
     problem = registration_problem(registry, site, entry)
     if problem:
-        raise RegistryError(problem)
+        raise problem
     data = store_registration(session, site, entry, user, now)
     audit.record(session, user, "device.register", target=f"device:{entry.id}", detail=data, client=client, at=now)
 
@@ -121,10 +125,12 @@ def register(session: Session, registry: DeviceRegistry, entry: DeviceEntry, use
 def unregister(session: Session, registry: DeviceRegistry, site: str, device_id: str, user: str, now: datetime,
                client: str = "") -> None:
     if (site, device_id) in registry.from_site_file:
-        raise RegistryError(f"{device_id} comes from the site file; remove it there")
+        raise RegistryError("registry.from_site_file", f"{device_id} comes from the site file; remove it there",
+                            device=device_id)
     row = session.get(RegisteredDeviceRow, (site, device_id))
     if row is None:
-        raise RegistryError(f"{device_id} was not registered from the console")
+        raise RegistryError("registry.not_registered_here", f"{device_id} was not registered from the console",
+                            device=device_id)
     session.delete(row)
     session.execute(update(DeviceStatusRow).where(DeviceStatusRow.site == site, DeviceStatusRow.device_id == device_id)
                     .values(registered=False))

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from console.devices import subsystems
 from console.devices.registry import DeviceRegistry
-from console.errors import ConsoleError
+from console.errors import Refusal
 from console.store import audit
 from console.store.tables import DevicePositionRow, DeviceStatusRow, FloorPlanRow
 
@@ -37,12 +37,10 @@ FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg"}
 LIMIT_TEXT = f"at most {MAX_SIDE} px a side and {MAX_PIXELS // 1_000_000} million pixels"
 
 
-class PlanError(ConsoleError):
+class PlanError(Refusal):
     """An upload or a marker the console refuses; ``status`` is the HTTP status to answer with."""
 
-    def __init__(self, message: str, status: int = 422):
-        self.status = status
-        super().__init__(message)
+    status = 422
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,8 @@ class CheckedImage:
 
 
 def _too_large(size: str) -> PlanError:
-    return PlanError(f"the image is too large: {size}; floor plans are {LIMIT_TEXT}")
+    return PlanError("plan.too_large", f"the image is too large: {size}; floor plans are {LIMIT_TEXT}", size=size,
+                     side=MAX_SIDE, megapixels=MAX_PIXELS // 1_000_000)
 
 
 def _bomb_size(content: bytes, exc: Exception) -> str:
@@ -71,16 +70,18 @@ def check_image(content: bytes) -> CheckedImage:
     """A PNG or JPEG of at most 8 MB, 8192 px a side and 40 million pixels that Pillow can read,
     or PlanError with the reason. The size is checked from the header, before any decoding."""
     if not content:
-        raise PlanError("the file is empty; choose a PNG or JPEG image")
+        raise PlanError("plan.empty", "the file is empty; choose a PNG or JPEG image")
     if len(content) > MAX_BYTES:
-        raise PlanError(f"the image is {len(content) / 1024 / 1024:.1f} MB; floor plans are at most 8 MB")
+        raise PlanError("plan.too_heavy", f"the image is {len(content) / 1024 / 1024:.1f} MB; floor plans are at most 8 MB",
+                        mb=f"{len(content) / 1024 / 1024:.1f}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(content)) as image:  # reads the header only
                 fmt, (width, height) = image.format, image.size
                 if fmt not in FORMATS:
-                    raise PlanError(f"the file is a {fmt} image; floor plans must be PNG or JPEG")
+                    raise PlanError("plan.wrong_format", f"the file is a {fmt} image; floor plans must be PNG or JPEG",
+                                    format=fmt)
                 if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
                     raise _too_large(f"{width}×{height} pixels")
                 image.verify()
@@ -95,9 +96,9 @@ def check_image(content: bytes) -> CheckedImage:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_large(_bomb_size(content, exc)) from exc
     except UnidentifiedImageError as exc:
-        raise PlanError("the file is not a PNG or JPEG image Pillow can read") from exc
+        raise PlanError("plan.unreadable", "the file is not a PNG or JPEG image Pillow can read") from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise PlanError(f"the image is damaged and cannot be read ({exc})") from exc
+        raise PlanError("plan.damaged", f"the image is damaged and cannot be read ({exc})") from exc
     return CheckedImage(content, FORMATS[fmt], width, height, hashlib.sha256(content).hexdigest())
 
 
@@ -177,7 +178,7 @@ def list_plans(session: Session, registry: DeviceRegistry) -> list[dict[str, Any
 def get_plan(session: Session, plan_id: int, lock: bool = False) -> FloorPlanRow:
     row = session.get(FloorPlanRow, plan_id, with_for_update=lock)
     if row is None:
-        raise PlanError(f"no floor plan {plan_id}", 404)
+        raise PlanError("plan.not_found", f"no floor plan {plan_id}", status=404, plan=plan_id)
     return row
 
 
@@ -187,7 +188,7 @@ def save_plan(session: Session, image: CheckedImage, site: str, building: str, f
     (its revision goes up; placed markers stay). Audited."""
     building, floor, name = building.strip(), floor.strip(), name.strip()
     if not building or not floor:
-        raise PlanError("building and floor are required")
+        raise PlanError("plan.where_required", "building and floor are required")
     same_floor = (FloorPlanRow.site == site, FloorPlanRow.building == building, FloorPlanRow.floor == floor)
     row = session.scalar(select(FloorPlanRow).where(*same_floor).with_for_update())
     fields = {"image": image.content, "content_type": image.content_type, "width": image.width,
@@ -206,7 +207,8 @@ def save_plan(session: Session, image: CheckedImage, site: str, building: str, f
         except IntegrityError:
             row = session.scalar(select(FloorPlanRow).where(*same_floor).with_for_update())
             if row is None:  # the other upload's plan was deleted meanwhile
-                raise PlanError("this floor's plan changed while uploading; upload again", 409) from None
+                raise PlanError("plan.changed", "this floor's plan changed while uploading; upload again",
+                                status=409) from None
     if action == "floorplan.replace":
         for key, value in fields.items():
             setattr(row, key, value)
@@ -224,17 +226,18 @@ def save_plan(session: Session, image: CheckedImage, site: str, building: str, f
 def place(session: Session, registry: DeviceRegistry, row: FloorPlanRow, device_id: str, point: str,
           x: float, y: float, user: str, now: datetime, client: str = "") -> None:
     if not (0 <= x <= 1 and 0 <= y <= 1):
-        raise PlanError("x and y are fractions of the image, 0 to 1")
+        raise PlanError("plan.xy_range", "x and y are fractions of the image, 0 to 1")
     device = registry.get(row.site, device_id)
     if device is None:
-        raise PlanError(f"{device_id} is not a registered device", 404)
+        raise PlanError("plan.device_unknown", f"{device_id} is not a registered device", status=404, device=device_id)
     if point and point not in device.points:
-        raise PlanError(f"{device_id} has no point {point!r}", 404)
+        raise PlanError("plan.no_point", f"{device_id} has no point {point!r}", status=404, device=device_id,
+                        point=point)
     location = registry.location(row.site, device_id, point)
     if (location.building, location.floor) != (row.building, row.floor):
         where = f"{location.building} {location.floor}".strip() or "no floor"
-        raise PlanError(f"{device_id}{' ' + point if point else ''} is on {where}, not on this plan "
-                        f"({row.building} {row.floor})")
+        raise PlanError("plan.other_floor", f"{device_id}{' ' + point if point else ''} is on {where}, not on this "
+                        f"plan ({row.building} {row.floor})", device=f"{device_id} {point}".strip(), where=where)
     position = session.get(DevicePositionRow, (row.id, device_id, point))
     if position is None:
         session.add(DevicePositionRow(floorplan_id=row.id, device_id=device_id, point=point, x=x, y=y,
@@ -251,7 +254,8 @@ def unplace(session: Session, row: FloorPlanRow, device_id: str, point: str, use
             client: str = "") -> None:
     position = session.get(DevicePositionRow, (row.id, device_id, point))
     if position is None:
-        raise PlanError(f"{device_id}{' ' + point if point else ''} has no position placed on this plan", 404)
+        raise PlanError("plan.not_placed", f"{device_id}{' ' + point if point else ''} has no position placed on this "
+                        "plan", status=404, device=f"{device_id} {point}".strip())
     session.delete(position)
     row.revision += 1
     audit.record(session, user, "floorplan.marker_remove", target=f"floorplan:{row.id}",

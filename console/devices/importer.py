@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from console.devices import admin as device_admin
 from console.devices import registry_io
 from console.devices.registry import DeviceRegistry
-from console.errors import ConfigError
+from console.errors import ConfigError, Refusal
 from console.settings import DeviceEntry, DevicesSection
 from console.store import audit
 from console.store.database import Store
@@ -70,13 +70,14 @@ def _parse_csv(text: str) -> list[tuple[int | None, DeviceEntry]]:
     return [(lines.get(entry.id), entry) for entry in entries]
 
 
-class ImportTooLarge(Exception):
+class ImportTooLarge(Refusal):
     """More devices than one import takes (the API answers 413)."""
 
+    status = 413
+
     def __init__(self, count: int):
-        self.count = count
-        super().__init__(f"the file has {count} devices; an import is at most {IMPORT_MAX_DEVICES} devices — "
-                         "split it into several files")
+        super().__init__("import.too_many", f"the file has {count} devices; an import is at most {IMPORT_MAX_DEVICES} "
+                         "devices — split it into several files", count=count, max=IMPORT_MAX_DEVICES)
 
 
 def _too_many(count: int) -> ImportTooLarge:
@@ -155,11 +156,12 @@ def _plan_import(session: Session, registry: DeviceRegistry, default_site: str,
                     update={"site": None}):
                 result["unchanged"].append(entry.id)
             else:
-                errors.append({"line": line, "message": f"{entry.id} comes from the site file; change it there"})
+                errors.append({"line": line, "message": f"{entry.id} comes from the site file; change it there",
+                               "code": "registry.from_site_file", "params": {"device": entry.id}})
             continue
         problem = device_admin.registration_problem(registry, site, entry, imported)
         if problem:
-            errors.append({"line": line, "message": problem})
+            errors.append({"line": line, "message": problem.text, "code": problem.code, "params": problem.params})
             continue
         if key not in stored:
             result["added"].append(entry.id)

@@ -46,9 +46,9 @@ def hash_password(password: str) -> str:
 
 def validate_password(password: str) -> None:
     if len(password) < 8:
-        raise AuthError("the password must have at least 8 characters")
+        raise AuthError("auth.password_short", "the password must have at least 8 characters", status=422)
     if not password.strip():
-        raise AuthError("the password must not be only spaces")
+        raise AuthError("auth.password_blank", "the password must not be only spaces", status=422)
 
 
 # ASCII letters, digits and . _ @ - only: a name fits in a URL path segment (PATCH /api/users/{name})
@@ -58,8 +58,8 @@ USERNAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 
 def validate_username(username: str) -> None:
     if not USERNAME.fullmatch(username) or username in (".", ".."):
-        raise AuthError("the user name must be 1-64 characters: letters a-z, digits and . _ @ - "
-                        "(not '.' or '..')")
+        raise AuthError("auth.bad_username", "the user name must be 1-64 characters: letters a-z, digits and . _ @ - "
+                        "(not '.' or '..')", status=422)
 
 
 def user_exists(session: Session, username: str) -> bool:
@@ -70,11 +70,12 @@ def user_exists(session: Session, username: str) -> bool:
 
 def add_user(session: Session, username: str, password: str, role: str, display_name: str = "") -> User:
     if role not in ROLES:
-        raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+        raise AuthError("user.unknown_role", f"unknown role {role!r}; choose one of {', '.join(ROLES)}", status=422,
+                        role=role, roles=", ".join(ROLES))
     validate_username(username)
     validate_password(password)
     if user_exists(session, username):
-        raise AuthError(f"user {username!r} already exists")
+        raise AuthError("user.exists", f"user {username!r} already exists", user=username)
     row = UserRow(username=username, password_hash=hash_password(password), role=role,
                   display_name=display_name, disabled=False, created_at=datetime.now(timezone.utc))
     session.add(row)
@@ -89,11 +90,11 @@ def check_password(session: Session, username: str, password: str) -> User:
             _hasher.verify(_DUMMY_HASH, password)
         except VerificationError:
             pass
-        raise AuthError("wrong user name or password")
+        raise AuthError("auth.bad_credentials", "wrong user name or password", status=401)
     try:
         _hasher.verify(row.password_hash, password)
     except (VerificationError, InvalidHashError) as exc:
-        raise AuthError("wrong user name or password") from exc
+        raise AuthError("auth.bad_credentials", "wrong user name or password", status=401) from exc
     if _hasher.check_needs_rehash(row.password_hash):
         row.password_hash = hash_password(password)
     return User(row.id, row.username, row.role, row.display_name)

@@ -39,10 +39,10 @@ class GuardDispatch:
         if self.records.seen(session, key, out):
             return out
         if task.row.state != "open":
-            raise TaskError("任务已关闭 / the task is closed")
+            raise TaskError("task.closed", "the task is closed")
         chosen = self.assign(session, task, guard, user, now, out, reason="manual", key=key)
         if chosen is None:
-            raise TaskError("没有空闲的在岗保安；请指定保安或联系主管 / no free guard is on shift; dispatch one by name or call the supervisor")
+            raise TaskError("dispatch.no_free_guard", "no free guard is on shift; dispatch one by name or call the supervisor")
         audit.record(session, user, "task.dispatch", target=f"task:{task_id}", detail={"guard": chosen},
                      client=client, at=now)
         self.records.finish(session, out)
@@ -87,12 +87,12 @@ class GuardDispatch:
             account = session.scalar(select(UserRow.disabled).where(UserRow.username == guard,
                                                                     UserRow.role == "guard"))
             if row is None or not row.on_shift or account is None or account:
-                raise TaskError(f"保安 {guard} 不在岗 / guard {guard!r} is not on shift")
+                raise TaskError("dispatch.guard_off_shift", f"guard {guard!r} is not on shift", guard=guard)
             busy = session.scalar(select(DispatchRow.task_id).where(
                 DispatchRow.guard == guard, DispatchRow.state.in_(ACTIVE_DISPATCH),
                 DispatchRow.task_id != task.row.id))
             if busy is not None:
-                raise TaskError(f"保安 {guard} 正在处理任务 {busy} / guard {guard!r} is busy with task {busy}")
+                raise TaskError("dispatch.guard_busy", f"guard {guard!r} is busy with task {busy}", guard=guard, task=busy)
         for current in self.active_dispatches(session, task.row.id):
             if current.guard == guard:
                 return guard  # already on it: dispatching again changes nothing
@@ -128,24 +128,24 @@ class GuardDispatch:
         task_id = session.scalar(select(DispatchRow.task_id).where(DispatchRow.id == dispatch_id,
                                                                    DispatchRow.guard == user))
         if task_id is None:
-            raise NotFound(f"no dispatch {dispatch_id} for {user}")
+            raise NotFound("dispatch.not_found", f"no dispatch {dispatch_id} for {user}", dispatch=dispatch_id)
         task = self.records.load(session, task_id, lock=True)  # the lock order: the task, then its dispatch
         dispatch = session.get(DispatchRow, dispatch_id, with_for_update=True, populate_existing=True)
         assert dispatch is not None
         target = {"accept": "accepted", "en_route": "en_route", "arrive": "on_scene",
                   "report": "reported", "decline": "declined"}.get(action)
         if target is None:
-            raise TaskError(f"unknown dispatch action {action!r}")
+            raise TaskError("dispatch.unknown_action", f"unknown dispatch action {action!r}", action=action)
         if dispatch.state == target or (target in GUARD_FLOW and dispatch.state in GUARD_FLOW
                                         and GUARD_FLOW.index(dispatch.state) > GUARD_FLOW.index(target)):
             out.replayed = True
             return out
         if dispatch.state not in ACTIVE_DISPATCH:
-            raise TaskError(f"该派遣已结束 / this dispatch has ended ({dispatch.state})")
+            raise TaskError("dispatch.ended", f"this dispatch has ended ({dispatch.state})", state=dispatch.state)
         detail: dict[str, Any] = {"dispatch_id": dispatch_id}
         if action == "decline":
             if dispatch.state != "assigned":
-                raise TaskError("已接单的派遣不能拒绝 / only a dispatch not yet accepted can be declined")
+                raise TaskError("dispatch.decline_accepted", "only a dispatch not yet accepted can be declined")
             dispatch.state, dispatch.ended_at = "declined", now
             detail["reason"] = text
             self.records.log(session, task.row, user, "declined", now, data=detail)
@@ -159,11 +159,12 @@ class GuardDispatch:
             return out
         if action == "arrive":
             if not code:
-                raise TaskError("到场须扫描现场位置二维码 / arrival is proven by scanning the location's QR code")
+                raise TaskError("dispatch.arrival_needs_code", "arrival is proven by scanning the location's QR code")
             site, place = places.parse_code(self.records.sites, code)
             scene = self.records.scene_of(task.row)
             if (site, place) != (task.row.site, scene):
-                raise TaskError(f"位置不符：此码在 {place.label()}，报警在 {scene.label()} / this code is for {place.label()}; the alarm is at {scene.label()}")
+                raise TaskError("dispatch.wrong_place", f"this code is for {place.label()}; the alarm is at {scene.label()}",
+                                here=place.label(), scene=scene.label())
             dispatch.arrival_proof = code[:200]
             self._move_guard(session, user, place, now)
             detail["code"] = code
@@ -171,7 +172,7 @@ class GuardDispatch:
                 self.records.log(session, task.row, user, "answer", now, step=step_id, data={"by": "arrival"})
         if action == "report":
             if dispatch.state != "on_scene":
-                raise TaskError("请先扫码到场再汇报 / report from the scene: scan the location's QR code first")
+                raise TaskError("dispatch.report_needs_arrival", "report from the scene: scan the location's QR code first")
             dispatch.report = text
             detail["text"] = text
         if action == "en_route" and dispatch.state == "assigned":
@@ -208,7 +209,7 @@ class GuardDispatch:
             busy = session.scalar(select(DispatchRow.task_id).where(
                 DispatchRow.guard == user, DispatchRow.state.in_(ACTIVE_DISPATCH)))
             if busy is not None:
-                raise TaskError(f"请先完成或移交任务 {busy} 再下班 / finish or hand over task {busy} before signing off")
+                raise TaskError("guard.busy_sign_off", f"finish or hand over task {busy} before signing off", task=busy)
         guard.on_shift = on
         if on:
             guard.shift_started_at = now
@@ -268,12 +269,13 @@ class GuardDispatch:
 
     def require_on_task(self, session: Session, task: TaskRow, user: str, step_role: str | None) -> None:
         if step_role is not None and step_role != "guard":
-            raise Forbidden("保安只能处理保安的步骤 / a guard answers only the guard's steps")
+            raise Forbidden("task.guard_steps_only", "a guard answers only the guard's steps")
         on_it = session.scalar(select(DispatchRow.id).where(
             DispatchRow.task_id == task.id, DispatchRow.guard == user,
             DispatchRow.state.in_(("accepted", "en_route", "on_scene", "reported"))))
         if on_it is None:
-            raise Forbidden("只有被派遣并已接单的保安可以操作 / only the guard dispatched to this task (and who accepted it) may act on it")
+            raise Forbidden("task.guard_not_dispatched",
+                            "only the guard dispatched to this task (and who accepted it) may act on it")
 
 
 def _place(guard: GuardRow) -> places.Place:

@@ -11,15 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from console.errors import ConsoleError
+from console.errors import Refusal
 from console.tasks.sop import Sop, SopBook, Step
 
 StepStatus = Literal["pending", "open", "done", "skipped"]
 CLOSE_OVERRIDE_ROLES = frozenset({"supervisor", "admin"})
 
 
-class TaskError(ConsoleError):
+class TaskError(Refusal):
     """An action the task cannot take (wrong answer type, closed task, required steps open)."""
+
+    status = 409
 
 
 @dataclass
@@ -67,7 +69,7 @@ class TaskMachine:
         for step in self.sop.steps:
             if step.id == step_id:
                 return step
-        raise TaskError(f"SOP {self.sop.id} has no step {step_id!r}")
+        raise TaskError("step.unknown", f"SOP {self.sop.id} has no step {step_id!r}", sop=self.sop.id, step=step_id)
 
     def open_required(self) -> list[str]:
         return [s.id for s in self.sop.steps if s.required and self.steps[s.id].status in ("open", "pending")]
@@ -84,7 +86,7 @@ class TaskMachine:
         step = self.step(step_id)
         state = self.steps[step_id]
         if state.status != "open":
-            raise TaskError(f"该步骤当前不可操作 / step {step_id} is {state.status}, not open")
+            raise TaskError("step.not_open", f"step {step_id} is {state.status}, not open", step=step_id, state=state.status)
         state.answer = _checked_answer(step, value)
         state.status, state.actor, state.done_at = "done", actor, at
         if step.recurring:
@@ -167,11 +169,10 @@ class TaskMachine:
         missing = self.open_required()
         if missing:
             if role not in CLOSE_OVERRIDE_ROLES:
-                raise TaskError(f"必做步骤尚未完成：{', '.join(missing)}；现在只有主管可以填写原因后关闭 / "
-                                f"required steps are still open: {', '.join(missing)}; "
-                                "only a supervisor can close it now, with a reason")
+                raise TaskError("task.required_open", f"required steps are still open: {', '.join(missing)}; "
+                                "only a supervisor can close it now, with a reason", steps=", ".join(missing))
             if not reason or not reason.strip():
-                raise TaskError("有未完成的必做步骤，关闭须填写原因 / closing with required steps open needs a reason")
+                raise TaskError("task.close_needs_reason", "closing with required steps open needs a reason")
         self.closed_at, self.close_reason = at, reason
 
     # -- storing -------------------------------------------------------------------------------
@@ -204,7 +205,7 @@ class TaskMachine:
 
     def _require_open_task(self) -> None:
         if self.closed_at is not None:
-            raise TaskError("任务已关闭 / the task is closed")
+            raise TaskError("task.closed", "the task is closed")
 
     def _refresh(self, at: datetime) -> None:
         """Decide branches and due times from what is answered so far."""
@@ -245,15 +246,16 @@ def _parse(value: str | None) -> datetime | None:
 def _checked_answer(step: Step, value: Any) -> Any:
     if step.type == "yes_no":
         if value not in ("yes", "no"):
-            raise TaskError(f"请选择“是”或“否” / step {step.id} takes 'yes' or 'no'")
+            raise TaskError("answer.yes_no", f"step {step.id} takes 'yes' or 'no'", step=step.id)
     elif step.type == "choice":
         codes = [choice.code for choice in step.choices]
         if value not in codes:
-            raise TaskError(f"请从选项中选择 / step {step.id} takes one of: {', '.join(codes)}")
+            raise TaskError("answer.choice", f"step {step.id} takes one of: {', '.join(codes)}", step=step.id)
     elif step.type == "call_record":
         if not isinstance(value, dict) or any(not str(value.get(f, "")).strip() for f in step.fields):
-            raise TaskError(f"每一项都须填写 / step {step.id} records every one of: {', '.join(step.fields)}")
+            raise TaskError("answer.call_record", f"step {step.id} records every one of: {', '.join(step.fields)}",
+                            step=step.id)
     elif step.type == "text":
         if not isinstance(value, str) or not value.strip():
-            raise TaskError(f"请填写内容 / step {step.id} needs a text")
+            raise TaskError("answer.text", f"step {step.id} needs a text", step=step.id)
     return value

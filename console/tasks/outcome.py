@@ -16,9 +16,13 @@ SYSTEM = "system"
 class NotFound(TaskError):
     """No such task, dispatch or guard (the API answers 404)."""
 
+    status = 404
+
 
 class Forbidden(TaskError):
     """The user's role may not take this action on this task (the API answers 403)."""
+
+    status = 403
 
 
 @dataclass(frozen=True)

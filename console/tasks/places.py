@@ -15,13 +15,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from console.errors import ConsoleError
+from console.errors import Refusal
 
 PREFIX = "mcc:loc:"
 
 
-class PlaceError(ConsoleError):
+class PlaceError(Refusal):
     """A scanned code that is not a location code of this site."""
+
+    status = 422
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,13 @@ def parse_code(sites: set[str], code: str) -> tuple[str, Place]:
     """(site, place) of a scanned code; refused unless the site is one this console serves."""
     text = code.strip()
     if not text.startswith(PREFIX):
-        raise PlaceError("不是本系统的位置码 / not an MCC location code (it starts with mcc:loc:)")
+        raise PlaceError("place.not_code", "not an MCC location code (it starts with mcc:loc:)")
     parts = text[len(PREFIX):].split("/")
     if len(parts) != 4:
-        raise PlaceError("位置码格式不对 / a location code has four parts: site/building/floor/zone")
+        raise PlaceError("place.bad_format", "a location code has four parts: site/building/floor/zone")
     if parts[0] not in sites:
-        raise PlaceError(f"这是其他项目的位置码 / this code belongs to site {parts[0]!r}, not one of this console's")
+        raise PlaceError("place.other_site", f"this code belongs to site {parts[0]!r}, not one of this console's",
+                         site=parts[0])
     return parts[0], Place(parts[1], parts[2], parts[3])
 
 

@@ -42,10 +42,11 @@ class TaskRecords:
     def load(self, session: Session, task_id: int, lock: bool = False) -> Loaded:
         row = session.get(TaskRow, task_id, with_for_update=lock or None)
         if row is None:
-            raise NotFound(f"no task {task_id}")
+            raise NotFound("task.not_found", f"no task {task_id}", task=task_id)
         sop = self.book.sops.get(row.sop_id)
         if sop is None:
-            raise TaskError(f"task {task_id} follows SOP {row.sop_id}, which this console no longer has")
+            raise TaskError("task.sop_gone", f"task {task_id} follows SOP {row.sop_id}, which this console no longer has",
+                            task=task_id, sop=row.sop_id)
         machine = TaskMachine.load(sop, self.book, row.opened_at, row.steps, row.repeats, row.closed_at,
                                    row.close_reason)
         return Loaded(row, sop, machine)

@@ -186,7 +186,7 @@ class TaskService:
         """A task with no alarm behind it, such as the shift handover checklist."""
         sop = self.book.sops.get(sop_id)
         if sop is None or sop.kind != "checklist":
-            raise TaskError(f"no checklist SOP {sop_id!r}")
+            raise TaskError("task.no_checklist", f"no checklist SOP {sop_id!r}", sop=sop_id)
         out = Outcome()
         machine = TaskMachine(sop, self.book, now)
         row = TaskRow(site=self.settings.site.id, sop_id=sop.id, alarm_id=None, alarm_kind="", device_id="",
@@ -228,15 +228,16 @@ class TaskService:
             return out
         step = task.machine.step(step_id)
         if step.completed_by == "alarm_clear":
-            raise TaskError(f"此步骤在设备报告恢复时自动完成 / step {step_id} is done when the device reports "
-                            "that the condition is over (its restore)")
+            raise TaskError("step.by_restore", f"step {step_id} is done when the device reports that the condition is "
+                            "over (its restore)", step=step_id)
         if step.completed_by == "arrival":
-            raise TaskError(f"到场须由被派遣的保安扫描现场二维码 / step {step_id} is done when the dispatched "
-                            "guard scans the location's QR code")
+            raise TaskError("step.by_arrival", f"step {step_id} is done when the dispatched guard scans the location's QR "
+                            "code", step=step_id)
         if step.type == "dispatch":
-            raise TaskError(f"此步骤通过派遣保安完成 / step {step_id} is done by dispatching a guard (POST /api/tasks/{task_id}/dispatch)")
+            raise TaskError("step.by_dispatch", f"step {step_id} is done by dispatching a guard (POST /api/tasks/{task_id}/dispatch)",
+                            step=step_id)
         if step.type == "photo" and value is None:
-            raise TaskError(f"此步骤通过上传照片完成 / step {step_id} is done by uploading a photo")
+            raise TaskError("step.by_photo", f"step {step_id} is done by uploading a photo", step=step_id)
         if step.type == "approval":
             self._check_signature(task, step_id, step.role, user, role)
         if role == "guard":
@@ -263,12 +264,14 @@ class TaskService:
         operator (or above), and nobody signs two approvals of one task (four eyes)."""
         allowed = APPROVERS if step_role in ("supervisor", "project_manager") else OPERATORS
         if role not in allowed:
-            who = "a supervisor's" if allowed is APPROVERS else "an operator's"
-            raise Forbidden(f"无权签署此步骤 / step {step_id} needs {who} signature")
+            code, who = (("step.needs_supervisor", "a supervisor's") if allowed is APPROVERS
+                         else ("step.needs_operator", "an operator's"))
+            raise Forbidden(code, f"step {step_id} needs {who} signature", step=step_id)
         for other in task.sop.steps:
             state = task.machine.steps[other.id]
             if other.type == "approval" and other.id != step_id and state.status == "done" and state.actor == user:
-                raise TaskError(f"同一人不能签署两次，须由另一人签字 / {user} already signed {other.id}; the second signature must be someone else's")
+                raise TaskError("step.signed_twice", f"{user} already signed {other.id}; the second signature must be "
+                                "someone else's", user=user, step=other.id)
 
     def comment(self, session: Session, task_id: int, text: str, user: str, role: str, now: datetime,
                 key: str | None = None, client: str = "") -> Outcome:
@@ -294,13 +297,14 @@ class TaskService:
         if self.records.seen(session, key, out):
             return out
         if task.row.state != "open":
-            raise TaskError("任务已关闭 / the task is closed")
+            raise TaskError("task.closed", "the task is closed")
         if content_type not in PHOTO_TYPES:
-            raise TaskError(f"照片须为 JPEG、PNG 或 WebP / photos are JPEG, PNG or WebP, not {content_type!r}")
+            raise TaskError("photo.wrong_type", f"photos are JPEG, PNG or WebP, not {content_type!r}", type=content_type)
         if len(content) > self.settings.evidence.max_bytes:
-            raise TaskError(f"照片太大 / the photo is larger than {self.settings.evidence.max_bytes} bytes")
+            raise TaskError("photo.too_large", f"the photo is larger than {self.settings.evidence.max_bytes} bytes",
+                            max=self.settings.evidence.max_bytes)
         if not _looks_like(content, content_type):
-            raise TaskError(f"文件不是有效的图片 / the body is not a {content_type} image")
+            raise TaskError("photo.not_image", f"the body is not a {content_type} image", type=content_type)
         step = task.machine.step(step_id) if step_id else None
         if role == "guard":
             self.guards.require_on_task(session, task.row, user, step.role if step else None)

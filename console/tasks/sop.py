@@ -13,11 +13,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from console import resources
 from console.alarms.rules import CAN_RAISE
 from console.errors import ConfigError
 from console.settings import Settings
 
-SOPS_DIR = Path(__file__).resolve().parents[2] / "sops"
+SOPS_DIR = resources.SOPS
 
 SOP_ALARM_KINDS = frozenset(CAN_RAISE)
 

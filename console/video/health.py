@@ -41,6 +41,7 @@ from sqlalchemy import select
 
 from console.contract import Draft
 from console.devices.registry import DeviceRegistry
+from console.errors import Refusal
 from console.messages import AlarmPath
 from console.settings.cameras import CameraEntry, CamerasSection
 from console.store import audit
@@ -54,7 +55,7 @@ log = logging.getLogger("mcc.camera_health")
 TAMPER = "camera.tamper"
 
 
-class ReferenceRefused(Exception):
+class ReferenceRefused(Refusal):
     """The frame is not fit to be a reference (dark, blurred), or the camera gave none."""
 
 
@@ -228,11 +229,11 @@ class CameraHealthWatch(Worker):
             raise KeyError(camera_id)
         jpeg, frame, error = self._probe(camera)
         if frame is None or jpeg is None:
-            raise ReferenceRefused(f"no frame from the camera: {error}")
+            raise ReferenceRefused("camera.no_frame", f"no frame from the camera: {error}", error=error or "")
         health = self.stats.by_camera[camera.id]
         unfit = health.classifier.fit_for_reference(frame)
         if unfit is not None:
-            raise ReferenceRefused(f"the picture is {unfit}: not fit to be the reference")
+            raise ReferenceRefused("camera.unfit", f"the picture is {unfit}: not fit to be the reference", why=unfit)
         now = self.now()
         view = self._store_reference(camera, jpeg, now, actor, client)
         drafts: list[Draft] = []
