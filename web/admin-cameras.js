@@ -5,17 +5,18 @@
 import { t } from "./i18n.js";
 import { api, siteTime, placeLabel, coalesce } from "./api.js";
 import {
-  h, data, table, td, sectionFrame, part, alertBox, statusBox, whileBusy, confirmDialog, keepFocus,
+  h, data, table, td, adminSection, part, whileBusy, confirmDialog, keepFocus,
 } from "./admin-common.js";
 
 const STATES = ["offline", "moved", "dark", "blurred", "frozen", "tampered", "unknown", "not probed", "ok"];
 const stateKey = (state) => "adm.cam.state." + (STATES.includes(state) ? state.replace(" ", "_") : "unknown");
 
 function create(ctx) {
-  const { section } = sectionFrame("cameras", "adm.nav.cameras");
-  const err = alertBox();
-  const ok = statusBox();
   let cameras = [];
+  const sec = adminSection({ id: "cameras", titleKey: "adm.nav.cameras",
+    fetch: async () => (cameras = (await api("GET", "/api/cameras")) || []), draw: () => render() });
+  const { section, err, ok } = sec;
+  const load = () => sec.load();
 
   const summary = h("p", { class: "cam-summary", role: "status" });
   const listPart = part("adm.cam.list");
@@ -81,16 +82,6 @@ function create(ctx) {
     empty.hidden = cameras.length > 0;
   }
 
-  async function load() {
-    try {
-      cameras = (await api("GET", "/api/cameras")) || [];
-    } catch (e) {
-      err.show(e);
-      cameras = [];
-    }
-    render();
-  }
-
   const refetch = coalesce(load, 1000);
   for (const type of ["alarm.raised", "alarm.updated"]) {
     ctx.live.on(type, (msg) => {
@@ -104,15 +95,7 @@ function create(ctx) {
     if (!section.hidden) load(); // the probe's figures and times, which no message carries
   }, 10000);
 
-  return {
-    section,
-    show: load,
-    lang() {
-      err.render();
-      ok.render();
-      render();
-    },
-  };
+  return sec.view();
 }
 
 export default { id: "cameras", titleKey: "adm.nav.cameras", roles: ["admin", "supervisor"], create };

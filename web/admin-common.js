@@ -2,7 +2,7 @@
 // labelled form fields, tables with column headers, alerts and the confirm dialog.
 import { t } from "./i18n.js";
 import { h } from "./dom.js"; // the one DOM builder (console and admin)
-import { ApiError, goLogin } from "./api.js";
+import { goLogin, errorMessage } from "./api.js";
 
 let uid = 0;
 /** A unique element id with a readable prefix. */
@@ -112,6 +112,55 @@ export function sectionFrame(id, titleKey) {
   return { section, headingId };
 }
 
+/**
+ * What every admin section shares: its frame (<section> and <h2>), an alert line for refusals and a
+ * status line for confirmations, and a load that fetches then draws: `fetch()` gives the data (null
+ * or a refusal keeps what is shown, with the refusal in the alert line), `draw(data)` renders it,
+ * `after(data)` fills what is only a convenience (suggestion lists) and may fail quietly.
+ * `view({...})` is what the page mounts: show() loads, lang() redraws every line in the new language.
+ */
+export function adminSection({ id, titleKey, fetch, draw, after = null, initial = null }) {
+  const { section, headingId } = sectionFrame(id, titleKey);
+  const err = alertBox();
+  const ok = statusBox();
+  let loadFailed = false; // the alert line shows a failed load (cleared by the next good one)
+  const self = {
+    section, headingId, err, ok, data: initial,
+    async load() {
+      try {
+        const got = await fetch();
+        self.data = got ?? initial;
+        if (loadFailed) err.clear(); // a refusal of an action stays until the next action
+        loadFailed = false;
+      } catch (e) {
+        err.show(e);
+        loadFailed = true;
+      }
+      draw(self.data);
+      if (after) {
+        try {
+          await after(self.data);
+        } catch {
+          /* a convenience only */
+        }
+      }
+    },
+    view(extra = {}) {
+      return {
+        section,
+        show: () => self.load(),
+        lang() {
+          err.render();
+          ok.render();
+          draw(self.data);
+        },
+        ...extra,
+      };
+    },
+  };
+  return self;
+}
+
 /** A sub-part of a section with an <h3>. */
 export function part(titleKey, id) {
   const headingId = id || nextId("h3");
@@ -135,9 +184,7 @@ export function alertBox() {
   return {
     node,
     show(err) {
-      if (err instanceof ApiError) current = { raw: err.detail };
-      else if (err && err.key) current = err;
-      else current = { raw: String(err && err.message ? err.message : err) };
+      current = errorMessage(err);
       render();
     },
     clear() {

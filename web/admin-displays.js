@@ -2,15 +2,23 @@
 // `display.updated` messages: live / stale (frozen page) / disconnected, sound, last beat, lag.
 import { t } from "./i18n.js";
 import { api, siteTime, now, parseTime, coalesce } from "./api.js";
-import { h, data, table, td, sectionFrame, part, alertBox, formatMs } from "./admin-common.js";
+import { h, data, table, td, adminSection, part, formatMs } from "./admin-common.js";
 import { formatDuration } from "./i18n.js";
 
 const ORDER = { disconnected: 0, stale: 1, live: 2 };
 
 function create(ctx) {
-  const { section } = sectionFrame("displays", "adm.nav.displays");
-  const err = alertBox();
   const byId = new Map();
+  const sec = adminSection({ id: "displays", titleKey: "adm.nav.displays",
+    fetch: async () => {
+      const list = (await api("GET", "/api/displays")) || [];
+      byId.clear();
+      for (const d of list) byId.set(d.display, d);
+      return list;
+    },
+    draw: () => render() });
+  const { section, err } = sec;
+  const load = () => sec.load();
 
   const summary = h("p", { class: "disp-summary", role: "status" });
   const listPart = part("adm.disp.list");
@@ -43,18 +51,6 @@ function create(ctx) {
     empty.hidden = list.length > 0;
   }
 
-  async function load() {
-    try {
-      const list = (await api("GET", "/api/displays")) || [];
-      byId.clear();
-      for (const d of list) byId.set(d.display, d);
-      err.clear();
-    } catch (e) {
-      err.show(e);
-    }
-    render();
-  }
-
   const refetch = coalesce(load, 500);
 
   ctx.live.on("display.updated", (msg) => {
@@ -73,14 +69,7 @@ function create(ctx) {
     if (!section.hidden) render(); // the "… ago" times
   }, 5000);
 
-  return {
-    section,
-    show: load,
-    lang() {
-      err.render();
-      render();
-    },
-  };
+  return sec.view();
 }
 
 export default { id: "displays", titleKey: "adm.nav.displays", roles: ["admin", "supervisor"], create };

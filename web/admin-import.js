@@ -1,10 +1,10 @@
 // Admin section "import": a device registry file (CSV or YAML, as `mcc devices export` writes it)
 // checked first (dry run: what would be added / updated / unchanged, and every bad line), then
 // imported; the devices as they are now below (GET /api/devices).
-import { t } from "./i18n.js";
+import { t, hasKey } from "./i18n.js";
 import { api, siteTime, placeLabel } from "./api.js";
 import {
-  h, data, field, select, table, td, sectionFrame, part, alertBox, statusBox, rawRequest, whileBusy, isBusy,
+  h, tNodes, data, field, select, table, td, adminSection, part, rawRequest, whileBusy, isBusy,
 } from "./admin-common.js";
 
 const TYPES = { csv: "text/csv", yaml: "application/yaml" };
@@ -17,12 +17,13 @@ function guessFormat(name, text) {
 }
 
 function create() {
-  const { section } = sectionFrame("import", "adm.nav.import");
-  const err = alertBox();
-  const ok = statusBox();
   let fileName = "";
   let result = null; // {mode: "check"|"import", body}
   let devices = [];
+  const sec = adminSection({ id: "import", titleKey: "adm.nav.import",
+    fetch: async () => (devices = (await api("GET", "/api/devices")) || devices), draw: () => renderDevices() });
+  const { section, err, ok } = sec;
+  const loadDevices = () => sec.load();
 
   // ---- the file
   const filePart = part("adm.import.source");
@@ -124,7 +125,9 @@ function create() {
     errBox.hidden = !n.errors;
     errBody.replaceChildren(...(b.errors || []).map((e) =>
       h("tr", {}, td(h("span", { class: "num", text: e.line == null ? "—" : t("adm.import.line", { n: e.line }) })),
-        td(data(e.message)))));
+        // A refusal the catalogue words (a taken address...) in the reader's language; a field's own
+        // validation message as the server wrote it.
+        td(e.code && hasKey(`err.${e.code}`) ? h("span", {}, tNodes(`err.${e.code}`, e.params || {})) : data(e.message)))));
   }
 
   function renderDevices() {
@@ -139,25 +142,14 @@ function create() {
       td(h("span", { text: t(d.registered ? "adm.yes" : "adm.no") })))));
   }
 
-  async function loadDevices() {
-    try {
-      devices = (await api("GET", "/api/devices")) || [];
-    } catch (e) {
-      err.show(e);
-    }
-    renderDevices();
-  }
-
-  return {
-    section,
-    show: loadDevices,
+  return sec.view({
     lang() {
       err.render();
       ok.render();
       renderResult();
       renderDevices();
     },
-  };
+  });
 }
 
 export default { id: "import", titleKey: "adm.nav.import", roles: ["admin"], create };

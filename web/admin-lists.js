@@ -3,7 +3,7 @@
 import { t, kindLabel, messages } from "./i18n.js";
 import { api, siteTime } from "./api.js";
 import {
-  h, tNodes, data, field, input, select, table, td, sectionFrame, part, alertBox, statusBox, confirmDialog, nextId,
+  h, tNodes, data, field, input, select, table, td, adminSection, part, confirmDialog, nextId,
   whileBusy, isBusy,
 } from "./admin-common.js";
 
@@ -14,10 +14,16 @@ function datalist(id, values) {
 }
 
 function createShelves() {
-  const { section } = sectionFrame("shelves", "adm.nav.shelves");
-  const err = alertBox();
-  const ok = statusBox();
   let rows = [];
+  const sec = adminSection({ id: "shelves", titleKey: "adm.nav.shelves",
+    fetch: async () => (rows = (await api("GET", `/api/shelves?active=${!fAll.checked}`)) || []),
+    draw: () => render(),
+    after: async () => {
+      const devices = (await api("GET", "/api/devices")) || [];
+      document.getElementById(devList).replaceChildren(...devices.map((d) => h("option", { value: d.device_id })));
+    } });
+  const { section, err, ok } = sec;
+  const load = () => sec.load();
 
   const newPart = part("adm.shelf.new");
   const devList = nextId("devices");
@@ -98,38 +104,15 @@ function createShelves() {
     empty.hidden = rows.length > 0;
   }
 
-  async function load() {
-    try {
-      rows = (await api("GET", `/api/shelves?active=${!fAll.checked}`)) || [];
-    } catch (e) {
-      err.show(e);
-      rows = [];
-    }
-    render();
-    try {
-      const devices = (await api("GET", "/api/devices")) || [];
-      document.getElementById(devList).replaceChildren(...devices.map((d) => h("option", { value: d.device_id })));
-    } catch {
-      /* the list is a convenience */
-    }
-  }
-
-  return {
-    section,
-    show: load,
-    lang() {
-      err.render();
-      ok.render();
-      render();
-    },
-  };
+  return sec.view();
 }
 
 function createPlates() {
-  const { section } = sectionFrame("plates", "adm.nav.plates");
-  const err = alertBox();
-  const ok = statusBox();
   let rows = [];
+  const sec = adminSection({ id: "plates", titleKey: "adm.nav.plates",
+    fetch: async () => (rows = (await api("GET", "/api/plates")) || []), draw: () => render() });
+  const { section, err, ok } = sec;
+  const load = () => sec.load();
 
   const newPart = part("adm.plate.new");
   const fPlate = input({ required: true, maxlength: 20, translate: "no" });
@@ -200,25 +183,7 @@ function createPlates() {
     }
   }
 
-  async function load() {
-    try {
-      rows = (await api("GET", "/api/plates")) || [];
-    } catch (e) {
-      err.show(e);
-      rows = [];
-    }
-    render();
-  }
-
-  return {
-    section,
-    show: load,
-    lang() {
-      err.render();
-      ok.render();
-      render();
-    },
-  };
+  return sec.view();
 }
 
 export const shelves = { id: "shelves", titleKey: "adm.nav.shelves", roles: ["admin", "supervisor"], create: createShelves };

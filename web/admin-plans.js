@@ -6,7 +6,7 @@ import { t } from "./i18n.js";
 import { api, coalesce } from "./api.js";
 import { FloorPlanView, markerKey } from "./floorplan.js";
 import {
-  h, tNodes, data, field, input, select, table, td, sectionFrame, part, alertBox, statusBox, confirmDialog, nextId,
+  h, tNodes, data, field, input, table, td, adminSection, part, confirmDialog, nextId,
   whileBusy, isBusy,
 } from "./admin-common.js";
 
@@ -19,10 +19,30 @@ function keepImage(plan, old) {
 }
 
 function create(ctx) {
-  const { section } = sectionFrame("plans", "adm.nav.plans");
-  const err = alertBox();
-  const ok = statusBox();
   let plans = [];
+  const sec = adminSection({ id: "plans", titleKey: "adm.nav.plans",
+    fetch: async () => {
+      const before = new Map(plans.map((p) => [p.id, p]));
+      plans = ((await api("GET", "/api/floorplans")) || []).map((p) => keepImage(p, before.get(p.id)));
+      return plans;
+    },
+    draw: () => {
+      if (openId !== null && !plans.some((p) => p.id === openId)) openId = null;
+      renderAll();
+    },
+    after: async () => {
+      const devices = (await api("GET", "/api/devices")) || [];
+      const b = new Set();
+      const f = new Set();
+      for (const d of devices) {
+        if (d.location && d.location.building) b.add(d.location.building);
+        if (d.location && d.location.floor) f.add(d.location.floor);
+      }
+      document.getElementById(bList).replaceChildren(...[...b].sort().map((v) => h("option", { value: v })));
+      document.getElementById(fList).replaceChildren(...[...f].sort().map((v) => h("option", { value: v })));
+    } });
+  const { section, err, ok } = sec;
+  const load = () => sec.load();
   let openId = null;
   let view = null;
   let armed = ""; // markerKey of the unplaced device to put where the plan is clicked
@@ -261,31 +281,6 @@ function create(ctx) {
     renderEditor();
   }
 
-  async function load() {
-    try {
-      const before = new Map(plans.map((p) => [p.id, p]));
-      plans = ((await api("GET", "/api/floorplans")) || []).map((p) => keepImage(p, before.get(p.id)));
-    } catch (e) {
-      err.show(e);
-      plans = [];
-    }
-    if (openId !== null && !plans.some((p) => p.id === openId)) openId = null;
-    renderAll();
-    try {
-      const devices = (await api("GET", "/api/devices")) || [];
-      const b = new Set();
-      const f = new Set();
-      for (const d of devices) {
-        if (d.location && d.location.building) b.add(d.location.building);
-        if (d.location && d.location.floor) f.add(d.location.floor);
-      }
-      document.getElementById(bList).replaceChildren(...[...b].sort().map((v) => h("option", { value: v })));
-      document.getElementById(fList).replaceChildren(...[...f].sort().map((v) => h("option", { value: v })));
-    } catch {
-      /* suggestions only */
-    }
-  }
-
   // Another admin's change (or a device's state) reaches this page too; never mid-move.
   const refresh = coalesce(async () => {
     if (!section.hidden && !saving && !timers.size) await load();
@@ -293,8 +288,7 @@ function create(ctx) {
   ctx.live.on("floorplan.updated", refresh);
   ctx.live.on("snapshot", refresh);
 
-  return {
-    section,
+  return sec.view({
     show() {
       if (!saving && !timers.size) load();
     },
@@ -305,7 +299,7 @@ function create(ctx) {
       renderAll();
       if (view) view.setLang();
     },
-  };
+  });
 }
 
 export default { id: "plans", titleKey: "adm.nav.plans", roles: ["admin"], create };

@@ -2,7 +2,7 @@
 // first, with their reason, topic and an escaped, truncated preview that can be expanded.
 import { t } from "./i18n.js";
 import { api, siteTime } from "./api.js";
-import { h, data, field, select, table, td, sectionFrame, part, alertBox, formatBytes } from "./admin-common.js";
+import { h, data, field, select, table, td, adminSection, part, formatBytes } from "./admin-common.js";
 
 const PREVIEW = 120;
 
@@ -23,9 +23,12 @@ const visible = (s) => s.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `
 const reasonFamily = (reason) => String(reason || "").split(/[:(]/, 1)[0].trim() || "—";
 
 function create() {
-  const { section } = sectionFrame("quarantine", "adm.nav.quarantine");
-  const err = alertBox();
   let body = { total: 0, items: [] };
+  const sec = adminSection({ id: "quarantine", titleKey: "adm.nav.quarantine",
+    fetch: async () => (body = (await api("GET", `/api/quarantine?limit=${fLimit.value}`)) || { total: 0, items: [] }),
+    draw: () => render() });
+  const { section, err } = sec;
+  const load = () => sec.load();
   const expanded = new Set();
 
   const fLimit = select([["100", "adm.q.limit100"], ["500", "adm.q.limit500"], ["1000", "adm.q.limit1000"]]);
@@ -87,25 +90,7 @@ function create() {
       h("tr", {}, td(data(reason)), td(h("span", { class: "num", text: n })))));
   }
 
-  async function load() {
-    err.clear();
-    try {
-      body = (await api("GET", `/api/quarantine?limit=${fLimit.value}`)) || { total: 0, items: [] };
-    } catch (e) {
-      err.show(e);
-      body = { total: 0, items: [] };
-    }
-    render();
-  }
-
-  return {
-    section,
-    show: load,
-    lang() {
-      err.render();
-      render();
-    },
-  };
+  return sec.view();
 }
 
 export default { id: "quarantine", titleKey: "adm.nav.quarantine", roles: ["admin", "supervisor"], create };

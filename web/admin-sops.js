@@ -2,14 +2,15 @@
 // each step in order with its role, type, deadline, required flag and options, in the current language.
 import { t, kindLabel, formatDuration, hasKey } from "./i18n.js";
 import { api, loc } from "./api.js";
-import { h, data, table, td, sectionFrame, part, alertBox, fieldLabelOf } from "./admin-common.js";
+import { h, data, table, td, adminSection, part, fieldLabelOf } from "./admin-common.js";
 
 const label = (prefix, code) => (hasKey(prefix + code) ? t(prefix + code) : String(code ?? ""));
 
 function create() {
-  const { section } = sectionFrame("sops", "adm.nav.sops");
-  const err = alertBox();
   let list = [];
+  const sec = adminSection({ id: "sops", titleKey: "adm.nav.sops",
+    fetch: async () => (list = (await api("GET", "/api/sops")) || list), draw: () => renderList() });
+  const { section, err } = sec;
   let detail = null;
   let openId = null;
 
@@ -114,24 +115,13 @@ function create() {
     }));
   }
 
-  async function load() {
-    try {
-      list = (await api("GET", "/api/sops")) || [];
-    } catch (e) {
-      err.show(e);
-    }
-    renderList();
-  }
-
-  return {
-    section,
-    show: load,
+  return sec.view({
     lang() {
       err.render();
       renderList();
       renderDetail();
     },
-  };
+  });
 }
 
 export default { id: "sops", titleKey: "adm.nav.sops", roles: ["admin", "supervisor"], create };

@@ -2,17 +2,18 @@
 import { t } from "./i18n.js";
 import { api, siteTime } from "./api.js";
 import {
-  h, data, field, input, select, table, td, sectionFrame, part, alertBox, statusBox, dialog, whileBusy, isBusy, keepFocus,
+  h, data, field, input, select, table, td, adminSection, part, dialog, whileBusy, isBusy, keepFocus,
 } from "./admin-common.js";
 
 export const ROLES = ["admin", "supervisor", "operator", "guard", "display"];
 const roleOptions = () => ROLES.map((r) => [r, "adm.urole." + r]);
 
 function create(ctx) {
-  const { section, headingId } = sectionFrame("users", "adm.nav.users");
-  const err = alertBox();
-  const ok = statusBox();
   let users = [];
+  const sec = adminSection({ id: "users", titleKey: "adm.nav.users",
+    fetch: async () => (users = (await api("GET", "/api/users")) || []), draw: () => render() });
+  const { section, err, ok } = sec;
+  const load = () => sec.load();
 
   // ---- list
   const listPart = part("adm.users.list");
@@ -127,25 +128,7 @@ function create(ctx) {
       td(h("div", { class: "row-actions" }, toggle, reset)));
   }
 
-  async function load() {
-    try {
-      users = (await api("GET", "/api/users")) || [];
-    } catch (e) {
-      err.show(e);
-      users = [];
-    }
-    render();
-  }
-
-  return {
-    section,
-    show: load,
-    lang() {
-      err.render();
-      ok.render();
-      render();
-    },
-  };
+  return sec.view();
 }
 
 export default { id: "users", titleKey: "adm.nav.users", roles: ["admin"], create };

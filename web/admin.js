@@ -3,7 +3,8 @@
 // every section; supervisors see SOPs, quarantine, shelves, plates, displays and cameras (the server
 // enforces it too).
 import { t, initI18n, initLangSwitch, onLangChange } from "./i18n.js";
-import { $, api, setText, LiveSocket } from "./api.js";
+import { $, api, setText, errorText } from "./api.js";
+import { LiveSocket } from "./live.js";
 import { h } from "./admin-common.js";
 import users from "./admin-users.js";
 import deviceImport from "./admin-import.js";
@@ -121,7 +122,7 @@ async function start() {
   try {
     state.me = await api("GET", "/api/auth/me");
   } catch (err) {
-    setText($("boot-error"), err.detail || String(err));
+    setText($("boot-error"), errorText(err));
     return;
   }
   renderWho();

@@ -1,6 +1,6 @@
 // Shared by the task pages (/guard, /console): DOM and time helpers, JSON requests, a write queue
 // that retries with back-off and client-made action ids, and the /ws socket with reconnects.
-import { t, getLang, formatDuration } from "./i18n.js";
+import { t, getLang, formatDuration, hasKey } from "./i18n.js";
 
 // ---------------------------------------------------------------- DOM
 
@@ -206,11 +206,33 @@ export function newActionId() {
 export class NetworkError extends Error {}
 
 export class ApiError extends Error {
-  constructor(status, detail) {
+  /** ``code`` and ``params``: the server's refusal as the pages word it (err.<code> in messages-errors.js). */
+  constructor(status, detail, code = null, params = null) {
     super(detail || `HTTP ${status}`);
     this.status = status;
     this.detail = detail || `HTTP ${status}`;
+    this.code = typeof code === "string" ? code : null;
+    this.params = params && typeof params === "object" ? params : {};
   }
+}
+
+/**
+ * What to show for an error: {key, params} from the catalogues when the server's refusal has a code
+ * the pages know (so it follows the language switch), else {raw} with the text as it came.
+ */
+export function errorMessage(err) {
+  if (err instanceof ApiError) {
+    if (err.code && hasKey(`err.${err.code}`)) return { key: `err.${err.code}`, params: err.params };
+    return { raw: err.detail };
+  }
+  if (err && err.key) return err;
+  return { raw: String(err && err.message ? err.message : err) };
+}
+
+/** An error as text in the reader's language (see errorMessage). */
+export function errorText(err) {
+  const m = errorMessage(err);
+  return m.key ? t(m.key, m.params) : m.raw;
 }
 
 function detailText(body) {
@@ -227,6 +249,13 @@ function detailText(body) {
 }
 
 let leaving = false;
+
+/** The page is going away (to the login page, or reloading a new build): stop reconnecting. */
+export function leave() {
+  leaving = true;
+}
+
+export const isLeaving = () => leaving;
 
 export function goLogin() {
   if (leaving) return;
@@ -262,7 +291,9 @@ export async function api(method, path, { json, body, contentType } = {}) {
     goLogin();
     throw new ApiError(401, t("err.session"));
   }
-  if (!res.ok) throw new ApiError(res.status, detailText(data) || `HTTP ${res.status}`);
+  if (!res.ok) {
+    throw new ApiError(res.status, detailText(data) || `HTTP ${res.status}`, data && data.code, data && data.params);
+  }
   return data;
 }
 
@@ -378,108 +409,6 @@ export function syncKey(s) {
 }
 
 // ---------------------------------------------------------------- WebSocket
-
-const BACKOFF_BASE_MS = 500;
-const BACKOFF_MAX_MS = 10000;
-const STABLE_MS = 10000;
-const AUTH_PROBE_AFTER = 3;
-
-/**
- * /ws with reconnects (exponential back-off with jitter). Every connection starts with a fresh
- * snapshot; the page re-reads what it shows on each one. onState: connecting | live | reconnecting.
- */
-export class LiveSocket {
-  constructor({ onMessage, onState }) {
-    this.onMessage = onMessage;
-    this.onState = onState;
-    this.ws = null;
-    this.attempt = 0;
-    this.failed = 0;
-    this.timer = null;
-    window.addEventListener("online", () => {
-      if (!this.ws && this.timer) {
-        this.attempt = 0;
-        this.connect();
-      }
-    });
-  }
-
-  url() {
-    const u = new URL("/ws", window.location.href);
-    u.protocol = window.location.protocol === "https:" ? "wss:" : "ws:";
-    return u.toString();
-  }
-
-  start() {
-    this.onState("connecting");
-    this.connect();
-  }
-
-  connect() {
-    clearTimeout(this.timer);
-    this.timer = null;
-    if (leaving) return;
-    let sock;
-    try {
-      sock = new WebSocket(this.url());
-    } catch (err) {
-      console.error("mcc: cannot open WebSocket", err);
-      this.schedule();
-      return;
-    }
-    this.ws = sock;
-    let openedAt = null;
-    sock.onopen = () => {
-      openedAt = Date.now();
-      this.failed = 0;
-    };
-    sock.onmessage = (ev) => {
-      if (sock !== this.ws) return;
-      let msg;
-      try {
-        msg = JSON.parse(ev.data);
-      } catch {
-        return;
-      }
-      if (!msg || typeof msg !== "object") return;
-      if (msg.type === "snapshot") {
-        setServerTime(msg.server_time);
-        this.onState("live");
-      }
-      this.onMessage(msg);
-    };
-    sock.onclose = (ev) => {
-      if (sock !== this.ws) return;
-      this.ws = null;
-      if (ev.code === 4401 || ev.code === 1008) {
-        goLogin();
-        return;
-      }
-      if (openedAt === null) this.failed += 1;
-      if (openedAt !== null && Date.now() - openedAt > STABLE_MS) this.attempt = 0;
-      this.onState("reconnecting");
-      if (this.failed >= AUTH_PROBE_AFTER && this.failed % AUTH_PROBE_AFTER === 0) this.probe();
-      this.schedule();
-    };
-  }
-
-  schedule() {
-    if (leaving || this.timer) return;
-    const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
-    this.attempt = Math.min(this.attempt + 1, 10);
-    this.timer = setTimeout(() => this.connect(), cap / 2 + Math.random() * (cap / 2));
-  }
-
-  /** A refused handshake looks like a network error (1006): ask the page itself whether we are still logged in. */
-  async probe() {
-    try {
-      const res = await fetch(window.location.pathname, { redirect: "manual", credentials: "same-origin", cache: "no-store" });
-      if (res.type === "opaqueredirect" || res.status === 401 || res.status === 403) goLogin();
-    } catch {
-      /* unreachable: keep trying */
-    }
-  }
-}
 
 /** A function that runs `fn` at most `ms` after it is called, folding calls together, never two at a time. */
 export function coalesce(fn, ms = 100) {

@@ -1,10 +1,12 @@
 // Console view "#alarms": the live alarm queue (priority, then age; ticking ages; filters), the
-// selected alarm's details with its floor plan and camera snapshots, and acknowledging with a comment.
+// selected alarm's details (its floor plan and snapshots: console-alarm-media.js), and acknowledging
+// with a comment.
 import { t, kindLabel, severityLabel, applyI18n } from "./i18n.js";
 import { el, setText, api, coalesce, parseTime, placeLabel, siteTime } from "./api.js";
 import {
   h, site, tn, word, deviceLink, subsystemOf, errorText, ageNode, tickAges, openDialog, optionsOf, SUBSYSTEMS, SEVERITIES,
 } from "./console-util.js";
+import { createAlarmMedia } from "./console-alarm-media.js";
 
 const SEVERITY_RANK = { critical: 1, major: 2, minor: 3, warning: 4 };
 
@@ -47,16 +49,11 @@ export function createAlarmsView({ root }) {
     revisions: new Map(),
     selectedId: null,
     filters: { q: "", subsystem: "", severity: "", state: "live" },
-    plans: undefined, // undefined: not loaded; null: not available; [] plans
-    plansError: null,
     error: null,
     busy: false,
     visible: false,
   };
   const items = new Map(); // alarm id -> {li, btn, ...}
-  let FloorPlanView; // undefined: not tried; null: unavailable
-  let planView = null;
-  let shownPlanKey = null;
 
   // ---------------------------------------------------------------- markup
   const q = h("input", { id: "a-q", type: "search", autocomplete: "off", "data-i18n-attr": "placeholder:con.alarms.q_hint" });
@@ -88,13 +85,11 @@ export function createAlarmsView({ root }) {
   const detailNote = h("p", { class: "empty", id: "alarm-note", hidden: true });
   const error = h("p", { class: "alert", role: "alert" });
   const facts = h("dl", { class: "p-facts a-facts" });
-  const planBox = h("div", { class: "a-plan", id: "alarm-plan" });
-  const planNote = h("p", { class: "muted" });
-  const cams = h("ul", { class: "photos cams", "aria-labelledby": "cams-heading" });
-  const camsEmpty = h("p", { class: "muted", "data-i18n": "con.cams.none" });
-  const planCols = h("div", { class: "a-cols", id: "alarm-cols" },
-    h("section", { class: "box", "aria-labelledby": "plan-heading" }, h("h3", { id: "plan-heading", "data-i18n": "con.plan.heading" }), planNote, planBox),
-    h("section", { class: "box", "aria-labelledby": "cams-heading" }, h("h3", { id: "cams-heading", "data-i18n": "con.cams.heading" }), cams, camsEmpty));
+  const media = createAlarmMedia({
+    onPlans: () => renderDetail(),
+    isCurrent: (a) => state.alarms.get(state.selectedId) === a,
+  });
+  const planCols = media.node;
   const detailBody = h("div", { class: "panel-body", hidden: true },
     h("div", { class: "p-head" }, heading, sevBadge, stateBadge, testBadge, shelfBadge),
     h("div", { class: "a-actions" }, ackBtn, taskLink),
@@ -339,101 +334,7 @@ export function createAlarmsView({ root }) {
     }
     if (a.cleared) rows.push(fact("con.alarm.cleared_at", siteTime(a.cleared_at, true)));
     facts.replaceChildren(...rows);
-    renderCams(a);
-    renderPlan(a);
-  }
-
-  function renderCams(a) {
-    // a snapshot past its keeping (console/video/retention.py) has no url any more: not shown
-    const snaps = (Array.isArray(a.snapshots) ? a.snapshots : []).filter((s) => typeof s === "string" || s.url);
-    const want = JSON.stringify(snaps.map((s) => s.url || s.image_url || s));
-    if (cams.dataset.sig !== want) {
-      cams.dataset.sig = want;
-      cams.replaceChildren(...snaps.map((s) => {
-        const url = typeof s === "string" ? s : s.url || s.image_url;
-        const name = typeof s === "string" ? "" : s.camera_name || s.camera || s.name || "";
-        const img = h("img", { src: url, alt: t("con.cams.alt", { name }), loading: "lazy" });
-        return h("li", {}, img, site(name, "muted"), el("span", "muted", siteTime(s.at || s.taken_at, true)));
-      }));
-    }
-    camsEmpty.hidden = snaps.length > 0;
-  }
-
-  // ---------------------------------------------------------------- floor plan
-
-  const loadPlans = coalesce(async () => {
-    try {
-      const plans = await api("GET", "/api/floorplans");
-      state.plans = Array.isArray(plans) ? plans : [];
-      state.plansError = null;
-    } catch (err) {
-      state.plans = null;
-      state.plansError = err && err.status === 404 ? null : errorText(err);
-    }
-    shownPlanKey = null;
-    renderDetail();
-  });
-
-  const reloadPlansSoon = coalesce(() => loadPlans(), 3000); // marker states: at most every 3 s
-
-  async function planViewClass() {
-    if (FloorPlanView !== undefined) return FloorPlanView;
-    try {
-      const mod = await import("./floorplan.js");
-      FloorPlanView = mod.FloorPlanView || mod.default || null;
-    } catch (err) {
-      console.warn("mcc: floor-plan view not available", err);
-      FloorPlanView = null;
-    }
-    return FloorPlanView;
-  }
-
-  function planFor(a) {
-    const l = a.location || {};
-    if (!Array.isArray(state.plans) || !l.building) return null;
-    return state.plans.find((p) => (!p.site || !a.site || p.site === a.site) && p.building === l.building && String(p.floor) === String(l.floor || "")) || null;
-  }
-
-  async function renderPlan(a) {
-    if (state.plans === undefined) {
-      setText(planNote, t("console.loading"));
-      loadPlans();
-      return;
-    }
-    const plan = planFor(a);
-    const cls = plan ? await planViewClass() : null;
-    if (state.alarms.get(state.selectedId) !== a) return; // another alarm was chosen meanwhile
-    let note = "";
-    if (state.plansError) note = state.plansError;
-    else if (state.plans === null) note = t("con.plan.unavailable");
-    else if (!cls && plan) note = t("con.plan.unavailable");
-    planNote.replaceChildren();
-    if (note) planNote.append(note);
-    else if (!plan) {
-      const l = a.location || {};
-      planNote.append(t("con.plan.none"), " ", site([l.building, l.floor].filter(Boolean).join(" ") || "—"));
-    } else planNote.append(site(plan.name || `${plan.building} ${plan.floor}`));
-    planBox.hidden = !plan || !cls;
-    if (!plan || !cls) return;
-    try {
-      if (!planView) {
-        planView = new cls(planBox, {
-          onMarkerClick: (m) => {
-            if (m && m.device_id) window.location.hash = `#device/${encodeURIComponent(plan.site || a.site)}/${encodeURIComponent(m.device_id)}`;
-          },
-          editable: false,
-        });
-      }
-      const key = `${plan.id}@${plan.revision}`;
-      if (shownPlanKey !== key) {
-        planView.setPlan(plan);
-        shownPlanKey = key;
-      }
-      planView.setAlarms([a]);
-    } catch (err) {
-      console.error(err);
-      setText(planNote, t("con.plan.unavailable"));
-    }
+    media.render(a);
   }
 
   // ---------------------------------------------------------------- acknowledge
@@ -529,11 +430,7 @@ export function createAlarmsView({ root }) {
       } else if (msg.type && msg.type.startsWith("alarm.")) {
         upsert(msg.data);
         render();
-      } else if (msg.type === "floorplan.updated") {
-        if (state.plans !== undefined) loadPlans();
-      } else if (msg.type === "device.state") {
-        if (state.visible && planView) reloadPlansSoon();
-      }
+      } else media.onMessage(msg, state.visible);
     },
     resync() {
       refreshAll();
@@ -542,9 +439,8 @@ export function createAlarmsView({ root }) {
       if (state.visible) tickAges(root);
     },
     rerender() {
-      if (planView && typeof planView.setLang === "function") planView.setLang();
+      media.rerender();
       for (const item of items.values()) item.sig = null;
-      cams.dataset.sig = "";
       render();
     },
     get visible() {

@@ -2,7 +2,7 @@
 // subsystems, site-zone date inputs, dialogs and the "never while typing" rule of the shortcuts.
 import { t, formatDuration, kindLabel } from "./i18n.js";
 import { h } from "./dom.js"; // the one DOM builder (console and admin)
-import { el, TZ, ApiError, now, parseTime, setText } from "./api.js";
+import { $, el, TZ, now, parseTime, setText } from "./api.js";
 import { eventDataText, eventDataNodes } from "./event-text.js";
 
 /** Site data (device names, ids, places, users, comments): never machine-translated. */
@@ -63,10 +63,7 @@ export function deviceLink(siteId, deviceId, name) {
   return a;
 }
 
-export function errorText(err) {
-  if (err instanceof ApiError) return err.detail;
-  return String(err && err.message ? err.message : err);
-}
+export { errorText } from "./api.js";
 
 /** "2分15秒前"-style age of an ISO time, for <time class="age" data-since>. */
 export function ageText(iso, n = now()) {
@@ -169,3 +166,29 @@ export function optionsOf(select, items) {
 }
 
 export { h };
+
+// ---------------------------------------------------------------- the keys' help (?)
+
+const SHORTCUTS = [
+  ["1 – 4", "con.keys.views"],
+  ["J / K", "con.keys.jk"],
+  ["Enter", "con.keys.enter"],
+  ["C", "con.keys.c"],
+  ["D", "con.keys.d"],
+  ["X", "con.keys.x"],
+  ["A", "con.keys.a"],
+  ["[ / ]", "con.keys.pages"],
+  ["/", "con.keys.slash"],
+  ["?", "con.keys.help"],
+  ["Esc", "con.keys.esc"],
+];
+
+export function renderShortcuts() {
+  $("keys-rows").replaceChildren(...SHORTCUTS.map(([keys, label]) =>
+    h("tr", {}, h("td", {}, h("kbd", {}, keys)), h("td", {}, t(label)))));
+}
+
+export function showShortcuts() {
+  renderShortcuts();
+  openDialog($("keys-dialog"));
+}

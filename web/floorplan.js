@@ -10,26 +10,19 @@
 // alarm). In editable mode (admin) markers are dragged with the pointer or moved with the arrow keys
 // (Shift: bigger steps); each move ends in onMove(marker, x, y). Devices of the floor that have no
 // position yet (plan.unplaced) are listed under the plan: drag one onto it, or press Enter to put it
-// in the middle. Strings: `fp.*` in web/messages-wall.js.
+// in the middle (floorplan-edit.js). Strings: `fp.*` in web/messages-wall.js.
 //
 // Labels (markers in alarm) sit right of their dot, or left of it past 60 % of the width, and are never
 // wider than the room to the stage's edge (cut with an ellipsis; the full name is in aria-label/title).
 // A label that would cover an earlier one moves to the other side when that side has the room.
 import { t, kindLabel, severityLabel } from "./i18n.js";
+import { el } from "./api.js";
+import { clamp01, dragMarker, keyMoveMarker, trayItem } from "./floorplan-edit.js";
 
 const RANK = { critical: 1, major: 2, minor: 3, warning: 4 };
 const STATES = new Set(["online", "offline", "unknown"]);
-const DRAG_SLOP_PX = 4;
 const FLIP_AT = 0.6; // a marker past 60 % of the width has its label on its left
 
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined && text !== null) e.textContent = text;
-  return e;
-}
-
-const clamp01 = (v) => Math.min(1, Math.max(0, v));
 
 export function markerKey(m) {
   return `${m.device_id}|${m.point || ""}`;
@@ -237,8 +230,8 @@ export class FloorPlanView {
       if (this.onMarkerClick) this.onMarkerClick(m.data, this.markerAlarms(m));
     });
     if (this.editable) {
-      btn.addEventListener("pointerdown", (e) => this.startDrag(e, m));
-      btn.addEventListener("keydown", (e) => this.keyMove(e, m));
+      btn.addEventListener("pointerdown", (e) => dragMarker(this, e, m));
+      btn.addEventListener("keydown", (e) => keyMoveMarker(this, e, m));
     }
     this.layer.append(btn);
     this.markers.set(key, m);
@@ -376,123 +369,9 @@ export class FloorPlanView {
     };
   }
 
-  startDrag(e, m) {
-    if (e.button !== 0) return;
-    e.preventDefault();
-    m.btn.focus();
-    m.btn.setPointerCapture(e.pointerId);
-    this.drag = { m, x0: e.clientX, y0: e.clientY, moved: false, x: m.data.x, y: m.data.y };
-    const move = (ev) => {
-      const d = this.drag;
-      if (!d) return;
-      if (!d.moved && Math.hypot(ev.clientX - d.x0, ev.clientY - d.y0) < DRAG_SLOP_PX) return;
-      d.moved = true;
-      m.btn.classList.add("is-dragging");
-      const p = this.pointToFraction(ev.clientX, ev.clientY);
-      if (!p) return;
-      d.x = p.x;
-      d.y = p.y;
-      this.placeMarker(m, p.x, p.y);
-    };
-    const end = (ev) => {
-      m.btn.removeEventListener("pointermove", move);
-      m.btn.removeEventListener("pointerup", end);
-      m.btn.removeEventListener("pointercancel", end);
-      const d = this.drag;
-      this.drag = null;
-      m.btn.classList.remove("is-dragging");
-      if (!d || !d.moved) return;
-      m.justDragged = true;
-      setTimeout(() => (m.justDragged = false), 0);
-      if (ev.type === "pointercancel") {
-        this.placeMarker(m, m.data.x, m.data.y);
-        return;
-      }
-      m.data.x = d.x;
-      m.data.y = d.y;
-      if (this.onMove) this.onMove({ ...m.data }, d.x, d.y);
-    };
-    m.btn.addEventListener("pointermove", move);
-    m.btn.addEventListener("pointerup", end);
-    m.btn.addEventListener("pointercancel", end);
-  }
-
-  keyMove(e, m) {
-    const step = e.shiftKey ? 0.05 : 0.01;
-    const delta = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] }[e.key];
-    if (!delta) return;
-    e.preventDefault();
-    const x = Number(clamp01((Number(m.data.x) || 0) + delta[0]).toFixed(4));
-    const y = Number(clamp01((Number(m.data.y) || 0) + delta[1]).toFixed(4));
-    m.data.x = x;
-    m.data.y = y;
-    this.placeMarker(m, x, y);
-    if (this.onMove) this.onMove({ ...m.data }, x, y);
-  }
-
   syncTray(list) {
     if (!this.tray) return;
     this.tray.hidden = list.length === 0;
-    const items = list.map((item) => {
-      const li = el("li");
-      const chip = el("button", "fp-chip");
-      chip.type = "button";
-      const name = el("span", "fp-chip-name", item.name || item.device_id);
-      name.setAttribute("translate", "no");
-      chip.append(el("span", "fp-dot mk-unknown"), name);
-      if (item.point) {
-        const pt = el("span", "fp-chip-point", item.point);
-        pt.setAttribute("translate", "no");
-        chip.append(pt);
-      }
-      if (item.kind) {
-        const k = el("span", "fp-chip-kind", item.kind);
-        k.setAttribute("translate", "no");
-        chip.append(k);
-      }
-      chip.title = t("fp.unplaced_hint");
-      let dragged = false;
-      chip.addEventListener("click", () => {
-        if (dragged) {
-          dragged = false;
-          return;
-        }
-        if (this.onMove) this.onMove({ ...item, x: 0.5, y: 0.5 }, 0.5, 0.5);
-      });
-      chip.addEventListener("pointerdown", (e) => {
-        if (e.button !== 0) return;
-        chip.setPointerCapture(e.pointerId);
-        const x0 = e.clientX;
-        const y0 = e.clientY;
-        let ghost = null;
-        const move = (ev) => {
-          if (!ghost && Math.hypot(ev.clientX - x0, ev.clientY - y0) < DRAG_SLOP_PX) return;
-          if (!ghost) {
-            ghost = el("span", "fp-ghost fp-dot mk-unknown");
-            document.body.append(ghost);
-          }
-          ghost.style.left = `${ev.clientX}px`;
-          ghost.style.top = `${ev.clientY}px`;
-        };
-        const end = (ev) => {
-          chip.removeEventListener("pointermove", move);
-          chip.removeEventListener("pointerup", end);
-          chip.removeEventListener("pointercancel", end);
-          if (!ghost) return;
-          ghost.remove();
-          dragged = true;
-          setTimeout(() => (dragged = false), 0);
-          if (ev.type === "pointercancel") return;
-          const p = this.pointToFraction(ev.clientX, ev.clientY);
-          if (p && p.inside && this.onMove) this.onMove({ ...item, x: p.x, y: p.y }, p.x, p.y);
-        };
-        chip.addEventListener("pointermove", move);
-        chip.addEventListener("pointerup", end);
-        chip.addEventListener("pointercancel", end);
-      });
-      li.append(chip);
-      return li;
-    });
-    this.trayList.replaceChildren(...items);
+    this.trayList.replaceChildren(...list.map((item) => trayItem(this, item)));
   }
 }

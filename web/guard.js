@@ -2,9 +2,12 @@
 // guard's steps of a task. Writes go through a retrying queue with action ids; /ws triggers re-reads.
 import { t, initI18n, initLangSwitch, onLangChange } from "./i18n.js";
 import {
-  $, el, setText, button, loc, placeLabel, siteTime, countdown, tickCountdowns, api, newActionId,
-  ActionQueue, syncText, syncKey, LiveSocket, coalesce, ApiError, answerText, fieldLabel, fileButton, uploadable,
+  $, el, setText, button, loc, placeLabel, siteTime, countdown, tickCountdowns, api, newActionId, ActionQueue,
+  syncText, syncKey, coalesce, uploadable, errorMessage, ApiError,
 } from "./api.js";
+import { LiveSocket } from "./live.js";
+import { cameraAvailable, startCamera, stopCamera } from "./guard-camera.js";
+import { createTaskDetail, inputs, labelFor, textInput } from "./guard-steps.js";
 
 const state = {
   me: null, // GET /api/guard/me
@@ -17,15 +20,11 @@ const state = {
 const pending = new Set(); // keys of writes in the queue (their buttons are disabled meanwhile)
 const queue = new ActionQueue(renderSync);
 const cards = new Map(); // item key -> card parts
-const stepItems = new Map(); // step id -> step parts
-const inputs = new Map(); // persistent text inputs (keep what the guard typed across re-renders)
 
 // ---------------------------------------------------------------- errors and the queue indicator
 
 function showError(err) {
-  if (err instanceof ApiError) state.error = { raw: err.detail };
-  else if (err && err.key) state.error = err;
-  else state.error = { raw: String(err && err.message ? err.message : err) };
+  state.error = errorMessage(err);
   renderError();
 }
 
@@ -217,16 +216,7 @@ function createCard(item) {
 
 function reportBox(d) {
   const id = `report-${d.id}`;
-  let area = inputs.get(id);
-  if (!area) {
-    area = el("textarea", "text-in");
-    area.id = id;
-    area.rows = 3;
-    inputs.set(id, area);
-  }
-  const label = el("label", "", t("guard.report_text"));
-  label.htmlFor = id;
-  return [label, area];
+  return [labelFor(id, t("guard.report_text")), textInput(id, true)];
 }
 
 function fillCard(card, item) {
@@ -308,152 +298,19 @@ function renderTasks() {
   $("tasks-empty").hidden = list.length > 0;
 }
 
-// ---------------------------------------------------------------- rendering: the open task's steps
+// ---------------------------------------------------------------- rendering: the open task
 
-function textInput(id, multiline) {
-  let node = inputs.get(id);
-  if (!node) {
-    node = el(multiline ? "textarea" : "input", "text-in");
-    if (!multiline) node.type = "text";
-    else node.rows = 3;
-    node.id = id;
-    inputs.set(id, node);
-  }
-  return node;
-}
-
-function labelFor(id, text) {
-  const label = el("label", "", text);
-  label.htmlFor = id;
-  return label;
-}
-
-function stepControls(taskId, step, canAct) {
-  const key = `step-${taskId}-${step.id}`;
-  const busy = pending.has(key);
-  const out = [];
-  const b = (text, value, cls = "") => {
-    const node = button(text, () => answerStep(taskId, step.id, value), "btn big " + cls);
-    node.disabled = busy || !canAct;
-    out.push(node);
-  };
-  if (step.status === "open") {
-    if (step.completed_by === "arrival") out.push(el("p", "muted", t("guard.arrival_auto")));
-    else if (step.completed_by === "alarm_clear") out.push(el("p", "muted", t("guard.clear_auto")));
-    else if (step.type === "check") b(t("step.do_check"), null, "primary");
-    else if (step.type === "yes_no") {
-      b(t("answer.yes"), "yes", "danger");
-      b(t("answer.no"), "no", "primary");
-    } else if (step.type === "choice") {
-      for (const c of step.choices || []) b(loc(c.text), c.code);
-    } else if (step.type === "text") {
-      const id = `text-${taskId}-${step.id}`;
-      const area = textInput(id, true);
-      out.push(labelFor(id, t("step.text_label")), area);
-      const send = button(t("step.submit"), () => {
-        if (!area.value.trim()) {
-          showError({ key: "step.need_text" });
-          return;
-        }
-        answerStep(taskId, step.id, area.value.trim());
-      }, "btn big primary");
-      send.disabled = busy || !canAct;
-      out.push(send);
-    } else if (step.type === "call_record") {
-      const fields = {};
-      for (const f of step.fields || []) {
-        const id = `field-${taskId}-${step.id}-${f}`;
-        fields[f] = textInput(id, false);
-        out.push(labelFor(id, fieldLabel(f)), fields[f]);
-      }
-      const send = button(t("step.submit"), () => {
-        const value = Object.fromEntries(Object.entries(fields).map(([k, n]) => [k, n.value.trim()]));
-        answerStep(taskId, step.id, value);
-      }, "btn big primary");
-      send.disabled = busy || !canAct;
-      out.push(send);
-    }
-  }
-  const wantsPhoto = step.type === "photo" || (step.evidence || []).includes("photo");
-  if (wantsPhoto && (step.status === "open" || step.status === "done")) {
-    const id = `photo-${taskId}-${step.id}`;
-    const disabled = !canAct || pending.has(`photo-${taskId}-${step.id}`);
-    out.push(fileButton(id, t("guard.photo"), "btn big", disabled, (file) => uploadPhoto(taskId, step.id, file), "environment"));
-  }
-  if (step.status === "open" && !canAct && step.completed_by !== "arrival") {
-    out.push(el("p", "muted", t("guard.act_after_accept")));
-  }
-  return out;
-}
+const detail = createTaskDetail({ pending, actions: { answerStep, uploadPhoto, showError } });
 
 function renderDetail() {
-  const section = $("detail");
   const d = state.detail;
   if (!d || d.id !== state.openTaskId) {
-    section.hidden = true;
+    detail.render(null);
     return;
   }
-  section.hidden = false;
-  setText($("detail-heading"), `${loc(d.title)} #${d.id}${d.drill ? " · " + t("task.drill") : ""}`);
-  setText($("detail-loc"), placeLabel(d.location));
   const mine = myDispatch(d);
   const canAct = !!mine && ["accepted", "en_route", "on_scene", "reported"].includes(mine.state) && d.state === "open";
-  const steps = (d.steps || []).filter((s) => s.role === "guard" && (s.status === "open" || s.status === "done"));
-  const ol = $("step-list");
-  const keep = new Set();
-  const pendingKeys = [...pending].join(",");
-  steps.forEach((s, i) => {
-    keep.add(s.id);
-    let item = stepItems.get(s.id);
-    if (!item) {
-      const li = el("li", "step");
-      const text = el("p", "s-text");
-      const meta = el("p", "s-meta");
-      const controls = el("div", "s-controls");
-      li.append(text, meta, controls);
-      item = { li, text, meta, controls, sig: null };
-      stepItems.set(s.id, item);
-    }
-    item.li.dataset.status = s.status;
-    setText(item.text, loc(s.text));
-    const metaParts = [t("status." + s.status)];
-    if (s.status === "done") metaParts.push(answerText(s), t("step.done_by", { actor: s.actor || "", time: siteTime(s.done_at) }));
-    setText(item.meta, metaParts.join(" · "));
-    if (s.status === "open" && s.due_at) item.meta.append(" ", countdown(s.due_at));
-    const sig = [d.id, s.status, canAct, pendingKeys, document.documentElement.lang].join("|");
-    if (item.sig !== sig) {
-      item.sig = sig;
-      item.controls.replaceChildren(...stepControls(d.id, s, canAct));
-    }
-    if (ol.children[i] !== item.li) ol.insertBefore(item.li, ol.children[i] || null);
-  });
-  for (const [id, item] of stepItems) {
-    if (!keep.has(id)) {
-      item.li.remove();
-      stepItems.delete(id);
-    }
-  }
-  $("steps-empty").hidden = steps.length > 0;
-  renderPhotos(d);
-}
-
-function renderPhotos(d) {
-  const ul = $("photo-list");
-  const have = new Set([...ul.children].map((li) => li.dataset.id));
-  const want = (d.evidence || []).map((e) => String(e.id));
-  if (want.length === have.size && want.every((id) => have.has(id))) return;
-  ul.replaceChildren(...(d.evidence || []).map((e) => {
-    const li = el("li", "photo");
-    li.dataset.id = String(e.id);
-    const img = el("img");
-    img.src = e.url;
-    // the console's own evidence is a camera's snapshot of the alarm (console/video/linker.py)
-    const camera = e.uploaded_by === "system";
-    img.alt = camera ? t("guard.snapshot_alt", { time: siteTime(e.uploaded_at) }) : t("guard.photo_alt", { id: e.id });
-    img.loading = "lazy";
-    li.append(img, el("span", "muted", (camera ? t("guard.snapshot") + " · " : "") + siteTime(e.uploaded_at)));
-    return li;
-  }));
+  detail.render(d, canAct);
 }
 
 function renderShift() {
@@ -480,52 +337,11 @@ function render() {
 
 function rerenderAll() {
   for (const card of cards.values()) card.sig = null;
-  for (const item of stepItems.values()) item.sig = null;
-  $("photo-list").replaceChildren();
+  detail.reset();
   renderConn();
   renderSync();
   renderError();
   render();
-}
-
-// ---------------------------------------------------------------- camera (optional: BarcodeDetector)
-
-let stream = null;
-
-async function startCamera() {
-  try {
-    const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
-    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
-    const video = $("camera");
-    video.srcObject = stream;
-    $("camera-box").hidden = false;
-    await video.play();
-    const look = async () => {
-      if (!stream) return;
-      try {
-        const codes = await detector.detect(video);
-        if (codes.length && codes[0].rawValue) {
-          $("loc-code").value = codes[0].rawValue;
-          stopCamera();
-          return;
-        }
-      } catch {
-        /* a frame that is not ready yet */
-      }
-      setTimeout(look, 250);
-    };
-    look();
-  } catch (err) {
-    stopCamera();
-    showError({ key: "guard.camera_failed" });
-  }
-}
-
-function stopCamera() {
-  if (stream) for (const track of stream.getTracks()) track.stop();
-  stream = null;
-  $("camera").srcObject = null;
-  $("camera-box").hidden = true;
 }
 
 // ---------------------------------------------------------------- start
@@ -536,9 +352,11 @@ function start() {
   onLangChange(rerenderAll);
   $("shift-toggle").addEventListener("click", toggleShift);
   $("scan-form").addEventListener("submit", submitScan);
-  if ("BarcodeDetector" in window && navigator.mediaDevices) {
+  if (cameraAvailable()) {
     $("camera-btn").hidden = false;
-    $("camera-btn").addEventListener("click", startCamera);
+    $("camera-btn").addEventListener("click", () => startCamera((code) => {
+      $("loc-code").value = code;
+    }, () => showError({ key: "guard.camera_failed" })));
     $("camera-stop").addEventListener("click", stopCamera);
   }
   rerenderAll();

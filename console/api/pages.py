@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console import __version__
+from console import __version__, resources
 from console.api.deps import COOKIE, get_runtime, token_from
 from console.people import auth
 
-WEB = Path(__file__).resolve().parents[2] / "web"
+WEB = resources.WEB
 router = APIRouter(include_in_schema=False)
 
 
@@ -32,15 +34,37 @@ def build_id(web: Path = WEB) -> str:
 
 
 
-def _page_html(name: str, timezone: str) -> str:
-    # The site's zone goes into the page so it shows times as the control room reads them.
-    html = (WEB / name).read_text(encoding="utf-8")
-    meta = f'<meta name="mcc-timezone" content="{escape(timezone)}">'
-    return html.replace("<head>", "<head>\n  " + meta, 1)
+@dataclass(frozen=True)
+class Page:
+    title_key: str
+    title: str
+    script: str
+    styles: tuple[str, ...] = ()
 
 
-def _wall_html(timezone: str) -> str:
-    return _page_html("wall.html", timezone)
+# Every page is web/page.html (the head they share) around its own body (web/<name>.html).
+PAGES = {
+    "login": Page("login.doc_title", "监控中心 · 登录", "login.js"),
+    "wall": Page("wall.doc_title", "监控中心 · 报警墙", "wall.js", ("floorplan.css", "wall.css")),
+    "console": Page("console.doc_title", "监控中心 · 处置台", "console.js", ("console.css",)),
+    "guard": Page("guard.doc_title", "监控中心 · 保安任务", "guard.js", ("guard.css",)),
+    "admin": Page("adm.doc_title", "监控中心 · 管理", "admin.js", ("admin.css",)),
+}
+
+
+@functools.cache
+def _shell() -> str:
+    return (WEB / "page.html").read_text(encoding="utf-8")
+
+
+def page_html(name: str, timezone: str) -> str:
+    """The page ``name``: the shared head (with the site's zone, so the page shows times as the
+    control room reads them) and the page's own body."""
+    page = PAGES[name]
+    styles = "".join(f'  <link rel="stylesheet" href="/static/{css}">\n' for css in page.styles)
+    fields = {"timezone": escape(timezone), "title_key": page.title_key, "title": page.title, "styles": styles,
+              "script": page.script, "body": (WEB / f"{name}.html").read_text(encoding="utf-8")}
+    return re.sub(r"\{(\w+)\}", lambda m: fields.get(m.group(1), m.group(0)), _shell())
 
 
 async def _user_of(request: Request, allow_query: bool = False) -> auth.User | None:
@@ -59,7 +83,7 @@ async def _role_page(request: Request, path: str, page: str, roles: frozenset[st
     user = await _user_of(request)
     if user is None or user.role not in roles:
         return RedirectResponse(f"/login?next={path}", status_code=303)
-    return HTMLResponse(_page_html(page, get_runtime(request).settings.site.timezone))
+    return HTMLResponse(page_html(page, get_runtime(request).settings.site.timezone))
 
 
 @router.get("/")
@@ -68,8 +92,8 @@ def root() -> RedirectResponse:
 
 
 @router.get("/login")
-def login_page() -> FileResponse:
-    return FileResponse(WEB / "login.html")
+def login_page(request: Request) -> HTMLResponse:
+    return HTMLResponse(page_html("login", get_runtime(request).settings.site.timezone))
 
 
 @router.get("/wall")
@@ -79,7 +103,7 @@ async def wall_page(request: Request) -> Response:
     user = await _user_of(request, allow_query=True)
     if user is None or user.role not in auth.VIEW:
         return RedirectResponse("/login?next=/wall", status_code=303)
-    response = HTMLResponse(_wall_html(runtime.settings.site.timezone))
+    response = HTMLResponse(page_html("wall", runtime.settings.site.timezone))
     if request.query_params.get("token") and request.cookies.get(COOKIE) != token:
         # A kiosk opened /wall?token=…: keep it logged in across reloads without the URL.
         response.set_cookie(COOKIE, token or "", httponly=True, samesite="strict",
@@ -90,17 +114,17 @@ async def wall_page(request: Request) -> Response:
 @router.get("/guard")
 async def guard_page(request: Request) -> Response:
     """The guard's phone: shift, scans, dispatches and the guard's steps."""
-    return await _role_page(request, "/guard", "guard.html", frozenset({"guard"}))
+    return await _role_page(request, "/guard", "guard", frozenset({"guard"}))
 
 
 @router.get("/console")
 async def console_page(request: Request) -> Response:
     """The operators' task console."""
-    return await _role_page(request, "/console", "console.html", auth.ACT_ON_ALARMS)
+    return await _role_page(request, "/console", "console", auth.ACT_ON_ALARMS)
 
 
 @router.get("/admin")
 async def admin_page(request: Request) -> Response:
     """Administration: users, device import, floor plans, SOPs, quarantine, shelves and plate lists.
     Supervisors see the parts that are theirs (SOPs, quarantine, shelves, plates); the rest is the admin's."""
-    return await _role_page(request, "/admin", "admin.html", frozenset({"admin", "supervisor"}))
+    return await _role_page(request, "/admin", "admin", frozenset({"admin", "supervisor"}))

@@ -21,12 +21,7 @@ from tests.support.scenes import corridor, jpeg, live, turned
 
 @pytest.fixture
 def console(make_console: Any, sqlite_url: str) -> ConsoleProcess:
-    console = make_console(sqlite_url)
-    console.add_user("boss", "admin")
-    console.add_user("sup", "supervisor")
-    console.login("boss")
-    console.login("sup")
-    return console
+    return make_console(sqlite_url).staff({"boss": "admin", "sup": "supervisor"})
 
 
 def open_admin(page: Page, console: ConsoleProcess, user: str, path: str = "/admin") -> None:
@@ -129,7 +124,7 @@ def test_supervisor_sees_only_their_sections(desk: Page, console: ConsoleProcess
     region.get_by_label("报警类型（可选）").fill("fire.alarm")
     region.get_by_label("原因").fill("测试误报")
     region.get_by_role("button", name="搁置", exact=True).click()
-    expect(region.get_by_role("alert")).to_contain_text("fire and life-safety alarms are never shelved")
+    expect(region.get_by_role("alert")).to_contain_text("火警和生命安全报警不可搁置")  # the server's code, worded by the page
     region.get_by_label("设备编号").fill("door-1")
     region.get_by_label("报警类型（可选）").fill("")
     region.get_by_role("button", name="搁置", exact=True).click()
@@ -377,7 +372,7 @@ def test_a_supervisor_sees_a_moved_camera_and_takes_a_new_reference(
         expect(reference).to_be_visible()
         expect(row).to_contain_text("正常")
         expect(row).to_contain_text("system")
-        assert reference.evaluate("img => img.complete && img.naturalWidth") == 640
+        expect(reference).to_have_js_property("naturalWidth", 640)  # the picture itself loaded
 
         view["image"] = turned(corridor(), dx=120)  # someone turns it
         expect(row).to_contain_text("画面移位", timeout=15000)

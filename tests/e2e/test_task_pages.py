@@ -30,11 +30,7 @@ def phone(browser: Browser) -> Iterator[Page]:
 
 @pytest.fixture
 def console(make_console: Any, sqlite_url: str) -> ConsoleProcess:
-    console = make_console(sqlite_url)
-    console.add_user("g1", "guard")
-    console.add_user("op", "operator")
-    console.login("op")
-    return console
+    return make_console(sqlite_url).staff({"g1": "guard", "op": "operator"}, login=("op",))
 
 
 def open_page(page: Page, console: ConsoleProcess, path: str, user: str) -> None:
@@ -89,7 +85,7 @@ def test_guard_handles_a_fire_alarm_on_the_phone(
     expect(card).to_contain_text("已接单")
     page.get_by_label("位置码").fill(WEST)
     card.get_by_role("button", name="到场").click()
-    expect(page.get_by_role("alert")).to_contain_text("the alarm is at 1号楼 3F 东侧走廊")  # the 409 detail
+    expect(page.get_by_role("alert")).to_contain_text("报警在 1号楼 3F 东侧走廊")  # the 409 refusal, worded by the page
     page.get_by_label("位置码").fill(EAST)
     card.get_by_role("button", name="到场").click()
     expect(card).to_contain_text("已到场")
@@ -263,11 +259,11 @@ def test_operator_console_handles_a_task(desk: Page, console: ConsoleProcess, pu
     sign = steps.get_by_role("listitem").filter(has_text="主管审核签字")
     sign.get_by_role("button", name="批准").click()
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("supervisor")  # the 403 detail: an operator cannot sign for the supervisor
+    expect(alert).to_contain_text("须由主管签字")  # the 403: an operator cannot sign for the supervisor
     expect(sign).to_contain_text("待处理")
 
     page.get_by_role("button", name="关闭任务").click()
-    expect(alert).to_contain_text("required steps are still open")
+    expect(alert).to_contain_text("必做步骤尚未完成")
     assert ok(console.api("GET", f"/api/tasks/{task['id']}", "op"))["state"] == "open"
 
     ARTIFACTS.mkdir(exist_ok=True)
