@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from console.errors import ConsoleError
+from console.workers import WorkerStatus
 
 BROKER_SETTINGS = """\
 persistence true
@@ -31,6 +32,18 @@ log_type error
 log_type warning
 log_type notice
 """
+
+
+def terminate(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    """SIGTERM a child process and wait for it; SIGKILL if it is still there after ``timeout`` s."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def free_port() -> int:
@@ -109,16 +122,17 @@ class ManagedMosquitto:
                 time.sleep(0.05)
         raise ConsoleError(f"mosquitto did not listen on port {self.port} within {timeout} s")
 
+    def processes(self) -> list[WorkerStatus]:
+        """The broker as /api/health lists it (the supervisor adopts it in `mcc demo`)."""
+        if self.process is None:
+            return []
+        alive = self.process.poll() is None
+        return [WorkerStatus(f"mosquitto :{self.port}", "process", "running" if alive else "exited", alive,
+                             pid=self.process.pid)]
+
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM: Mosquitto writes its persistence file, so queued messages survive a restart."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, timeout)
 
     def restart(self) -> None:
         self.stop()

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from console import resources
 from console.demo.broker import ManagedMosquitto, free_port, wait_for_port
 from console.demo.cameras import DemoCameras
 from console.demo.gb_device import GbDevice
@@ -24,7 +25,7 @@ from console.store.database import Store
 from console.store.tables import UserRow
 
 log = logging.getLogger("mcc.demo")
-DEMO_SITE = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "site.yaml"
+DEMO_SITE = resources.DEMO_SITE
 DEMO_USERS = (("admin", "admin", "管理员"), ("supervisor", "supervisor", "值班主管"),
               ("operator", "operator", "主班操作员"), ("wall", "display", "大屏"),
               ("guard1", "guard", "巡逻保安一"), ("guard2", "guard", "巡逻保安二"))
@@ -172,7 +173,7 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
         ]
         # Print the banner once the web server answers, so every URL in it works when read.
         threading.Thread(target=_announce_when_listening, args=(port, "\n".join(lines)), daemon=True).start()
-        uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+        uvicorn.run(create_app(settings, children=[broker]), host="127.0.0.1", port=port, log_level="warning",
                     ws="websockets-sansio")
     finally:
         stop.set()

@@ -25,11 +25,12 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from console import resources
 from console.demo.vendors import Z2M_KEYS, vendor_message
 
 log = logging.getLogger("mcc.simulator")
 
-DEFAULT_DEVICES = Path(__file__).resolve().parents[2] / "deploy/demo/devices.yaml"
+DEFAULT_DEVICES = resources.DEMO_DEVICES
 SITE_TZ = ZoneInfo("Asia/Shanghai")
 ROUTINE_KINDS = frozenset({"access.granted", "parking.entry", "parking.exit", "device.heartbeat"})
 # A few incidents a minute at the default 5 events/s; both scale with `rate`.
