@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from console.demo.broker import ManagedMosquitto, free_port
+from console.demo.broker import ManagedMosquitto, free_port, terminate
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = "bench"
@@ -213,13 +213,7 @@ class Console:
             return ""
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, 15)
 
     def health(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.base}/api/health", timeout=5) as response:

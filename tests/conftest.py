@@ -21,8 +21,9 @@ import psycopg
 import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import select
 
-from console.demo.broker import ManagedMosquitto, free_port
+from console.demo.broker import ManagedMosquitto, free_port, terminate
 from console.people import auth
 from console.store import audit
 from console.store.database import Store
@@ -202,13 +203,7 @@ class ConsoleProcess:
         self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, 15)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -243,6 +238,23 @@ class ConsoleProcess:
         token: str = response.json()["access_token"]
         self.tokens[name] = token
         return token
+
+    def staff(self, users: dict[str, str], login: tuple[str, ...] | None = None) -> ConsoleProcess:
+        """Add ``users`` (name → role) and sign in those in ``login`` (all of them when not given)."""
+        for name, role in users.items():
+            self.add_user(name, role)
+        for name in users if login is None else login:
+            self.login(name)
+        return self
+
+    def rows(self, column: Any) -> int:
+        """How many rows the store holds of ``column``'s table (a look behind the API)."""
+        store = Store(self.db_url)
+        try:
+            with store.read() as session:
+                return len(session.scalars(select(column)).all())
+        finally:
+            store.dispose()
 
     def api(self, method: str, path: str, user: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[user]}", **kwargs.pop("headers", {})}

@@ -22,12 +22,8 @@ FIRE = re.compile("火警.*1号楼火灾报警控制器")
 
 @pytest.fixture
 def console(make_console: Any, sqlite_url: str) -> ConsoleProcess:
-    console = make_console(sqlite_url)
-    console.add_user("op", "operator")
-    console.add_user("boss", "supervisor")
-    console.add_user("wall", "display")
-    console.login("op")
-    return console
+    return make_console(sqlite_url).staff({"op": "operator", "boss": "supervisor", "wall": "display"},
+                                          login=("op",))
 
 
 def open_console(page: Page, console: ConsoleProcess, user: str = "op") -> None:

@@ -15,11 +15,7 @@ from tests.e2e.conftest import sign_in
 
 @pytest.fixture
 def console(make_console: Any, sqlite_url: str) -> ConsoleProcess:
-    console = make_console(sqlite_url)
-    console.add_user("wall", "display")
-    console.add_user("op", "operator")
-    console.login("op")
-    return console
+    return make_console(sqlite_url).staff({"wall": "display", "op": "operator"}, login=("op",))
 
 
 def open_wall(page: Page, console: ConsoleProcess, user: str = "wall") -> None:

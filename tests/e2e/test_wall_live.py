@@ -20,14 +20,7 @@ from tests.support.images import floor_plan_png
 
 @pytest.fixture
 def console(make_console: Any, sqlite_url: str) -> ConsoleProcess:
-    console = make_console(sqlite_url)
-    console.add_user("wall", "display")
-    console.add_user("op", "operator")
-    console.add_user("boss", "admin")
-    console.login("op")
-    console.login("boss")
-    console.login("wall")
-    return console
+    return make_console(sqlite_url).staff({"wall": "display", "op": "operator", "boss": "admin"})
 
 
 def new_page(browser: Browser, width: int = 1920, height: int = 1080) -> Iterator[Page]:

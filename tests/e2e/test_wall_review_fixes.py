@@ -28,13 +28,8 @@ MORE_DEVICES = [
 
 @pytest.fixture
 def console(make_console: Any, sqlite_url: str) -> ConsoleProcess:
-    console = make_console(sqlite_url, devices={"entries": DEVICES + MORE_DEVICES})
-    console.add_user("wall", "display")
-    console.add_user("op", "operator")
-    console.add_user("boss", "admin")
-    for user in ("op", "boss", "wall"):
-        console.login(user)
-    return console
+    return make_console(sqlite_url, devices={"entries": DEVICES + MORE_DEVICES}).staff(
+        {"wall": "display", "op": "operator", "boss": "admin"})
 
 
 def new_page(browser: Browser, width: int = 1920, height: int = 1080) -> Iterator[Page]:

@@ -41,12 +41,7 @@ def moving() -> Any:
 
 
 def quarantined(console: ConsoleProcess) -> int:
-    store = Store(console.db_url)
-    try:
-        with store.read() as session:
-            return len(session.scalars(select(QuarantineRow.id)).all())
-    finally:
-        store.dispose()
+    return console.rows(QuarantineRow.id)
 
 
 def test_frozen_and_dark_streams_raise_tamper_alarms_and_a_live_one_stays_quiet(

@@ -21,12 +21,7 @@ def setup_users(console: ConsoleProcess, *users: tuple[str, str]) -> None:
 
 
 def sessions_of(console: ConsoleProcess) -> int:
-    store = Store(console.db_url)
-    try:
-        with store.read() as session:
-            return len(session.scalars(select(SessionRow.token_hash)).all())
-    finally:
-        store.dispose()
+    return console.rows(SessionRow.token_hash)
 
 
 def test_users_are_created_changed_and_disabled_by_an_admin(db_url: str, make_console: Any) -> None:

@@ -17,12 +17,7 @@ from tests.support.websocket import receive_until, ws_connect
 
 @pytest.fixture
 def console(make_console: Any, db_url: str) -> ConsoleProcess:
-    console = make_console(db_url)
-    console.add_user("op", "operator")
-    console.add_user("wall", "display")
-    console.login("op")
-    console.login("wall")
-    return console
+    return make_console(db_url).staff({"op": "operator", "wall": "display"})
 
 
 def test_fire_alarm_is_stored_raised_and_pushed_to_websocket(console: ConsoleProcess, publisher: Publisher) -> None:

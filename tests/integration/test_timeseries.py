@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from adapters.gb26875 import build_frame, time_label
-from console.demo.broker import free_port
+from console.demo.broker import free_port, terminate
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
 from tests.integration.test_gb26875 import CENTRE, SOURCE, check_reply, local_now, read_frames
 from tests.integration.test_gb26875_console import GATEWAY
@@ -58,13 +58,7 @@ class VictoriaMetrics:
         wait_until(up, timeout=20, message="victoria-metrics /health")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, 20)
         self.process = None
 
     def export(self, pattern: str = "mcc_.*") -> list[dict[str, Any]]:

@@ -84,13 +84,9 @@ class RtspServer:
                              f"{self.log_tail()}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        from console.demo.broker import terminate  # here: the server side runs under the system python
+
+        terminate(self.process, 5)
         self.process = None
 
     def log_tail(self, lines: int = 30) -> str:
