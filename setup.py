@@ -17,6 +17,7 @@ class BuildWithData(build_py):
         super().run()
         root = Path(__file__).resolve().parent
         target = Path(self.build_lib) / "console" / "_data"
+        shutil.rmtree(target, ignore_errors=True)  # no file of an earlier build lingers
         for name in DATA:
             shutil.copytree(root / name, target / name, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,7 +32,11 @@ def run(*args: str | Path, cwd: Path, timeout: float = 300) -> subprocess.Comple
 
 @pytest.mark.timeout(600)
 def test_the_wheel_installs_outside_the_repository_and_runs_the_demo(tmp_path: Path) -> None:
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", REPO, cwd=tmp_path)
+    # Built from a copy of the sources, so nothing of an earlier build (build/, egg-info) is reused.
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "var", "tests", "bench"))
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", source, cwd=tmp_path)
     [wheel] = (tmp_path / "dist").glob("mcc-*.whl")
     place = tmp_path / "elsewhere"
     venv.create(place / "venv", with_pip=True)
