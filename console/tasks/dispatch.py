@@ -35,11 +35,9 @@ class GuardDispatch:
                  key: str | None = None, client: str = "") -> Outcome:
         """Send ``guard`` (or the nearest free guard) to the task's scene; replaces a current dispatch."""
         out = Outcome()
-        task = self.records.load(session, task_id, lock=True)
-        if self.records.seen(session, key, out):
+        task = self.records.for_action(session, task_id, key, out, open_only=True)
+        if task is None:
             return out
-        if task.row.state != "open":
-            raise TaskError("task.closed", "the task is closed")
         chosen = self.assign(session, task, guard, user, now, out, reason="manual", key=key)
         if chosen is None:
             raise TaskError("dispatch.no_free_guard", "no free guard is on shift; dispatch one by name or call the supervisor")

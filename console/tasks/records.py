@@ -79,6 +79,17 @@ class TaskRecords:
             out.hub.append(HubMessage("task.updated", view))
         out.touched.clear()
 
+    def for_action(self, session: Session, task_id: int, key: str | None, out: Outcome,
+                   open_only: bool = False) -> Loaded | None:
+        """The task, locked, for a human action with idempotency ``key``; None when that action was
+        already done (``out`` says it was replayed). ``open_only``: refuse a closed task."""
+        task = self.load(session, task_id, lock=True)
+        if self.seen(session, key, out):
+            return None
+        if open_only and task.row.state != "open":
+            raise TaskError("task.closed", "the task is closed")
+        return task
+
     def seen(self, session: Session, key: str | None, out: Outcome) -> bool:
         if key and session.scalar(select(TaskLogRow.id).where(TaskLogRow.action_key == key)) is not None:
             out.replayed = True

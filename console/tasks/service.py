@@ -223,8 +223,8 @@ class TaskService:
         alarm_id = session.scalar(select(TaskRow.alarm_id).where(TaskRow.id == task_id))
         if alarm_id is not None:  # the lock order: the alarm row before the task row
             session.get(AlarmRow, alarm_id, with_for_update=True)
-        task = self.records.load(session, task_id, lock=True)
-        if self.records.seen(session, key, out):
+        task = self.records.for_action(session, task_id, key, out)
+        if task is None:
             return out
         step = task.machine.step(step_id)
         if step.completed_by == "alarm_clear":
@@ -276,8 +276,8 @@ class TaskService:
     def comment(self, session: Session, task_id: int, text: str, user: str, role: str, now: datetime,
                 key: str | None = None, client: str = "") -> Outcome:
         out = Outcome()
-        task = self.records.load(session, task_id, lock=True)
-        if self.records.seen(session, key, out):
+        task = self.records.for_action(session, task_id, key, out)
+        if task is None:
             return out
         if role == "guard":
             self.guards.require_on_task(session, task.row, user, None)
@@ -293,11 +293,9 @@ class TaskService:
         """Keep a photo by its SHA-256 (the same photo twice is kept once), put the hash in the audit
         chain, and complete the step when it is a photo step."""
         out = Outcome()
-        task = self.records.load(session, task_id, lock=True)
-        if self.records.seen(session, key, out):
+        task = self.records.for_action(session, task_id, key, out, open_only=True)
+        if task is None:
             return out
-        if task.row.state != "open":
-            raise TaskError("task.closed", "the task is closed")
         if content_type not in PHOTO_TYPES:
             raise TaskError("photo.wrong_type", f"photos are JPEG, PNG or WebP, not {content_type!r}", type=content_type)
         if len(content) > self.settings.evidence.max_bytes:
@@ -337,8 +335,8 @@ class TaskService:
     def close(self, session: Session, task_id: int, user: str, role: str, now: datetime,
               reason: str | None = None, key: str | None = None, client: str = "") -> Outcome:
         out = Outcome()
-        task = self.records.load(session, task_id, lock=True)
-        if self.records.seen(session, key, out):
+        task = self.records.for_action(session, task_id, key, out)
+        if task is None:
             return out
         missing = task.machine.open_required()
         task.machine.close(user, role, now, reason)
