@@ -7,6 +7,7 @@ import {
   h, site, tn, word, deviceLink, subsystemOf, errorText, ageNode, tickAges, openDialog, optionsOf, SUBSYSTEMS, SEVERITIES,
 } from "./console-util.js";
 import { createAlarmMedia } from "./console-alarm-media.js";
+import { keyedList } from "./dom.js";
 
 const SEVERITY_RANK = { critical: 1, major: 2, minor: 3, warning: 4 };
 
@@ -201,50 +202,43 @@ export function createAlarmsView({ root }) {
     renderNavCount();
     if (!state.visible) return;
     const shown = visibleAlarms();
-    const keep = new Set();
-    shown.forEach((a, i) => {
-      keep.add(a.id);
-      let item = items.get(a.id);
-      if (!item) {
-        const id = a.id;
-        const sev = el("span", "badge sev");
-        const kind = el("span", "al-kind");
-        const test = el("span", "badge drill");
-        const btn = h("button", { type: "button", class: "al-pick" }, kind, test);
-        const dev = site("", "al-dev");
-        const where = site("", "al-loc");
-        const st = el("span", "al-state");
-        const age = ageNode(a.raised_at, "age al-age");
-        const cnt = el("span", "al-count");
-        const li = h("tr", { class: "alarm-item", onclick: () => select(id) },
-          h("td", {}, sev), h("td", { class: "al-main" }, btn, dev), h("td", {}, where), h("td", {}, st),
-          h("td", { class: "num" }, age), h("td", { class: "num" }, cnt));
-        item = { li, btn, sev, kind, test, dev, where, st, age, cnt };
-        items.set(a.id, item);
-      }
-      item.li.dataset.severity = a.severity || "";
-      item.li.dataset.state = stateKey(a);
-      setText(item.sev, severityLabel(a.severity));
-      item.sev.dataset.sev = a.severity || "";
-      setText(item.kind, kindLabel(a.kind));
-      item.test.hidden = !a.test;
-      setText(item.test, t("alarm.test"));
-      setText(item.dev, a.device_name || a.device_id || "");
-      setText(item.where, placeLabel(a.location) || a.point || "—");
-      item.st.replaceChildren(...stateNodes(a));
-      item.age.dataset.since = a.raised_at || "";
-      setText(item.cnt, t("con.alarm.times", { n: a.count ?? 1 }));
-      item.li.classList.toggle("is-selected", a.id === state.selectedId);
-      if (a.id === state.selectedId) item.li.setAttribute("aria-current", "true");
-      else item.li.removeAttribute("aria-current");
-      if (list.children[i] !== item.li) list.insertBefore(item.li, list.children[i] || null);
+    keyedList(list, items, shown, {
+      key: (a) => a.id,
+      draw(a, item) {
+        if (!item) {
+          const id = a.id;
+          const sev = el("span", "badge sev");
+          const kind = el("span", "al-kind");
+          const test = el("span", "badge drill");
+          const btn = h("button", { type: "button", class: "al-pick" }, kind, test);
+          const dev = site("", "al-dev");
+          const where = site("", "al-loc");
+          const st = el("span", "al-state");
+          const age = ageNode(a.raised_at, "age al-age");
+          const cnt = el("span", "al-count");
+          const li = h("tr", { class: "alarm-item", onclick: () => select(id) },
+            h("td", {}, sev), h("td", { class: "al-main" }, btn, dev), h("td", {}, where), h("td", {}, st),
+            h("td", { class: "num" }, age), h("td", { class: "num" }, cnt));
+          item = { li, btn, sev, kind, test, dev, where, st, age, cnt };
+        }
+        item.li.dataset.severity = a.severity || "";
+        item.li.dataset.state = stateKey(a);
+        setText(item.sev, severityLabel(a.severity));
+        item.sev.dataset.sev = a.severity || "";
+        setText(item.kind, kindLabel(a.kind));
+        item.test.hidden = !a.test;
+        setText(item.test, t("alarm.test"));
+        setText(item.dev, a.device_name || a.device_id || "");
+        setText(item.where, placeLabel(a.location) || a.point || "—");
+        item.st.replaceChildren(...stateNodes(a));
+        item.age.dataset.since = a.raised_at || "";
+        setText(item.cnt, t("con.alarm.times", { n: a.count ?? 1 }));
+        item.li.classList.toggle("is-selected", a.id === state.selectedId);
+        if (a.id === state.selectedId) item.li.setAttribute("aria-current", "true");
+        else item.li.removeAttribute("aria-current");
+        return item;
+      },
     });
-    for (const [id, item] of items) {
-      if (!keep.has(id)) {
-        item.li.remove();
-        items.delete(id);
-      }
-    }
     const total = [...state.alarms.values()].filter((a) => !isClosed(a)).length;
     setText(count, t("con.alarms.count", { shown: shown.length, total }));
     empty.hidden = shown.length > 0;

@@ -4,8 +4,10 @@
 import { t } from "./i18n.js";
 import {
   $, el, setText, button, loc, placeLabel, siteTime, countdown, tickCountdowns, answerText, fieldLabel, fileButton,
+  answerButtons,
 } from "./api.js";
 import { h, site, tn, word } from "./console-util.js";
+import { keyedList } from "./dom.js";
 
 /**
  * ``ctx``: the console's ``state`` (openId, detail, proposals), its ``pending`` writes, and what a
@@ -46,12 +48,8 @@ export function createPanel({ state, pending, answer, uploadPhoto, dispatch, sho
     };
     if (step.completed_by === "arrival") out.push(el("p", "muted", t("step.arrival_hint")));
     else if (step.completed_by === "alarm_clear") out.push(el("p", "muted", t("step.clear_hint")));
-    else if (step.type === "check") b(t("step.do_check"), null, "primary");
-    else if (step.type === "yes_no") {
-      b(t("answer.yes"), "yes", "danger");
-      b(t("answer.no"), "no", "primary");
-    } else if (step.type === "choice") {
-      for (const c of step.choices || []) b(loc(c.text), c.code);
+    else if (answerButtons(step, b)) {
+      /* check, yes/no, choice */
     } else if (step.type === "approval") b(t("step.approve"), null, "primary");
     else if (step.type === "dispatch") out.push(el("p", "muted", t("step.dispatch_hint")));
     else if (step.type === "text" || step.type === "call_record") {
@@ -96,52 +94,45 @@ export function createPanel({ state, pending, answer, uploadPhoto, dispatch, sho
 
   function renderSteps(d) {
     const ol = $("step-list");
-    const keep = new Set();
     const open = d.state === "open";
     const stamp = [...pending].join(",") + "|" + document.documentElement.lang + "|" + open;
-    (d.steps || []).forEach((s, i) => {
-      keep.add(s.id);
-      let item = stepItems.get(s.id);
-      if (!item) {
-        const li = el("li", "step");
-        const head = el("div", "s-head");
-        const text = el("span", "s-text");
-        const role = el("span", "badge role");
-        const status = el("span", "badge status");
-        head.append(text, role, status);
-        const meta = el("p", "s-meta");
-        const controls = el("div", "s-controls");
-        li.append(head, meta, controls);
-        item = { li, text, role, status, meta, controls, sig: null };
-        stepItems.set(s.id, item);
-      }
-      item.li.dataset.status = s.status;
-      setText(item.text, loc(s.text) + (s.required ? "" : ` (${t("step.optional")})`));
-      setText(item.role, t("role." + s.role));
-      setText(item.status, t("status." + s.status));
-      item.status.dataset.status = s.status;
-      item.meta.replaceChildren();
-      if (s.status === "done") {
-        item.meta.append(...tn("step.done_by", { actor: s.actor || "", time: word(siteTime(s.done_at)) }), " · ", ...answerNodes(s));
-      } else if (s.status === "open" && s.due_at) {
-        item.meta.append(t("step.due_at", { time: siteTime(s.due_at) }), " ", countdown(s.due_at));
-        if (s.rounds) item.meta.append(" · ", ...tn("step.rounds", { n: s.rounds, actor: s.actor || "", time: word(siteTime(s.done_at)) }));
-        if (s.deadline_fired) item.meta.append(" · ", t("step.deadline_fired"));
-      }
-      item.meta.hidden = !item.meta.childNodes.length;
-      const sig = `${s.status}|${stamp}`;
-      if (item.sig !== sig) {
-        item.sig = sig;
-        item.controls.replaceChildren(...(s.status === "open" && open ? stepControls(s) : []));
-      }
-      if (ol.children[i] !== item.li) ol.insertBefore(item.li, ol.children[i] || null);
+    keyedList(ol, stepItems, (d.steps || []), {
+      key: (s) => s.id,
+      draw(s, item) {
+        if (!item) {
+          const li = el("li", "step");
+          const head = el("div", "s-head");
+          const text = el("span", "s-text");
+          const role = el("span", "badge role");
+          const status = el("span", "badge status");
+          head.append(text, role, status);
+          const meta = el("p", "s-meta");
+          const controls = el("div", "s-controls");
+          li.append(head, meta, controls);
+          item = { li, text, role, status, meta, controls, sig: null };
+        }
+        item.li.dataset.status = s.status;
+        setText(item.text, loc(s.text) + (s.required ? "" : ` (${t("step.optional")})`));
+        setText(item.role, t("role." + s.role));
+        setText(item.status, t("status." + s.status));
+        item.status.dataset.status = s.status;
+        item.meta.replaceChildren();
+        if (s.status === "done") {
+          item.meta.append(...tn("step.done_by", { actor: s.actor || "", time: word(siteTime(s.done_at)) }), " · ", ...answerNodes(s));
+        } else if (s.status === "open" && s.due_at) {
+          item.meta.append(t("step.due_at", { time: siteTime(s.due_at) }), " ", countdown(s.due_at));
+          if (s.rounds) item.meta.append(" · ", ...tn("step.rounds", { n: s.rounds, actor: s.actor || "", time: word(siteTime(s.done_at)) }));
+          if (s.deadline_fired) item.meta.append(" · ", t("step.deadline_fired"));
+        }
+        item.meta.hidden = !item.meta.childNodes.length;
+        const sig = `${s.status}|${stamp}`;
+        if (item.sig !== sig) {
+          item.sig = sig;
+          item.controls.replaceChildren(...(s.status === "open" && open ? stepControls(s) : []));
+        }
+        return item;
+      },
     });
-    for (const [id, item] of stepItems) {
-      if (!keep.has(id)) {
-        item.li.remove();
-        stepItems.delete(id);
-      }
-    }
   }
 
   function distanceText(p) {

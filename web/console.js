@@ -5,16 +5,18 @@
 // (console-device.js). Live from /ws; writes through a retrying queue.
 import { t, initI18n, initLangSwitch, onLangChange } from "./i18n.js";
 import {
-  $, el, setText, loc, placeLabel, siteTime, countdown, tickCountdowns, now, api, newActionId, ActionQueue,
-  syncText, syncKey, coalesce, uploadable, errorMessage,
+  $, el, setText, loc, placeLabel, siteTime, countdown, tickCountdowns, now, api, newActionId,
+  coalesce, uploadable, errorMessage,
 } from "./api.js";
 import { LiveSocket } from "./live.js";
+import { ActionQueue, showSync } from "./action-queue.js";
 import { typing, anyDialogOpen, tn, word, renderShortcuts, showShortcuts } from "./console-util.js";
 import { createAlarmsView } from "./console-alarms.js";
 import { createHistoryView } from "./console-history.js";
 import { createDevicesView, createDeviceView } from "./console-device.js";
 import { createStatusStrip } from "./console-status.js";
 import { createPanel } from "./console-panel.js";
+import { keyedList } from "./dom.js";
 
 const state = {
   tasks: new Map(), // id -> summary (open tasks)
@@ -27,7 +29,7 @@ const state = {
   conn: "connecting",
 };
 const pending = new Set();
-const queue = new ActionQueue(renderSync);
+const queue = new ActionQueue(showSync);
 const listItems = new Map(); // task id -> {li, btn, ...}
 
 // ---------------------------------------------------------------- status, errors, writes
@@ -38,10 +40,6 @@ function renderConn() {
   setText($("conn-text"), t("conn." + state.conn));
 }
 
-function renderSync(s = queue.state()) {
-  $("sync-status").dataset.state = syncKey(s);
-  setText($("sync-text"), syncText(s));
-}
 
 function showError(err) {
   state.error = errorMessage(err);
@@ -120,57 +118,50 @@ const refreshList = coalesce(async () => {
 function renderList() {
   const list = sortedTasks();
   const ul = $("task-list");
-  const keep = new Set();
-  list.forEach((task, i) => {
-    keep.add(task.id);
-    let item = listItems.get(task.id);
-    if (!item) {
-      const li = el("li", "task-item");
-      const btn = el("button", "task-btn");
-      btn.type = "button";
-      const id = task.id;
-      btn.addEventListener("click", () => {
-        state.selectedId = id;
-        openTask(id);
-      });
-      const title = el("span", "ti-title");
-      const drill = el("span", "badge drill");
-      const where = el("span", "ti-loc");
-      where.setAttribute("translate", "no"); // a place: site data
-      const step = el("span", "ti-step");
-      const due = countdown(null);
-      const guard = el("span", "ti-guard");
-      btn.append(title, drill, where, step, due, guard);
-      li.append(btn);
-      item = { li, btn, title, drill, where, step, due, guard };
-      listItems.set(task.id, item);
-    }
-    setText(item.title, `${loc(task.title)} #${task.id}`);
-    item.drill.hidden = !task.drill;
-    setText(item.drill, t("task.drill"));
-    setText(item.where, placeLabel(task.location));
-    const cur = task.current_step;
-    setText(item.step, cur ? loc(cur.text) : t("console.no_step"));
-    item.due.dataset.due = cur && cur.due_at ? cur.due_at : "";
-    const guardSig = `${task.assignee || ""}|${task.dispatch_state}|${document.documentElement.lang}`;
-    if (item.guard.dataset.sig !== guardSig) {
-      item.guard.dataset.sig = guardSig;
-      item.guard.replaceChildren(...(task.assignee
-        ? tn("console.guard_state", { guard: task.assignee, state: word(t("dstate." + task.dispatch_state)) })
-        : [word(t("console.no_guard"))]));
-    }
-    item.li.classList.toggle("is-selected", task.id === state.selectedId);
-    item.li.classList.toggle("is-fire", String(task.alarm_kind || "").startsWith("fire."));
-    if (task.id === state.openId) item.btn.setAttribute("aria-current", "true");
-    else item.btn.removeAttribute("aria-current");
-    if (ul.children[i] !== item.li) ul.insertBefore(item.li, ul.children[i] || null);
+  keyedList(ul, listItems, list, {
+    key: (task) => task.id,
+    draw(task, item) {
+      if (!item) {
+        const li = el("li", "task-item");
+        const btn = el("button", "task-btn");
+        btn.type = "button";
+        const id = task.id;
+        btn.addEventListener("click", () => {
+          state.selectedId = id;
+          openTask(id);
+        });
+        const title = el("span", "ti-title");
+        const drill = el("span", "badge drill");
+        const where = el("span", "ti-loc");
+        where.setAttribute("translate", "no"); // a place: site data
+        const step = el("span", "ti-step");
+        const due = countdown(null);
+        const guard = el("span", "ti-guard");
+        btn.append(title, drill, where, step, due, guard);
+        li.append(btn);
+        item = { li, btn, title, drill, where, step, due, guard };
+      }
+      setText(item.title, `${loc(task.title)} #${task.id}`);
+      item.drill.hidden = !task.drill;
+      setText(item.drill, t("task.drill"));
+      setText(item.where, placeLabel(task.location));
+      const cur = task.current_step;
+      setText(item.step, cur ? loc(cur.text) : t("console.no_step"));
+      item.due.dataset.due = cur && cur.due_at ? cur.due_at : "";
+      const guardSig = `${task.assignee || ""}|${task.dispatch_state}|${document.documentElement.lang}`;
+      if (item.guard.dataset.sig !== guardSig) {
+        item.guard.dataset.sig = guardSig;
+        item.guard.replaceChildren(...(task.assignee
+          ? tn("console.guard_state", { guard: task.assignee, state: word(t("dstate." + task.dispatch_state)) })
+          : [word(t("console.no_guard"))]));
+      }
+      item.li.classList.toggle("is-selected", task.id === state.selectedId);
+      item.li.classList.toggle("is-fire", String(task.alarm_kind || "").startsWith("fire."));
+      if (task.id === state.openId) item.btn.setAttribute("aria-current", "true");
+      else item.btn.removeAttribute("aria-current");
+      return item;
+    },
   });
-  for (const [id, item] of listItems) {
-    if (!keep.has(id)) {
-      item.li.remove();
-      listItems.delete(id);
-    }
-  }
   $("list-empty").hidden = list.length > 0;
   setText($("list-count"), list.length ? t("console.count", { n: list.length }) : "");
   tickCountdowns($("task-list"));
@@ -407,7 +398,7 @@ function tick() {
 function rerenderAll() {
   panel.relabel();
   renderConn();
-  renderSync();
+  showSync(queue.state());
   renderError();
   renderList();
   renderPanel();

@@ -1,7 +1,8 @@
-// One DOM builder for the console's and the admin page's modules: h(tag, props, ...children).
-// props: class, text, i18n (a catalogue key, kept in data-i18n), i18nAttr ("attr:key;…"),
-// on ({event: fn}) or onEvent: fn, data ({k: v} → dataset), for, and the properties value,
-// checked, disabled, hidden; anything else is an attribute (true → present, false/null → absent).
+// The DOM helpers the pages share: h(tag, props, ...children) builds an element, and keyedList()
+// keeps a list in order without rebuilding it. h's props: class, text, i18n (a catalogue key, kept
+// in data-i18n), i18nAttr ("attr:key;…"), on ({event: fn}) or onEvent: fn, data ({k: v} → dataset),
+// for, and the properties value, checked, disabled, hidden; anything else is an attribute (true →
+// present, false/null → absent).
 import { t } from "./i18n.js";
 
 export function h(tag, props = {}, ...children) {
@@ -37,4 +38,28 @@ export function h(tag, props = {}, ...children) {
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
+}
+
+/**
+ * Keep `parent`'s children in the order of `list`, redrawing in place rather than rebuilding:
+ * `draw(entry, item)` makes an entry's item (when `item` is undefined) or updates it, and returns
+ * it; `node(item)` is its element (`item.li` unless told). `items` (key → item) is the cache kept
+ * between calls; the items of keys no longer listed leave it and the page.
+ */
+export function keyedList(parent, items, list, { key, draw, node = (item) => item.li }) {
+  const keep = new Set();
+  list.forEach((entry, i) => {
+    const k = key(entry);
+    keep.add(k);
+    const item = draw(entry, items.get(k));
+    items.set(k, item);
+    const el = node(item);
+    if (parent.children[i] !== el) parent.insertBefore(el, parent.children[i] || null);
+  });
+  for (const [k, item] of items) {
+    if (!keep.has(k)) {
+      node(item).remove();
+      items.delete(k);
+    }
+  }
 }

@@ -1,7 +1,10 @@
 // The guard page's open task: the guard's own steps with their controls, and the photos sent with
 // the task. The page (guard.js) owns the state and the write queue; this module only draws.
 import { t } from "./i18n.js";
-import { $, el, setText, button, loc, placeLabel, siteTime, countdown, answerText, fieldLabel, fileButton } from "./api.js";
+import { keyedList } from "./dom.js";
+import {
+  $, el, setText, button, loc, answerButtons, placeLabel, siteTime, countdown, answerText, fieldLabel, fileButton,
+} from "./api.js";
 
 /** Text inputs that survive re-renders, so what a guard typed is never wiped by a refresh. */
 export const inputs = new Map();
@@ -49,12 +52,8 @@ export function createTaskDetail({ pending, actions }) {
     if (step.status === "open") {
       if (step.completed_by === "arrival") out.push(el("p", "muted", t("guard.arrival_auto")));
       else if (step.completed_by === "alarm_clear") out.push(el("p", "muted", t("guard.clear_auto")));
-      else if (step.type === "check") b(t("step.do_check"), null, "primary");
-      else if (step.type === "yes_no") {
-        b(t("answer.yes"), "yes", "danger");
-        b(t("answer.no"), "no", "primary");
-      } else if (step.type === "choice") {
-        for (const c of step.choices || []) b(loc(c.text), c.code);
+      else if (answerButtons(step, b)) {
+        /* check, yes/no, choice */
       } else if (step.type === "text") {
         const id = `text-${taskId}-${step.id}`;
         const area = textInput(id, true);
@@ -89,47 +88,35 @@ export function createTaskDetail({ pending, actions }) {
     return out;
   }
 
-  function stepItem(id) {
-    let item = stepItems.get(id);
-    if (!item) {
-      const li = el("li", "step");
-      const text = el("p", "s-text");
-      const meta = el("p", "s-meta");
-      const controls = el("div", "s-controls");
-      li.append(text, meta, controls);
-      item = { li, text, meta, controls, sig: null };
-      stepItems.set(id, item);
-    }
-    return item;
+  function stepItem() {
+    const li = el("li", "step");
+    const text = el("p", "s-text");
+    const meta = el("p", "s-meta");
+    const controls = el("div", "s-controls");
+    li.append(text, meta, controls);
+    return { li, text, meta, controls, sig: null };
   }
 
   function renderSteps(d, canAct) {
     const steps = (d.steps || []).filter((s) => s.role === "guard" && (s.status === "open" || s.status === "done"));
-    const ol = $("step-list");
-    const keep = new Set();
     const pendingKeys = [...pending].join(",");
-    steps.forEach((s, i) => {
-      keep.add(s.id);
-      const item = stepItem(s.id);
-      item.li.dataset.status = s.status;
-      setText(item.text, loc(s.text));
-      const metaParts = [t("status." + s.status)];
-      if (s.status === "done") metaParts.push(answerText(s), t("step.done_by", { actor: s.actor || "", time: siteTime(s.done_at) }));
-      setText(item.meta, metaParts.join(" · "));
-      if (s.status === "open" && s.due_at) item.meta.append(" ", countdown(s.due_at));
-      const sig = [d.id, s.status, canAct, pendingKeys, document.documentElement.lang].join("|");
-      if (item.sig !== sig) {
-        item.sig = sig;
-        item.controls.replaceChildren(...stepControls(d.id, s, canAct));
-      }
-      if (ol.children[i] !== item.li) ol.insertBefore(item.li, ol.children[i] || null);
+    keyedList($("step-list"), stepItems, steps, {
+      key: (s) => s.id,
+      draw(s, item = stepItem()) {
+        item.li.dataset.status = s.status;
+        setText(item.text, loc(s.text));
+        const metaParts = [t("status." + s.status)];
+        if (s.status === "done") metaParts.push(answerText(s), t("step.done_by", { actor: s.actor || "", time: siteTime(s.done_at) }));
+        setText(item.meta, metaParts.join(" · "));
+        if (s.status === "open" && s.due_at) item.meta.append(" ", countdown(s.due_at));
+        const sig = [d.id, s.status, canAct, pendingKeys, document.documentElement.lang].join("|");
+        if (item.sig !== sig) {
+          item.sig = sig;
+          item.controls.replaceChildren(...stepControls(d.id, s, canAct));
+        }
+        return item;
+      },
     });
-    for (const [id, item] of stepItems) {
-      if (!keep.has(id)) {
-        item.li.remove();
-        stepItems.delete(id);
-      }
-    }
     $("steps-empty").hidden = steps.length > 0;
   }
 

@@ -2,10 +2,12 @@
 // guard's steps of a task. Writes go through a retrying queue with action ids; /ws triggers re-reads.
 import { t, initI18n, initLangSwitch, onLangChange } from "./i18n.js";
 import {
-  $, el, setText, button, loc, placeLabel, siteTime, countdown, tickCountdowns, api, newActionId, ActionQueue,
-  syncText, syncKey, coalesce, uploadable, errorMessage, ApiError,
+  $, el, setText, button, loc, placeLabel, siteTime, countdown, tickCountdowns, api, newActionId,
+  coalesce, uploadable, errorMessage, ApiError,
 } from "./api.js";
 import { LiveSocket } from "./live.js";
+import { ActionQueue, showSync } from "./action-queue.js";
+import { keyedList } from "./dom.js";
 import { cameraAvailable, startCamera, stopCamera } from "./guard-camera.js";
 import { createTaskDetail, inputs, labelFor, textInput } from "./guard-steps.js";
 
@@ -18,7 +20,7 @@ const state = {
   conn: "connecting",
 };
 const pending = new Set(); // keys of writes in the queue (their buttons are disabled meanwhile)
-const queue = new ActionQueue(renderSync);
+const queue = new ActionQueue(showSync);
 const cards = new Map(); // item key -> card parts
 
 // ---------------------------------------------------------------- errors and the queue indicator
@@ -38,11 +40,6 @@ function renderError() {
   setText($("g-error"), e ? (e.key ? t(e.key, e.params) : e.raw) : "");
 }
 
-function renderSync(s = queue.state()) {
-  const box = $("sync-status");
-  box.dataset.state = syncKey(s);
-  setText($("sync-text"), syncText(s));
-}
 
 function renderConn() {
   $("conn-status").dataset.state = state.conn;
@@ -209,9 +206,7 @@ function createCard(item) {
   const actions = el("div", "actions");
   const report = el("div", "report-box");
   li.append(head, where, status, step, hint, actions, report);
-  const card = { li, title, drill, where, status, stepText, due, hint, actions, report, sig: null };
-  cards.set(item.key, card);
-  return card;
+  return { li, title, drill, where, status, stepText, due, hint, actions, report, sig: null };
 }
 
 function reportBox(d) {
@@ -278,23 +273,17 @@ function fillCard(card, item) {
 
 function renderTasks() {
   const list = items();
-  const ul = $("task-list");
-  const keep = new Set();
-  list.forEach((item, i) => {
-    keep.add(item.key);
-    if (!cards.has(item.key) && item.dispatch && item.dispatch.state === "assigned" && navigator.vibrate) {
-      navigator.vibrate([300, 150, 300]); // a new dispatch: buzz the phone in the pocket
-    }
-    const card = cards.get(item.key) || createCard(item);
-    fillCard(card, item);
-    if (ul.children[i] !== card.li) ul.insertBefore(card.li, ul.children[i] || null);
+  keyedList($("task-list"), cards, list, {
+    key: (item) => item.key,
+    draw(item, card) {
+      if (!card && item.dispatch && item.dispatch.state === "assigned" && navigator.vibrate) {
+        navigator.vibrate([300, 150, 300]); // a new dispatch: buzz the phone in the pocket
+      }
+      card = card || createCard(item);
+      fillCard(card, item);
+      return card;
+    },
   });
-  for (const [key, card] of cards) {
-    if (!keep.has(key)) {
-      card.li.remove();
-      cards.delete(key);
-    }
-  }
   $("tasks-empty").hidden = list.length > 0;
 }
 
@@ -339,7 +328,7 @@ function rerenderAll() {
   for (const card of cards.values()) card.sig = null;
   detail.reset();
   renderConn();
-  renderSync();
+  showSync(queue.state());
   renderError();
   render();
 }

@@ -3,6 +3,7 @@
 import { t, getLang, kindLabel, formatDuration } from "./i18n.js";
 import { api, coalesce, siteTime } from "./api.js";
 import { $, el, noTranslate, setText, state, invalidate, locationLabel, sevOf } from "./wall-state.js";
+import { keyedList } from "./dom.js";
 
 const CAM_MAX = 4;
 const SUBSYSTEMS = ["fire", "access", "parking", "video"];
@@ -76,25 +77,18 @@ const camTiles = new Map(); // alarm id -> {li, alarm, lang}
 export function renderCams(force) {
   const list = $("cam-list");
   const shown = state.sorted.slice(0, CAM_MAX);
-  const keep = new Set();
   const lang = getLang();
-  shown.forEach((a, i) => {
-    keep.add(a.id);
-    let tile = camTiles.get(a.id);
-    if (!tile) {
-      tile = { li: el("li", "cam"), alarm: null, lang: "" };
-      tile.li.dataset.alarmId = String(a.id);
-      camTiles.set(a.id, tile);
-    }
-    if (force || tile.alarm !== a || tile.lang !== lang) fillCam(tile, a);
-    if (list.children[i] !== tile.li) list.insertBefore(tile.li, list.children[i] || null);
+  keyedList(list, camTiles, shown, {
+    key: (a) => a.id,
+    draw(a, tile) {
+      if (!tile) {
+        tile = { li: el("li", "cam"), alarm: null, lang: "" };
+        tile.li.dataset.alarmId = String(a.id);
+      }
+      if (force || tile.alarm !== a || tile.lang !== lang) fillCam(tile, a);
+      return tile;
+    },
   });
-  for (const [id, tile] of camTiles) {
-    if (!keep.has(id)) {
-      tile.li.remove();
-      camTiles.delete(id);
-    }
-  }
   $("cam-empty").hidden = shown.length > 0;
 }
 

@@ -5,6 +5,7 @@ import { t } from "./i18n.js";
 import { api, coalesce, parseTime, errorText } from "./api.js";
 import { FloorPlanView } from "./floorplan.js";
 import { $, el, noTranslate, setText, state, invalidate, locationLabel, rankOf } from "./wall-state.js";
+import { keyedList } from "./dom.js";
 
 const REFETCH_MS = 1500; // at most this often after a device or plan change
 
@@ -67,42 +68,36 @@ export function renderPlan() {
 
   // floor tabs (keyed)
   const box = $("plan-floors");
-  const keep = new Set();
-  plans.forEach((p, i) => {
-    keep.add(p.id);
-    let tab = planTabs.get(p.id);
-    if (!tab) {
-      const btn = el("button", "plan-tab");
-      btn.type = "button";
-      btn.setAttribute("role", "tab");
-      btn.setAttribute("aria-controls", "plan-view");
-      const name = noTranslate(el("span", "plan-tab-name"));
-      const count = el("span", "plan-tab-count");
-      btn.append(name, count);
-      btn.dataset.planId = String(p.id);
-      btn.addEventListener("click", () => {
-        currentPlanId = p.id;
-        invalidate("plan");
-      });
-      btn.addEventListener("keydown", onTabKey);
-      tab = { btn, name, count };
-      planTabs.set(p.id, tab);
-    }
-    setText(tab.name, [p.building, p.floor].filter(Boolean).join(" "));
-    const n = counts.get(p.id) || 0;
-    setText(tab.count, n ? t(n === 1 ? "wall.plan.alarm_one" : "wall.plan.alarms", { n }) : "");
-    tab.count.hidden = !n;
-    tab.btn.classList.toggle("has-alarms", n > 0);
-    tab.btn.setAttribute("aria-selected", String(p.id === currentPlanId));
-    tab.btn.tabIndex = p.id === currentPlanId ? 0 : -1;
-    if (box.children[i] !== tab.btn) box.insertBefore(tab.btn, box.children[i] || null);
+  keyedList(box, planTabs, plans, {
+    key: (p) => p.id,
+    node: (tab) => tab.btn,
+    draw(p, tab) {
+      if (!tab) {
+        const btn = el("button", "plan-tab");
+        btn.type = "button";
+        btn.setAttribute("role", "tab");
+        btn.setAttribute("aria-controls", "plan-view");
+        const name = noTranslate(el("span", "plan-tab-name"));
+        const count = el("span", "plan-tab-count");
+        btn.append(name, count);
+        btn.dataset.planId = String(p.id);
+        btn.addEventListener("click", () => {
+          currentPlanId = p.id;
+          invalidate("plan");
+        });
+        btn.addEventListener("keydown", onTabKey);
+        tab = { btn, name, count };
+      }
+      setText(tab.name, [p.building, p.floor].filter(Boolean).join(" "));
+      const n = counts.get(p.id) || 0;
+      setText(tab.count, n ? t(n === 1 ? "wall.plan.alarm_one" : "wall.plan.alarms", { n }) : "");
+      tab.count.hidden = !n;
+      tab.btn.classList.toggle("has-alarms", n > 0);
+      tab.btn.setAttribute("aria-selected", String(p.id === currentPlanId));
+      tab.btn.tabIndex = p.id === currentPlanId ? 0 : -1;
+      return tab;
+    },
   });
-  for (const [id, tab] of planTabs) {
-    if (!keep.has(id)) {
-      tab.btn.remove();
-      planTabs.delete(id);
-    }
-  }
   box.hidden = plans.length === 0;
   if (plan && (plan.id !== scrolledToPlanId || box.children.length !== scrolledTabs)) {
     scrolledToPlanId = plan.id;

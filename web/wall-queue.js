@@ -5,6 +5,7 @@ import { loc, now, parseTime } from "./api.js";
 import {
   $, el, noTranslate, setText, state, locationLabel, locationDetail, rankOf, sevOf, isUrgent, isShelved,
 } from "./wall-state.js";
+import { keyedList } from "./dom.js";
 
 const MAX_ROWS_DEFAULT = 30;
 
@@ -206,21 +207,16 @@ export function renderQueue(force = false) {
     .map((x) => x[3]);
   state.sorted = sorted;
   const shown = sorted.slice(0, sorted.length <= capacityAll ? capacityAll : capacity);
-  const keep = new Set();
-  shown.forEach((a, i) => {
-    keep.add(a.id);
-    let r = rows.get(a.id);
-    if (!r) r = createRow(a);
-    const task = taskOf(a);
-    if (force || r.alarm !== a || r.task !== task) fillRow(r, a, task);
-    if (tbody.children[i] !== r.tr) tbody.insertBefore(r.tr, tbody.children[i] || null);
+  keyedList(tbody, rows, shown, {
+    key: (a) => a.id,
+    node: (r) => r.tr,
+    draw(a, r) {
+      if (!r) r = createRow(a);
+      const task = taskOf(a);
+      if (force || r.alarm !== a || r.task !== task) fillRow(r, a, task);
+      return r;
+    },
   });
-  for (const [id, r] of rows) {
-    if (!keep.has(id)) {
-      r.tr.remove();
-      rows.delete(id);
-    }
-  }
   let unacked = 0;
   for (const a of sorted) if (!a.acknowledged) unacked += 1;
   const empty = sorted.length === 0;
