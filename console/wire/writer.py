@@ -82,7 +82,10 @@ class Writer(Worker):
 
     @property
     def backlog(self) -> int:
-        return self._queue.qsize()
+        """What is not yet written and settled: the queue, and the batch in hand until its messages
+        are acknowledged (a message stored but not yet acked would come back after a reconnect)."""
+        batch = self._batch
+        return self._queue.qsize() + (len(batch.jobs) if batch is not None and not batch.settled else 0)
 
     @property
     def silent(self) -> frozenset[tuple[str, str]]:
