@@ -198,6 +198,11 @@ export function createPanel({ state, pending, answer, uploadPhoto, dispatch, sho
     if (e.action === "notified") return [site(data.target || ""), word(` ${data.delivered ? "✓" : "✗"}`)];
     if (e.action === "dispatch_expired") return said(data.guard);
     if (e.action === "deadline") return data.effect ? [word(t("log.effect." + data.effect))] : [];
+    if (e.action === "correlated") {
+      const device = [data.device_id, data.point].filter(Boolean).join(" · ");
+      return tn("log.correlated_detail", { device, zone: data.zone || "", minutes: word(Math.round((data.window_s || 0) / 60)) });
+    }
+    if (e.action === "snapshot") return said(data.camera);
     return [];
   }
 

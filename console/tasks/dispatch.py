@@ -25,6 +25,9 @@ from console.tasks.records import TaskRecords
 
 TRIED_WINDOW = timedelta(minutes=10)
 GUARD_FLOW = ("assigned", "accepted", "en_route", "on_scene", "reported")
+# A guard's action on a dispatch → the dispatch's state after it (also the task log's action).
+GUARD_ACTIONS = {"accept": "accepted", "en_route": "en_route", "arrive": "on_scene", "report": "reported",
+                 "decline": "declined"}
 
 
 class GuardDispatch:
@@ -130,8 +133,7 @@ class GuardDispatch:
         task = self.records.load(session, task_id, lock=True)  # the lock order: the task, then its dispatch
         dispatch = session.get(DispatchRow, dispatch_id, with_for_update=True, populate_existing=True)
         assert dispatch is not None
-        target = {"accept": "accepted", "en_route": "en_route", "arrive": "on_scene",
-                  "report": "reported", "decline": "declined"}.get(action)
+        target = GUARD_ACTIONS.get(action)
         if target is None:
             raise TaskError("dispatch.unknown_action", f"unknown dispatch action {action!r}", action=action)
         if dispatch.state == target or (target in GUARD_FLOW and dispatch.state in GUARD_FLOW

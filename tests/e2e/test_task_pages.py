@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
-from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
+from tests.conftest import DEVICES, ConsoleProcess, Publisher, native_event, wait_until
 from tests.e2e.conftest import ARTIFACTS, ok, sign_in
 from tests.support.cameras import MjpegServer, make_frames
 
@@ -296,3 +297,32 @@ def test_pages_are_for_their_roles(console: ConsoleProcess) -> None:
     refused = httpx.get(f"{console.base}/console", cookies={"mcc_session": console.tokens["g1"]},
                         follow_redirects=False)
     assert refused.status_code == 303
+
+
+def test_a_related_alarm_joining_a_task_is_worded_in_both_languages(
+    desk: Page, make_console: Any, sqlite_url: str, publisher: Publisher
+) -> None:
+    """Issue 13: the correlation reason reached the console as the raw word `correlated`."""
+    devices = copy.deepcopy(DEVICES)
+    devices[0]["points"]["1-004"] = {"floor": "3F", "zone": "东侧走廊", "label": "1号楼 3层 东侧走廊 手动报警按钮"}
+    console = make_console(sqlite_url, devices={"entries": devices}).staff({"op": "operator"})
+    task = open_fire_task(console, publisher)
+    publisher.publish(*native_event("fp-1", "fire-2", "fire.alarm", "1-004"))  # a second point, same zone
+    wait_until(lambda: any(e["action"] == "correlated" for e in ok(console.api("GET", f"/api/tasks/{task['id']}", "op"))["log"]),
+               message="the second alarm joins the first one's task")
+
+    page = desk
+    open_page(page, console, "/console", "op")
+    page.get_by_role("list", name="处置任务").get_by_role("button", name=re.compile("火警处置")).click()
+    log = page.get_by_role("table", name="处置记录")
+    joined = log.get_by_role("row").filter(has_text="关联报警并入")
+    expect(joined).to_contain_text("fp-1 · 1-004 在 10 分钟内于同一区域")
+    expect(joined).not_to_contain_text("correlated")
+    # the confirmation step the SOP answers for a second alarm in the zone says why it is done
+    expect(log.get_by_role("row").filter(has_text="同区域关联报警")).to_have_count(1)
+
+    page.get_by_role("button", name="English").click()
+    log_en = page.get_by_role("table", name="Task log")
+    expect(log_en.get_by_role("row").filter(has_text="Related alarm joined")).to_contain_text(
+        "fp-1 · 1-004 raised an alarm in the same zone")
+    expect(log_en.get_by_role("row").filter(has_text="Related alarm in the same zone")).to_have_count(1)
