@@ -74,7 +74,10 @@ def writer_status(runtime: Runtime) -> dict[str, Any]:
 
 
 def no_redelivery(runtime: Runtime) -> None:
-    """Drop the connection: an unacked message would come back now, and count as a duplicate."""
+    """Drop the connection: an unacked message would come back now, and count as a duplicate. First
+    the writer settles what it has (a message stored but not yet acked when the connection drops
+    comes back by design, and is recognised as a duplicate)."""
+    wait_until(lambda: runtime.writer.backlog == 0, message="everything written and acknowledged")
     before = runtime.mqtt.connects
     runtime.mqtt.client.disconnect()
     wait_until(lambda: runtime.mqtt.connects > before and runtime.mqtt.connected.is_set(), timeout=10)
