@@ -72,7 +72,8 @@ ALARM_KINDS = ("fire.alarm", "fire.fault", "fire.isolated", "fire.supervisory", 
 _COMMON = {1: ("fire.alarm", ""), 2: ("fire.fault", ""), 3: ("fire.isolated", ""), 4: ("fire.supervisory", ""),
            5: ("fire.feedback", "started"), 6: ("fire.feedback", ""), 7: ("fire.feedback", "delay")}
 SYSTEM_BITS = {**_COMMON, 8: ("fire.fault", "mains"), 9: ("fire.fault", "standby_power"),
-               10: ("fire.fault", "bus"), 13: ("fire.reset", "")}  # 11 manual, 12 config: none
+               10: ("fire.fault", "bus"), 13: ("fire.reset", "")}  # 11 manual (data.mode), 12 config: none
+MANUAL_BIT = 11
 COMPONENT_BITS = {**_COMMON, 8: ("fire.fault", "power")}
 DEVICE_BITS = {1: ("fire.alarm", ""), 2: ("fire.fault", ""), 3: ("fire.fault", "mains"),
                4: ("fire.fault", "standby_power"), 5: ("fire.fault", "link"), 6: ("fire.fault", "monitoring_line")}
@@ -261,7 +262,8 @@ def _object_events(type_flag: int, body: bytes) -> Found:
     """(kind, point, data) for one information body; [] for the types that mean no event."""
     if type_flag == 1:
         point, status = f"{body[0]}-{body[1]}", int.from_bytes(body[2:4], "little")
-        return _status(SYSTEM_BITS, status, point, {**_system(body), "status": f"{status:04x}"})
+        mode = "manual" if status >> MANUAL_BIT & 1 else "auto"  # linkage control, for the duty log
+        return _status(SYSTEM_BITS, status, point, {**_system(body), "status": f"{status:04x}", "mode": mode})
     if type_flag == 2:
         point, extra = _component(body)
         status = int.from_bytes(body[7:9], "little")

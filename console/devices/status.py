@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from console.devices import subsystems
 from console.devices.registry import DeviceRegistry
 from console.store.dialect import insert
-from console.store.tables import DeviceStatusRow
+from console.store.tables import DeviceStatusRow, EventRow
 
 
 @dataclass(frozen=True)
@@ -113,3 +113,17 @@ def device_counts(session: Session, registry: DeviceRegistry) -> dict[str, Any]:
             counts[state] += 1
     return {"online": online, "offline": offline, "unknown": unregistered, "total": len(registry) + unregistered,
             "by_subsystem": by_subsystem}
+
+
+MODES = ("auto", "manual")
+MODE_LOOKBACK = 50
+"""How many of a panel's latest fire events are searched for its linkage auto / manual state."""
+
+
+def linkage_mode(session: Session, site: str, device_id: str) -> str | None:
+    """A fire panel's linkage control, "auto" or "manual", from its latest system state that says it
+    (GB/T 26875.3 system status bit 11, ``data.mode``); None if none does."""
+    rows = session.scalars(select(EventRow.data).where(EventRow.site == site, EventRow.device_id == device_id,
+                                                       EventRow.kind.like("fire.%"))
+                           .order_by(EventRow.id.desc()).limit(MODE_LOOKBACK))
+    return next((data["mode"] for data in rows if isinstance(data, dict) and data.get("mode") in MODES), None)

@@ -25,6 +25,7 @@ from console.contract import Draft, InboundMessage
 from console.devices import admin as device_admin
 from console.devices import status as device_status
 from console.devices.registry import DeviceRegistry
+from console.devices.status import MODES, linkage_mode
 from console.events import Event, validate_event
 from console.messages import HubMessage
 from console.settings import DeviceEntry, Settings
@@ -293,13 +294,16 @@ class Ingest:
         known: dict[tuple[str, str], str] = {}
         cameras: dict[tuple[str, str, str], str | None] = {}
         raised: set[tuple[str, str, str, str]] = set()
+        modes: dict[tuple[str, str], str | None] = {}
         for item in accepted:
             event = item.event
             if event.kind in RAISES:
                 raised.add((event.site, event.device_id, event.point, event.kind))
-            if _is_level_restore(event) and not self._clears_something(session, event, raised):
+            if (_is_level_restore(event) and not self._clears_something(session, event, raised)
+                    and not _mode_changes(session, event, modes)):
                 # A sensor that reports its whole state repeats "no smoke" every few minutes:
-                # a restore that clears nothing is not an event.
+                # a restore that clears nothing is not an event (unless the panel's linkage
+                # control went auto ↔ manual: the duty log reads that from the events).
                 continue
             if event.kind in CAMERA_STATES and event.adapter != "console":
                 # Camera status is republished on every reconnect and every heartbeat: only a
@@ -365,6 +369,20 @@ class Ingest:
         )
         result = session.execute(stmt, rows)
         return {(r.site, r.device_id, r.source_id): r.id for r in result}
+
+
+def _mode_changes(session: Session, event: Event, modes: dict[tuple[str, str], str | None]) -> bool:
+    """The event says a fire panel's linkage mode, and it differs from the last one stored (or
+    seen earlier in this batch: ``modes`` keeps them)."""
+    mode = (event.data.model_extra or {}).get("mode")
+    if not isinstance(mode, str) or mode not in MODES:
+        return False
+    key = (event.site, event.device_id)
+    if key not in modes:
+        modes[key] = linkage_mode(session, *key)
+    changed = modes[key] != mode
+    modes[key] = mode
+    return changed
 
 
 def _is_level_restore(event: Event) -> bool:

@@ -93,6 +93,8 @@ FRAMES: dict[str, bytes] = {
     # type 1: fire alarm system 1-1 with fire + mains + standby power faults
     "system_fire_power.bin": frame(unit(1, system_state(0x0303)), serial=17),
     "system_reset.bin": frame(unit(1, system_state(0x2001)), serial=18),
+    # type 1: normal, linkage control switched to manual (bit 11)
+    "system_manual.bin": frame(unit(1, system_state(0x0801)), serial=30),
     # type 4: operations on system 1-1 by operator 5: reset, then manual alarm
     "operation_reset.bin": frame(unit(4, bytes([1, 1, 0x01, 5]) + AT), serial=19),
     "operation_manual_alarm.bin": frame(unit(4, bytes([1, 1, 0x04, 5]) + AT), serial=20),
