@@ -20,6 +20,7 @@ from console.api import (
     cameras,
     devices,
     displays,
+    duty_log,
     events,
     floorplans,
     guards,
@@ -81,7 +82,7 @@ def create_app(settings: Settings, *, start_pipeline: bool = True,
         return response
 
     for module in (health, auth, users, alarms, shelves, events, devices, floorplans, displays, kpis, sops, plates,
-                   tasks, guards, reports, snapshots, cameras, ws, pages):
+                   tasks, guards, reports, duty_log, snapshots, cameras, ws, pages):
         app.include_router(module.router)
     @app.exception_handler(Refusal)
     async def refused(_request: Request, exc: Refusal) -> JSONResponse:

@@ -19,6 +19,7 @@ from console.devices.admin import load_registered_devices
 from console.devices.registry import DeviceRegistry
 from console.devices.silence import SilenceWatch
 from console.people.displays import DisplayBook, DisplayWatch
+from console.people.duty_log import DutyLog, DutyLogClock
 from console.settings import Settings, evidence_folder
 from console.sinks.hub import Hub
 from console.sinks.notice_log import NoticeLog
@@ -61,6 +62,8 @@ class Runtime:
     silence: SilenceWatch
     displays: DisplayBook
     display_watch: DisplayWatch
+    duty_log: DutyLog
+    duty_clock: DutyLogClock
     receivers: list[Gb26875Receiver] = field(default_factory=list)
     timeseries: TimeSeriesSink | None = None
     cameras: CameraLinker | None = None
@@ -96,8 +99,10 @@ class Runtime:
         outlet.tap(deadlines.poke)
         silence = SilenceWatch(settings, store, registry, writer, utc_now)
         displays = DisplayBook()
+        duty_log = DutyLog(settings, registry)
         runtime = cls(settings, store, registry, tasks, hub, outlet, notifier, ingest, writer, Supervisor(), mqtt,
-                      deadlines, silence, displays, DisplayWatch(displays, outlet.publish, utc_now))
+                      deadlines, silence, displays, DisplayWatch(displays, outlet.publish, utc_now), duty_log,
+                      DutyLogClock(duty_log, store, outlet.deliver, utc_now))
         runtime.receivers = build_receivers(settings, registry, writer.submit, writer, utc_now)
         if settings.influx.url:
             figures = StoreFigures(store, settings, registry)
@@ -120,7 +125,8 @@ class Runtime:
         MQTT connection last (messages then find everything ready)."""
         optional: list[Worker | None] = [self.timeseries, self.cameras, self.retention, self.camera_health]
         workers: list[Worker] = [self.writer, *(w for w in optional if w is not None), *self.receivers,
-                                 *self.notifier.workers, self.deadlines, self.silence, self.display_watch, self.mqtt]
+                                 *self.notifier.workers, self.deadlines, self.silence, self.display_watch,
+                                 self.duty_clock, self.mqtt]
         for worker in workers:
             self.supervisor.add(worker)
         for pool in (self.cameras, self.camera_health):

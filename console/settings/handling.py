@@ -1,5 +1,5 @@
 """How the site handles what comes in: its procedures' limits, dispatch, notifications, evidence,
-and the rules the console applies itself (denial bursts, plate lists)."""
+the rules the console applies itself (denial bursts, plate lists), and the duty log's rhythm."""
 
 from __future__ import annotations
 
@@ -59,6 +59,26 @@ class NotifySection(Section):
         description="Per target. Beyond it, notices are held and sent together as one digest.",
     )
     drills: bool = Field(False, description="Also notify for drills (演练); off: drills are suppressed.")
+
+
+class DutyLogSection(Section):
+    """The duty log (值班记录): GB 25201 asks for the equipment state every two hours."""
+
+    enabled: bool = Field(True, description="Open an entry every interval; off: no entries fall due.")
+    interval_minutes: int = Field(
+        120, ge=30, le=480, description="Entries fall due at site midnight and every this many minutes after.",
+    )
+    grace_minutes: int = Field(
+        30, ge=5, le=240, description="An entry not signed by both people within this time is late (a finding).",
+    )
+
+    @model_validator(mode="after")
+    def _whole_day(self) -> DutyLogSection:
+        if 1440 % self.interval_minutes:
+            raise ValueError(f"interval_minutes: {self.interval_minutes} does not divide a day (1440 minutes)")
+        if self.grace_minutes >= self.interval_minutes:
+            raise ValueError("grace_minutes: must be shorter than interval_minutes (the next entry falls due then)")
+        return self
 
 
 class EvidenceSection(Section):

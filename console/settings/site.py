@@ -25,6 +25,7 @@ from console.settings.devices import (
 )
 from console.settings.handling import (
     DispatchSection,
+    DutyLogSection,
     EvidenceSection,
     NotifySection,
     RulesSection,
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
     parking: ParkingSection = ParkingSection()
     influx: InfluxSection = InfluxSection()
     cameras: CamerasSection = CamerasSection()
+    duty_log: DutyLogSection = DutyLogSection()
 
     @classmethod
     def settings_customise_sources(

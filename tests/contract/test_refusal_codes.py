@@ -11,7 +11,7 @@ from tests.conftest import REPO
 
 REFUSALS = {"Refusal", "TaskError", "NotFound", "Forbidden", "PlaceError", "RegistryError", "PlanError",
             "ReferenceRefused", "AuthError"}
-CODE = re.compile(r"^[a-z]+\.[a-z0-9_]+$")
+CODE = re.compile(r"^[a-z][a-z_]*\.[a-z0-9_]+$")
 
 
 def raised_codes() -> dict[str, str]:

@@ -131,7 +131,7 @@ def test_health_lists_every_worker_and_child_process_with_its_state(
         influx={"url": "http://127.0.0.1:9", "org": "o", "bucket": "b", "token": "t"},
     )
     expected = {"supervisor", "writer", "mqtt", "deadlines", "silence", "displays", "timeseries", "cameras",
-                "snapshot-retention", "camera-health", "notify 主管群"}
+                "snapshot-retention", "camera-health", "notify 主管群", "duty_log"}
 
     def listed() -> dict[str, dict[str, Any]]:
         return {w["name"]: w for w in console.health()["workers"]}

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from console.contract import InboundMessage
 from console.devices.registry import DeviceRegistry
 from console.people import auth
+from console.people.duty_log import DutyLog
 from console.settings import Settings
 from console.store.database import Store
 from console.store.tables import AuditRow, DispatchRow, TaskLogRow, TaskRow
@@ -42,6 +43,7 @@ class Desk:
         self.tasks = TaskService(self.settings, load_site_sops(self.settings), registry, tmp_path / "evidence")
         self.notices: list[Notice] = []
         self.ingest = Ingest(self.settings, self.store, registry, tasks=self.tasks, on_notices=self.notices.extend)
+        self.duty_log = DutyLog(self.settings, registry)
         self.now = T0
         self.n = 0
 
@@ -94,6 +96,19 @@ class Desk:
     def audit_rows(self) -> list[AuditRow]:
         with self.store.read() as session:
             return list(session.scalars(select(AuditRow).order_by(AuditRow.id)))
+
+    def duty(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the duty log's ``method`` in a transaction of its own; notices are kept as the task engine's are."""
+        with self.store.write() as session, session.begin():
+            result = getattr(self.duty_log, method)(session, *args, **kwargs)
+            outcome = result[-1] if isinstance(result, tuple) else result
+            if isinstance(outcome, Outcome):
+                self.notices.extend(outcome.notices)
+            if method in ("day", "findings"):
+                return [self.duty_log.view(session, row) for row in result]
+            if isinstance(result, tuple):
+                return self.duty_log.view(session, result[0])
+            return result
 
     def fire_due(self, seconds: float) -> Outcome:
         return self.do("fire_due", self.at(seconds))

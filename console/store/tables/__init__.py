@@ -3,7 +3,7 @@ every table is named here, so ``from console.store.tables import AlarmRow`` work
 
 from console.store.tables.base import NAMING, Base, BigId, UTCDateTime
 from console.store.tables.devices import DevicePositionRow, DeviceStatusRow, FloorPlanRow, RegisteredDeviceRow
-from console.store.tables.people import AuditRow, SessionRow, UserRow
+from console.store.tables.people import AuditRow, DutyLogRow, SessionRow, UserRow
 from console.store.tables.signals import (
     AlarmRow,
     CameraReferenceRow,
@@ -26,7 +26,7 @@ from console.store.tables.tasks import (
 
 __all__ = [
     "NAMING", "Base", "BigId", "UTCDateTime", "DevicePositionRow", "DeviceStatusRow", "FloorPlanRow",
-    "RegisteredDeviceRow", "AuditRow", "SessionRow", "UserRow", "AlarmRow", "CameraReferenceRow", "EventRow",
+    "RegisteredDeviceRow", "AuditRow", "DutyLogRow", "SessionRow", "UserRow", "AlarmRow", "CameraReferenceRow", "EventRow",
     "PlateRow", "QuarantineRow", "ShelfRow", "SnapshotRow", "ACTIVE_DISPATCH", "ACTIVE_DISPATCH_SQL", "DispatchRow",
     "EvidenceRow", "GuardRow", "HandoverRow", "TaskLogRow", "TaskRow",
 ]
