@@ -13,6 +13,7 @@ import { ActionQueue, showSync } from "./action-queue.js";
 import { typing, anyDialogOpen, tn, word, renderShortcuts, showShortcuts } from "./console-util.js";
 import { createAlarmsView } from "./console-alarms.js";
 import { createHistoryView } from "./console-history.js";
+import { createDutyView } from "./console-duty.js";
 import { createDevicesView, createDeviceView } from "./console-device.js";
 import { createStatusStrip } from "./console-status.js";
 import { createPanel } from "./console-panel.js";
@@ -289,8 +290,9 @@ const views = {
   history: createHistoryView({ root: $("view-history") }),
   devices: createDevicesView({ root: $("view-devices") }),
   device: createDeviceView({ root: $("view-device") }),
+  duty: createDutyView({ root: $("view-duty") }),
 };
-const NAV = ["tasks", "alarms", "history", "devices"]; // keys 1–4
+const NAV = ["tasks", "alarms", "history", "devices", "duty"]; // keys 1–5
 const status = createStatusStrip();
 let current = null;
 
@@ -348,7 +350,7 @@ function onKey(ev) {
   if (ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev.target) || anyDialogOpen()) return;
   const key = ev.key;
   let done = true;
-  if (["1", "2", "3", "4"].includes(key)) go(NAV[Number(key) - 1]);
+  if (["1", "2", "3", "4", "5"].includes(key)) go(NAV[Number(key) - 1]);
   else if (key === "?") showShortcuts();
   else if (key === "/") views[current].focusSearch();
   else done = views[current].onKey(ev) === true;

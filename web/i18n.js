@@ -1,7 +1,7 @@
 // MCC message catalogue and tiny i18n runtime (plain ES module, no build step).
 //
 // Every visible string of the browser pages comes from `messages`, joined from the catalogues
-// messages-*.js (common, tasks, errors, wall, console, admin, admin-lists).
+// messages-*.js (common, tasks, errors, wall, console, duty, admin, admin-lists).
 // Static markup uses   data-i18n="key"                 -> textContent
 //                      data-i18n-attr="attr:key;attr:key" -> attributes (aria-label, title, placeholder…)
 // Dynamic code calls   t(key, params)   and re-renders from onLangChange(fn).
@@ -14,6 +14,7 @@ import wallMessages from "./messages-wall.js";
 import consoleMessages from "./messages-console.js";
 import adminMessages from "./messages-admin.js";
 import adminListMessages from "./messages-admin-lists.js";
+import dutyMessages from "./messages-duty.js";
 
 const STORAGE_KEY = "mcc.lang";
 export const LANGS = ["zh", "en"];
@@ -25,8 +26,8 @@ export const messages = {
 };
 
 // The catalogues are joined into one; a key defined twice is a mistake (reported in the console).
-for (const part of [commonMessages, tasksMessages, errorMessages, wallMessages, consoleMessages, adminMessages,
-  adminListMessages]) {
+for (const part of [commonMessages, tasksMessages, errorMessages, wallMessages, consoleMessages, dutyMessages,
+  adminMessages, adminListMessages]) {
   for (const lang of LANGS) {
     for (const [key, text] of Object.entries(part[lang] || {})) {
       if (key in messages[lang]) console.error(`mcc: message key ${key} defined twice`);
