@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.devices.registry import DeviceRegistry
-from console.store.tables import AlarmRow, DispatchRow, TaskLogRow, TaskRow
+from console.store.tables import AlarmRow, DispatchRow, DutyLogRow, TaskLogRow, TaskRow
 from console.tasks.sop import SopBook
 from console.tasks.views import drill_score
 
@@ -102,6 +102,8 @@ def build(session: Session, book: SopBook, registry: DeviceRegistry, window: Win
 
     real_alarms = [a for a in alarms if not a.test]
     drills = [t for t in tasks if t.drill]
+    duty = session.scalars(select(DutyLogRow).where(DutyLogRow.slot_at >= window.start, DutyLogRow.slot_at < window.end,
+                                                    DutyLogRow.sequence == 0)).all()
     return {
         "title": window.title,
         "start": window.start.isoformat(),
@@ -122,6 +124,9 @@ def build(session: Session, book: SopBook, registry: DeviceRegistry, window: Win
         "drills": [{"task_id": t.id, "sop": t.sop_id, "opened_at": t.opened_at.isoformat(), "state": t.state,
                     "score": drill_score(t, book.sops.get(t.sop_id)) if t.state == "closed" else None}
                    for t in drills],
+        "duty_log": {"due": len(duty), "signed": sum(1 for d in duty if d.second_at is not None),
+                     "late": sum(1 for d in duty if d.finding == "late"),
+                     "missed": sum(1 for d in duty if d.finding == "missed")},
     }
 
 
@@ -147,6 +152,8 @@ def to_csv(report: dict[str, Any]) -> str:
     for row in report["drills"]:
         score = row["score"] or {}
         writer.writerow(["drills", f"task:{row['task_id']}", "percent_on_time", score.get("percent", "")])
+    for metric, n in report["duty_log"].items():
+        writer.writerow(["duty_log", "entries", metric, n])
     return out.getvalue()
 
 
@@ -186,6 +193,9 @@ def to_html(report: dict[str, Any], site_name: str, timezone: str) -> str:
         "<h2>误报率 / False-alarm ratio per device</h2>",
         table(["设备 / device", "已判定 / decided", "误报 / false", "误报率 / ratio"],
               [[r["device_name"], r["decided"], r["false"], f"{r['ratio']:.0%}"] for r in report["false_alarms"]]),
+        "<h2>值班记录 / Duty log</h2>",
+        table(["应记 / due", "两人签名 / signed", "逾时 / late", "漏记 / missed"],
+              [[report["duty_log"][k] for k in ("due", "signed", "late", "missed")]]),
         "<h2>演练 / Drills (not in the figures above)</h2>",
         table(["任务 / task", "SOP", "开始 / opened", "准时率 / on time"],
               [[r["task_id"], r["sop"], local(r["opened_at"]),

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from console.alarms.views import alarm_view, iso
 from console.devices.registry import DeviceRegistry
 from console.store import audit
-from console.store.tables import AlarmRow, HandoverRow, TaskRow
+from console.store.tables import AlarmRow, DutyLogRow, HandoverRow, TaskRow
 from console.tasks.outcome import Outcome
 from console.tasks.service import TaskService
 from console.tasks.views import task_summary
@@ -33,11 +33,17 @@ def snapshot(session: Session, service: TaskService, registry: DeviceRegistry) -
                              "label": registry.location(task.site, task.device_id, task.point).label,
                              "since": states["isolate"].get("done_at")})
     alarms = session.scalars(select(AlarmRow).where(AlarmRow.closed.is_(False))).all()
+    unsigned = session.scalars(select(DutyLogRow).where(DutyLogRow.second_at.is_(None))
+                               .order_by(DutyLogRow.slot_at, DutyLogRow.sequence).limit(50)).all()
     return {
         "open_tasks": [task_summary(t, service.book.sops.get(t.sop_id), registry) for t in open_tasks],
         "isolated_devices": isolated,
         "faults": [alarm_view(a, registry) for a in alarms if a.kind in FAULT_KINDS],
         "open_alarms": len(alarms),
+        # Duty-log entries the outgoing shift leaves without both signatures (GB 25201: signed every 2 h).
+        "duty_log_unsigned": [{"id": d.id, "slot_at": iso(d.slot_at), "corrects": d.corrects_id,
+                               "signatures": (d.first_by is not None) + (d.second_by is not None),
+                               "finding": d.finding} for d in unsigned],
     }
 
 
