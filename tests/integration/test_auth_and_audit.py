@@ -16,7 +16,8 @@ from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
 
 @pytest.fixture
 def console(make_console: Any, db_url: str) -> ConsoleProcess:
-    console = make_console(db_url)
+    # The duty log off: the entries it opens every two hours would add rows to the chain counted here.
+    console = make_console(db_url, duty_log={"enabled": False})
     console.add_user_cli("op", "operator")  # once through the real command
     for name, role in (("wall", "display"), ("boss", "supervisor"), ("root", "admin")):
         console.add_user(name, role)

@@ -60,7 +60,8 @@ def break_publish_once(runtime: Runtime, error: BaseException) -> threading.Even
     raised = threading.Event()
 
     def publish(messages: list[HubMessage]) -> None:
-        if messages and not raised.is_set():
+        # Only the writer's own hand-over: other workers (the duty log's clock) publish too.
+        if messages and not raised.is_set() and threading.current_thread().name == "mcc-writer":
             raised.set()
             raise error
         real(messages)
