@@ -52,13 +52,43 @@ class NotifyTarget(Section):
         return self
 
 
+AlarmSeverity = Literal["critical", "major", "minor", "warning"]
+
+
+class AlarmNoticeRule(Section):
+    """Who is told of an alarm: at once when it is raised, or (``unacknowledged_seconds``) when it
+    is still not acknowledged that long after it was raised: an escalation."""
+
+    severities: list[AlarmSeverity] = Field(
+        default_factory=lambda: list[AlarmSeverity](["critical"]), min_length=1,
+        description="The alarm severities this rule is for.")
+    sites: list[str] = Field(default_factory=list, description="The device sites this rule is for; empty: all.")
+    roles: list[NotifyRole] = Field(min_length=1, description="Told through the targets that serve these roles.")
+    unacknowledged_seconds: int = Field(
+        0, ge=0, le=86400, description="0: when the alarm is raised; N: when it is still unacknowledged after N s.")
+
+
 class NotifySection(Section):
     targets: list[NotifyTarget] = Field(default_factory=list)
+    alarms: list[AlarmNoticeRule] = Field(
+        default_factory=list,
+        description="Who is told of alarms as they are raised, and who next while one stays unacknowledged.",
+    )
     max_per_minute: int = Field(
         10, ge=1, le=600,
         description="Per target. Beyond it, notices are held and sent together as one digest.",
     )
     drills: bool = Field(False, description="Also notify for drills (演练); off: drills are suppressed.")
+
+    @model_validator(mode="after")
+    def _served(self) -> NotifySection:
+        served = {role for target in self.targets for role in target.roles}
+        for index, rule in enumerate(self.alarms):
+            missing = [role for role in rule.roles if role not in served]
+            if missing:
+                raise ValueError(f"alarms[{index}].roles: no notify target serves {', '.join(missing)} "
+                                 "(add a target with that role, or take the role out)")
+        return self
 
 
 class DutyLogSection(Section):

@@ -90,6 +90,9 @@ class AlarmRow(Base):
     """Occurrences since window_start (a 10-minute window): a flood is shown as such."""
     shelved_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     shelf_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    notified_level: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """How many of the site's unacknowledged-alarm escalations (notify.alarms, by time) have been
+    passed for this alarm: each is told once, by whichever console instance gets there first."""
     snapshots: Mapped[list[dict[str, object]] | None] = mapped_column(JSON, nullable=True)
     """The camera snapshots attached so far, as alarm_view shows them (rows in ``snapshots``):
     kept on the alarm so that listing alarms costs no query per alarm."""
