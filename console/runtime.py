@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from console.devices.admin import load_registered_devices
+from console.devices.commands import CommandWatch
 from console.devices.registry import DeviceRegistry
 from console.devices.silence import SilenceWatch
 from console.people.displays import DisplayBook, DisplayWatch
 from console.people.duty_log import DutyLog, DutyLogClock
 from console.settings import Settings, evidence_folder
+from console.sinks.alarm_notices import AlarmNotices
 from console.sinks.hub import Hub
 from console.sinks.notice_log import NoticeLog
 from console.sinks.notify import Notifier
@@ -64,6 +66,8 @@ class Runtime:
     display_watch: DisplayWatch
     duty_log: DutyLog
     duty_clock: DutyLogClock
+    alarm_notices: AlarmNotices
+    command_watch: CommandWatch
     receivers: list[Gb26875Receiver] = field(default_factory=list)
     timeseries: TimeSeriesSink | None = None
     cameras: CameraLinker | None = None
@@ -87,6 +91,8 @@ class Runtime:
         outlet = Outlet(hub)
         notifier = Notifier(settings.notify, record=NoticeLog(store, tasks.book, registry, outlet).record)
         outlet.tap_notices(notifier.submit)
+        alarm_notices = AlarmNotices(settings, store, registry, tasks.book, outlet.notify, utc_now)
+        outlet.tap(alarm_notices.offer)
         ingest = Ingest(settings, store, registry, tasks=tasks, on_notices=outlet.notify)
         writer = Writer(ingest, outlet, settings.ingest.batch_max)
         mqtt = MqttConnection(
@@ -102,7 +108,8 @@ class Runtime:
         duty_log = DutyLog(settings, registry)
         runtime = cls(settings, store, registry, tasks, hub, outlet, notifier, ingest, writer, Supervisor(), mqtt,
                       deadlines, silence, displays, DisplayWatch(displays, outlet.publish, utc_now), duty_log,
-                      DutyLogClock(duty_log, store, outlet.deliver, utc_now))
+                      DutyLogClock(duty_log, store, outlet.deliver, utc_now), alarm_notices,
+                      CommandWatch(store, outlet.publish, utc_now))
         runtime.receivers = build_receivers(settings, registry, writer.submit, writer, utc_now)
         if settings.influx.url:
             figures = StoreFigures(store, settings, registry)
@@ -126,7 +133,7 @@ class Runtime:
         optional: list[Worker | None] = [self.timeseries, self.cameras, self.retention, self.camera_health]
         workers: list[Worker] = [self.writer, *(w for w in optional if w is not None), *self.receivers,
                                  *self.notifier.workers, self.deadlines, self.silence, self.display_watch,
-                                 self.duty_clock, self.mqtt]
+                                 self.duty_clock, self.alarm_notices, self.command_watch, self.mqtt]
         for worker in workers:
             self.supervisor.add(worker)
         for pool in (self.cameras, self.camera_health):

@@ -1,9 +1,11 @@
 // Console views "#devices" (every device with its state and last message, filterable) and
-// "#device/<site>/<id>" (one device: what it is, where, its state and last seen, its alarms and events).
+// "#device/<site>/<id>" (one device: what it is, where, its state and last seen, its alarms and events,
+// and for a lane or a GB/T 26875.3 device its remote commands: console-commands.js).
 import { t, kindLabel, severityLabel, applyI18n } from "./i18n.js";
 import { el, setText, api, coalesce, siteTime, placeLabel } from "./api.js";
 import { h, site, deviceLink, deviceHref, errorText, ageNode, tickAges } from "./console-util.js";
 import { eventTable } from "./console-history.js";
+import { createCommandsBox } from "./console-commands.js";
 
 function stateWord(s) {
   return t(["online", "offline", "unknown"].includes(s) ? "con.dev.state." + s : "con.dev.state.unknown");
@@ -114,10 +116,11 @@ export function createDeviceView({ root }) {
   const alarmCols = ["con.ev.time", "con.ev.kind", "con.alarm.point", "con.alarm.severity", "con.alarm.state", "con.alarm.ack_comment"];
   const alarmsEmpty = h("p", { class: "muted", "data-i18n": "con.dev.no_alarms" });
   const events = eventTable("dev-events-heading", "dev-events");
+  const commandsBox = createCommandsBox();
   const eventsEmpty = h("p", { class: "muted", "data-i18n": "con.dev.no_events" });
   const body = h("div", { class: "panel-body" },
     h("div", { class: "p-head" }, heading, stateB),
-    h("div", { class: "a-actions" }, back, historyLink), error, facts,
+    h("div", { class: "a-actions" }, back, historyLink), error, facts, commandsBox.node,
     h("div", { class: "d-cols" },
       h("section", { class: "box", "aria-labelledby": "dev-open-heading" }, h("h3", { id: "dev-open-heading", "data-i18n": "con.dev.open_alarms" }), openList, openEmpty),
       h("section", { class: "box", "aria-labelledby": "dev-alarms-heading" }, h("h3", { id: "dev-alarms-heading", "data-i18n": "con.dev.alarms" }),
@@ -160,6 +163,7 @@ export function createDeviceView({ root }) {
       return;
     }
     const dev = d.device;
+    commandsBox.show(dev);
     const st = d.status || {};
     heading.replaceChildren(site(dev.name || dev.id));
     stateB.hidden = false;
@@ -224,6 +228,7 @@ export function createDeviceView({ root }) {
     },
     onMessage(msg) {
       if (!state.visible || !state.id) return;
+      commandsBox.onMessage(msg);
       const data = msg.data || {};
       const about = data.device_id === state.id || data.device === state.id || data.id === state.id;
       if ((msg.type === "event" || msg.type === "device.state" || (msg.type || "").startsWith("alarm.")) && about) load();
@@ -232,7 +237,10 @@ export function createDeviceView({ root }) {
     tick() {
       if (state.visible) tickAges(root);
     },
-    rerender: render,
+    rerender() {
+      commandsBox.rerender();
+      render();
+    },
     href: deviceHref,
   };
 }

@@ -1,23 +1,20 @@
 """Devices with their state and last-seen time, counts per subsystem, one device's page, the
-registry import (console/devices/importer.py checks it whole before anything is written), remote
-commands (barrier lift, GB duty check); the quarantine for admins and supervisors."""
+registry import (console/devices/importer.py checks it whole before anything is written); the
+quarantine for admins and supervisors. Remote commands are in commands.py."""
 
 from __future__ import annotations
 
 import base64
-import json
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from console.alarms.views import alarm_view, iso
-from console.api.deps import Admin, AlarmActor, ReadSession, RuntimeDep, SiteWatcher, Supervisor, client_address
+from console.api.deps import Admin, ReadSession, RuntimeDep, SiteWatcher, Supervisor, client_address
 from console.api.events import event_views
 from console.devices import admin as device_admin
 from console.devices import floorplans, subsystems
@@ -27,7 +24,6 @@ from console.devices.parking import occupancy
 from console.devices.registry import DeviceRegistry
 from console.errors import Refusal
 from console.settings import DeviceEntry
-from console.store import audit
 from console.store.tables import AlarmRow, DeviceStatusRow, EventRow, QuarantineRow, RegisteredDeviceRow
 from console.wire.ingest import ANNOUNCER
 
@@ -81,68 +77,6 @@ def list_quarantine(
             "payload_base64": base64.b64encode(row.payload).decode() if row.size <= 65536 else None,
         })
     return {"total": total, "items": items}
-
-
-class BarrierBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=2, max_length=300, description="Why (shown in the audit log): 访客登记、收费争议…")
-
-
-@router.post("/devices/{device_id}/open-barrier")
-async def open_barrier(device_id: str, body: BarrierBody, request: Request, runtime: RuntimeDep,
-                       user: AlarmActor) -> dict[str, Any]:
-    """Lift a lane's barrier from the console: an MQTT command to the barrier's command topic,
-    confirmed by the broker before the answer, and in the audit chain with the reason."""
-    site = runtime.settings.site.id
-    device = runtime.registry.get(site, device_id)
-    if device is None or device.role != "lane":
-        raise Refusal("barrier.not_lane", f"{device_id} is not a registered lane with a barrier", device=device_id)
-    if runtime.mqtt is None:
-        raise Refusal("broker.not_connected", "the console is not connected to the broker", status=503)
-    topic = device.command_topic or f"mcc/v1/{site}/{device_id}/command"
-    command_id = uuid.uuid4().hex
-    now = runtime.now()
-    payload = json.dumps({"id": command_id, "cmd": "open_barrier", "ts": now.isoformat(), "by": user.username,
-                          "reason": body.reason}, ensure_ascii=False).encode()
-    def record(action: str, **detail: object) -> None:
-        with runtime.store.write() as session, session.begin():
-            audit.record(session, user.username, action, target=f"device:{device_id}",
-                         detail={"reason": body.reason, "command_id": command_id, "topic": topic, **detail},
-                         client=client_address(request), at=runtime.now())
-
-    # In the audit chain before the barrier can move; the outcome follows (also a failure).
-    await run_in_threadpool(record, "barrier.open_requested")
-    sent = await run_in_threadpool(runtime.mqtt.publish, topic, payload)
-    await run_in_threadpool(record, "barrier.open", sent=sent)
-    if not sent:
-        raise Refusal("barrier.not_sent", "the broker did not take the command; nothing was opened", status=503)
-    return {"sent": True, "command_id": command_id, "topic": topic}
-
-
-@router.post("/devices/{device_id}/duty-check")
-async def duty_check(device_id: str, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
-    """查岗: ask the staff at a fire-alarm transmission device (GB/T 26875.3) to answer; their
-    answer comes back as a heartbeat event from the device. Audited; not for polling."""
-    site = runtime.settings.site.id
-    device = runtime.registry.get(site, device_id)
-    if device is None or device.adapter != "gb26875" or not device.address:
-        raise Refusal("gb.not_device", f"{device_id} is not a registered GB/T 26875.3 device", device=device_id)
-    sent = False
-    for receiver in runtime.receivers:
-        sent = await run_in_threadpool(receiver.send_duty_check, device.address)
-        if sent:
-            break
-    now = runtime.now()
-
-    def record() -> None:
-        with runtime.store.write() as session, session.begin():
-            audit.record(session, user.username, "device.duty_check", target=f"device:{device_id}",
-                         detail={"sent": sent}, client=client_address(request), at=now)
-
-    await run_in_threadpool(record)
-    if not sent:
-        raise Refusal("gb.no_link", "the device has no open link to this console", status=503)
-    return {"sent": True, "device_id": device_id}
 
 
 @router.get("/parking/occupancy")

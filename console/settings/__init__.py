@@ -16,6 +16,7 @@ from console.settings.devices import (
     AdapterType,
     CarPark,
     ChecksumVariant,
+    CommandsSection,
     DeviceEntry,
     DevicesSection,
     HealthSection,
@@ -24,6 +25,7 @@ from console.settings.devices import (
     PointEntry,
 )
 from console.settings.handling import (
+    AlarmNoticeRule,
     DeniedBurstRule,
     DispatchSection,
     EvidenceSection,
@@ -41,7 +43,7 @@ __all__ = [
     "ID_PATTERN", "Section", "CameraEntry", "CameraLocation", "CamerasSection", "BrokerAddress",
     "DatabaseSection", "HttpSection", "InfluxSection", "MqttSection", "SiteSection", "AdapterEntry", "AdapterType",
     "CarPark", "ChecksumVariant", "DeviceEntry", "DevicesSection", "HealthSection", "IngestSection",
-    "ParkingSection", "PointEntry", "DeniedBurstRule", "DispatchSection", "EvidenceSection", "NotifyRole",
-    "NotifySection", "NotifyTarget", "PlateEntry", "PlatesRule", "RulesSection", "SopsSection", "Settings",
+    "CommandsSection", "ParkingSection", "PointEntry", "DeniedBurstRule", "DispatchSection", "EvidenceSection", "NotifyRole",
+    "AlarmNoticeRule", "NotifySection", "NotifyTarget", "PlateEntry", "PlatesRule", "RulesSection", "SopsSection", "Settings",
     "evidence_folder", "load_settings", "sqlite_path",
 ]

@@ -139,6 +139,17 @@ class ParkingSection(Section):
     car_parks: dict[str, CarPark] = Field(default_factory=dict, description="Occupancy from entries and exits.")
 
 
+class CommandsSection(Section):
+    """How long a remote command waits for the device to say it was done."""
+
+    barrier_confirm_seconds: int = Field(
+        15, ge=2, le=300, description="A barrier lift not followed by the lane's parking.barrier_opened is "
+                                      "'not confirmed' after this.")
+    duty_check_answer_seconds: int = Field(
+        600, ge=10, le=3600, description="A GB/T 26875.3 duty check (查岗) the staff do not answer in time is "
+                                         "'not confirmed' (the device waits 10 minutes).")
+
+
 class IngestSection(Section):
     max_payload_bytes: int = Field(65536, ge=256, description="Larger payloads are quarantined.")
     max_json_depth: int = Field(16, ge=2, le=64, description="Deeper JSON is quarantined.")

@@ -17,6 +17,7 @@ from console.settings.cameras import CamerasSection, check_camera_links
 from console.settings.connections import DatabaseSection, HttpSection, InfluxSection, MqttSection, SiteSection
 from console.settings.devices import (
     AdapterEntry,
+    CommandsSection,
     DeviceEntry,
     DevicesSection,
     HealthSection,
@@ -54,6 +55,7 @@ class Settings(BaseSettings):
     rules: RulesSection = RulesSection()
     health: HealthSection = HealthSection()
     parking: ParkingSection = ParkingSection()
+    commands: CommandsSection = CommandsSection()
     influx: InfluxSection = InfluxSection()
     cameras: CamerasSection = CamerasSection()
     duty_log: DutyLogSection = DutyLogSection()

@@ -1,6 +1,7 @@
 """The GB/T 26875.3 receiver inside the running console (its own process, site file enabling
 `gb26875`): a fire frame is confirmed and becomes an alarm with its SOP task; a silent link
-takes the device offline and back; a supervisor's duty check reaches the device."""
+takes the device offline and back; a supervisor's duty check reaches the device and is confirmed by the
+staff's answer."""
 
 from __future__ import annotations
 
@@ -39,10 +40,19 @@ def test_a_fire_over_gb26875_is_confirmed_alarmed_and_supervised(make_console: A
         assert (alarm["kind"], alarm["device_id"]) == ("fire.alarm", "fire-gw-1")
         assert alarm["task_id"] is not None and alarm["location"]["label"].startswith("1号楼")
 
-        assert console.api("POST", "/api/devices/fire-gw-1/duty-check", "op").status_code == 403
-        assert console.api("POST", "/api/devices/fire-gw-1/duty-check", "sup").json()["sent"] is True
+        reason = {"reason": "例行查岗"}
+        assert console.api("POST", "/api/devices/fire-gw-1/duty-check", "op", json=reason).status_code == 403
+        assert console.api("POST", "/api/devices/fire-gw-1/duty-check", "sup").status_code == 422, "a reason is needed"
+        check = console.api("POST", "/api/devices/fire-gw-1/duty-check", "sup", json=reason).json()
+        assert check["sent"] is True and check["state"] == "sent" and check["reason"] == "例行查岗"
         command = read_frames(sock, 1)[0]
         assert command[:2] == b"@@" and command[26] == 1, "a control command (查岗) from the centre"
+        # The staff at the panel answer (type 24 bit 5, 查岗应答): the check is confirmed.
+        sock.sendall(upload(9, 24, bytes([0x20, 2])))
+        check_reply(read_frames(sock, 1)[0], command=3, serial=9)
+        confirmed = wait_until(lambda: (c := console.api("GET", f"/api/commands/{check['command_id']}", "sup").json())
+                               ["state"] == "confirmed" and c, message="the answer confirms the duty check")
+        assert confirmed["event_id"] is not None and confirmed["settled_at"] is not None
 
         # Silence past the supervision time: the console takes the device offline, then back.
         time.sleep(3)

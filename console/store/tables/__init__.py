@@ -2,7 +2,13 @@
 every table is named here, so ``from console.store.tables import AlarmRow`` works wherever it lives."""
 
 from console.store.tables.base import NAMING, Base, BigId, UTCDateTime
-from console.store.tables.devices import DevicePositionRow, DeviceStatusRow, FloorPlanRow, RegisteredDeviceRow
+from console.store.tables.devices import (
+    CommandRow,
+    DevicePositionRow,
+    DeviceStatusRow,
+    FloorPlanRow,
+    RegisteredDeviceRow,
+)
 from console.store.tables.people import AuditRow, DutyLogRow, SessionRow, UserRow
 from console.store.tables.signals import (
     AlarmRow,
@@ -25,7 +31,7 @@ from console.store.tables.tasks import (
 )
 
 __all__ = [
-    "NAMING", "Base", "BigId", "UTCDateTime", "DevicePositionRow", "DeviceStatusRow", "FloorPlanRow",
+    "NAMING", "Base", "BigId", "UTCDateTime", "CommandRow", "DevicePositionRow", "DeviceStatusRow", "FloorPlanRow",
     "RegisteredDeviceRow", "AuditRow", "DutyLogRow", "SessionRow", "UserRow", "AlarmRow", "CameraReferenceRow", "EventRow",
     "PlateRow", "QuarantineRow", "ShelfRow", "SnapshotRow", "ACTIVE_DISPATCH", "ACTIVE_DISPATCH_SQL", "DispatchRow",
     "EvidenceRow", "GuardRow", "HandoverRow", "TaskLogRow", "TaskRow",

@@ -1,14 +1,14 @@
 """Devices as the console keeps them: their status, the ones registered from the console, floor
-plans and the devices' places on them."""
+plans and the devices' places on them, and the commands sent to them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from console.store.tables.base import Base, UTCDateTime
+from console.store.tables.base import Base, BigId, UTCDateTime
 
 
 class DeviceStatusRow(Base):
@@ -77,3 +77,27 @@ class DevicePositionRow(Base):
     y: Mapped[float] = mapped_column(Float)
     placed_by: Mapped[str] = mapped_column(String(64))
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CommandRow(Base):
+    """A remote command (a barrier lift, a GB/T 26875.3 duty check): sent, then confirmed when the
+    device's own event says it was done, or not confirmed when that does not come in time."""
+
+    __tablename__ = "commands"
+    __table_args__ = (Index("ix_commands_state_due", "state", "due_at"),
+                      Index("ix_commands_device_sent", "device_id", "sent_at"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    sent_by: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    """The confirmation must come by then."""
+    state: Mapped[str] = mapped_column(String(16), default="sent")
+    """sent, confirmed, not_confirmed."""
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    event_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    """The device's event that confirmed it."""

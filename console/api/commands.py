@@ -1,0 +1,124 @@
+"""Remote commands from the console: lift a lane's barrier, send a GB/T 26875.3 duty check (查岗),
+each with a reason. The answer says "sent"; the outcome ("confirmed" by the device's own event, or
+"not confirmed" after the site's limit) follows as ``command.updated`` and at ``/api/commands/{id}``
+(console/devices/commands.py). Every step is in the audit chain."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
+from console.devices import commands
+from console.errors import Refusal
+from console.messages import HubMessage
+from console.runtime import Runtime
+from console.store import audit
+from console.store.tables import CommandRow
+
+router = APIRouter(prefix="/api", tags=["commands"])
+
+
+class ReasonBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=2, max_length=300, description="Why (in the audit chain): 访客登记、收费争议、例行查岗…")
+
+
+def _sent(runtime: Runtime, request: Request, command_id: str, kind: str, device_id: str, reason: str,
+          user: str, sent_at: datetime) -> dict[str, Any]:
+    with runtime.store.write() as session, session.begin():
+        row = commands.record_sent(session, runtime.settings, command_id=command_id, kind=kind, device_id=device_id,
+                                   reason=reason, user=user, sent_at=sent_at, now=runtime.now(),
+                                   client=client_address(request))
+        view = commands.view(row)
+    runtime.outlet.publish([HubMessage("command.updated", view)])
+    return view
+
+
+@router.post("/devices/{device_id}/open-barrier")
+async def open_barrier(device_id: str, body: ReasonBody, request: Request, runtime: RuntimeDep,
+                       user: AlarmActor) -> dict[str, Any]:
+    """Lift a lane's barrier: an MQTT command to the barrier's command topic, taken by the broker
+    before the answer ("sent"); "confirmed" when the lane reports ``parking.barrier_opened``."""
+    site = runtime.settings.site.id
+    device = runtime.registry.get(site, device_id)
+    if device is None or device.role != "lane":
+        raise Refusal("barrier.not_lane", f"{device_id} is not a registered lane with a barrier", device=device_id)
+    if runtime.mqtt is None:
+        raise Refusal("broker.not_connected", "the console is not connected to the broker", status=503)
+    topic = device.command_topic or f"mcc/v1/{site}/{device_id}/command"
+    command_id = uuid.uuid4().hex
+    payload = json.dumps({"id": command_id, "cmd": "open_barrier", "ts": runtime.now().isoformat(),
+                          "by": user.username, "reason": body.reason}, ensure_ascii=False).encode()
+
+    def record(action: str, **detail: object) -> None:
+        with runtime.store.write() as session, session.begin():
+            audit.record(session, user.username, action, target=f"device:{device_id}",
+                         detail={"reason": body.reason, "command_id": command_id, "topic": topic, **detail},
+                         client=client_address(request), at=runtime.now())
+
+    # In the audit chain before the barrier can move; the outcome follows (also a failure).
+    await run_in_threadpool(record, "barrier.open_requested")
+    sent_at = runtime.now()
+    sent = await run_in_threadpool(runtime.mqtt.publish, topic, payload)
+    await run_in_threadpool(record, "barrier.open", sent=sent)
+    if not sent:
+        raise Refusal("barrier.not_sent", "the broker did not take the command; nothing was opened", status=503)
+    view = await run_in_threadpool(_sent, runtime, request, command_id, commands.BARRIER, device_id, body.reason,
+                                   user.username, sent_at)
+    return {"sent": True, "command_id": command_id, "topic": topic, **view}
+
+
+@router.post("/devices/{device_id}/duty-check")
+async def duty_check(device_id: str, body: ReasonBody, request: Request, runtime: RuntimeDep,
+                     user: Supervisor) -> dict[str, Any]:
+    """查岗: ask the staff at a fire-alarm transmission device (GB/T 26875.3) to answer; "confirmed"
+    when their answer comes back (a heartbeat via ``duty_check``). Audited; not for polling."""
+    site = runtime.settings.site.id
+    device = runtime.registry.get(site, device_id)
+    if device is None or device.adapter != "gb26875" or not device.address:
+        raise Refusal("gb.not_device", f"{device_id} is not a registered GB/T 26875.3 device", device=device_id)
+    sent = False
+    sent_at = runtime.now()
+    for receiver in runtime.receivers:
+        sent = await run_in_threadpool(receiver.send_duty_check, device.address)
+        if sent:
+            break
+    now = runtime.now()
+
+    def record() -> None:
+        with runtime.store.write() as session, session.begin():
+            audit.record(session, user.username, "device.duty_check", target=f"device:{device_id}",
+                         detail={"sent": sent, "reason": body.reason}, client=client_address(request), at=now)
+
+    await run_in_threadpool(record)
+    if not sent:
+        raise Refusal("gb.no_link", "the device has no open link to this console", status=503)
+    view = await run_in_threadpool(_sent, runtime, request, uuid.uuid4().hex, commands.DUTY_CHECK, device_id,
+                                   body.reason, user.username, sent_at)
+    return {"sent": True, "device_id": device_id, "command_id": view["id"], **view}
+
+
+@router.get("/commands")
+def list_commands(session: ReadSession, _user: AlarmActor, device_id: str | None = None,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
+    """The latest commands, newest first (of one device with ``device_id``)."""
+    query = select(CommandRow).order_by(CommandRow.sent_at.desc()).limit(limit)
+    if device_id:
+        query = query.where(CommandRow.device_id == device_id)
+    return [commands.view(row) for row in session.scalars(query)]
+
+
+@router.get("/commands/{command_id}")
+def get_command(command_id: str, session: ReadSession, _user: AlarmActor) -> dict[str, Any]:
+    row = session.get(CommandRow, command_id)
+    if row is None:
+        raise Refusal("command.not_found", f"no command {command_id}", status=404, command=command_id)
+    return commands.view(row)
