@@ -21,11 +21,11 @@ const signText = (s) => (s ? `${s.by} ${siteTime(s.at)}` : "—");
 export function createDutyView({ root }) {
   const state = { current: null, day: [], selected: null, findings: null, error: "", note: "" };
 
-  const slotLine = h("p", { id: "duty-slot", class: "d-slot" });
+  const slotLine = h("p", { id: "duty-slot", class: "dl-slot" });
   const print = h("a", { id: "duty-print", class: "btn", target: "_blank", rel: "noopener", "data-i18n": "duty.print" });
   const csv = h("a", { id: "duty-csv", class: "btn", "data-i18n": "duty.csv" });
   const error = h("p", { id: "duty-error", class: "form-error", role: "alert" });
-  const note = h("p", { id: "duty-note", class: "d-note", role: "status" });
+  const note = h("p", { id: "duty-note", class: "dl-note", role: "status" });
   const tbody = h("tbody");
   const cols = ["duty.col.time", "duty.col.state", "duty.col.first", "duty.col.second", "duty.col.finding"];
   const table = h("table", { id: "duty-table", class: "log", "aria-labelledby": "duty-day-heading" },
@@ -37,8 +37,8 @@ export function createDutyView({ root }) {
     const id = "duty-f-" + check;
     const control = CHOICES[check] ? h("select", { id }) : h("input", { id, type: "number", min: 0, max: 9999, step: 1 });
     fields[check] = control;
-    hints[check] = h("span", { class: "d-hint", id: id + "-hint" });
-    return h("div", { class: "f-field d-check" }, h("label", { for: id, "data-i18n": "duty.check." + check }), control,
+    hints[check] = h("span", { class: "dl-hint", id: id + "-hint" });
+    return h("div", { class: "f-field dl-check" }, h("label", { for: id, "data-i18n": "duty.check." + check }), control,
       hints[check]);
   });
   const remarks = h("textarea", { id: "duty-remarks", rows: 3, maxlength: 4000 });
@@ -52,21 +52,21 @@ export function createDutyView({ root }) {
   const reason = h("input", { id: "duty-reason", maxlength: 1000 });
   const correct = h("button", { type: "button", id: "duty-correct", class: "btn", "data-i18n": "duty.correct", onclick: correctEntry });
   const field = (id, key, control) => h("div", { class: "f-field" }, h("label", { for: id, "data-i18n": key }), control);
-  const signBox = h("div", { class: "d-actions", id: "duty-sign-box" }, save, sign,
-    h("fieldset", { class: "d-countersign" }, h("legend", { "data-i18n": "duty.countersign_legend" }),
+  const signBox = h("div", { class: "dl-actions", id: "duty-sign-box" }, save, sign,
+    h("fieldset", { class: "dl-countersign" }, h("legend", { "data-i18n": "duty.countersign_legend" }),
       field("duty-cs-user", "duty.cs_user", csUser), field("duty-cs-pass", "duty.cs_pass", csPass), countersign));
-  const correctBox = h("div", { class: "d-actions", id: "duty-correct-box", hidden: true },
+  const correctBox = h("div", { class: "dl-actions", id: "duty-correct-box", hidden: true },
     field("duty-reason", "duty.reason", reason), correct);
-  const editor = h("section", { id: "duty-editor", class: "d-editor", "aria-labelledby": "duty-editor-heading" },
-    editorTitle, h("p", { id: "duty-entry-state", class: "d-state" }), h("div", { class: "d-checks" }, rows),
+  const editor = h("section", { id: "duty-editor", class: "dl-editor", "aria-labelledby": "duty-editor-heading" },
+    editorTitle, h("p", { id: "duty-entry-state", class: "dl-state" }), h("div", { class: "dl-checks" }, rows),
     field("duty-remarks", "duty.remarks", remarks), signBox, correctBox);
-  const findingsList = h("ul", { id: "duty-findings-list", class: "d-findings" });
+  const findingsList = h("ul", { id: "duty-findings-list", class: "dl-findings" });
   const findings = h("section", { id: "duty-findings", hidden: true, "aria-labelledby": "duty-findings-heading" },
     h("h3", { id: "duty-findings-heading", "data-i18n": "duty.findings" }), findingsList);
 
-  root.append(h("section", { class: "panel d-panel", "aria-labelledby": "duty-heading" },
+  root.append(h("section", { class: "panel dl-panel", "aria-labelledby": "duty-heading" },
     h("div", { class: "panel-head" }, h("h2", { id: "duty-heading", "data-i18n": "duty.heading" }),
-      h("div", { class: "d-links" }, print, csv)),
+      h("div", { class: "dl-links" }, print, csv)),
     h("div", { class: "panel-body" }, slotLine, error, note, editor,
       h("h3", { id: "duty-day-heading", "data-i18n": "duty.day" }), table, findings)));
   applyI18n(root);
@@ -198,7 +198,7 @@ export function createDutyView({ root }) {
     renderEditor(selected());
     findings.hidden = state.findings === null;
     findingsList.replaceChildren(...(state.findings || []).map((e) => {
-      const input = h("input", { class: "d-review-text", "aria-label": t("duty.review_comment"), maxlength: 4000 });
+      const input = h("input", { class: "dl-review-text", "aria-label": t("duty.review_comment"), maxlength: 4000 });
       return h("li", { data: { entry: String(e.id) } },
         h("span", {}, `${siteTime(e.slot_at, true)} · ${t("duty.finding." + e.finding)} · ${t("duty.state." + e.state)}`),
         input, h("button", { type: "button", class: "btn", text: t("duty.review"), onclick: () => review(e, input) }));

@@ -170,7 +170,7 @@ export { h };
 // ---------------------------------------------------------------- the keys' help (?)
 
 const SHORTCUTS = [
-  ["1 – 5", "con.keys.views"],
+  ["1 – 6", "con.keys.views"],
   ["J / K", "con.keys.jk"],
   ["Enter", "con.keys.enter"],
   ["C", "con.keys.c"],

@@ -14,6 +14,7 @@ import { typing, anyDialogOpen, tn, word, renderShortcuts, showShortcuts } from 
 import { createAlarmsView } from "./console-alarms.js";
 import { createHistoryView } from "./console-history.js";
 import { createDutyView } from "./console-duty.js";
+import { createShiftView } from "./console-shift.js";
 import { createDevicesView, createDeviceView } from "./console-device.js";
 import { createStatusStrip } from "./console-status.js";
 import { createPanel } from "./console-panel.js";
@@ -291,8 +292,9 @@ const views = {
   devices: createDevicesView({ root: $("view-devices") }),
   device: createDeviceView({ root: $("view-device") }),
   duty: createDutyView({ root: $("view-duty") }),
+  shift: createShiftView({ root: $("view-shift") }),
 };
-const NAV = ["tasks", "alarms", "history", "devices", "duty"]; // keys 1–5
+const NAV = ["tasks", "alarms", "history", "devices", "duty", "shift"]; // keys 1–6
 const status = createStatusStrip();
 let current = null;
 
@@ -350,7 +352,7 @@ function onKey(ev) {
   if (ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev.target) || anyDialogOpen()) return;
   const key = ev.key;
   let done = true;
-  if (["1", "2", "3", "4", "5"].includes(key)) go(NAV[Number(key) - 1]);
+  if (["1", "2", "3", "4", "5", "6"].includes(key)) go(NAV[Number(key) - 1]);
   else if (key === "?") showShortcuts();
   else if (key === "/") views[current].focusSearch();
   else done = views[current].onKey(ev) === true;

@@ -33,7 +33,7 @@ export default {
     "con.keys.heading": "快捷键",
     "con.keys.col_key": "按键",
     "con.keys.col_action": "作用",
-    "con.keys.views": "切换视图：处置任务 / 报警队列 / 事件查询 / 设备 / 值班记录",
+    "con.keys.views": "切换视图：处置任务 / 报警队列 / 事件查询 / 设备 / 值班记录 / 交接班与报表",
     "con.keys.jk": "在列表中选择下一条 / 上一条（任务、报警）",
     "con.keys.enter": "打开所选任务",
     "con.keys.c": "任务：写备注",
@@ -208,6 +208,7 @@ export default {
 
     "con.alarm.not_loaded": "该报警无法显示",
     "con.nav.duty": "值班记录",
+    "con.nav.shift": "交接班与报表",
   },
   en: {
     "con.nav.label": "Views",
@@ -241,7 +242,7 @@ export default {
     "con.keys.heading": "Keyboard shortcuts",
     "con.keys.col_key": "Key",
     "con.keys.col_action": "Action",
-    "con.keys.views": "Switch view: Tasks / Alarms / History / Devices / Duty log",
+    "con.keys.views": "Switch view: Tasks / Alarms / History / Devices / Duty log / Handover and reports",
     "con.keys.jk": "Select the next / previous item (tasks, alarms)",
     "con.keys.enter": "Open the selected task",
     "con.keys.c": "Task: write a comment",
@@ -416,5 +417,6 @@ export default {
 
     "con.alarm.not_loaded": "This alarm cannot be shown",
     "con.nav.duty": "Duty log",
+    "con.nav.shift": "Handover and reports",
   },
 };

@@ -1,4 +1,4 @@
-"""Shift handovers and the shift / daily reports (JSON, CSV, printable HTML)."""
+"""Shift handovers and the shift / daily / monthly reports, per site (JSON, CSV, printable HTML with charts)."""
 
 from __future__ import annotations
 
@@ -64,23 +64,40 @@ def _render(runtime: Runtime, report: dict[str, Any], fmt: Format, filename: str
     return report
 
 
+SiteQuery = Annotated[str | None, Query(description="Only this site (a device site id); default: all")]
+
+
 @router.get("/reports/daily", response_model=None)
 def daily_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
                  day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD, the site's day")] = None,
-                 format: Format = "json") -> dict[str, Any] | Response:
+                 site: SiteQuery = None, format: Format = "json") -> dict[str, Any] | Response:
     zone = ZoneInfo(runtime.settings.site.timezone)
     day = day or runtime.now().astimezone(zone).date()
     start = datetime.combine(day, time(0), zone)
-    window = reports.Window(start, start + timedelta(days=1), f"日报 {day.isoformat()} / daily report")
+    window = reports.Window(start, start + timedelta(days=1), f"日报 {day.isoformat()} / daily report", site)
     report = reports.build(session, runtime.tasks.book, runtime.registry, window)
     return _render(runtime, report, format, f"mcc-daily-{day.isoformat()}")
+
+
+@router.get("/reports/monthly", response_model=None)
+def monthly_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
+                   month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+                                                      description="YYYY-MM, the site's month")] = None,
+                   site: SiteQuery = None, format: Format = "json") -> dict[str, Any] | Response:
+    zone = ZoneInfo(runtime.settings.site.timezone)
+    first = (date.fromisoformat(f"{month}-01") if month else runtime.now().astimezone(zone).date().replace(day=1))
+    after = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    window = reports.Window(datetime.combine(first, time(0), zone), datetime.combine(after, time(0), zone),
+                            f"月报 {first:%Y-%m} / monthly report", site)
+    report = reports.build(session, runtime.tasks.book, runtime.registry, window)
+    return _render(runtime, report, format, f"mcc-monthly-{first:%Y-%m}")
 
 
 @router.get("/reports/shift", response_model=None)
 def shift_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
                  handover_id: Annotated[int | None, Query(alias="handover", description=(
                      "The shift that ended with this handover; default: the shift running now"))] = None,
-                 format: Format = "json") -> dict[str, Any] | Response:
+                 site: SiteQuery = None, format: Format = "json") -> dict[str, Any] | Response:
     now = runtime.now()
     if handover_id is not None:
         row = session.get(HandoverRow, handover_id)
@@ -93,6 +110,6 @@ def shift_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
                               .order_by(HandoverRow.created_at.desc()).limit(1))
     start = previous or end - timedelta(hours=12)
     window = reports.Window(start, end if handover_id is not None else end + timedelta(seconds=1),
-                            "班报 / shift report")
+                            "班报 / shift report", site)
     report = reports.build(session, runtime.tasks.book, runtime.registry, window)
     return _render(runtime, report, format, f"mcc-shift-{end.date().isoformat()}")

@@ -1,4 +1,4 @@
-"""Shift and daily reports: alarms by kind, handling times (acknowledge, dispatch, arrive, close),
+"""Shift, daily and monthly reports: alarms by kind, handling times (acknowledge, dispatch, arrive, close),
 deadline breaches, false-alarm ratio per device, and drills with their scores.
 
 Drills are reported on their own and never counted in the real figures. Times are medians, 90th
@@ -40,6 +40,8 @@ class Window:
     start: datetime
     end: datetime
     title: str
+    site: str | None = None
+    """Only this site's alarms, tasks and duty log (a console may watch several); None: all."""
 
 
 def _stats(values: list[float]) -> dict[str, Any]:
@@ -52,10 +54,18 @@ def _stats(values: list[float]) -> dict[str, Any]:
 
 
 def build(session: Session, book: SopBook, registry: DeviceRegistry, window: Window) -> dict[str, Any]:
-    alarms = session.scalars(select(AlarmRow).where(AlarmRow.raised_at >= window.start,
-                                                    AlarmRow.raised_at < window.end)).all()
-    tasks = session.scalars(select(TaskRow).where(TaskRow.opened_at >= window.start,
-                                                  TaskRow.opened_at < window.end)).all()
+    alarm_query = select(AlarmRow).where(AlarmRow.raised_at >= window.start, AlarmRow.raised_at < window.end)
+    # Alarm handling only: checklists (the handover) have no alarm and are not in these figures.
+    task_query = select(TaskRow).where(TaskRow.opened_at >= window.start, TaskRow.opened_at < window.end,
+                                       TaskRow.alarm_id.is_not(None))
+    duty_query = select(DutyLogRow).where(DutyLogRow.slot_at >= window.start, DutyLogRow.slot_at < window.end,
+                                          DutyLogRow.sequence == 0)
+    if window.site is not None:
+        alarm_query = alarm_query.where(AlarmRow.site == window.site)
+        task_query = task_query.where(TaskRow.site == window.site)
+        duty_query = duty_query.where(DutyLogRow.site == window.site)
+    alarms = session.scalars(alarm_query).all()
+    tasks = session.scalars(task_query).all()
     task_ids = [t.id for t in tasks]
     dispatches: dict[int, list[DispatchRow]] = defaultdict(list)
     breaches: Counter[tuple[str, str]] = Counter()
@@ -102,13 +112,14 @@ def build(session: Session, book: SopBook, registry: DeviceRegistry, window: Win
 
     real_alarms = [a for a in alarms if not a.test]
     drills = [t for t in tasks if t.drill]
-    duty = session.scalars(select(DutyLogRow).where(DutyLogRow.slot_at >= window.start, DutyLogRow.slot_at < window.end,
-                                                    DutyLogRow.sequence == 0)).all()
+    duty = session.scalars(duty_query).all()
     return {
         "title": window.title,
+        "site": window.site,
         "start": window.start.isoformat(),
         "end": window.end.isoformat(),
         "alarms_by_kind": dict(sorted(Counter(a.kind for a in real_alarms).items())),
+        "kind_names": {a.kind: book.by_alarm[a.kind].title.zh for a in real_alarms if a.kind in book.by_alarm},
         "alarms_total": len(real_alarms),
         "tasks_opened": sum(1 for t in tasks if not t.drill),
         "tasks_closed": sum(1 for t in tasks if not t.drill and t.state == "closed"),
@@ -164,6 +175,25 @@ def _seconds(value: float | None) -> str:
     return f"{minutes}分{seconds:02d}秒" if minutes else f"{seconds}秒"
 
 
+def bar_chart(rows: list[tuple[str, float, str]], label: str) -> str:
+    """An inline SVG bar chart (prints with the page, needs no script): one bar per (name, value,
+    text shown at its end), scaled to the largest."""
+    if not rows:
+        return ""
+    top = max(value for _name, value, _text in rows) or 1.0
+    bar_h, gap, name_w, width = 18, 6, 180, 640
+    height = len(rows) * (bar_h + gap)
+    bars = []
+    for i, (name, value, text) in enumerate(rows):
+        y = i * (bar_h + gap)
+        w = max(1.0, (width - name_w - 90) * value / top)
+        bars.append(f'<text x="{name_w - 6}" y="{y + 13}" text-anchor="end">{escape(name)}</text>'
+                    f'<rect x="{name_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="#555"></rect>'
+                    f'<text x="{name_w + w + 4:.1f}" y="{y + 13}">{escape(text)}</text>')
+    return (f'<svg class="chart" role="img" aria-label="{escape(label)}" viewBox="0 0 {width} {height}" '
+            f'width="{width}" height="{height}" font-size="11">' + "".join(bars) + "</svg>")
+
+
 def to_html(report: dict[str, Any], site_name: str, timezone: str) -> str:
     zone = ZoneInfo(timezone)
 
@@ -177,6 +207,7 @@ def to_html(report: dict[str, Any], site_name: str, timezone: str) -> str:
         return ("<table><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) +
                 f"</tr></thead><tbody>{cells}</tbody></table>")
 
+    names = report.get("kind_names", {})
     times = [[f"{METRIC_NAMES[m][0]} / {METRIC_NAMES[m][1]}", s["count"], _seconds(s["median_s"]),
               _seconds(s["p90_s"]), _seconds(s["max_s"])] for m, s in report["times"].items()]
     parts = [
@@ -184,8 +215,13 @@ def to_html(report: dict[str, Any], site_name: str, timezone: str) -> str:
         f"<p>{local(report['start'])} — {local(report['end'])}（{escape(timezone)}）· "
         f"报警 {report['alarms_total']} 条 · 任务 {report['tasks_opened']} 个，已关闭 {report['tasks_closed']} 个</p>",
         "<h2>报警分类 / Alarms by kind</h2>",
-        table(["类型 / kind", "数量 / count"], [[k, n] for k, n in report["alarms_by_kind"].items()]),
+        bar_chart([(names.get(k, k), n, str(n)) for k, n in report["alarms_by_kind"].items()],
+                  "报警分类 / alarms by kind"),
+        table(["类型 / kind", "处置程序 / procedure", "数量 / count"],
+              [[k, names.get(k, ""), n] for k, n in report["alarms_by_kind"].items()]),
         "<h2>处置用时 / Handling times</h2>",
+        bar_chart([(f"{METRIC_NAMES[m][0]} / {METRIC_NAMES[m][1]}", s["median_s"], "中位数 " + _seconds(s["median_s"]))
+                   for m, s in report["times"].items() if s["median_s"] is not None], "处置用时中位数 / median times"),
         table(["指标 / metric", "任务数 / tasks", "中位数 / median", "90%", "最长 / max"], times),
         "<h2>超时 / Deadline breaches</h2>",
         table(["SOP", "步骤 / step", "次数 / count"],

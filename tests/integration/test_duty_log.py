@@ -244,6 +244,10 @@ def test_the_people_on_duty_fill_in_and_sign_through_the_api_one_countersigning_
     assert printed.status_code == 200 and "消防控制室值班记录" in printed.text and f"更正#{entry_id}" in printed.text
     csv_text = console.api("GET", "/api/duty-log?format=csv", "boss")
     assert csv_text.headers["content-type"].startswith("text/csv") and "wang" in csv_text.text
+    monthly = ok(console.api("GET", "/api/reports/monthly", "boss"))
+    assert "月报" in monthly["title"] and monthly["duty_log"]["due"] >= 1 and monthly["duty_log"]["signed"] == 1
+    assert ok(console.api("GET", "/api/reports/monthly?site=north", "boss"))["duty_log"]["due"] == 0, "per site"
+    assert console.api("GET", "/api/reports/monthly?month=2026-13", "boss").status_code == 422
     actions = audit_actions(console)
     assert actions.count("duty_log.sign") == 2 and "duty_log.countersign_failed" in actions
     assert "duty_log.correct" in actions and "duty_log.edit" in actions
