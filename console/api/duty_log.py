@@ -3,6 +3,7 @@ one in, the two signatures, corrections of a signed entry, and the supervisor's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
 from console.errors import AuthError, Refusal
@@ -17,6 +19,7 @@ from console.people import auth, duty_print
 from console.runtime import Runtime
 from console.store import audit
 from console.store.tables import DutyLogRow
+from console.tasks.outcome import Outcome
 
 router = APIRouter(prefix="/api/duty-log", tags=["duty log"])
 Count = Annotated[int, Field(ge=0, le=9999)]
@@ -62,6 +65,14 @@ class ReviewBody(BaseModel):
 
 def _observed(body: EntryBody) -> dict[str, Any]:
     return body.observed.model_dump(exclude_none=True)
+
+
+def _act(runtime: Runtime, entry_id: int, action: Callable[[Session], Outcome]) -> dict[str, Any]:
+    """Run ``action`` in a write transaction, hand its changes on, answer the entry as it is now."""
+    with runtime.store.write() as session, session.begin():
+        outcome = action(session)
+    runtime.outlet.deliver(outcome)
+    return _one(runtime, entry_id)
 
 
 def _one(runtime: Runtime, entry_id: int) -> dict[str, Any]:
@@ -117,11 +128,8 @@ def get_entry(entry_id: int, runtime: RuntimeDep, _user: AlarmActor) -> dict[str
 def edit_entry(entry_id: int, body: EntryBody, request: Request, runtime: RuntimeDep,
                user: AlarmActor) -> dict[str, Any]:
     """Check and correct the pre-filled values, write the remarks (before the first signature only)."""
-    with runtime.store.write() as session, session.begin():
-        outcome = runtime.duty_log.edit(session, entry_id, _observed(body), body.remarks, user.username,
-                                        runtime.now(), client_address(request))
-    runtime.outlet.deliver(outcome)
-    return _one(runtime, entry_id)
+    return _act(runtime, entry_id, lambda session: runtime.duty_log.edit(
+        session, entry_id, _observed(body), body.remarks, user.username, runtime.now(), client_address(request)))
 
 
 def _countersigner(runtime: Runtime, body: SignBody, entry_id: int, user: str, client: str) -> str:
@@ -151,10 +159,8 @@ def sign_entry(entry_id: int, request: Request, runtime: RuntimeDep, user: Alarm
     signer = user.username
     if body is not None and body.username:
         signer = _countersigner(runtime, body, entry_id, user.username, client)
-    with runtime.store.write() as session, session.begin():
-        outcome = runtime.duty_log.sign(session, entry_id, signer, runtime.now(), client, screen_of=user.username)
-    runtime.outlet.deliver(outcome)
-    return _one(runtime, entry_id)
+    return _act(runtime, entry_id, lambda session: runtime.duty_log.sign(
+        session, entry_id, signer, runtime.now(), client, screen_of=user.username))
 
 
 @router.post("/{entry_id}/corrections")
@@ -173,8 +179,5 @@ def correct_entry(entry_id: int, body: CorrectionBody, request: Request, runtime
 def review_entry(entry_id: int, body: ReviewBody, request: Request, runtime: RuntimeDep,
                  user: Supervisor) -> dict[str, Any]:
     """A supervisor has looked at a late or missed entry."""
-    with runtime.store.write() as session, session.begin():
-        outcome = runtime.duty_log.review(session, entry_id, body.comment, user.username, runtime.now(),
-                                          client_address(request))
-    runtime.outlet.deliver(outcome)
-    return _one(runtime, entry_id)
+    return _act(runtime, entry_id, lambda session: runtime.duty_log.review(
+        session, entry_id, body.comment, user.username, runtime.now(), client_address(request)))

@@ -85,6 +85,19 @@ def test_check_config_prints_every_error_and_exits_non_zero(tmp_path: Path, caps
     assert "2 problem(s) found" in err
 
 
+def test_check_config_checks_the_alarm_notices_and_the_duty_log_rhythm(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text("site: {id: demo}\n"
+                    "notify:\n  targets: [{url: 'json://127.0.0.1:9/x', roles: [supervisor]}]\n"
+                    "  alarms: [{roles: [project_manager], unacknowledged_seconds: 120}]\n"
+                    "duty_log: {interval_minutes: 50}\n")
+    assert main(["check-config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "alarms[0].roles: no notify target serves project_manager" in err
+    assert "interval_minutes: 50 does not divide a day" in err
+
+
 def test_check_config_reports_yaml_syntax_with_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "site.yaml"
     path.write_text("site:\n  id: demo\n  name: [unclosed\n")
