@@ -1,16 +1,19 @@
 // Console view "#shift": the shift's routine besides alarms. Start the handover (交接班): the console
 // snapshots what is open and opens the handover checklist, whose steps and two signatures (outgoing,
 // incoming: two different people) are answered in the task view. The recent handovers with their
-// signatures. The reports (shift, daily, monthly; per site): printable with charts, or CSV.
+// signatures. The reports (shift, daily, monthly; per site): printable with charts, or CSV. The
+// drills: planned, started, watched and scored (console-drills.js).
 // Server: console/api/reports.py.
 import { t, applyI18n } from "./i18n.js";
 import { setText, api, siteTime, now } from "./api.js";
 import { h, errorText, optionsOf, isoToZonedInput } from "./console-util.js";
+import { createDrillsBox } from "./console-drills.js";
 
 const REPORTS = ["shift", "daily", "monthly"];
 
 export function createShiftView({ root }) {
   const state = { handovers: [], started: null, error: "" };
+  const drills = createDrillsBox();
   const notes = h("textarea", { id: "ho-notes", rows: 3, maxlength: 4000 });
   const start = h("button", { type: "button", id: "ho-start", class: "btn primary", "data-i18n": "shift.ho.start", onclick: startHandover });
   const error = h("p", { id: "shift-error", class: "form-error", role: "alert" });
@@ -40,7 +43,7 @@ export function createShiftView({ root }) {
         h("h4", { id: "ho-list-heading", "data-i18n": "shift.ho.recent" }), table),
       h("section", { "aria-labelledby": "rep-heading" }, h("h3", { id: "rep-heading", "data-i18n": "shift.rep.heading" }),
         h("div", { class: "dl-actions" }, field("rep-kind", "shift.rep.kind", kind), dayField, monthField,
-          field("rep-site", "shift.rep.site", site), open, csv)))));
+          field("rep-site", "shift.rep.site", site), open, csv)), drills.node)));
   applyI18n(root);
   optionsOf(kind, REPORTS.map((k) => [k, "shift.rep." + k]));
   const today = isoToZonedInput(new Date(now()).toISOString()).slice(0, 10);
@@ -106,6 +109,7 @@ export function createShiftView({ root }) {
   return {
     show() {
       load();
+      drills.load();
     },
     hide() {},
     focusSearch() {
@@ -115,11 +119,13 @@ export function createShiftView({ root }) {
       return false;
     },
     onMessage(msg) {
+      if (!root.hidden) drills.onMessage(msg);
       if (msg.type === "task.updated" && !root.hidden && state.handovers.some((ho) => ho.task_id === (msg.data || {}).id)) load();
     },
     rerender() {
       optionsOf(kind, REPORTS.map((k) => [k, "shift.rep." + k]));
       render();
+      drills.rerender();
     },
   };
 }

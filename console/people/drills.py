@@ -14,13 +14,14 @@ from datetime import datetime, timezone
 
 import paho.mqtt.client as mqtt
 
-from console.errors import ConsoleError
+from console.errors import Refusal
 from console.settings import BrokerAddress, Settings
 from console.tasks.sop import SopBook
 
 
-class DrillError(ConsoleError):
-    """The drill cannot start: unknown device, no SOP for the kind, broker unreachable."""
+class DrillError(Refusal):
+    """The drill cannot start: unknown device, no SOP for the kind, broker unreachable (a refusal
+    with its code, for the pages; the command line prints the text)."""
 
 
 def drill_message(settings: Settings, book: SopBook, device: str, kind: str, point: str = "",
@@ -28,12 +29,15 @@ def drill_message(settings: Settings, book: SopBook, device: str, kind: str, poi
     """The native topic and payload of a drill alarm; checked against the registry and the SOPs."""
     if kind not in book.by_alarm:
         kinds = ", ".join(sorted(book.by_alarm))
-        raise DrillError(f"no SOP handles {kind!r}; drills run one of: {kinds}")
+        raise DrillError("drill.no_sop", f"no SOP handles {kind!r}; drills run one of: {kinds}", kind=kind)
     entry = next((d for d in settings.devices.entries if d.id == device), None)
     if entry is None:
-        raise DrillError(f"device {device!r} is not in the registry: a drill needs a real place to send guards to")
+        raise DrillError("drill.unknown_device",
+                         f"device {device!r} is not in the registry: a drill needs a real place to send guards to",
+                         device=device)
     if point and entry.points and point not in entry.points:
-        raise DrillError(f"device {device} has no point {point!r} (it has: {', '.join(entry.points)})")
+        raise DrillError("drill.unknown_point", f"device {device} has no point {point!r} "
+                         f"(it has: {', '.join(entry.points)})", device=device, point=point)
     site = entry.site or settings.site.id
     body: dict[str, object] = {
         "id": f"drill-{uuid.uuid4().hex[:12]}",
@@ -60,12 +64,14 @@ def publish_once(url: str, topic: str, payload: dict[str, object], timeout: floa
     try:
         client.connect(address.host, address.port, keepalive=30)
     except OSError as exc:
-        raise DrillError(f"cannot reach the broker at {address.host}:{address.port}: {exc}") from exc
+        raise DrillError("drill.no_broker", f"cannot reach the broker at {address.host}:{address.port}: {exc}",
+                         status=503) from exc
     client.loop_start()
     try:
         client.publish(topic, json.dumps(payload, ensure_ascii=False), qos=1)
         if not acked.wait(timeout):
-            raise DrillError(f"the broker did not confirm the drill message within {timeout:.0f} s")
+            raise DrillError("drill.not_sent", f"the broker did not confirm the drill message within {timeout:.0f} s",
+                             status=503)
     finally:
         client.disconnect()
         client.loop_stop()

@@ -10,7 +10,7 @@ import re
 from tests.conftest import REPO
 
 REFUSALS = {"Refusal", "TaskError", "NotFound", "Forbidden", "PlaceError", "RegistryError", "PlanError",
-            "ReferenceRefused", "AuthError"}
+            "ReferenceRefused", "AuthError", "DrillError"}
 CODE = re.compile(r"^[a-z][a-z_]*\.[a-z0-9_]+$")
 
 

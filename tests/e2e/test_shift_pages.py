@@ -86,3 +86,39 @@ def test_a_handover_is_started_signed_by_both_and_the_daily_report_prints(
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("heading", name="Shift handover")).to_be_visible()
     expect(page.get_by_role("table", name="Recent handovers").get_by_role("row").nth(1)).to_contain_text("Complete")
+
+
+def test_a_drill_is_planned_started_watched_and_scored_in_the_page(
+        desk: Page, make_console: Any, sqlite_url: str) -> None:
+    console = make_console(sqlite_url).staff({"boss": "supervisor"})
+    page = desk
+    sign_in(page, console, "/console", "boss")
+    page.get_by_role("link", name="交接班与报表").click()
+    page.get_by_label("演练名称").fill("第四季度消防演练")
+    page.get_by_role("textbox", name="设备", exact=True).fill("fp-1")
+    page.get_by_label("点位（可空）").fill("1-003")
+    page.get_by_label("报警类型").select_option(value="fire.alarm")
+    page.get_by_role("button", name="加入演练计划").click()
+    plans = page.get_by_role("table", name="演练计划")
+    row = plans.get_by_role("row").filter(has_text="第四季度消防演练")
+    expect(row).to_contain_text("计划中")
+
+    page.get_by_label("演练名称").fill("错误的演练")
+    page.get_by_role("textbox", name="设备", exact=True).fill("nowhere")
+    page.get_by_role("button", name="加入演练计划").click()
+    expect(page.locator("#dr-error")).to_have_text("设备 nowhere 未登记：演练需要真实的位置")
+
+    row.get_by_role("button", name="开始演练").click()
+    expect(row).to_contain_text("进行中", timeout=10_000)
+    row.get_by_role("link", name="查看任务").click()
+    expect(page.locator("#panel-drill")).to_be_visible()
+    page.get_by_label("关闭原因").fill("演练结束，讲评完毕")
+    page.get_by_role("button", name="关闭任务").click()
+
+    page.get_by_role("link", name="交接班与报表").click()
+    expect(row).to_contain_text(re.compile(r"已结束 · 准时率 \d+%"))
+    history = page.get_by_role("table", name="演练记录")
+    expect(history.get_by_role("row").nth(1)).to_contain_text("火警处置")
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("table", name="Drill plans").get_by_role("row").nth(1)).to_contain_text(
+        re.compile(r"Done · \d+% on time"))

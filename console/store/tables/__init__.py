@@ -23,6 +23,7 @@ from console.store.tables.tasks import (
     ACTIVE_DISPATCH,
     ACTIVE_DISPATCH_SQL,
     DispatchRow,
+    DrillPlanRow,
     EvidenceRow,
     GuardRow,
     HandoverRow,
@@ -34,5 +35,6 @@ __all__ = [
     "NAMING", "Base", "BigId", "UTCDateTime", "CommandRow", "DevicePositionRow", "DeviceStatusRow", "FloorPlanRow",
     "RegisteredDeviceRow", "AuditRow", "DutyLogRow", "SessionRow", "UserRow", "AlarmRow", "CameraReferenceRow", "EventRow",
     "PlateRow", "QuarantineRow", "ShelfRow", "SnapshotRow", "ACTIVE_DISPATCH", "ACTIVE_DISPATCH_SQL", "DispatchRow",
+    "DrillPlanRow",
     "EvidenceRow", "GuardRow", "HandoverRow", "TaskLogRow", "TaskRow",
 ]

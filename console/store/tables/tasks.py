@@ -142,3 +142,28 @@ class HandoverRow(Base):
     task_id: Mapped[int] = mapped_column(BigId, ForeignKey("tasks.id"))
     notes: Mapped[str] = mapped_column(Text, default="")
     snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class DrillPlanRow(Base):
+    """A planned drill (演练计划): what, where and when; started by a person in the control room,
+    after which its task (found by the drill message's source id) is watched and scored."""
+
+    __tablename__ = "drill_plans"
+    __table_args__ = (Index("ix_drill_plans_planned", "planned_for"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    planned_for: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    device_id: Mapped[str] = mapped_column(String(128))
+    point: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(48))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16), default="planned")
+    """planned, started, cancelled."""
+    started_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The drill message's source id: how its alarm and task are found."""

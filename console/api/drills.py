@@ -1,0 +1,83 @@
+"""Drills (演练) from the console: plan one (supervisors), start a planned one or cancel it
+(operators and supervisors), and the plans and the drill history with their scores
+(console/people/drill_plans.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
+from console.errors import Refusal
+from console.messages import HubMessage
+from console.people import drill_plans
+from console.runtime import Runtime
+from console.store.tables import DrillPlanRow
+
+router = APIRouter(prefix="/api/drills", tags=["drills"])
+
+
+class PlanBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=2, max_length=200, description="e.g. 2026年第四季度消防演练")
+    planned_for: datetime | None = Field(None, description="When it is meant to run (with offset); optional.")
+    device_id: str = Field(min_length=1, max_length=128, description="A registered device: the drill's place.")
+    point: str = Field("", max_length=64)
+    kind: str = Field(min_length=3, max_length=48, description="An alarm kind with an SOP, e.g. fire.alarm.")
+    note: str = Field("", max_length=1000)
+
+
+def _publish(runtime: Runtime) -> drill_plans.Publish:
+    def publish(topic: str, payload: bytes) -> bool:
+        if runtime.mqtt is None:
+            raise Refusal("broker.not_connected", "the console is not connected to the broker", status=503)
+        return runtime.mqtt.publish(topic, payload)
+
+    return publish
+
+
+def _changed(runtime: Runtime, view: dict[str, Any]) -> dict[str, Any]:
+    runtime.outlet.publish([HubMessage("drill.updated", view)])
+    return view
+
+
+@router.get("")
+def drills(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
+           limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    """The plans (newest first) with their task and score, and every drill task (the history)."""
+    plans = session.scalars(select(DrillPlanRow).order_by(DrillPlanRow.created_at.desc()).limit(limit)).all()
+    return {"plans": [drill_plans.view(session, row, runtime.tasks.book) for row in plans],
+            "history": drill_plans.history(session, runtime.tasks.book, limit)}
+
+
+@router.post("/plans")
+def plan_drill(body: PlanBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+    with runtime.store.write() as session, session.begin():
+        row = drill_plans.plan(session, runtime.settings, runtime.tasks.book, title=body.title,
+                               planned_for=body.planned_for, device_id=body.device_id, point=body.point,
+                               kind=body.kind, note=body.note, user=user.username, now=runtime.now(),
+                               client=client_address(request))
+        view = drill_plans.view(session, row, runtime.tasks.book)
+    return _changed(runtime, view)
+
+
+@router.post("/plans/{plan_id}/start")
+def start_drill(plan_id: int, request: Request, runtime: RuntimeDep, user: AlarmActor) -> dict[str, Any]:
+    """Publish the drill alarm now (to the site's broker, confirmed by it): the real path opens its task."""
+    with runtime.store.write() as session, session.begin():
+        row = drill_plans.start(session, runtime.settings, runtime.tasks.book, plan_id, user.username, runtime.now(),
+                                _publish(runtime), client_address(request))
+        view = drill_plans.view(session, row, runtime.tasks.book)
+    return _changed(runtime, view)
+
+
+@router.post("/plans/{plan_id}/cancel")
+def cancel_drill(plan_id: int, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+    with runtime.store.write() as session, session.begin():
+        row = drill_plans.cancel(session, plan_id, user.username, runtime.now(), client_address(request))
+        view = drill_plans.view(session, row, runtime.tasks.book)
+    return _changed(runtime, view)
