@@ -130,8 +130,11 @@ export function createDutyView({ root }) {
     const e = selected();
     if (!e) return;
     act(async () => {
-      if (e.state === "open") await api("PATCH", `/api/duty-log/${e.id}`, { json: { observed: observed(), remarks: remarks.value } });
-      const done = await api("POST", `/api/duty-log/${e.id}/sign`, as ? { json: as } : {});
+      // What is signed is what this screen saved: its hash goes with the signature (refused if changed since).
+      const shown = e.state === "open"
+        ? await api("PATCH", `/api/duty-log/${e.id}`, { json: { observed: observed(), remarks: remarks.value } })
+        : e;
+      const done = await api("POST", `/api/duty-log/${e.id}/sign`, { json: { ...(as || {}), content_sha256: shown.current_sha256 } });
       csPass.value = "";
       csUser.value = "";
       return done;

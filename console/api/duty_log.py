@@ -56,6 +56,8 @@ class SignBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str | None = Field(None, min_length=1, max_length=64)
     password: str | None = Field(None, min_length=1, max_length=256)
+    content_sha256: str | None = Field(None, min_length=64, max_length=64, description=(
+        "The entry's current_sha256 as the signer saw it: refused (duty_log.changed) if it has changed since."))
 
 
 class ReviewBody(BaseModel):
@@ -159,8 +161,9 @@ def sign_entry(entry_id: int, request: Request, runtime: RuntimeDep, user: Alarm
     signer = user.username
     if body is not None and body.username:
         signer = _countersigner(runtime, body, entry_id, user.username, client)
+    seen = body.content_sha256 if body is not None else None
     return _act(runtime, entry_id, lambda session: runtime.duty_log.sign(
-        session, entry_id, signer, runtime.now(), client, screen_of=user.username))
+        session, entry_id, signer, runtime.now(), client, screen_of=user.username, seen_sha256=seen))
 
 
 @router.post("/{entry_id}/corrections")

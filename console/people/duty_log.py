@@ -19,7 +19,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from console.alarms.views import iso
@@ -75,26 +76,42 @@ class DutyLog:
         last = session.scalar(select(func.max(DutyLogRow.slot_at)).where(DutyLogRow.site == self.site,
                                                                          DutyLogRow.sequence == 0))
         if last is None or last < current:
-            gap = last + self.interval if last is not None else current
-            for slot in _steps(max(gap, current - CATCH_UP), current, self.interval):
-                row = DutyLogRow(site=self.site, slot_at=slot, sequence=0, opened_at=now, observed={},
-                                 prefill={"unavailable": "console_down"}, remarks="")
-                session.add(row)
-                session.flush()
-                self._finding(session, row, "missed", now, outcome)
-            row = self._open(session, current, now, 0, None)
-            audit.record(session, SYSTEM, "duty_log.due", target=f"duty_log:{row.id}",
-                         detail={"slot": iso(current)}, at=now)
-            outcome.hub.append(HubMessage("duty_log.updated", self.view(session, row)))
-        unsigned = session.scalars(select(DutyLogRow).where(
+            try:
+                with session.begin_nested():
+                    self._open_slots(session, last, current, now, outcome)
+            except IntegrityError:  # another console instance opened this slot first
+                outcome = Outcome()
+        # Only the rows whose finding changes now, locked: a signature landing at the same moment
+        # (or another console instance) is seen, and nothing is told twice.
+        changing = session.scalars(select(DutyLogRow).where(
             DutyLogRow.site == self.site, DutyLogRow.sequence == 0, DutyLogRow.second_at.is_(None),
-            DutyLogRow.slot_at <= now - self.grace)).all()
-        for row in unsigned:
+            or_(and_(DutyLogRow.finding.is_(None), DutyLogRow.slot_at <= now - self.grace),
+                and_(or_(DutyLogRow.finding.is_(None), DutyLogRow.finding != "missed"),
+                     DutyLogRow.slot_at <= now - self.interval)))
+            .order_by(DutyLogRow.slot_at).with_for_update()).all()
+        for row in changing:
+            if row.second_at is not None:
+                continue
             if row.slot_at + self.interval <= now and row.finding != "missed":
                 self._finding(session, row, "missed", now, outcome)
             elif row.finding is None:
                 self._finding(session, row, "late", now, outcome)
         return outcome
+
+    def _open_slots(self, session: Session, last: datetime | None, current: datetime, now: datetime,
+                    outcome: Outcome) -> None:
+        """Enter the slots missed since ``last`` (while the console was down) and open ``current``."""
+        gap = last + self.interval if last is not None else current
+        for slot in _steps(max(gap, current - CATCH_UP), current, self.interval):
+            row = DutyLogRow(site=self.site, slot_at=slot, sequence=0, opened_at=now, observed={},
+                             prefill={"unavailable": "console_down"}, remarks="")
+            session.add(row)
+            session.flush()
+            self._finding(session, row, "missed", now, outcome)
+        row = self._open(session, current, now, 0, None)
+        audit.record(session, SYSTEM, "duty_log.due", target=f"duty_log:{row.id}", detail={"slot": iso(current)},
+                     at=now)
+        outcome.hub.append(HubMessage("duty_log.updated", self.view(session, row)))
 
     def next_check(self, now: datetime) -> datetime:
         """When ``due`` next has something to do at the latest: the next slot or grace time."""
@@ -143,9 +160,13 @@ class DutyLog:
         return Outcome(hub=[HubMessage("duty_log.updated", self.view(session, row))])
 
     def sign(self, session: Session, entry_id: int, user: str, now: datetime, client: str = "",
-             screen_of: str | None = None) -> Outcome:
-        """Sign as ``user``; ``screen_of``: the logged-in user at whose screen ``user`` countersigned."""
+             screen_of: str | None = None, seen_sha256: str | None = None) -> Outcome:
+        """Sign as ``user``; ``screen_of``: the logged-in user at whose screen ``user`` countersigned;
+        ``seen_sha256``: the content the signer was shown (refused if the entry has changed since)."""
         row = self.get(session, entry_id)
+        if seen_sha256 is not None and seen_sha256 != (row.content_hash or content_hash(row)):
+            raise Refusal("duty_log.changed", f"duty-log entry {entry_id} changed since it was shown: read it again",
+                          status=409, entry=entry_id)
         if row.prefill.get("unavailable") and row.first_at is None and not row.observed:
             raise Refusal("duty_log.not_written", f"duty-log entry {entry_id} has nothing written: fill it in first",
                           status=409, entry=entry_id)
@@ -234,6 +255,7 @@ class DutyLog:
             "first": {"by": row.first_by, "at": iso(row.first_at)} if row.first_at else None,
             "second": {"by": row.second_by, "at": iso(row.second_at)} if row.second_at else None,
             "content_sha256": row.content_hash,
+            "current_sha256": content_hash(row),
             "intact": row.content_hash is None or row.content_hash == content_hash(row),
             "finding": row.finding,
             "review": ({"by": row.reviewed_by, "at": iso(row.reviewed_at), "comment": row.review_comment}

@@ -77,7 +77,9 @@ def test_two_different_people_sign_and_a_signed_entry_is_corrected_only_by_a_new
     written = entry(d, first["id"])
     assert written["changed"] == ["fault", "pumps_fans_auto"] and written["edited_by"] == "wang"
 
-    d.duty("sign", first["id"], "wang", d.at(600))
+    refused("duty_log.changed", lambda: d.duty("sign", first["id"], "wang", d.at(590),
+                                              seen_sha256=first["current_sha256"]))  # shown before the edit
+    d.duty("sign", first["id"], "wang", d.at(600), seen_sha256=written["current_sha256"])
     refused("duty_log.same_person", lambda: d.duty("sign", first["id"], "wang", d.at(610)))
     refused("duty_log.signed", lambda: d.duty("edit", first["id"], {"fault": 3}, "", "li", d.at(620)))
     d.duty("sign", first["id"], "li", d.at(900))
