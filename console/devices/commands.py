@@ -57,13 +57,18 @@ def record_sent(session: Session, settings: Settings, *, command_id: str, kind: 
 def settle(session: Session, now: datetime) -> list[HubMessage]:
     """Confirm the commands whose device has said so; give up on those past their limit."""
     changed = []
-    for row in session.scalars(select(CommandRow).where(CommandRow.state == "sent").with_for_update()):
+    pending = session.scalars(select(CommandRow).where(CommandRow.state == "sent")
+                              .order_by(CommandRow.sent_at).with_for_update()).all()
+    for row in pending:
         kind, via = CONFIRMED_BY[row.kind]
-        events = session.execute(select(EventRow.id, EventRow.data).where(
+        query = select(EventRow.id).where(
             EventRow.site == row.site, EventRow.device_id == row.device_id, EventRow.kind == kind,
-            EventRow.received_at >= row.sent_at).order_by(EventRow.id).limit(20)).all()
-        proof = next((event_id for event_id, data in events
-                      if via is None or (isinstance(data, dict) and data.get("via") == via)), None)
+            EventRow.received_at >= row.sent_at,
+            # one event confirms one command (two lifts in a row need the barrier to open twice)
+            EventRow.id.not_in(select(CommandRow.event_id).where(CommandRow.event_id.is_not(None))))
+        if via is not None:  # a GB device's heartbeats are mostly analog values, not the staff's answer
+            query = query.where(EventRow.data["via"].as_string() == via)
+        proof = session.scalar(query.order_by(EventRow.id).limit(1))
         if proof is not None:
             row.state, row.event_id = "confirmed", proof
         elif now >= row.due_at:
@@ -74,6 +79,7 @@ def settle(session: Session, now: datetime) -> list[HubMessage]:
         audit.record(session, SYSTEM, f"command.{row.state}", target=f"device:{row.device_id}",
                      detail={"command_id": row.id, "kind": row.kind, "event_id": row.event_id,
                              "sent_by": row.sent_by}, at=now)
+        session.flush()  # the next command sees this event as used
         changed.append(HubMessage("command.updated", view(row)))
     return changed
 
