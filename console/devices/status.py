@@ -116,14 +116,12 @@ def device_counts(session: Session, registry: DeviceRegistry) -> dict[str, Any]:
 
 
 MODES = ("auto", "manual")
-MODE_LOOKBACK = 50
-"""How many of a panel's latest fire events are searched for its linkage auto / manual state."""
 
 
 def linkage_mode(session: Session, site: str, device_id: str) -> str | None:
     """A fire panel's linkage control, "auto" or "manual", from its latest system state that says it
     (GB/T 26875.3 system status bit 11, ``data.mode``); None if none does."""
-    rows = session.scalars(select(EventRow.data).where(EventRow.site == site, EventRow.device_id == device_id,
-                                                       EventRow.kind.like("fire.%"))
-                           .order_by(EventRow.id.desc()).limit(MODE_LOOKBACK))
-    return next((data["mode"] for data in rows if isinstance(data, dict) and data.get("mode") in MODES), None)
+    mode = session.scalar(select(EventRow.data["mode"].as_string()).where(
+        EventRow.site == site, EventRow.device_id == device_id, EventRow.kind.like("fire.%"),
+        EventRow.data["mode"].as_string().in_(MODES)).order_by(EventRow.id.desc()).limit(1))
+    return str(mode) if mode else None

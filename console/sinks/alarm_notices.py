@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from console.devices.registry import DeviceRegistry
@@ -87,11 +87,14 @@ class AlarmNotices(PeriodicWorker):
         """The escalations that have come due for the alarms still unacknowledged at ``now``."""
         if not self.escalations:
             return []
-        first = timedelta(seconds=self.escalations[0].unacknowledged_seconds)
         severities = {s for r in self.escalations for s in r.severities}
+        # Raised before the due time of the alarm's next escalation (by its level): only the alarms
+        # with something to tell now, so that those waiting between two levels cost nothing.
+        next_due = case({level: now - timedelta(seconds=rule.unacknowledged_seconds)
+                         for level, rule in enumerate(self.escalations)}, value=AlarmRow.notified_level)
         rows = session.scalars(select(AlarmRow).where(
             AlarmRow.closed.is_(False), AlarmRow.acknowledged.is_(False), AlarmRow.severity.in_(severities),
-            AlarmRow.raised_at <= now - first, AlarmRow.notified_level < len(self.escalations),
+            AlarmRow.notified_level < len(self.escalations), AlarmRow.raised_at <= next_due,
             or_(AlarmRow.shelved_until.is_(None), AlarmRow.shelved_until <= now))
             .order_by(AlarmRow.raised_at).limit(500)).all()
         notices = []
@@ -102,6 +105,8 @@ class AlarmNotices(PeriodicWorker):
                     alarm.raised_at + timedelta(seconds=self.escalations[level].unacknowledged_seconds) <= now:
                 due.append(self.escalations[level])
                 level += 1
+            if not due:
+                continue
             claimed = cast(CursorResult[Any], session.execute(
                 update(AlarmRow).where(AlarmRow.id == alarm.id, AlarmRow.notified_level == alarm.notified_level)
                 .values(notified_level=level).execution_options(synchronize_session=False)))

@@ -3,7 +3,7 @@ checklist (SOP ``shift.handover``) whose two signatures, by two different people
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,11 +18,12 @@ from console.tasks.service import TaskService
 from console.tasks.views import task_summary
 
 HANDOVER_SOP = "shift.handover"
+UNSIGNED_LOOKBACK = timedelta(days=1)
 # Alarms that are equipment faults rather than incidents: handed over with their repair status.
 FAULT_KINDS = frozenset({"fire.fault", "device.offline", "camera.offline", "parking.barrier_fault"})
 
 
-def snapshot(session: Session, service: TaskService, registry: DeviceRegistry) -> dict[str, Any]:
+def snapshot(session: Session, service: TaskService, registry: DeviceRegistry, now: datetime) -> dict[str, Any]:
     open_tasks = session.scalars(select(TaskRow).where(TaskRow.state == "open", TaskRow.sop_id != HANDOVER_SOP)
                                  .order_by(TaskRow.severity_rank, TaskRow.opened_at)).all()
     isolated = []
@@ -33,8 +34,12 @@ def snapshot(session: Session, service: TaskService, registry: DeviceRegistry) -
                              "label": registry.location(task.site, task.device_id, task.point).label,
                              "since": states["isolate"].get("done_at")})
     alarms = session.scalars(select(AlarmRow).where(AlarmRow.closed.is_(False))).all()
-    unsigned = session.scalars(select(DutyLogRow).where(DutyLogRow.second_at.is_(None))
-                               .order_by(DutyLogRow.slot_at, DutyLogRow.sequence).limit(50)).all()
+    # This site's entries of the last day still without both signatures (older ones are findings
+    # the supervisor reviews), newest first.
+    unsigned = session.scalars(select(DutyLogRow).where(
+        DutyLogRow.site == service.settings.site.id, DutyLogRow.second_at.is_(None),
+        DutyLogRow.slot_at >= now - UNSIGNED_LOOKBACK)
+        .order_by(DutyLogRow.slot_at.desc(), DutyLogRow.sequence).limit(50)).all()
     return {
         "open_tasks": [task_summary(t, service.book.sops.get(t.sop_id), registry) for t in open_tasks],
         "isolated_devices": isolated,
@@ -52,7 +57,7 @@ def start(session: Session, service: TaskService, registry: DeviceRegistry, user
     outcome = service.open_checklist(session, HANDOVER_SOP, user, now, client)
     task_id = next(iter(m.data["id"] for m in outcome.hub if m.type == "task.updated"))
     row = HandoverRow(site=service.settings.site.id, created_at=now, created_by=user, task_id=task_id,
-                      notes=notes, snapshot=snapshot(session, service, registry))
+                      notes=notes, snapshot=snapshot(session, service, registry, now))
     session.add(row)
     session.flush()
     audit.record(session, user, "handover.start", target=f"handover:{row.id}",
