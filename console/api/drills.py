@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -15,6 +16,7 @@ from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, cl
 from console.errors import Refusal
 from console.messages import HubMessage
 from console.people import drill_plans
+from console.people.drills import DrillError
 from console.runtime import Runtime
 from console.store.tables import DrillPlanRow
 
@@ -29,15 +31,6 @@ class PlanBody(BaseModel):
     point: str = Field("", max_length=64)
     kind: str = Field(min_length=3, max_length=48, description="An alarm kind with an SOP, e.g. fire.alarm.")
     note: str = Field("", max_length=1000)
-
-
-def _publish(runtime: Runtime) -> drill_plans.Publish:
-    def publish(topic: str, payload: bytes) -> bool:
-        if runtime.mqtt is None:
-            raise Refusal("broker.not_connected", "the console is not connected to the broker", status=503)
-        return runtime.mqtt.publish(topic, payload)
-
-    return publish
 
 
 def _changed(runtime: Runtime, view: dict[str, Any]) -> dict[str, Any]:
@@ -66,12 +59,29 @@ def plan_drill(body: PlanBody, request: Request, runtime: RuntimeDep, user: Supe
 
 
 @router.post("/plans/{plan_id}/start")
-def start_drill(plan_id: int, request: Request, runtime: RuntimeDep, user: AlarmActor) -> dict[str, Any]:
-    """Publish the drill alarm now (to the site's broker, confirmed by it): the real path opens its task."""
-    with runtime.store.write() as session, session.begin():
-        row = drill_plans.start(session, runtime.settings, runtime.tasks.book, plan_id, user.username, runtime.now(),
-                                _publish(runtime), client_address(request))
-        view = drill_plans.view(session, row, runtime.tasks.book)
+async def start_drill(plan_id: int, request: Request, runtime: RuntimeDep, user: AlarmActor) -> dict[str, Any]:
+    """Publish the drill alarm now (to the site's broker, confirmed by it): the real path opens its
+    task. The plan is taken first, the message goes out of any transaction, then the outcome."""
+    if runtime.mqtt is None:
+        raise Refusal("broker.not_connected", "the console is not connected to the broker", status=503)
+    client = client_address(request)
+
+    def take() -> tuple[str, bytes]:
+        with runtime.store.write() as session, session.begin():
+            return drill_plans.claim(session, runtime.settings, runtime.tasks.book, plan_id, user.username,
+                                     runtime.now(), client)
+
+    def record(sent: bool) -> dict[str, Any]:
+        with runtime.store.write() as session, session.begin():
+            row = drill_plans.started(session, plan_id, user.username, runtime.now(), sent, client)
+            return drill_plans.view(session, row, runtime.tasks.book)
+
+    topic, payload = await run_in_threadpool(take)
+    sent = await run_in_threadpool(runtime.mqtt.publish, topic, payload)
+    view = await run_in_threadpool(record, sent)
+    if not sent:
+        _changed(runtime, view)
+        raise DrillError("drill.not_sent", "the broker did not take the drill message; nothing started", status=503)
     return _changed(runtime, view)
 
 

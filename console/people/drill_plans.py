@@ -6,7 +6,6 @@ who run it are ready. Every plan, start and cancel is in the audit chain."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -15,15 +14,12 @@ from sqlalchemy.orm import Session
 
 from console.alarms.views import iso
 from console.errors import Refusal
-from console.people.drills import DrillError, drill_message
+from console.people.drills import drill_message
 from console.settings import Settings
 from console.store import audit
 from console.store.tables import AlarmRow, DrillPlanRow, EventRow, TaskRow
 from console.tasks.sop import SopBook
 from console.tasks.views import drill_score
-
-Publish = Callable[[str, bytes], bool]
-"""(topic, payload) -> True when the broker took it (the console's MQTT connection)."""
 
 
 def plan(session: Session, settings: Settings, book: SopBook, *, title: str, planned_for: datetime | None,
@@ -49,24 +45,35 @@ def _get(session: Session, plan_id: int) -> DrillPlanRow:
 
 def _get_planned(session: Session, plan_id: int) -> DrillPlanRow:
     row = _get(session, plan_id)
-    if row.state == "started":
+    if row.state in ("starting", "started"):
         raise Refusal("drill.started", f"drill plan {plan_id} has been started already", plan=plan_id)
     if row.state == "cancelled":
         raise Refusal("drill.cancelled", f"drill plan {plan_id} was cancelled", plan=plan_id)
     return row
 
 
-def start(session: Session, settings: Settings, book: SopBook, plan_id: int, user: str, now: datetime,
-          publish: Publish, client: str = "") -> DrillPlanRow:
-    """Publish the plan's drill alarm now; its task opens as the alarm comes back in."""
+def claim(session: Session, settings: Settings, book: SopBook, plan_id: int, user: str, now: datetime,
+          client: str = "") -> tuple[str, bytes]:
+    """Take a planned drill for starting (nobody else can start it now) and make its message: the
+    caller publishes it outside the transaction, then says how that went (``started``)."""
     row = _get_planned(session, plan_id)
     note = " · ".join(x for x in (row.title, row.note) if x)
     topic, body = drill_message(settings, book, row.device_id, row.kind, row.point, note)
-    if not publish(topic, json.dumps(body, ensure_ascii=False).encode()):
-        raise DrillError("drill.not_sent", "the broker did not take the drill message; nothing started", status=503)
-    row.state, row.started_by, row.started_at, row.message_id = "started", user, now, str(body["id"])
-    audit.record(session, user, "drill.start", target=f"drill:{row.id}",
+    row.state, row.started_by, row.message_id = "starting", user, str(body["id"])
+    audit.record(session, user, "drill.start_requested", target=f"drill:{row.id}",
                  detail={"message_id": row.message_id, "device": row.device_id, "kind": row.kind}, client=client, at=now)
+    return topic, json.dumps(body, ensure_ascii=False).encode()
+
+
+def started(session: Session, plan_id: int, user: str, now: datetime, sent: bool, client: str = "") -> DrillPlanRow:
+    """The broker took the drill message (``sent``): the drill runs; otherwise it is planned again."""
+    row = _get(session, plan_id)
+    if sent:
+        row.state, row.started_at = "started", now
+    else:
+        row.state, row.started_by, row.message_id = "planned", None, None
+    audit.record(session, user, "drill.start" if sent else "drill.start_failed", target=f"drill:{row.id}",
+                 detail={"device": row.device_id, "kind": row.kind}, client=client, at=now)
     return row
 
 
