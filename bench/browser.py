@@ -69,9 +69,9 @@ def _alarm_events(count: int) -> list[tuple[str, bytes]]:
     i = 0
     while len(out) < count:
         panel = PANELS[i % len(PANELS)]
-        body = {"id": f"bench-fire-{i}", "ts": ts(), "type": "fire.alarm", "point": f"9-{i:04d}",
-                "data": {"cause": "smoke"}}
-        out.append((f"mcc/v1/{SITE}/{panel}/event", json.dumps(body).encode()))
+        fire: dict[str, object] = {"id": f"bench-fire-{i}", "ts": ts(), "type": "fire.alarm",
+                                   "point": f"9-{i:04d}", "data": {"cause": "smoke"}}
+        out.append((f"mcc/v1/{SITE}/{panel}/event", json.dumps(fire).encode()))
         i += 1
     return out
 
@@ -118,7 +118,7 @@ def _measure(console: Any, db_kind: str, duration: float, alarms: int, rate: flo
     from playwright.sync_api import sync_playwright
 
     token = console.login("wall")
-    _publish_all(console.demo.broker.port, _alarm_events(alarms))
+    _publish_all(console.broker.port, _alarm_events(alarms))
     deadline = time.monotonic() + 120
     while (active := _active_alarms(console, token)) < alarms and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -137,8 +137,8 @@ def _measure(console: Any, db_kind: str, duration: float, alarms: int, rate: flo
             load_s = time.monotonic() - t0
             time.sleep(2)  # let the first render settle before recording
 
-            stop, sent = threading.Event(), []
-            traffic = threading.Thread(target=_background, args=(console.demo.broker.port, rate, stop, sent), daemon=True)
+            stop, sent = threading.Event(), list[int]()
+            traffic = threading.Thread(target=_background, args=(console.broker.port, rate, stop, sent), daemon=True)
             cpu0 = cpu_seconds(console.process.pid)
             page.evaluate("window.__mccBench.recording = true")
             traffic.start()

@@ -87,7 +87,7 @@ def make_event(rng: random.Random, source_id: str) -> tuple[str, bytes]:
 
 # -- publishers ----------------------------------------------------------------------------------
 
-def _nodelay(client: mqtt.Client, userdata: object, sock: socket.socket) -> None:
+def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 

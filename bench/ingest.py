@@ -52,7 +52,7 @@ def _measure(console: Any, db_kind: str, n: int, publishers: int, timeout: float
     ready, go, results = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
     prefix = f"ing{random.randrange(10**6):06d}"
     shares = [n // publishers + (1 if i < n % publishers else 0) for i in range(publishers)]
-    procs = [ctx.Process(target=_publish, args=(console.demo.broker.port, i, share, prefix, ready, go, results), daemon=True)
+    procs = [ctx.Process(target=_publish, args=(console.broker.port, i, share, prefix, ready, go, results), daemon=True)
              for i, share in enumerate(shares)]
     counter = RowCounter(console.db_url)
     try:
@@ -61,13 +61,13 @@ def _measure(console: Any, db_kind: str, n: int, publishers: int, timeout: float
         for _ in procs:
             if not ready.acquire(timeout=60):
                 raise RuntimeError("a publisher did not get ready in 60 s")
-        cpu0 = {"console": cpu_seconds(console.process.pid), "broker": cpu_seconds(console.demo.broker.process.pid)}
+        cpu0 = {"console": cpu_seconds(console.process.pid), "broker": cpu_seconds(console.broker.process.pid)}
         t0 = time.time()
         go.set()
         samples, first, last = _poll_until(counter, n, t0 + timeout)
         wall = time.time() - t0
         cpu = {k: round(cpu_seconds(p) - cpu0[k], 2) for k, p in
-               (("console", console.process.pid), ("broker", console.demo.broker.process.pid))}
+               (("console", console.process.pid), ("broker", console.broker.process.pid))}
         pubs = [results.get(timeout=30) for _ in procs]
         time.sleep(1.0)  # let any redelivery land before the exactly-once check
         return _report(console, counter, db_kind, n, t0, samples, first, last, pubs, cpu, wall)

@@ -102,7 +102,7 @@ def run(db_kind: str, duration: float, rate: float = 500.0, probe_rate: float = 
 def _measure(console: Any, db_kind: str, duration: float, rate: float, probe_rate: float) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     go, results = ctx.Event(), ctx.Queue()
-    port = console.demo.broker.port
+    port = console.broker.port
     procs = [
         ctx.Process(target=_background, args=(port, rate, WARMUP + duration + 1.0, go, results), daemon=True),
         ctx.Process(target=_probes, args=(port, probe_rate, duration, go, results), daemon=True),
@@ -126,7 +126,7 @@ def _measure(console: Any, db_kind: str, duration: float, rate: float, probe_rat
             if "probes" in outcome:
                 if len(received) >= len(outcome["probes"]["sent"]) and "background" in outcome:
                     return True
-                return time.time() > outcome["probes_done_at"] + TAIL
+                return time.time() > float(outcome["probes_done_at"]) + TAIL
             return time.time() > hard_stop
 
         watched = asyncio.run(_watch(f"ws://127.0.0.1:{console.port}/ws", token, go, until))
