@@ -287,10 +287,16 @@ class DutyLogClock(PeriodicWorker):
                  now: Callable[[], datetime], interval: float = CHECK_SECONDS):
         super().__init__("duty_log", interval)
         self.first_at_once = True
+        self._next: datetime | None = None
+        """When the log next has something to do (the write transaction is skipped until then)."""
         self.log, self.store, self.deliver, self.now = log, store, deliver, now
 
     def tick(self) -> None:
+        now = self.now()
+        if self._next is not None and now < self._next:
+            return  # nothing falls due between a slot's start, its grace time and the next slot
         with self.store.write() as session, session.begin():
-            outcome = self.log.due(session, self.now())
+            outcome = self.log.due(session, now)
+        self._next = self.log.next_check(now)
         if outcome.hub or outcome.notices:
             self.deliver(outcome)

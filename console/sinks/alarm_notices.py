@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, case, or_, select, update
+from sqlalchemy import CursorResult, Select, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from console.devices.registry import DeviceRegistry
@@ -77,8 +77,12 @@ class AlarmNotices(PeriodicWorker):
     def tick(self) -> None:
         if not self.escalations:
             return
+        now = self.now()
+        with self.store.read() as session:  # most seconds nothing is due: no write lock for that
+            if session.scalar(self._due(now).with_only_columns(AlarmRow.id).limit(1)) is None:
+                return
         with self.store.write() as session, session.begin():
-            notices = self.escalate(session, self.now())
+            notices = self.escalate(session, now)
         if notices:
             self.told += len(notices)
             self.notify(notices)
@@ -87,16 +91,7 @@ class AlarmNotices(PeriodicWorker):
         """The escalations that have come due for the alarms still unacknowledged at ``now``."""
         if not self.escalations:
             return []
-        severities = {s for r in self.escalations for s in r.severities}
-        # Raised before the due time of the alarm's next escalation (by its level): only the alarms
-        # with something to tell now, so that those waiting between two levels cost nothing.
-        next_due = case({level: now - timedelta(seconds=rule.unacknowledged_seconds)
-                         for level, rule in enumerate(self.escalations)}, value=AlarmRow.notified_level)
-        rows = session.scalars(select(AlarmRow).where(
-            AlarmRow.closed.is_(False), AlarmRow.acknowledged.is_(False), AlarmRow.severity.in_(severities),
-            AlarmRow.notified_level < len(self.escalations), AlarmRow.raised_at <= next_due,
-            or_(AlarmRow.shelved_until.is_(None), AlarmRow.shelved_until <= now))
-            .order_by(AlarmRow.raised_at).limit(500)).all()
+        rows = session.scalars(self._due(now).order_by(AlarmRow.raised_at).limit(500)).all()
         notices = []
         for alarm in rows:
             level = alarm.notified_level
@@ -119,6 +114,18 @@ class AlarmNotices(PeriodicWorker):
                     notices.append(self._notice(self._view(alarm), "unacknowledged", roles,
                                                 f"{minutes:g} 分钟未确认 / unacknowledged for {minutes:g} min"))
         return notices
+
+    def _due(self, now: datetime) -> Select[AlarmRow]:
+        """The alarms with an escalation to tell at ``now``: unacknowledged, open, not shelved, and
+        raised before the due time of their next escalation (by their level), so that an alarm
+        waiting between two levels costs nothing."""
+        severities = {s for r in self.escalations for s in r.severities}
+        next_due = case({level: now - timedelta(seconds=rule.unacknowledged_seconds)
+                         for level, rule in enumerate(self.escalations)}, value=AlarmRow.notified_level)
+        return select(AlarmRow).where(
+            AlarmRow.closed.is_(False), AlarmRow.acknowledged.is_(False), AlarmRow.severity.in_(severities),
+            AlarmRow.notified_level < len(self.escalations), AlarmRow.raised_at <= next_due,
+            or_(AlarmRow.shelved_until.is_(None), AlarmRow.shelved_until <= now))
 
     # -- the words -------------------------------------------------------------------------------
 
