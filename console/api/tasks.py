@@ -66,7 +66,10 @@ def run_action(runtime: Runtime, action: Callable[[Session], Outcome]) -> Outcom
     return outcome
 
 
-def load_detail(session: Session, runtime: Runtime, task_id: int) -> dict[str, Any]:
+def load_detail(session: Session, runtime: Runtime, task_id: int, user: auth.User | None = None) -> dict[str, Any]:
+    """The task with its steps, log, dispatches and evidence. A guard's copy leaves out the scene's
+    location code: scanning the label at the scene is the proof of arrival, so the phone must not
+    be able to show it."""
     row = session.get(TaskRow, task_id)
     if row is None:
         raise Refusal("task.not_found", f"no task {task_id}", status=404, task=task_id)
@@ -77,8 +80,8 @@ def load_detail(session: Session, runtime: Runtime, task_id: int) -> dict[str, A
     evidence = session.scalars(select(EvidenceRow).where(EvidenceRow.task_id == task_id)
                                .order_by(EvidenceRow.id)).all()
     scene = runtime.tasks.records.scene_of(row)
-    return task_detail(row, sop, runtime.registry, list(log), list(dispatches), list(evidence),
-                       places.location_code(row.site, scene))
+    code = None if user is not None and user.role == "guard" else places.location_code(row.site, scene)
+    return task_detail(row, sop, runtime.registry, list(log), list(dispatches), list(evidence), code)
 
 
 def guard_may_see(session: Session, user: auth.User, task_id: int) -> None:
@@ -94,7 +97,7 @@ def guard_may_see(session: Session, user: auth.User, task_id: int) -> None:
 def _detail_after(runtime: Runtime, user: auth.User, task_id: int) -> dict[str, Any]:
     with runtime.store.read() as session:
         guard_may_see(session, user, task_id)
-        return load_detail(session, runtime, task_id)
+        return load_detail(session, runtime, task_id, user)
 
 
 @router.get("/tasks")
@@ -115,7 +118,7 @@ def list_tasks(
 @router.get("/tasks/{task_id}")
 def get_task(task_id: int, session: ReadSession, runtime: RuntimeDep, user: Viewer) -> dict[str, Any]:
     guard_may_see(session, user, task_id)
-    return load_detail(session, runtime, task_id)
+    return load_detail(session, runtime, task_id, user)
 
 
 @router.post("/tasks/{task_id}/steps/{step_id}")

@@ -64,7 +64,7 @@ def task_summary(row: TaskRow, sop: Sop | None, registry: DeviceRegistry) -> dic
 
 def task_detail(
     row: TaskRow, sop: Sop | None, registry: DeviceRegistry, log: list[TaskLogRow],
-    dispatches: list[DispatchRow], evidence: list[EvidenceRow], location_code: str,
+    dispatches: list[DispatchRow], evidence: list[EvidenceRow], location_code: str | None,
 ) -> dict[str, Any]:
     view = task_summary(row, sop, registry)
     states = {item["id"]: item for item in row.steps}

@@ -92,6 +92,8 @@ def test_fire_alarm_to_closed_task_through_the_api(
     wrong = console.api("POST", f"/api/dispatches/{dispatch_id}/arrive", "g1",
                         json={"code": "mcc:loc:demo/1号楼/3F/西侧走廊"})
     assert wrong.status_code == 409 and "the alarm is at 1号楼 3F 东侧走廊" in wrong.json()["detail"]
+    assert ok(console.api("GET", f"/api/tasks/{task_id}", "g1"))["location_code"] is None, \
+        "the guard's phone cannot show the scene's code: scanning the label there is the proof of arrival"
     ok(console.api("POST", f"/api/dispatches/{dispatch_id}/arrive", "g1", json={"code": task["location_code"]}))
     ok(console.api("POST", f"/api/tasks/{task_id}/steps/confirm", "g1", json={"value": "no", "action_id": "a1"}))
     ok(console.api("POST", f"/api/tasks/{task_id}/steps/confirm", "g1", json={"value": "no", "action_id": "a1"}))
