@@ -5,6 +5,7 @@ import { t, kindLabel, severityLabel, applyI18n } from "./i18n.js";
 import { el, setText, api, coalesce, parseTime, placeLabel, siteTime } from "./api.js";
 import {
   h, site, tn, word, deviceLink, subsystemOf, errorText, ageNode, tickAges, openDialog, optionsOf, SUBSYSTEMS, SEVERITIES,
+  formField,
 } from "./console-util.js";
 import { createAlarmMedia } from "./console-alarm-media.js";
 import { keyedList } from "./dom.js";
@@ -64,10 +65,9 @@ export function createAlarmsView({ root }) {
   optionsOf(subsystem, [["", "con.filter.all_subsystems"], ...SUBSYSTEMS.map((s) => [s, "con.sub." + s])]);
   optionsOf(severity, [["", "con.filter.all_severities"], ...SEVERITIES.map((s) => [s, "sev." + s])]);
   optionsOf(stateSel, [["live", "con.filter.live"], ["unacked", "con.filter.unacked"], ["acked", "con.filter.acked"], ["cleared", "con.filter.cleared"]]);
-  const field = (id, key, control) => h("div", { class: "f-field" }, h("label", { for: id, "data-i18n": key }), control);
   const filters = h("form", { class: "a-filters", role: "search", "data-i18n-attr": "aria-label:con.alarms.filters", onsubmit: (e) => e.preventDefault() },
-    field("a-q", "con.filter.text", q), field("a-subsystem", "con.filter.subsystem", subsystem),
-    field("a-severity", "con.filter.severity", severity), field("a-state", "con.filter.state", stateSel));
+    formField("a-q", "con.filter.text", q), formField("a-subsystem", "con.filter.subsystem", subsystem),
+    formField("a-severity", "con.filter.severity", severity), formField("a-state", "con.filter.state", stateSel));
   const count = h("span", { class: "muted", id: "alarms-count" });
   const list = h("tbody", { id: "alarm-rows" });
   const cols = ["con.alarm.severity", "con.alarms.col_alarm", "con.alarm.location", "con.alarm.state", "con.alarm.age", "con.alarm.count"];

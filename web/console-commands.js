@@ -4,7 +4,7 @@
 // of the device are listed with their outcome.
 import { t } from "./i18n.js";
 import { setText, api, siteTime } from "./api.js";
-import { h, errorText } from "./console-util.js";
+import { h, errorText, formField } from "./console-util.js";
 
 const KINDS = { lane: ["barrier.open", "open-barrier"], gb26875: ["gb.duty_check", "duty-check"] };
 
@@ -19,9 +19,8 @@ export function createCommandsBox() {
   const head = h("tr", {});
   const table = h("table", { class: "log", id: "cmd-table", "aria-labelledby": "cmd-heading" }, h("thead", {}, head), rows);
   const heading = h("h3", { id: "cmd-heading" });
-  const label = h("label", { for: "cmd-reason" });
   const node = h("section", { class: "box", id: "cmd-box", "aria-labelledby": "cmd-heading", hidden: true },
-    heading, h("div", { class: "a-actions" }, h("div", { class: "f-field" }, label, reason), send), error, table);
+    heading, h("div", { class: "a-actions" }, formField("cmd-reason", "cmd.reason", reason), send), error, table);
 
   async function load() {
     if (!state.device) return;
@@ -53,7 +52,6 @@ export function createCommandsBox() {
     if (!state.kind) return;
     const [kind] = KINDS[state.kind];
     setText(heading, t("cmd.heading." + kind));
-    setText(label, t("cmd.reason"));
     setText(send, t("cmd.send." + kind));
     setText(error, state.error);
     head.replaceChildren(...cols.map((key) => h("th", { scope: "col", text: t(key) })));

@@ -3,11 +3,10 @@
 // and its score once closed; the history of every drill task. Server: console/api/drills.py.
 import { t, kindLabel, getLang } from "./i18n.js";
 import { setText, api, siteTime } from "./api.js";
-import { h, errorText, zonedInputToIso } from "./console-util.js";
+import { h, errorText, zonedInputToIso, formField } from "./console-util.js";
 
 export function createDrillsBox() {
   const state = { plans: [], history: [], kinds: [], error: "" };
-  const field = (id, key, control) => h("div", { class: "f-field" }, h("label", { for: id, text: t(key), "data-i18n": key }), control);
   const title = h("input", { id: "dr-title", maxlength: 200 });
   const device = h("input", { id: "dr-device", maxlength: 128, autocomplete: "off" });
   const point = h("input", { id: "dr-point", maxlength: 64, autocomplete: "off" });
@@ -24,8 +23,8 @@ export function createDrillsBox() {
     head(["drill.col.started", "drill.col.kind", "drill.col.place", "drill.col.state", "drill.col.score"]), historyRows);
   const node = h("section", { "aria-labelledby": "dr-heading" },
     h("h3", { id: "dr-heading", "data-i18n": "drill.heading", text: t("drill.heading") }),
-    h("div", { class: "dl-actions" }, field("dr-title", "drill.title", title), field("dr-device", "drill.device", device),
-      field("dr-point", "drill.point", point), field("dr-kind", "drill.kind", kind), field("dr-when", "drill.when", when), add),
+    h("div", { class: "dl-actions" }, formField("dr-title", "drill.title", title), formField("dr-device", "drill.device", device),
+      formField("dr-point", "drill.point", point), formField("dr-kind", "drill.kind", kind), formField("dr-when", "drill.when", when), add),
     error, h("h4", { id: "dr-plans-heading", "data-i18n": "drill.plans", text: t("drill.plans") }), plans,
     h("h4", { id: "dr-history-heading", "data-i18n": "drill.history", text: t("drill.history") }), history);
 

@@ -5,7 +5,7 @@
 // late and missed ones. Server: console/api/duty_log.py.
 import { t, applyI18n } from "./i18n.js";
 import { setText, api, siteTime } from "./api.js";
-import { h, errorText, optionsOf, isoToZonedInput } from "./console-util.js";
+import { h, errorText, optionsOf, isoToZonedInput, formField } from "./console-util.js";
 
 const CHOICES = {
   linkage: ["auto", "manual", "unknown"],
@@ -51,15 +51,14 @@ export function createDutyView({ root }) {
     onclick: () => signEntry({ username: csUser.value.trim(), password: csPass.value }) });
   const reason = h("input", { id: "duty-reason", maxlength: 1000 });
   const correct = h("button", { type: "button", id: "duty-correct", class: "btn", "data-i18n": "duty.correct", onclick: correctEntry });
-  const field = (id, key, control) => h("div", { class: "f-field" }, h("label", { for: id, "data-i18n": key }), control);
   const signBox = h("div", { class: "dl-actions", id: "duty-sign-box" }, save, sign,
     h("fieldset", { class: "dl-countersign" }, h("legend", { "data-i18n": "duty.countersign_legend" }),
-      field("duty-cs-user", "duty.cs_user", csUser), field("duty-cs-pass", "duty.cs_pass", csPass), countersign));
+      formField("duty-cs-user", "duty.cs_user", csUser), formField("duty-cs-pass", "duty.cs_pass", csPass), countersign));
   const correctBox = h("div", { class: "dl-actions", id: "duty-correct-box", hidden: true },
-    field("duty-reason", "duty.reason", reason), correct);
+    formField("duty-reason", "duty.reason", reason), correct);
   const editor = h("section", { id: "duty-editor", class: "dl-editor", "aria-labelledby": "duty-editor-heading" },
     editorTitle, h("p", { id: "duty-entry-state", class: "dl-state" }), h("div", { class: "dl-checks" }, rows),
-    field("duty-remarks", "duty.remarks", remarks), signBox, correctBox);
+    formField("duty-remarks", "duty.remarks", remarks), signBox, correctBox);
   const findingsList = h("ul", { id: "duty-findings-list", class: "dl-findings" });
   const findings = h("section", { id: "duty-findings", hidden: true, "aria-labelledby": "duty-findings-heading" },
     h("h3", { id: "duty-findings-heading", "data-i18n": "duty.findings" }), findingsList);

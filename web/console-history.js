@@ -4,6 +4,7 @@ import { t, kindLabel, messages, applyI18n } from "./i18n.js";
 import { el, setText, api, siteTime, placeLabel, now } from "./api.js";
 import {
   h, site, deviceLink, dataNodes, errorText, optionsOf, zonedInputToIso, isoToZonedInput, SUBSYSTEMS,
+  formField,
 } from "./console-util.js";
 
 const DEFAULT_SPAN_MS = 24 * 3600 * 1000;
@@ -73,13 +74,12 @@ export function createHistoryView({ root }) {
   optionsOf(kind, [["", "con.filter.all_kinds"], ...kindOptions()]);
   size.replaceChildren(...[20, 50, 100, 200].map((n) => h("option", { value: n }, String(n))));
   size.value = "50";
-  const field = (id, key, control) => h("div", { class: "f-field" }, h("label", { for: id, "data-i18n": key }), control);
   const submit = h("button", { type: "submit", class: "btn primary", "data-i18n": "con.history.search" });
   const reset = h("button", { type: "button", class: "btn", "data-i18n": "con.history.reset", onclick: () => resetForm() });
   const form = h("form", { class: "h-form", role: "search", "data-i18n-attr": "aria-label:con.history.form" },
-    field("h-q", "con.history.q", q), field("h-since", "con.history.since", since), field("h-until", "con.history.until", until),
-    field("h-subsystem", "con.filter.subsystem", subsystem), field("h-kind", "con.history.kind", kind),
-    field("h-size", "con.history.size", size), h("div", { class: "h-buttons" }, submit, reset));
+    formField("h-q", "con.history.q", q), formField("h-since", "con.history.since", since), formField("h-until", "con.history.until", until),
+    formField("h-subsystem", "con.filter.subsystem", subsystem), formField("h-kind", "con.history.kind", kind),
+    formField("h-size", "con.history.size", size), h("div", { class: "h-buttons" }, submit, reset));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     search();

@@ -6,7 +6,7 @@
 // Server: console/api/reports.py.
 import { t, applyI18n } from "./i18n.js";
 import { setText, api, siteTime, now } from "./api.js";
-import { h, errorText, optionsOf, isoToZonedInput } from "./console-util.js";
+import { h, errorText, optionsOf, isoToZonedInput, formField } from "./console-util.js";
 import { createDrillsBox } from "./console-drills.js";
 
 const REPORTS = ["shift", "daily", "monthly"];
@@ -29,9 +29,8 @@ export function createShiftView({ root }) {
   const site = h("input", { id: "rep-site", autocomplete: "off" });
   const open = h("a", { id: "rep-open", class: "btn primary", target: "_blank", rel: "noopener", "data-i18n": "shift.rep.open" });
   const csv = h("a", { id: "rep-csv", class: "btn", "data-i18n": "shift.rep.csv" });
-  const field = (id, key, control) => h("div", { class: "f-field" }, h("label", { for: id, "data-i18n": key }), control);
-  const dayField = field("rep-date", "shift.rep.date", day);
-  const monthField = field("rep-month", "shift.rep.month", month);
+  const dayField = formField("rep-date", "shift.rep.date", day);
+  const monthField = formField("rep-month", "shift.rep.month", month);
   for (const control of [kind, day, month, site]) control.addEventListener("input", renderLinks);
 
   root.append(h("section", { class: "panel dl-panel", "aria-labelledby": "shift-heading" },
@@ -39,11 +38,11 @@ export function createShiftView({ root }) {
     h("div", { class: "panel-body" }, error,
       h("section", { "aria-labelledby": "ho-heading" }, h("h3", { id: "ho-heading", "data-i18n": "shift.ho.heading" }),
         h("p", { class: "dl-slot", "data-i18n": "shift.ho.hint" }),
-        field("ho-notes", "shift.ho.notes", notes), h("div", { class: "dl-actions" }, start), started,
+        formField("ho-notes", "shift.ho.notes", notes), h("div", { class: "dl-actions" }, start), started,
         h("h4", { id: "ho-list-heading", "data-i18n": "shift.ho.recent" }), table),
       h("section", { "aria-labelledby": "rep-heading" }, h("h3", { id: "rep-heading", "data-i18n": "shift.rep.heading" }),
-        h("div", { class: "dl-actions" }, field("rep-kind", "shift.rep.kind", kind), dayField, monthField,
-          field("rep-site", "shift.rep.site", site), open, csv)), drills.node)));
+        h("div", { class: "dl-actions" }, formField("rep-kind", "shift.rep.kind", kind), dayField, monthField,
+          formField("rep-site", "shift.rep.site", site), open, csv)), drills.node)));
   applyI18n(root);
   optionsOf(kind, REPORTS.map((k) => [k, "shift.rep." + k]));
   const today = isoToZonedInput(new Date(now()).toISOString()).slice(0, 10);

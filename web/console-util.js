@@ -167,6 +167,11 @@ export function optionsOf(select, items) {
 
 export { h };
 
+/** A labelled control in a form row (.f-field), its label worded from the catalogue key ``key``. */
+export function formField(id, key, control) {
+  return h("div", { class: "f-field" }, h("label", { for: id, i18n: key }), control);
+}
+
 // ---------------------------------------------------------------- the keys' help (?)
 
 const SHORTCUTS = [
