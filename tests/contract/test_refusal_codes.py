@@ -8,6 +8,7 @@ import ast
 import re
 
 from tests.conftest import REPO
+from tests.support.catalogues import entries
 
 REFUSALS = {"Refusal", "TaskError", "NotFound", "Forbidden", "PlaceError", "RegistryError", "PlanError",
             "ReferenceRefused", "AuthError", "DrillError"}
@@ -56,13 +57,8 @@ def raised_params() -> dict[str, list[set[str]]]:
 
 
 def catalogue() -> dict[str, dict[str, str]]:
-    text = (REPO / "web" / "messages-errors.js").read_text(encoding="utf-8")
-    out: dict[str, dict[str, str]] = {}
-    for lang in ("zh", "en"):
-        block = text[text.index(f"  {lang}: {{"):]
-        block = block[:block.index("\n  },")]
-        out[lang] = dict(re.findall(r'^    "err\.([^"]+)": "((?:[^"\\]|\\.)*)",$', block, re.M))
-    return out
+    found = entries("messages-errors.js", r'^    "err\.([^"]+)": "((?:[^"\\]|\\.)*)",$')
+    return {lang: dict(pairs) for lang, pairs in found.items()}
 
 
 def test_every_refusal_code_is_worded_in_both_languages_with_its_placeholders() -> None:

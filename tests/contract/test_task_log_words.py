@@ -5,12 +5,12 @@ web/messages-tasks.js, so the console never shows a raw word such as `correlated
 from __future__ import annotations
 
 import ast
-import re
 import typing
 
 from console.tasks.dispatch import GUARD_ACTIONS
 from console.tasks.machine import Effect
 from tests.conftest import REPO
+from tests.support.catalogues import entries
 
 
 def written_log_entries() -> tuple[dict[str, str], dict[str, str]]:
@@ -42,13 +42,8 @@ def written_log_entries() -> tuple[dict[str, str], dict[str, str]]:
 
 
 def catalogue() -> dict[str, set[str]]:
-    text = (REPO / "web" / "messages-tasks.js").read_text(encoding="utf-8")
-    out: dict[str, set[str]] = {}
-    for lang in ("zh", "en"):
-        block = text[text.index(f"  {lang}: {{"):]
-        block = block[:block.index("\n  },")]
-        out[lang] = set(re.findall(r'^    "(log\.[^"]+)": ', block, re.M))
-    return out
+    found = entries("messages-tasks.js", r'^    "(log\.[^"]+)": ')
+    return {lang: {key for (key,) in keys} for lang, keys in found.items()}
 
 
 def test_every_task_log_entry_has_words_in_both_languages() -> None:
