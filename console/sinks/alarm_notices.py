@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import CursorResult, Select, case, or_, select, update
 from sqlalchemy.orm import Session
 
+from console.alarms.views import alarm_view
 from console.devices.registry import DeviceRegistry
 from console.messages import HubMessage
 from console.settings import AlarmNoticeRule, Settings
@@ -111,7 +112,7 @@ class AlarmNotices(PeriodicWorker):
                 roles = _roles([rule]) if _matches(rule, alarm.severity, alarm.site) else ()
                 if roles:
                     minutes = rule.unacknowledged_seconds / 60
-                    notices.append(self._notice(self._view(alarm), "unacknowledged", roles,
+                    notices.append(self._notice(alarm_view(alarm, self.registry), "unacknowledged", roles,
                                                 f"{minutes:g} 分钟未确认 / unacknowledged for {minutes:g} min"))
         return notices
 
@@ -128,11 +129,6 @@ class AlarmNotices(PeriodicWorker):
             or_(AlarmRow.shelved_until.is_(None), AlarmRow.shelved_until <= now))
 
     # -- the words -------------------------------------------------------------------------------
-
-    def _view(self, alarm: AlarmRow) -> dict[str, Any]:
-        return {"id": alarm.id, "kind": alarm.kind, "severity": alarm.severity, "site": alarm.site,
-                "device_id": alarm.device_id, "point": alarm.point, "raised_at": alarm.raised_at.isoformat(),
-                "task_id": alarm.task_id, "test": alarm.test}
 
     def _notice(self, alarm: dict[str, Any], kind: str, roles: tuple[str, ...], what: str) -> Notice:
         sop = self.book.by_alarm.get(alarm["kind"])
