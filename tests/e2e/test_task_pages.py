@@ -153,6 +153,8 @@ def test_the_guard_sent_sees_the_camera_snapshots_of_the_alarm(
         # pushed to the page: the grabs at the alarm and 3 s after are the same picture here (the test
         # stream starts at its first frame for every client), kept once as evidence
         expect(shots).to_have_count(1, timeout=10000)
+        # the JPEG loads after the <img> appears: wait for it, then check its size
+        shots.first.evaluate("img => img.complete || new Promise((done) => img.addEventListener('load', done))")
         assert shots.first.evaluate("img => img.complete && img.naturalWidth") == 320, "the JPEG loaded"
         expect(photos).to_contain_text("摄像机抓拍")
     # A guard not sent to it sees none of it.
