@@ -31,9 +31,22 @@ class ReasonBody(BaseModel):
     reason: str = Field(min_length=2, max_length=300, description="Why (in the audit chain): 访客登记、收费争议、例行查岗…")
 
 
-def _sent(runtime: Runtime, request: Request, command_id: str, kind: str, device_id: str, reason: str,
-          user: str, sent_at: datetime) -> dict[str, Any]:
+def _record(runtime: Runtime, request: Request, user: str, device_id: str, action: str,
+            detail: dict[str, Any]) -> None:
     with runtime.store.write() as session, session.begin():
+        audit.record(session, user, action, target=f"device:{device_id}", detail=detail,
+                     client=client_address(request), at=runtime.now())
+
+
+def _outcome(runtime: Runtime, request: Request, user: str, device_id: str, action: str, detail: dict[str, Any],
+             sent: bool, *, kind: str, command_id: str, reason: str, sent_at: datetime) -> dict[str, Any] | None:
+    """One transaction for what the send came to: ``action`` in the audit chain with ``sent``, and
+    when it went, the command waiting for its confirmation (its view; None when it did not go)."""
+    with runtime.store.write() as session, session.begin():
+        audit.record(session, user, action, target=f"device:{device_id}", detail={**detail, "sent": sent},
+                     client=client_address(request), at=runtime.now())
+        if not sent:
+            return None
         row = commands.record_sent(session, runtime.settings, command_id=command_id, kind=kind, device_id=device_id,
                                    reason=reason, user=user, sent_at=sent_at, now=runtime.now(),
                                    client=client_address(request))
@@ -58,21 +71,16 @@ async def open_barrier(device_id: str, body: ReasonBody, request: Request, runti
     payload = json.dumps({"id": command_id, "cmd": "open_barrier", "ts": runtime.now().isoformat(),
                           "by": user.username, "reason": body.reason}, ensure_ascii=False).encode()
 
-    def record(action: str, **detail: object) -> None:
-        with runtime.store.write() as session, session.begin():
-            audit.record(session, user.username, action, target=f"device:{device_id}",
-                         detail={"reason": body.reason, "command_id": command_id, "topic": topic, **detail},
-                         client=client_address(request), at=runtime.now())
-
+    detail = {"reason": body.reason, "command_id": command_id, "topic": topic}
     # In the audit chain before the barrier can move; the outcome follows (also a failure).
-    await run_in_threadpool(record, "barrier.open_requested")
+    await run_in_threadpool(_record, runtime, request, user.username, device_id, "barrier.open_requested", detail)
     sent_at = runtime.now()
     sent = await run_in_threadpool(runtime.mqtt.publish, topic, payload)
-    await run_in_threadpool(record, "barrier.open", sent=sent)
-    if not sent:
+    view = await run_in_threadpool(lambda: _outcome(
+        runtime, request, user.username, device_id, "barrier.open", detail, sent, kind=commands.BARRIER,
+        command_id=command_id, reason=body.reason, sent_at=sent_at))
+    if view is None:
         raise Refusal("barrier.not_sent", "the broker did not take the command; nothing was opened", status=503)
-    view = await run_in_threadpool(_sent, runtime, request, command_id, commands.BARRIER, device_id, body.reason,
-                                   user.username, sent_at)
     return {"sent": True, "command_id": command_id, "topic": topic, **view}
 
 
@@ -91,18 +99,11 @@ async def duty_check(device_id: str, body: ReasonBody, request: Request, runtime
         sent = await run_in_threadpool(receiver.send_duty_check, device.address)
         if sent:
             break
-    now = runtime.now()
-
-    def record() -> None:
-        with runtime.store.write() as session, session.begin():
-            audit.record(session, user.username, "device.duty_check", target=f"device:{device_id}",
-                         detail={"sent": sent, "reason": body.reason}, client=client_address(request), at=now)
-
-    await run_in_threadpool(record)
-    if not sent:
+    view = await run_in_threadpool(lambda: _outcome(
+        runtime, request, user.username, device_id, "device.duty_check", {"reason": body.reason}, sent,
+        kind=commands.DUTY_CHECK, command_id=uuid.uuid4().hex, reason=body.reason, sent_at=sent_at))
+    if view is None:
         raise Refusal("gb.no_link", "the device has no open link to this console", status=503)
-    view = await run_in_threadpool(_sent, runtime, request, uuid.uuid4().hex, commands.DUTY_CHECK, device_id,
-                                   body.reason, user.username, sent_at)
     return {"sent": True, "device_id": device_id, "command_id": view["id"], **view}
 
 
