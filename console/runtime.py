@@ -86,6 +86,7 @@ class Runtime:
         registry = DeviceRegistry.from_settings(settings)
         load_registered_devices(store, registry)
         tasks = TaskService(settings, load_site_sops(settings), registry, evidence_folder(settings))
+        tasks.records.tags.ensure_keys(store, utc_now())
 
         hub = Hub()
         outlet = Outlet(hub)

@@ -29,6 +29,8 @@ from console.demo.broker import ManagedMosquitto, free_port, terminate
 from console.people import auth
 from console.store import audit
 from console.store.database import Store
+from console.tasks.places import Place
+from console.tasks.tags import TagBook
 
 REPO = Path(__file__).resolve().parents[1]
 known_hash = functools.cache(auth.hash_password)  # see ConsoleProcess.add_users
@@ -219,6 +221,16 @@ class ConsoleProcess:
             [sys.executable, "-m", "console", *args, "--config", str(self.site_file)],
             input=stdin, capture_output=True, text=True, timeout=60, cwd=self.site_file.parent,
         )
+
+    def tag(self, building: str, floor: str, zone: str, site: str = "demo") -> str:
+        """The signed code on a zone's printed label, as the console's label sheet prints it (read
+        with the site's key from the store the console created at start)."""
+        store = Store(self.db_url)
+        try:
+            with store.read() as session:
+                return TagBook({site}).code(session, site, place=Place(building, floor, zone))
+        finally:
+            store.dispose()
 
     def add_user_cli(self, name: str, role: str, password: str = "correct-horse-1") -> None:
         result = self.cli("user", "add", name, "--role", role, "--password-stdin", stdin=password + "\n")

@@ -6,18 +6,23 @@ nothing and answers 200), so the phone may simply retry until it gets an answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from console.alarms.views import iso
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, client_address, require
 from console.api.tasks import run_action
 from console.people import auth
 from console.runtime import Runtime
+from console.store import audit
 from console.store.tables import ACTIVE_DISPATCH, DispatchRow, GuardRow, TaskRow, UserRow
+from console.tasks.outcome import Outcome
+from console.tasks.tags import TagRefused
 from console.tasks.views import dispatch_view, task_summary
 
 router = APIRouter(prefix="/api", tags=["guards"])
@@ -76,10 +81,24 @@ def guard_shift(body: ShiftBody, request: Request, runtime: RuntimeDep, user: Gu
     return _me(runtime, user.username)
 
 
+def run_scan(runtime: Runtime, request: Request, user: auth.User, code: str,
+             action: Callable[[Session], Outcome]) -> Outcome:
+    """Run a scan (or an arrival); a refused code is written in the audit chain, in a transaction
+    of its own since the scan's own rolls back: a forged or retired label being tried is news."""
+    try:
+        return run_action(runtime, action)
+    except TagRefused as refused:
+        with runtime.store.write() as session, session.begin():
+            audit.record(session, user.username, "tag.refused", target=f"guard:{user.username}",
+                         detail={"reason": refused.code, "code": code[:120]}, client=client_address(request),
+                         at=runtime.now())
+        raise
+
+
 @router.post("/guard/scan")
 def guard_scan(body: ScanBody, request: Request, runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
-    run_action(runtime, lambda s: runtime.tasks.guards.scan(s, user.username, body.code, runtime.now(),
-                                                     client_address(request)))
+    run_scan(runtime, request, user, body.code, lambda s: runtime.tasks.guards.scan(
+        s, user.username, body.code, runtime.now(), client_address(request)))
     return _me(runtime, user.username)
 
 
@@ -89,7 +108,7 @@ def dispatch_action(
     request: Request, runtime: RuntimeDep, user: Guard, body: DispatchActionBody | None = None,
 ) -> dict[str, Any]:
     body = body or DispatchActionBody()
-    run_action(runtime, lambda s: runtime.tasks.guards.guard_step(
+    run_scan(runtime, request, user, body.code or "", lambda s: runtime.tasks.guards.guard_step(
         s, dispatch_id, user.username, action, runtime.now(), code=body.code, text=body.text,
         client=client_address(request)))
     return _me(runtime, user.username)

@@ -8,10 +8,8 @@ twice. Errors the operator can fix come back as 409 with a sentence saying what 
 from __future__ import annotations
 
 from collections.abc import Callable
-from html import escape
 from typing import Annotated, Any
 
-import segno
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
@@ -80,7 +78,8 @@ def load_detail(session: Session, runtime: Runtime, task_id: int, user: auth.Use
     evidence = session.scalars(select(EvidenceRow).where(EvidenceRow.task_id == task_id)
                                .order_by(EvidenceRow.id)).all()
     scene = runtime.tasks.records.scene_of(row)
-    code = None if user is not None and user.role == "guard" else places.location_code(row.site, scene)
+    code = None if user is not None and user.role == "guard" else runtime.tasks.records.tags.code(session, row.site,
+                                                                                                place=scene)
     return task_detail(row, sop, runtime.registry, list(log), list(dispatches), list(evidence), code)
 
 
@@ -196,38 +195,3 @@ def close_task(task_id: int, body: CloseBody, request: Request, runtime: Runtime
     run_action(runtime, lambda s: runtime.tasks.close(
         s, task_id, user.username, user.role, runtime.now(), body.reason, body.action_id, client_address(request)))
     return _detail_after(runtime, user, task_id)
-
-
-@router.get("/locations")
-def list_locations(runtime: RuntimeDep, _user: AlarmActor) -> list[dict[str, str]]:
-    """Every zone the device registry names, with the code to print as its QR label."""
-    return _locations(runtime)
-
-
-@router.get("/locations/labels", response_class=HTMLResponse)
-def location_labels(runtime: RuntimeDep, _user: AlarmActor) -> HTMLResponse:
-    """A printable sheet of QR labels, one per zone, to stick where guards prove they were."""
-    cards = []
-    for place in _locations(runtime):
-        qr = segno.make(place["code"], error="m")
-        cards.append(
-            f'<figure class="label"><img alt="QR {escape(place["code"])}" src="{qr.svg_data_uri(scale=4)}">'
-            f'<figcaption><strong>{escape(place["label"])}</strong><code>{escape(place["code"])}</code>'
-            "</figcaption></figure>")
-    title = f"{runtime.settings.site.name or runtime.settings.site.id} · 位置二维码 / location QR labels"
-    return HTMLResponse(
-        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-        '<link rel="stylesheet" href="/static/report.css"></head><body class="report">'
-        f'<h1>{escape(title)}</h1><div class="labels">{"".join(cards)}</div></body></html>')
-
-
-def _locations(runtime: Runtime) -> list[dict[str, str]]:
-    seen: dict[str, dict[str, str]] = {}
-    for (site, device_id), device in runtime.registry:
-        for point in ["", *device.points]:
-            location = runtime.registry.location(site, device_id, point)
-            place = places.Place(location.building, location.floor, location.zone)
-            code = places.location_code(site, place)
-            seen.setdefault(code, {"code": code, "site": site, "building": place.building,
-                                   "floor": place.floor, "zone": place.zone, "label": place.label()})
-    return sorted(seen.values(), key=lambda p: p["code"])

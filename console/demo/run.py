@@ -91,18 +91,20 @@ def sign_on_demo_guards(settings: Settings, store: Store) -> None:
 
     from console.devices.registry import DeviceRegistry
     from console.settings import evidence_folder
-    from console.tasks.places import Place, location_code
+    from console.tasks.places import Place
     from console.tasks.service import TaskService
     from console.tasks.sop import load_site_sops
 
     service = TaskService(settings, load_site_sops(settings), DeviceRegistry.from_settings(settings),
                           evidence_folder(settings))
     now = datetime.now(timezone.utc)
+    tags = service.records.tags
+    tags.ensure_keys(store, now)
     with store.write() as session, session.begin():
         for name, building, floor, zone in DEMO_GUARD_POSTS:
             service.guards.shift(session, name, True, now, client="demo")
-            service.guards.scan(session, name, location_code(settings.site.id, Place(building, floor, zone)), now,
-                         client="demo")
+            code = tags.code(session, settings.site.id, place=Place(building, floor, zone))
+            service.guards.scan(session, name, code, now, client="demo")
 
 
 def kiosk_token(store: Store) -> str:

@@ -160,7 +160,8 @@ class GuardDispatch:
         if action == "arrive":
             if not code:
                 raise TaskError("dispatch.arrival_needs_code", "arrival is proven by scanning the location's QR code")
-            site, place = places.parse_code(self.records.sites, code)
+            tag = self.records.tags.read(session, code)
+            site, place = tag.site, tag.place or places.Place()
             scene = self.records.scene_of(task.row)
             if (site, place) != (task.row.site, scene):
                 raise TaskError("dispatch.wrong_place", f"this code is for {place.label()}; the alarm is at {scene.label()}",
@@ -223,7 +224,8 @@ class GuardDispatch:
     def scan(self, session: Session, user: str, code: str, now: datetime, client: str = "") -> Outcome:
         """A checkpoint scan: the console now knows where the guard is. If the guard is dispatched
         to exactly this place, the scan is their arrival."""
-        site, place = places.parse_code(self.records.sites, code)
+        tag = self.records.tags.read(session, code)
+        site, place = tag.site, tag.place or places.Place()
         active = session.scalars(select(DispatchRow).where(
             DispatchRow.guard == user, DispatchRow.state.in_(("assigned", "accepted", "en_route")))).all()
         for dispatch in active:

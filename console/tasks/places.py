@@ -1,10 +1,8 @@
-"""Places guards can be at: location codes (printed as QR codes at each zone) and "nearest" ranking.
+"""Places guards can be at, and "nearest" ranking.
 
-A location code names a zone the way the device registry does:
-``mcc:loc:<site>/<building>/<floor>/<zone>``, e.g. ``mcc:loc:demo/1号楼/3F/东侧走廊``. A guard scans
-it at a patrol checkpoint (the console learns where they are) or at an alarm's scene (the scan
-proves arrival). The code is not a secret: it proves a guard stood in front of the printed label,
-the same assurance a guard-tour checkpoint gives.
+A place names a zone the way the device registry does (building, floor, zone). A guard proves
+where they stand by scanning the place's printed label, whose code is signed (console/tasks/tags.py):
+at a patrol checkpoint the console learns where they are, at an alarm's scene the scan proves arrival.
 
 "Nearest" is by the registry's hierarchy, because most sites have no coordinates for their zones:
 same zone, then same floor, then the same building ordered by how many floors away, then anywhere.
@@ -17,11 +15,9 @@ from dataclasses import dataclass
 
 from console.errors import Refusal
 
-PREFIX = "mcc:loc:"
-
 
 class PlaceError(Refusal):
-    """A scanned code that is not a location code of this site."""
+    """A scanned code that is not a tag of this console's sites."""
 
     status = 422
 
@@ -38,24 +34,6 @@ class Place:
 
     def label(self) -> str:
         return " ".join(part for part in (self.building, self.floor, self.zone) if part) or "?"
-
-
-def location_code(site: str, place: Place) -> str:
-    return f"{PREFIX}{site}/{place.building}/{place.floor}/{place.zone}"
-
-
-def parse_code(sites: set[str], code: str) -> tuple[str, Place]:
-    """(site, place) of a scanned code; refused unless the site is one this console serves."""
-    text = code.strip()
-    if not text.startswith(PREFIX):
-        raise PlaceError("place.not_code", "not an MCC location code (it starts with mcc:loc:)")
-    parts = text[len(PREFIX):].split("/")
-    if len(parts) != 4:
-        raise PlaceError("place.bad_format", "a location code has four parts: site/building/floor/zone")
-    if parts[0] not in sites:
-        raise PlaceError("place.other_site", f"this code belongs to site {parts[0]!r}, not one of this console's",
-                         site=parts[0])
-    return parts[0], Place(parts[1], parts[2], parts[3])
 
 
 _BASEMENT = re.compile(r"^B(\d+)", re.IGNORECASE)

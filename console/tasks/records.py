@@ -23,6 +23,7 @@ from console.tasks import places
 from console.tasks.machine import TaskError, TaskMachine
 from console.tasks.outcome import Loaded, NotFound, Notice, Outcome
 from console.tasks.sop import SopBook
+from console.tasks.tags import TagBook
 from console.tasks.views import task_summary
 
 
@@ -35,6 +36,7 @@ class TaskRecords:
         self.accept_window = timedelta(seconds=settings.dispatch.accept_seconds)
         self.sites = {settings.site.id} | {device.site for device in settings.devices.entries if device.site}
         """The sites whose location codes this console accepts (a console may serve several)."""
+        self.tags = TagBook(self.sites)
 
     def evidence_path(self, digest: str) -> Path:
         return self.evidence_dir / digest[:2] / digest

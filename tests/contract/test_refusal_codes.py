@@ -10,8 +10,22 @@ import re
 from tests.conftest import REPO
 from tests.support.catalogues import entries
 
-REFUSALS = {"Refusal", "TaskError", "NotFound", "Forbidden", "PlaceError", "RegistryError", "PlanError",
-            "ReferenceRefused", "AuthError", "DrillError"}
+
+
+def refusal_classes() -> set[str]:
+    """Refusal and every class in console/ that derives from it, however deep."""
+    bases: dict[str, set[str]] = {}
+    for path in sorted((REPO / "console").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                bases[node.name] = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+    found = {"Refusal"}
+    while grown := {name for name, parents in bases.items() if parents & found} - found:
+        found |= grown
+    return found
+
+
+REFUSALS = refusal_classes()
 CODE = re.compile(r"^[a-z][a-z_]*\.[a-z0-9_]+$")
 
 

@@ -17,8 +17,8 @@ from tests.conftest import DEVICES, ConsoleProcess, Publisher, native_event, wai
 from tests.e2e.conftest import ARTIFACTS, ok, sign_in
 from tests.support.cameras import MjpegServer, make_frames
 
-WEST = "mcc:loc:demo/1号楼/3F/西侧走廊"  # a checkpoint on the alarm's floor
-EAST = "mcc:loc:demo/1号楼/3F/东侧走廊"  # the scene of point 1-003
+WEST = ("1号楼", "3F", "西侧走廊")  # a checkpoint on the alarm's floor
+EAST = ("1号楼", "3F", "东侧走廊")  # the scene of point 1-003
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_guard_handles_a_fire_alarm_on_the_phone(
     expect(page.get_by_role("button", name="下岗")).to_be_visible()
     expect(page.get_by_text("在岗", exact=True)).to_be_visible()
 
-    page.get_by_label("位置码").fill(WEST)
+    page.get_by_label("位置码").fill(console.tag(*WEST))
     page.get_by_role("button", name="扫描/提交").click()
     expect(page.get_by_text("1号楼 3F 西侧走廊")).to_be_visible()
     expect(page.get_by_label("位置码")).to_have_value("")
@@ -84,10 +84,10 @@ def test_guard_handles_a_fire_alarm_on_the_phone(
 
     card.get_by_role("button", name="接单").click()
     expect(card).to_contain_text("已接单")
-    page.get_by_label("位置码").fill(WEST)
+    page.get_by_label("位置码").fill(console.tag(*WEST))
     card.get_by_role("button", name="到场").click()
     expect(page.get_by_role("alert")).to_contain_text("报警在 1号楼 3F 东侧走廊")  # the 409 refusal, worded by the page
-    page.get_by_label("位置码").fill(EAST)
+    page.get_by_label("位置码").fill(console.tag(*EAST))
     card.get_by_role("button", name="到场").click()
     expect(card).to_contain_text("已到场")
     expect(page.get_by_role("alert")).to_have_text("")
@@ -142,7 +142,7 @@ def test_the_guard_sent_sees_the_camera_snapshots_of_the_alarm(
         page = phone
         open_page(page, console, "/guard", "g1")
         page.get_by_role("button", name="上岗").click()
-        page.get_by_label("位置码").fill(WEST)
+        page.get_by_label("位置码").fill(console.tag(*WEST))
         page.get_by_role("button", name="扫描/提交").click()
         expect(page.get_by_text("1号楼 3F 西侧走廊")).to_be_visible()
         publisher.publish(*native_event("fp-1", "fire-cam", "fire.alarm", "1-003"))
@@ -171,11 +171,11 @@ def test_a_lost_answer_is_retried_and_applied_once(
 ) -> None:
     console.login("g1")
     ok(console.api("POST", "/api/guard/shift", "g1", json={"on": True}))
-    ok(console.api("POST", "/api/guard/scan", "g1", json={"code": WEST}))
+    ok(console.api("POST", "/api/guard/scan", "g1", json={"code": console.tag(*WEST)}))
     task = open_fire_task(console, publisher)
     me = wait_until(lambda: ok(console.api("GET", "/api/guard/me", "g1"))["dispatches"], message="g1 is sent")
     ok(console.api("POST", f"/api/dispatches/{me[0]['id']}/accept", "g1"))
-    ok(console.api("POST", f"/api/dispatches/{me[0]['id']}/arrive", "g1", json={"code": EAST}))
+    ok(console.api("POST", f"/api/dispatches/{me[0]['id']}/arrive", "g1", json={"code": console.tag(*EAST)}))
 
     page = phone
     open_page(page, console, "/guard", "g1")

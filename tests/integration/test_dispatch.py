@@ -13,7 +13,7 @@ from console.store.tables import DispatchRow
 from console.tasks.machine import TaskError
 from console.tasks.outcome import Forbidden
 from console.tasks.places import Place
-from tests.support.desk import SCENE, T0
+from tests.support.desk import T0
 
 
 def test_dispatch_not_accepted_in_time_goes_to_the_next_guard_and_tells_the_supervisor(desk: Any) -> None:
@@ -61,7 +61,7 @@ def test_guard_not_on_scene_in_time_is_redispatched_with_a_fresh_deadline(desk: 
     # The guard on the way keeps going; a second guard is sent, and the deadline starts again.
     assert [(x.guard, x.state) for x in dispatches] == [("slow", "accepted"), ("spare", "assigned")]
     assert d.step("arrive")["due_at"] == (T0 + timedelta(seconds=61 + 60)).isoformat()
-    d.do("guard_step", slow.id, "slow", "arrive", d.at(70), code=SCENE)
+    d.do("guard_step", slow.id, "slow", "arrive", d.at(70), code=d.code())
     d.do("answer", task.id, "confirm", "no", "slow", "guard", d.at(75))
     assert d.step("confirm")["actor"] == "slow"
 

@@ -90,7 +90,7 @@ def room(make_console: Any, sqlite_url: str) -> ConsoleProcess:
         console.add_user(name, role)
         console.login(name)
     ok(console.api("POST", "/api/guard/shift", "g1", json={"on": True}))
-    ok(console.api("POST", "/api/guard/scan", "g1", json={"code": "mcc:loc:demo/1号楼/1F/大堂"}))
+    ok(console.api("POST", "/api/guard/scan", "g1", json={"code": console.tag("1号楼", "1F", "大堂")}))
     return console
 
 

@@ -15,9 +15,9 @@ from console.store import audit
 from console.store.tables import AlarmRow, TaskRow
 from console.tasks.machine import TaskError
 from console.tasks.outcome import Forbidden, Outcome
-from console.tasks.places import Place, PlaceError, location_code
+from console.tasks.places import Place, PlaceError
 from tests.conftest import DEVICES
-from tests.support.desk import JPEG, SCENE, T0
+from tests.support.desk import JPEG, T0
 
 
 def test_fire_alarm_false_alarm_from_panel_to_closed_task_with_every_step_audited(desk: Any) -> None:
@@ -40,10 +40,10 @@ def test_fire_alarm_false_alarm_from_panel_to_closed_task_with_every_step_audite
     d.do("guard_step", dispatch.id, "near", "accept", d.at(8))
     with pytest.raises(TaskError, match="the alarm is at 1号楼 3F 东侧走廊"):
         d.do("guard_step", dispatch.id, "near", "arrive", d.at(30),
-             code=location_code("demo", Place("1号楼", "3F", "西侧走廊")))
+             code=d.code(Place("1号楼", "3F", "西侧走廊")))
     with pytest.raises(PlaceError):
         d.do("guard_step", dispatch.id, "near", "arrive", d.at(30), code="hello")
-    d.do("scan", "near", SCENE, d.at(40))  # a checkpoint scan at the scene is the arrival
+    d.do("scan", "near", d.code(), d.at(40))  # a checkpoint scan at the scene is the arrival
     assert d.dispatches(task.id)[0].state == "on_scene"
     assert d.step("arrive")["status"] == "done" and d.step("arrive")["actor"] == "near"
 
@@ -99,7 +99,7 @@ def test_unconfirmed_fire_alarm_is_handled_as_confirmed_at_three_minutes(desk: A
     task = d.task()
     [dispatch] = d.dispatches(task.id)
     d.do("guard_step", dispatch.id, "g1", "accept", d.at(10))
-    d.do("guard_step", dispatch.id, "g1", "arrive", d.at(50), code=SCENE)
+    d.do("guard_step", dispatch.id, "g1", "arrive", d.at(50), code=d.code())
     early = d.fire_due(179).notices
     assert [(n.kind, n.roles) for n in early] == [("deadline", ("supervisor",))], "only the unacknowledged alarm"
     assert d.step("confirm")["status"] == "open", "nothing decides the fire before 3 minutes"

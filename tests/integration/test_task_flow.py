@@ -54,15 +54,15 @@ def test_fire_alarm_to_closed_task_through_the_api(
                        ("wall", "display")]:
         console.add_user(name, role)
         console.login(name)
-    sign_on(console, "g1", "mcc:loc:demo/1号楼/3F/西侧走廊")
-    sign_on(console, "g2", "mcc:loc:demo/1号楼/8F/西侧走廊")
+    sign_on(console, "g1", console.tag("1号楼", "3F", "西侧走廊"))
+    sign_on(console, "g2", console.tag("1号楼", "8F", "西侧走廊"))
 
     publisher.publish(*native_event("fp-1", "fire-1", "fire.alarm", "1-003"))
     tasks = wait_until(lambda: ok(console.api("GET", "/api/tasks", "op")), message="a task opens")
     task_id = tasks[0]["id"]
     task = ok(console.api("GET", f"/api/tasks/{task_id}", "op"))
     assert task["title"]["zh"] == "火警处置" and task["assignee"] == "g1", "the nearest free guard is sent"
-    assert task["location_code"] == "mcc:loc:demo/1号楼/3F/东侧走廊"
+    assert task["location_code"] == console.tag("1号楼", "3F", "东侧走廊")
     alarm = ok(console.api("GET", "/api/alarms?active=true", "op"))[0]
     assert alarm["task_id"] == task_id
     wait_until(lambda: capture.messages("g1"), message="the guard's phone is told")
@@ -90,7 +90,7 @@ def test_fire_alarm_to_closed_task_through_the_api(
     ok(console.api("POST", f"/api/dispatches/{dispatch_id}/accept", "g1"))
     ok(console.api("POST", f"/api/dispatches/{dispatch_id}/accept", "g1"))  # a phone's retry: no change
     wrong = console.api("POST", f"/api/dispatches/{dispatch_id}/arrive", "g1",
-                        json={"code": "mcc:loc:demo/1号楼/3F/西侧走廊"})
+                        json={"code": console.tag("1号楼", "3F", "西侧走廊")})
     assert wrong.status_code == 409 and "the alarm is at 1号楼 3F 东侧走廊" in wrong.json()["detail"]
     assert ok(console.api("GET", f"/api/tasks/{task_id}", "g1"))["location_code"] is None, \
         "the guard's phone cannot show the scene's code: scanning the label there is the proof of arrival"

@@ -10,7 +10,7 @@ import pytest
 from console.store.tables import AlarmRow, TaskRow
 from console.tasks.machine import TaskError
 from console.tasks.places import Place
-from tests.support.desk import SCENE, T0
+from tests.support.desk import T0
 
 
 def test_reports_count_real_tasks_and_keep_drills_apart(desk: Any) -> None:
@@ -28,7 +28,7 @@ def test_reports_count_real_tasks_and_keep_drills_apart(desk: Any) -> None:
         d.tasks.on_alarm_acked(session, alarm, "op", d.now)
     dispatch = d.dispatches(a.id)[0]
     d.do("guard_step", dispatch.id, "g1", "accept", d.at(30))
-    d.do("guard_step", dispatch.id, "g1", "arrive", d.at(40), code=SCENE)
+    d.do("guard_step", dispatch.id, "g1", "arrive", d.at(40), code=d.code())
     d.do("answer", a.id, "confirm", "no", "g1", "guard", d.at(60))
     d.do("close", a.id, "sup", "supervisor", d.at(300), reason="误报，已复位")
     d.at(1000)

@@ -18,7 +18,7 @@ from console.settings import Settings
 from console.store.database import Store
 from console.store.tables import AuditRow, DispatchRow, TaskLogRow, TaskRow
 from console.tasks.outcome import Notice, Outcome
-from console.tasks.places import Place, location_code
+from console.tasks.places import Place
 from console.tasks.service import TaskService
 from console.tasks.sop import load_site_sops
 from console.wire.ingest import Ingest
@@ -26,7 +26,7 @@ from tests.conftest import DEVICES
 
 GUARD_SIDE = frozenset({"dispatch", "proposals", "guard_step", "shift", "scan"})
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
-SCENE = location_code("demo", Place("1号楼", "3F", "东侧走廊"))  # fp-1 point 1-003
+SCENE_PLACE = Place("1号楼", "3F", "东侧走廊")  # fp-1 point 1-003
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(200)
 
 
@@ -44,8 +44,15 @@ class Desk:
         self.notices: list[Notice] = []
         self.ingest = Ingest(self.settings, self.store, registry, tasks=self.tasks, on_notices=self.notices.extend)
         self.duty_log = DutyLog(self.settings, registry)
+        self.tags = self.tasks.records.tags
+        self.tags.ensure_keys(self.store, T0)
         self.now = T0
         self.n = 0
+
+    def code(self, place: Place = SCENE_PLACE) -> str:
+        """The signed code printed on ``place``'s label (by default the scene of fp-1 point 1-003)."""
+        with self.store.read() as session:
+            return self.tags.code(session, "demo", place=place)
 
     def at(self, seconds: float) -> datetime:
         self.now = T0 + timedelta(seconds=seconds)
@@ -71,7 +78,7 @@ class Desk:
             auth.add_user(session, name, "correct-horse-1", "guard")
         self.do("shift", name, True, self.now)
         if place is not None:
-            self.do("scan", name, location_code("demo", place), self.now)
+            self.do("scan", name, self.code(place), self.now)
 
     def task(self, task_id: int | None = None) -> TaskRow:
         with self.store.read() as session:

@@ -9,6 +9,7 @@ from console.store.tables.devices import (
     FloorPlanRow,
     RegisteredDeviceRow,
 )
+from console.store.tables.patrol import SiteKeyRow, TagIssueRow
 from console.store.tables.people import AuditRow, DutyLogRow, SessionRow, UserRow
 from console.store.tables.signals import (
     AlarmRow,
@@ -36,5 +37,5 @@ __all__ = [
     "RegisteredDeviceRow", "AuditRow", "DutyLogRow", "SessionRow", "UserRow", "AlarmRow", "CameraReferenceRow", "EventRow",
     "PlateRow", "QuarantineRow", "ShelfRow", "SnapshotRow", "ACTIVE_DISPATCH", "ACTIVE_DISPATCH_SQL", "DispatchRow",
     "DrillPlanRow",
-    "EvidenceRow", "GuardRow", "HandoverRow", "TaskLogRow", "TaskRow",
+    "EvidenceRow", "GuardRow", "HandoverRow", "TaskLogRow", "TaskRow", "SiteKeyRow", "TagIssueRow",
 ]
