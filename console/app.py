@@ -29,6 +29,7 @@ from console.api import (
     health,
     kpis,
     pages,
+    patrol,
     plates,
     reports,
     shelves,
@@ -85,7 +86,7 @@ def create_app(settings: Settings, *, start_pipeline: bool = True,
         return response
 
     for module in (health, auth, users, alarms, shelves, events, devices, floorplans, displays, kpis, sops, plates,
-                   tasks, tags, guards, reports, duty_log, commands, drills, snapshots, cameras, ws, pages):
+                   tasks, tags, guards, patrol, reports, duty_log, commands, drills, snapshots, cameras, ws, pages):
         app.include_router(module.router)
     @app.exception_handler(Refusal)
     async def refused(_request: Request, exc: Refusal) -> JSONResponse:

@@ -37,7 +37,9 @@ DeviceKind = Literal["device.online", "device.offline", "device.heartbeat", "dev
 BatteryKind = Literal["device.battery_low"]
 ElevatorKind = Literal["elevator.trapped", "elevator.fault"]
 PowerKind = Literal["power.failure"]
-PatrolKind = Literal["patrol.checkpoint", "patrol.checkpoint_missed", "patrol.round_missed"]
+PatrolKind = Literal[
+    "patrol.checkpoint", "patrol.checkpoint_missed", "patrol.round_missed", "patrol.finding", "patrol.defect",
+]
 RestoreKind = Literal[
     "fire.restore", "access.restore", "parking.restore", "camera.restore", "safety.restore", "device.restore",
     "elevator.restore", "power.restore",

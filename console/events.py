@@ -91,6 +91,9 @@ class PatrolData(EventData):
     checkpoint: str | None = Field(None, max_length=64)
     route: str | None = Field(None, max_length=64)
     round: str | None = Field(None, max_length=64, description="The round (one walk of a route) it belongs to.")
+    scanned_at: str | None = Field(None, max_length=40, description="The scan time the phone or wand gave.")
+    note: str | None = Field(None, max_length=2000, description="What the guard wrote (a finding).")
+    photo: str | None = Field(None, max_length=64, description="SHA-256 of the photo taken with a finding.")
 
 
 class RestoreData(EventData):

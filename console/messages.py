@@ -21,9 +21,10 @@ class AlarmPath(Protocol):
     """The single writer (console/wire/writer.py), as the console's own watchers see it: they hand
     over what they observed and never write the alarm path themselves."""
 
-    def observe(self, drafts: list[Draft], *, silenced: bool = False) -> None:
+    def observe(self, drafts: list[Draft], *, silenced: bool = False, at: datetime | None = None) -> None:
         """Store these events the console observed, raise and clear their alarms, open their tasks.
-        ``silenced``: the devices were taken offline for silence (their next message brings them back)."""
+        ``silenced``: the devices were taken offline for silence (their next message brings them back).
+        ``at``: their receive time (default: the first draft's time)."""
         ...
 
     def settle_flapping(self, now: datetime) -> None:

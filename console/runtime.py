@@ -19,6 +19,8 @@ from console.devices.admin import load_registered_devices
 from console.devices.commands import CommandWatch
 from console.devices.registry import DeviceRegistry
 from console.devices.silence import SilenceWatch
+from console.patrol.clock import PatrolClock
+from console.patrol.rounds import Rounds
 from console.people.displays import DisplayBook, DisplayWatch
 from console.people.duty_log import DutyLog, DutyLogClock
 from console.settings import Settings, evidence_folder
@@ -68,6 +70,8 @@ class Runtime:
     duty_clock: DutyLogClock
     alarm_notices: AlarmNotices
     command_watch: CommandWatch
+    rounds: Rounds
+    patrol_clock: PatrolClock
     receivers: list[Gb26875Receiver] = field(default_factory=list)
     timeseries: TimeSeriesSink | None = None
     cameras: CameraLinker | None = None
@@ -107,10 +111,14 @@ class Runtime:
         silence = SilenceWatch(settings, store, registry, writer, utc_now)
         displays = DisplayBook()
         duty_log = DutyLog(settings, registry)
+        rounds = Rounds(settings, tasks, registry)
+        with store.read() as session:
+            rounds.refresh_places(session)
         runtime = cls(settings, store, registry, tasks, hub, outlet, notifier, ingest, writer, Supervisor(), mqtt,
                       deadlines, silence, displays, DisplayWatch(displays, outlet.publish, utc_now), duty_log,
                       DutyLogClock(duty_log, store, outlet.deliver, utc_now), alarm_notices,
-                      CommandWatch(store, outlet.publish, utc_now))
+                      CommandWatch(store, outlet.publish, utc_now), rounds,
+                      PatrolClock(rounds, store, writer, outlet.deliver, utc_now, settings.patrol.check_seconds))
         runtime.receivers = build_receivers(settings, registry, writer.submit, writer, utc_now)
         if settings.influx.url:
             figures = StoreFigures(store, settings, registry)
@@ -134,7 +142,8 @@ class Runtime:
         optional: list[Worker | None] = [self.timeseries, self.cameras, self.retention, self.camera_health]
         workers: list[Worker] = [self.writer, *(w for w in optional if w is not None), *self.receivers,
                                  *self.notifier.workers, self.deadlines, self.silence, self.display_watch,
-                                 self.duty_clock, self.alarm_notices, self.command_watch, self.mqtt]
+                                 self.duty_clock, self.alarm_notices, self.command_watch, self.patrol_clock,
+                                 self.mqtt]
         for worker in workers:
             self.supervisor.add(worker)
         for pool in (self.cameras, self.camera_health):

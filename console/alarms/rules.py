@@ -28,6 +28,8 @@ RAISES: dict[str, str] = {
     # A missed checkpoint may be a guard in trouble (SOP 13 checks on the guard first).
     "patrol.checkpoint_missed": "major",
     "patrol.round_missed": "major",
+    # Something a guard found on a round that needs work (a failed checklist item): a work order.
+    "patrol.defect": "minor",
     "access.door_held_open": "minor",
     "parking.barrier_fault": "minor",
     "parking.unpaid_exit": "minor",
@@ -49,7 +51,7 @@ CAN_RAISE: dict[str, str] = {**RAISES, **DERIVED}
 LIFE_SAFETY: frozenset[str] = frozenset({"fire.alarm", "safety.gas", "elevator.trapped", "access.duress"})
 """People may be in danger: never shelved, never rate-limited, their task opens at once."""
 
-MOMENTARY: frozenset[str] = frozenset({"patrol.checkpoint_missed", "patrol.round_missed"})
+MOMENTARY: frozenset[str] = frozenset({"patrol.checkpoint_missed", "patrol.round_missed", "patrol.defect"})
 """Kinds no later event clears (a round that was missed stays missed): raised already cleared, they
 leave the live queue once acknowledged, and their task carries on."""
 

@@ -10,13 +10,14 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.concurrency import run_in_threadpool
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.alarms.views import iso
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, client_address, require
-from console.api.tasks import run_action
+from console.api.tasks import read_photo, run_action
 from console.people import auth
 from console.runtime import Runtime
 from console.store import audit
@@ -36,7 +37,14 @@ class ShiftBody(BaseModel):
 
 class ScanBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(min_length=1, max_length=300, description="The text of the scanned QR code.")
+    code: str = Field(min_length=1, max_length=300, description="The text of the scanned QR code or NFC tag.")
+    scanned_at: AwareDatetime | None = Field(
+        None, description="When the phone scanned it (a scan queued offline arrives later); both times are kept.")
+    via: Literal["qr", "nfc", "typed"] = "qr"
+    checks: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")], Literal["ok", "failed"]] = Field(
+        default_factory=dict, max_length=20, description="A checkpoint's checklist, item id → ok or failed.")
+    note: str | None = Field(None, max_length=2000, description="What the guard found here.")
+    photo: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="SHA-256 of a photo sent to /api/guard/photos.")
 
 
 class DispatchActionBody(BaseModel):
@@ -97,9 +105,31 @@ def run_scan(runtime: Runtime, request: Request, user: auth.User, code: str,
 
 @router.post("/guard/scan")
 def guard_scan(body: ScanBody, request: Request, runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
-    run_scan(runtime, request, user, body.code, lambda s: runtime.tasks.guards.scan(
-        s, user.username, body.code, runtime.now(), client_address(request)))
+    """A scanned tag: the point of the guard's round it proves (with the checklist, a note and a
+    photo), where the guard now is, and their arrival if they were sent here. A scan the server
+    already has changes nothing, so a phone may send its queue again."""
+    run_scan(runtime, request, user, body.code, lambda s: runtime.rounds.scan(
+        s, user.username, body.code, runtime.now(), scanned_at=body.scanned_at, via=body.via, checks=dict(body.checks),
+        note=body.note, photo=body.photo, client=client_address(request)))
+    runtime.patrol_clock.flush()
     return _me(runtime, user.username)
+
+
+@router.post("/guard/photos")
+async def guard_photo(request: Request, runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
+    """A photo taken on a round (the body is the image): kept by its SHA-256, which the scan then names."""
+    content, content_type = await read_photo(request, runtime.settings.evidence.max_bytes)
+
+    def keep(session: Session) -> Outcome:
+        digest = runtime.tasks.keep_photo(content, content_type)
+        audit.record(session, user.username, "guard.photo", target=f"guard:{user.username}",
+                     detail={"sha256": digest, "size": len(content)}, client=client_address(request), at=runtime.now())
+        kept.append(digest)
+        return Outcome()
+
+    kept: list[str] = []
+    await run_in_threadpool(run_action, runtime, keep)
+    return {"sha256": kept[0]}
 
 
 @router.post("/dispatches/{dispatch_id}/{action}")

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +22,6 @@ from console.errors import Refusal
 from console.people import auth
 from console.runtime import Runtime
 from console.store.tables import DispatchRow, EvidenceRow, TaskLogRow, TaskRow
-from console.tasks import places
 from console.tasks.outcome import Outcome
 from console.tasks.views import task_detail, task_summary
 
@@ -137,14 +136,8 @@ def add_comment(task_id: int, body: CommentBody, request: Request, runtime: Runt
     return _detail_after(runtime, user, task_id)
 
 
-@router.post("/tasks/{task_id}/photos")
-async def add_photo(
-    task_id: int, request: Request, runtime: RuntimeDep, user: TaskActor,
-    step: Annotated[str | None, Query(max_length=48)] = None,
-    action_id: Annotated[str | None, Query(max_length=80)] = None,
-) -> dict[str, Any]:
-    """The request body is the image itself (Content-Type image/jpeg, image/png or image/webp)."""
-    limit = runtime.settings.evidence.max_bytes
+async def read_photo(request: Request, limit: int) -> tuple[bytes, str]:
+    """A photo sent as the request body, read up to ``limit`` bytes (413 beyond), and its type."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise Refusal("photo.too_large", f"photos are at most {limit} bytes", status=413, max=limit)
@@ -154,8 +147,17 @@ async def add_photo(
         if size > limit:
             raise Refusal("photo.too_large", f"photos are at most {limit} bytes", status=413, max=limit)
         chunks.append(chunk)
-    content = b"".join(chunks)
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return b"".join(chunks), request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+@router.post("/tasks/{task_id}/photos")
+async def add_photo(
+    task_id: int, request: Request, runtime: RuntimeDep, user: TaskActor,
+    step: Annotated[str | None, Query(max_length=48)] = None,
+    action_id: Annotated[str | None, Query(max_length=80)] = None,
+) -> dict[str, Any]:
+    """The request body is the image itself (Content-Type image/jpeg, image/png or image/webp)."""
+    content, content_type = await read_photo(request, runtime.settings.evidence.max_bytes)
     await run_in_threadpool(run_action, runtime, lambda s: runtime.tasks.add_photo(
         s, task_id, step, content, content_type, user.username, user.role, runtime.now(), action_id,
         client_address(request)))

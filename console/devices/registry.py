@@ -32,6 +32,9 @@ class DeviceRegistry:
         self.from_site_file: frozenset[tuple[str, str]] = frozenset(
             (device.site or default_site, device.id) for device in devices)
         self._site_file = list(devices)
+        self._places: dict[tuple[str, str], dict[str, Location]] = {}
+        """Points of the console's own sources that are not devices (the patrol checkpoints), by
+        (site, source id): where their alarms are."""
         self._index(devices)
 
     def _index(self, devices: list[DeviceEntry]) -> None:
@@ -112,10 +115,15 @@ class DeviceRegistry:
     def is_registered(self, site: str, device_id: str) -> bool:
         return (site, device_id) in self._by_key
 
+    def set_places(self, site: str, source: str, places: dict[str, Location]) -> None:
+        """Say where the points of one of the console's own sources are (replacing what was said)."""
+        self._places = {**self._places, (site, source): dict(places)}
+
     def location(self, site: str, device_id: str, point: str = "") -> Location:
         device = self._by_key.get((site, device_id))
         if device is None:
-            return Location(label=f"{device_id} {point}".strip())
+            known = self._places.get((site, device_id), {}).get(point)
+            return known if known is not None else Location(label=f"{device_id} {point}".strip())
         entry = device.points.get(point) if point else None
         if entry is None:
             label = device.label or device.name

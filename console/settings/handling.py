@@ -111,6 +111,34 @@ class DutyLogSection(Section):
         return self
 
 
+class PatrolSection(Section):
+    """Patrol rounds (巡更, rounds-and-more-sops.md (b)): when rounds are made and assigned, and when a
+    point or a round counts as late or missed. Windows are proposed (P) where no source sets them."""
+
+    enabled: bool = Field(True, description="Make rounds from the schedules and watch them; off: nothing falls due.")
+    check_seconds: int = Field(15, ge=1, le=600, description="How often due times are checked.")
+    lead_minutes: int = Field(60, ge=0, le=720, description="Rounds are made and assigned this long before they are due.")
+    point_tolerance_minutes: int = Field(
+        10, ge=1, le=240, description="A point of an ordered route scanned later than its expected time plus this is "
+                                      "late; not scanned by then, it is missed (P).")
+    compensating_every_minutes: int = Field(
+        120, ge=30, le=480, description="A compensating patrol of an isolated fire point falls due this often (F13).")
+    compensating_limit_minutes: int = Field(30, ge=5, le=240, description="Time allowed for a compensating round.")
+    scan_skew_seconds: int = Field(
+        120, ge=0, le=3600, description="A scan time this much ahead of the server's clock is not believed (the "
+                                        "receive time counts instead).")
+    offline_hours: int = Field(
+        12, ge=1, le=72, description="A scan time older than this when it arrives is not believed (the receive "
+                                     "time counts instead): a queue held longer than a shift is not proof.")
+
+    @model_validator(mode="after")
+    def _whole_day(self) -> PatrolSection:
+        if 1440 % self.compensating_every_minutes:
+            raise ValueError(f"compensating_every_minutes: {self.compensating_every_minutes} does not divide a day "
+                             "(1440 minutes)")
+        return self
+
+
 class EvidenceSection(Section):
     max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest photo a guard may upload.")
     dir: Path | None = Field(None, description="Where photos are kept; default: beside the SQLite file, or var/evidence.")

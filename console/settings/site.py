@@ -29,6 +29,7 @@ from console.settings.handling import (
     DutyLogSection,
     EvidenceSection,
     NotifySection,
+    PatrolSection,
     RulesSection,
     SopsSection,
 )
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
     influx: InfluxSection = InfluxSection()
     cameras: CamerasSection = CamerasSection()
     duty_log: DutyLogSection = DutyLogSection()
+    patrol: PatrolSection = PatrolSection()
 
     @classmethod
     def settings_customise_sources(

@@ -107,6 +107,17 @@ class TaskService:
         self.records.finish(session, out)
         return out
 
+    def on_patrol_scan(self, session: Session, alarm: AlarmRow, guard: str, now: datetime) -> Outcome:
+        """The missed checkpoint was scanned after all: the SOP's "scanned in the grace window?" is yes."""
+        out = Outcome()
+        if alarm.task_id is not None:
+            task = self.records.load(session, alarm.task_id, lock=True)
+            for step_id in task.machine.complete_by("patrol_scan", guard, now, "yes"):
+                self.records.log(session, task.row, guard, "answer", now, step=step_id, data={"by": "patrol_scan"})
+            self.records.save(task, out)
+        self.records.finish(session, out)
+        return out
+
     def _complete_on_clear(self, session: Session, task: Loaded, at: datetime, out: Outcome) -> None:
         """The device says the condition is over: the steps done by the clear are done, and the
         recurring ones (a compensating patrol) end."""
@@ -288,6 +299,27 @@ class TaskService:
         self.records.finish(session, out)
         return out
 
+    def check_photo(self, content: bytes, content_type: str) -> None:
+        if content_type not in PHOTO_TYPES:
+            raise TaskError("photo.wrong_type", f"photos are JPEG, PNG or WebP, not {content_type!r}", type=content_type)
+        if len(content) > self.settings.evidence.max_bytes:
+            raise TaskError("photo.too_large", f"the photo is larger than {self.settings.evidence.max_bytes} bytes",
+                            max=self.settings.evidence.max_bytes)
+        if not _looks_like(content, content_type):
+            raise TaskError("photo.not_image", f"the body is not a {content_type} image", type=content_type)
+
+    def keep_photo(self, content: bytes, content_type: str) -> str:
+        """Check a photo and keep its bytes in the evidence folder by SHA-256 (once); the hash."""
+        self.check_photo(content, content_type)
+        digest = hashlib.sha256(content).hexdigest()
+        path = self.evidence_path(digest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            tmp = path.with_suffix(".part")
+            tmp.write_bytes(content)
+            tmp.replace(path)
+        return digest
+
     def add_photo(self, session: Session, task_id: int, step_id: str | None, content: bytes, content_type: str,
                   user: str, role: str, now: datetime, key: str | None = None, client: str = "") -> Outcome:
         """Keep a photo by its SHA-256 (the same photo twice is kept once), put the hash in the audit
@@ -296,13 +328,7 @@ class TaskService:
         task = self.records.for_action(session, task_id, key, out, open_only=True)
         if task is None:
             return out
-        if content_type not in PHOTO_TYPES:
-            raise TaskError("photo.wrong_type", f"photos are JPEG, PNG or WebP, not {content_type!r}", type=content_type)
-        if len(content) > self.settings.evidence.max_bytes:
-            raise TaskError("photo.too_large", f"the photo is larger than {self.settings.evidence.max_bytes} bytes",
-                            max=self.settings.evidence.max_bytes)
-        if not _looks_like(content, content_type):
-            raise TaskError("photo.not_image", f"the body is not a {content_type} image", type=content_type)
+        self.check_photo(content, content_type)
         step = task.machine.step(step_id) if step_id else None
         if role == "guard":
             self.guards.require_on_task(session, task.row, user, step.role if step else None)
@@ -310,12 +336,7 @@ class TaskService:
         existing = session.scalar(select(EvidenceRow).where(EvidenceRow.task_id == task_id,
                                                             EvidenceRow.sha256 == digest))
         if existing is None:
-            path = self.evidence_path(digest)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():
-                tmp = path.with_suffix(".part")
-                tmp.write_bytes(content)
-                tmp.replace(path)
+            self.keep_photo(content, content_type)
             existing = EvidenceRow(task_id=task_id, step=step_id, sha256=digest, content_type=content_type,
                                    size=len(content), uploaded_by=user, uploaded_at=now)
             session.add(existing)

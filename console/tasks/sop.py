@@ -90,11 +90,13 @@ class Step(Strict):
     evidence: list[str] = Field(default_factory=list, description="What the step should leave behind.")
     choices: list[Choice] = Field(default_factory=list, description="choice: the cause codes offered.")
     fields: list[str] = Field(default_factory=list, description="call_record: the facts to record.")
-    completed_by: Literal["alarm_ack", "arrival", "alarm_clear"] | None = Field(
+    completed_by: Literal["alarm_ack", "arrival", "alarm_clear", "patrol_scan"] | None = Field(
         None, description="Done by the console itself: alarm_ack when the alarm is acknowledged, arrival "
                           "when the dispatched guard proves arrival (QR code or checkpoint), alarm_clear "
                           "when the device reports the condition over (detector back to normal, power "
-                          "back, lift released). A dispatch step is always done by dispatching a guard.",
+                          "back, lift released), patrol_scan (a yes_no step, answered yes) when the "
+                          "missed checkpoint is scanned after all. A dispatch step is always done by "
+                          "dispatching a guard.",
     )
     recurring: bool = Field(
         False, description="Done again and again until the alarm clears: after each answer the step opens "
@@ -125,6 +127,8 @@ class Step(Strict):
             raise ValueError("redispatch applies to a guard's step")
         if self.completed_by == "arrival" and self.role != "guard":
             raise ValueError("only a guard's step is completed by the guard's arrival")
+        if self.completed_by == "patrol_scan" and self.type != "yes_no":
+            raise ValueError("a step completed by a late patrol scan is a yes_no step (the scan answers yes)")
         if self.completed_by == "alarm_ack" and self.type != "check":
             raise ValueError("a step completed by the alarm's acknowledgement is a check step")
         if self.auto_assign and self.type != "dispatch":

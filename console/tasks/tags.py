@@ -21,12 +21,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from console.store.database import Store
-from console.store.tables import SiteKeyRow, TagIssueRow
+from console.store.tables import CheckpointRow, SiteKeyRow, TagIssueRow
 from console.tasks.places import Place, PlaceError
 
 KINDS = {"loc": "mcc:loc:", "cp": "mcc:cp:"}
@@ -45,13 +44,14 @@ class Tag:
     """``loc`` (a zone) or ``cp`` (a patrol checkpoint)."""
     site: str
     place: Place | None = None
+    """The zone (a checkpoint's tag: the checkpoint's zone)."""
     checkpoint: int | None = None
     issue: int = 1
 
     @property
     def key(self) -> str:
         """The tag's name in ``tag_issues``."""
-        return tag_key(self.place) if self.place is not None else f"cp:{self.checkpoint}"
+        return checkpoint_key(self.checkpoint) if self.checkpoint is not None else tag_key(self.place or Place())
 
 
 def tag_key(place: Place) -> str:
@@ -146,9 +146,11 @@ class TagBook:
         if kind == "loc":
             tag = Tag("loc", site, place=Place(parts[1], parts[2], parts[3]), issue=issue)
         else:
-            if not parts[1].isdigit():
-                raise TagRefused("place.bad_format", "not a complete MCC tag: scan the printed label")
-            tag = Tag("cp", site, checkpoint=int(parts[1]), issue=issue)
+            checkpoint = session.get(CheckpointRow, int(parts[1])) if parts[1].isdigit() else None
+            if checkpoint is None or checkpoint.site != site or not checkpoint.active:
+                raise TagRefused("tag.checkpoint_gone", "this checkpoint is no longer on any route; take the label down")
+            tag = Tag("cp", site, place=Place(checkpoint.building, checkpoint.floor, checkpoint.zone),
+                      checkpoint=checkpoint.id, issue=issue)
         current = self.issue_of(session, site, tag.key)
         if issue != current:
             raise TagRefused("tag.reissued", "this label was replaced by a newer print; use the new label",

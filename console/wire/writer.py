@@ -72,9 +72,10 @@ class Writer(Worker):
         """A message that arrived (the MQTT network thread, the GB receiver)."""
         self._queue.put(message)
 
-    def observe(self, drafts: list[Draft], *, silenced: bool = False) -> None:
+    def observe(self, drafts: list[Draft], *, silenced: bool = False, at: datetime | None = None) -> None:
         if drafts:
-            at = drafts[0].ts if isinstance(drafts[0].ts, datetime) else datetime.now(timezone.utc)
+            if at is None:
+                at = drafts[0].ts if isinstance(drafts[0].ts, datetime) else datetime.now(timezone.utc)
             self._queue.put(Observation(at, list(drafts), silenced=silenced))
 
     def settle_flapping(self, now: datetime) -> None:

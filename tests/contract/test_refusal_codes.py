@@ -11,7 +11,6 @@ from tests.conftest import REPO
 from tests.support.catalogues import entries
 
 
-
 def refusal_classes() -> set[str]:
     """Refusal and every class in console/ that derives from it, however deep."""
     bases: dict[str, set[str]] = {}

@@ -12,6 +12,8 @@ from sqlalchemy import select
 
 from console.contract import InboundMessage
 from console.devices.registry import DeviceRegistry
+from console.patrol import plans
+from console.patrol.rounds import Rounds, flush_outbox
 from console.people import auth
 from console.people.duty_log import DutyLog
 from console.settings import Settings
@@ -46,6 +48,7 @@ class Desk:
         self.duty_log = DutyLog(self.settings, registry)
         self.tags = self.tasks.records.tags
         self.tags.ensure_keys(self.store, T0)
+        self.rounds = Rounds(self.settings, self.tasks, registry)
         self.now = T0
         self.n = 0
 
@@ -116,6 +119,28 @@ class Desk:
             if isinstance(result, tuple):
                 return self.duty_log.view(session, result[0])
             return result
+
+    def patrol(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the rounds' ``method`` in a transaction of its own, then hand the event outbox to the
+        alarm path as the patrol clock does (missed points open SOP 13 there)."""
+        with self.store.write() as session, session.begin():
+            self.rounds.refresh_places(session)
+            result = getattr(self.rounds, method)(session, *args, **kwargs)
+        if isinstance(result, Outcome):
+            self.notices.extend(result.notices)
+        self.flush_outbox()
+        return result
+
+    def flush_outbox(self) -> int:
+        return flush_outbox(self.store.write, lambda drafts, at: self.ingest.process_console_drafts(drafts, at),
+                            self.now)
+
+    def plan(self, function: str, *args: Any, **kwargs: Any) -> Any:
+        """A patrol plan change (console/patrol/plans.py) in a transaction of its own; the row's id."""
+        with self.store.write() as session, session.begin():
+            row = getattr(plans, function)(session, *args, **kwargs)
+            session.flush()
+            return row.id
 
     def fire_due(self, seconds: float) -> Outcome:
         return self.do("fire_due", self.at(seconds))

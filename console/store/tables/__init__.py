@@ -9,7 +9,16 @@ from console.store.tables.devices import (
     FloorPlanRow,
     RegisteredDeviceRow,
 )
-from console.store.tables.patrol import SiteKeyRow, TagIssueRow
+from console.store.tables.patrol import (
+    CheckpointRow,
+    OutboxRow,
+    RoundPointRow,
+    RoundRow,
+    RouteRow,
+    ScheduleRow,
+    SiteKeyRow,
+    TagIssueRow,
+)
 from console.store.tables.people import AuditRow, DutyLogRow, SessionRow, UserRow
 from console.store.tables.signals import (
     AlarmRow,
@@ -38,4 +47,5 @@ __all__ = [
     "PlateRow", "QuarantineRow", "ShelfRow", "SnapshotRow", "ACTIVE_DISPATCH", "ACTIVE_DISPATCH_SQL", "DispatchRow",
     "DrillPlanRow",
     "EvidenceRow", "GuardRow", "HandoverRow", "TaskLogRow", "TaskRow", "SiteKeyRow", "TagIssueRow",
+    "CheckpointRow", "OutboxRow", "RouteRow", "ScheduleRow", "RoundRow", "RoundPointRow",
 ]

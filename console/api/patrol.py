@@ -1,0 +1,274 @@
+"""Patrol rounds over HTTP: the control room sets up checkpoints, routes and schedules, prints the
+checkpoints' labels and watches the rounds; the guard's phone lists its rounds, starts and ends
+them, and scans (console/api/guards.py takes the scan itself).
+
+Every change is in the audit chain. A guard sees their own rounds with each point's name and state,
+never a code: the printed label on the spot is the proof.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address, require
+from console.api.tags import label_sheet
+from console.api.tasks import run_action
+from console.patrol import plans
+from console.patrol.reports import figures, round_view, rounds_with_points
+from console.people import auth
+from console.runtime import Runtime
+from console.store import audit
+from console.store.tables import CheckpointRow, RoundRow, RouteRow, ScheduleRow
+from console.tasks.outcome import Outcome
+
+router = APIRouter(prefix="/api", tags=["patrol"])
+Guard = Annotated[auth.User, require(frozenset({"guard"}))]
+HHMM = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
+
+
+class CheckItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
+    text: str = Field(min_length=1, max_length=100)
+    role: Literal["engineering", "supervisor"] = "engineering"
+
+
+class CheckpointBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    building: str = Field("", max_length=64)
+    floor: str = Field("", max_length=16)
+    zone: str = Field("", max_length=64)
+    checklist: list[CheckItem] = Field(default_factory=list, max_length=20)
+    photo_required: bool = False
+    wand_tag: str | None = Field(None, max_length=64, description="A patrol wand's RFID button serial here.")
+
+
+class CheckpointPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=100)
+    checklist: list[CheckItem] | None = Field(None, max_length=20)
+    photo_required: bool | None = None
+    wand_tag: str | None = Field(None, max_length=64)
+    active: bool | None = None
+
+
+class RoutePoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    checkpoint: int = Field(ge=1, le=2**31 - 1)
+    minutes: int = Field(0, ge=0, le=240, description="Expected minutes from the previous point (the first: from the start).")
+
+
+class RouteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    ordered: bool = True
+    points: list[RoutePoint] = Field(min_length=1, max_length=100)
+
+
+class ScheduleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    route_id: int = Field(ge=1, le=2**31 - 1)
+    name: str | None = Field(None, max_length=100)
+    times: list[Annotated[str, Field(pattern=HHMM)]] = Field(default_factory=list, max_length=48)
+    every_minutes: int | None = Field(None, ge=15, le=1440)
+    from_time: str = Field("00:00", pattern=HHMM)
+    until_time: str = Field("24:00", pattern=HHMM)
+    start_window_minutes: int = Field(10, ge=1, le=120)
+    limit_minutes: int = Field(60, ge=5, le=720)
+    guard: str | None = Field(None, max_length=64)
+    starts_at: AwareDatetime | None = None
+
+
+def _audited(runtime: Runtime, request: Request, user: auth.User, action: str, target: str,
+             change: Any) -> dict[str, Any]:
+    """Run ``change(session)`` in a write transaction with its audit entry; its result."""
+    results: list[Any] = []
+
+    def run(session: Session) -> Outcome:
+        result = change(session)
+        results.append(result)
+        audit.record(session, user.username, action, target=target.format(id=getattr(result, "id", "")),
+                     detail={"view": _view(result)}, client=client_address(request), at=runtime.now())
+        return Outcome()
+
+    run_action(runtime, run)
+    with runtime.store.read() as session:
+        runtime.rounds.refresh_places(session)
+    return _view(results[0])
+
+
+def _view(row: Any) -> dict[str, Any]:
+    if isinstance(row, CheckpointRow):
+        return plans.checkpoint_view(row)
+    if isinstance(row, RouteRow):
+        return plans.route_view(row)
+    return plans.schedule_view(row)
+
+
+# -- checkpoints -----------------------------------------------------------------------------------
+
+
+@router.get("/patrol/checkpoints")
+def list_checkpoints(session: ReadSession, _user: AlarmActor) -> list[dict[str, Any]]:
+    return [plans.checkpoint_view(r) for r in session.scalars(select(CheckpointRow).order_by(CheckpointRow.id))]
+
+
+@router.post("/patrol/checkpoints")
+def add_checkpoint(body: CheckpointBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+    fields = body.model_dump()
+    fields["checklist"] = [item.model_dump() for item in body.checklist]
+    return _audited(runtime, request, user, "patrol.checkpoint_add", "checkpoint:{id}", lambda s: plans.add_checkpoint(
+        s, runtime.settings.site.id, fields, runtime.now()))
+
+
+@router.patch("/patrol/checkpoints/{checkpoint_id}")
+def change_checkpoint(checkpoint_id: int, body: CheckpointPatch,
+                      request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+    fields = body.model_dump(exclude_unset=True)
+    if body.checklist is not None:
+        fields["checklist"] = [item.model_dump() for item in body.checklist]
+    return _audited(runtime, request, user, "patrol.checkpoint_change", "checkpoint:{id}",
+                    lambda s: plans.update_checkpoint(s, checkpoint_id, fields))
+
+
+@router.get("/patrol/checkpoints/labels", response_class=HTMLResponse)
+def checkpoint_labels(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
+                      checkpoint: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> HTMLResponse:
+    """A printable sheet of the checkpoints' QR labels (or one checkpoint's)."""
+    rows = session.scalars(select(CheckpointRow).where(CheckpointRow.active.is_(True)).order_by(CheckpointRow.id))
+    labels = [(f"{row.name} · {' '.join(p for p in (row.building, row.floor, row.zone) if p)}",
+               runtime.tasks.records.tags.code(session, row.site, checkpoint=row.id))
+              for row in rows if checkpoint is None or row.id == checkpoint]
+    title = f"{runtime.settings.site.name or runtime.settings.site.id} · 巡更点二维码 / checkpoint QR labels"
+    return label_sheet(title, labels)
+
+
+@router.post("/patrol/checkpoints/{checkpoint_id}/reissue")
+def reissue_checkpoint(checkpoint_id: int, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+    """Print a checkpoint's label anew: the old label is refused from now on."""
+    codes: list[str] = []
+
+    def reissue(session: Session) -> Outcome:
+        row = plans.checkpoint(session, checkpoint_id)
+        code = runtime.tasks.records.tags.reissue(session, row.site, user.username, runtime.now(), checkpoint=row.id)
+        audit.record(session, user.username, "tag.reissue", target=f"tag:{row.site}:cp:{row.id}",
+                     detail={"issue": int(code.rsplit("/", 1)[1].split(".")[0])}, client=client_address(request),
+                     at=runtime.now())
+        codes.append(code)
+        return Outcome()
+
+    run_action(runtime, reissue)
+    return {"checkpoint": checkpoint_id, "code": codes[0]}
+
+
+# -- routes and schedules -------------------------------------------------------------------------
+
+
+@router.get("/patrol/routes")
+def list_routes(session: ReadSession, _user: AlarmActor) -> list[dict[str, Any]]:
+    return [plans.route_view(r) for r in session.scalars(select(RouteRow).order_by(RouteRow.id))]
+
+
+@router.post("/patrol/routes")
+def add_route(body: RouteBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+    points = [p.model_dump() for p in body.points]
+    return _audited(runtime, request, user, "patrol.route_add", "route:{id}", lambda s: plans.add_route(
+        s, runtime.settings.site.id, body.name, body.ordered, points, runtime.now()))
+
+
+@router.get("/patrol/schedules")
+def list_schedules(session: ReadSession, _user: AlarmActor) -> list[dict[str, Any]]:
+    return [plans.schedule_view(r) for r in session.scalars(select(ScheduleRow).order_by(ScheduleRow.id))]
+
+
+@router.post("/patrol/schedules")
+def add_schedule(body: ScheduleBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+    fields = body.model_dump()
+    return _audited(runtime, request, user, "patrol.schedule_add", "schedule:{id}", lambda s: plans.add_schedule(
+        s, runtime.settings.site.id, fields, user.username, runtime.now()))
+
+
+@router.post("/patrol/schedules/{schedule_id}/end")
+def end_schedule(schedule_id: int, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+    return _audited(runtime, request, user, "patrol.schedule_end", "schedule:{id}",
+                    lambda s: plans.end_schedule(s, schedule_id, runtime.now()))
+
+
+# -- rounds ----------------------------------------------------------------------------------------
+
+
+@router.get("/patrol/rounds")
+def list_rounds(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
+                since: AwareDatetime | None = None, until: AwareDatetime | None = None,
+                guard: Annotated[str | None, Query(max_length=64)] = None) -> list[dict[str, Any]]:
+    """Rounds due in [since, until) (default: the last 12 hours and the next 2), with their points."""
+    now = runtime.now()
+    query = select(RoundRow).where(RoundRow.due_at >= (since or now - timedelta(hours=12)),
+                                   RoundRow.due_at < (until or now + timedelta(hours=2))).order_by(RoundRow.due_at)
+    if guard is not None:
+        query = query.where(RoundRow.guard == guard)
+    return [round_view(row, points) for row, points in rounds_with_points(session, list(session.scalars(query)))]
+
+
+@router.get("/patrol/report")
+def patrol_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
+                  since: AwareDatetime, until: AwareDatetime) -> dict[str, Any]:
+    """Per round, per guard and in total for rounds due in [since, until): done, late, missed,
+    findings, and the completion and on-time rates."""
+    return {"since": since.isoformat(), "until": until.isoformat(), **figures(session, since, until)}
+
+
+# -- the guard's phone -----------------------------------------------------------------------------
+
+
+@router.get("/guard/rounds")
+def my_rounds(session: ReadSession, runtime: RuntimeDep, user: Guard) -> list[dict[str, Any]]:
+    """The guard's rounds: open ones and those that ended in the last 2 hours, and rounds nobody
+    has yet whose start window is open (the first scan takes them)."""
+    now = runtime.now()
+    rows = session.scalars(select(RoundRow).where(
+        (RoundRow.guard == user.username) | (RoundRow.guard.is_(None) & (RoundRow.state == "due")),
+        RoundRow.due_at <= now + timedelta(hours=2),
+        (RoundRow.state.in_(("due", "started"))) | (RoundRow.ended_at >= now - timedelta(hours=2)),
+    ).order_by(RoundRow.due_at)).all()
+    return [round_view(row, points, for_guard=True) for row, points in rounds_with_points(session, list(rows))]
+
+
+@router.post("/guard/rounds/{round_id}/start")
+def start_round(round_id: int, request: Request, runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
+    run_action(runtime, lambda s: _audit_round(s, runtime, request, user, "round.start", round_id,
+                                              runtime.rounds.start(s, round_id, user.username, runtime.now())))
+    return _round(runtime, round_id)
+
+
+@router.post("/guard/rounds/{round_id}/finish")
+def finish_round(round_id: int, request: Request, runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
+    run_action(runtime, lambda s: _audit_round(s, runtime, request, user, "round.finish", round_id,
+                                              runtime.rounds.finish(s, round_id, user.username, runtime.now())))
+    runtime.patrol_clock.flush()
+    return _round(runtime, round_id)
+
+
+def _audit_round(session: Session, runtime: Runtime, request: Request, user: auth.User, action: str,
+                 round_id: int, out: Outcome) -> Outcome:
+    if not out.replayed:
+        audit.record(session, user.username, action, target=f"round:{round_id}", client=client_address(request),
+                     at=runtime.now())
+    return out
+
+
+def _round(runtime: Runtime, round_id: int) -> dict[str, Any]:
+    with runtime.store.read() as session:
+        row = session.get(RoundRow, round_id)
+        assert row is not None
+        [(row, points)] = rounds_with_points(session, [row])
+        return round_view(row, points, for_guard=True)
+
