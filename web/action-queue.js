@@ -1,5 +1,8 @@
 // Writes from a page that must not be lost on a bad network (the guard's phone, the console's
 // steps): one at a time, in order, retried with the same action id until the server answers.
+// A write is a function (kept in memory: the console) or a description {kind, ...} that
+// `perform` turns into requests, kept in a store (IndexedDB on the guard's phone) until the
+// server has answered it, so that a reload or a killed tab loses nothing.
 import { t } from "./i18n.js";
 import { $, setText, NetworkError, ApiError } from "./api.js";
 
@@ -11,10 +14,13 @@ export const retryable = (err) => err instanceof NetworkError || (err instanceof
  * `onChange({pending, retrying, attempt, offline})` drives the page's pending/offline indicator.
  */
 export class ActionQueue {
-  constructor(onChange, { baseMs = 1000, maxMs = 15000 } = {}) {
+  constructor(onChange, { baseMs = 1000, maxMs = 15000, store = null, perform = null, onDone = null } = {}) {
     this.onChange = onChange;
     this.baseMs = baseMs;
     this.maxMs = maxMs;
+    this.store = store; // {all, add, remove}: where described writes wait (none: memory only)
+    this.perform = perform; // description -> Promise of the answer
+    this.onDone = onDone; // (entry, answer | null, error | null): a write restored from the store ended
     this.items = [];
     this.running = false;
     this.attempt = 0;
@@ -23,13 +29,38 @@ export class ActionQueue {
     window.addEventListener("offline", () => this.emit());
   }
 
-  /** Queue `run` (a function making the request); resolves with its answer, rejects on a 4xx. */
-  push(key, run) {
+  /** The writes a reload or a killed tab left in the store: queued again, in their order. */
+  async restore() {
+    if (!this.store) return;
+    for (const entry of await this.store.all()) {
+      if (!this.items.some((item) => item.entry && item.entry.id === entry.id)) {
+        this.items.push({ key: entry.key, entry, saved: Promise.resolve(entry.id), resolve: null, reject: null });
+      }
+    }
+    this.emit();
+    this.drain();
+  }
+
+  /** Queue a write: a function making the request, or a description for `perform` (kept in the
+   * store until answered). Resolves with its answer, rejects on a 4xx. */
+  push(key, job) {
     return new Promise((resolve, reject) => {
-      this.items.push({ key, run, resolve, reject });
+      const item = { key, resolve, reject };
+      if (typeof job === "function") {
+        item.run = job;
+      } else {
+        item.entry = { ...job, key, queued_at: new Date().toISOString() };
+        item.saved = this.store ? this.store.add(item.entry).then((id) => (item.entry.id = id)) : Promise.resolve(null);
+      }
+      this.items.push(item);
       this.emit();
       this.drain();
     });
+  }
+
+  /** What is still waiting to be sent (the page lists it). */
+  waiting() {
+    return this.items.map((item) => ({ key: item.key, entry: item.entry || null }));
   }
 
   has(key) {
@@ -70,17 +101,27 @@ export class ActionQueue {
     });
   }
 
+  async settle(item) {
+    if (item.entry && this.store) {
+      const id = await item.saved;
+      if (id !== null && id !== undefined) await this.store.remove(id);
+    }
+  }
+
   async drain() {
     if (this.running) return;
     this.running = true;
     while (this.items.length) {
       const item = this.items[0];
       try {
-        const result = await item.run();
+        if (item.saved) await item.saved; // kept before it is sent: a killed tab cannot lose it
+        const result = item.run ? await item.run() : await this.perform(item.entry);
+        await this.settle(item);
         this.items.shift();
         this.attempt = 0;
         this.emit();
-        item.resolve(result);
+        if (item.resolve) item.resolve(result);
+        else if (this.onDone) this.onDone(item.entry, result, null);
       } catch (err) {
         if (retryable(err)) {
           this.attempt += 1;
@@ -89,10 +130,12 @@ export class ActionQueue {
           await this.pause(cap / 2 + Math.random() * (cap / 2));
           continue;
         }
+        await this.settle(item).catch(() => {});
         this.items.shift();
         this.attempt = 0;
         this.emit();
-        item.reject(err);
+        if (item.reject) item.reject(err);
+        else if (this.onDone) this.onDone(item.entry, null, err);
       }
     }
     this.running = false;

@@ -1,5 +1,7 @@
-// MCC guard page (/guard): a guard's phone. Shift, checkpoint scans, the dispatch flow and the
-// guard's steps of a task. Writes go through a retrying queue with action ids; /ws triggers re-reads.
+// MCC guard page (/guard): a guard's phone. Shift, patrol rounds and checkpoint scans, the dispatch
+// flow and the guard's steps of a task. Writes wait in IndexedDB (a reload or a killed tab loses
+// none) and are sent in order, retried with their action ids; /ws triggers re-reads. A service
+// worker (/guard-sw.js) keeps the page itself, so it opens without a network.
 import { t, initI18n, initLangSwitch, onLangChange } from "./i18n.js";
 import {
   $, el, setText, button, loc, placeLabel, siteTime, countdown, tickCountdowns, api, newActionId,
@@ -8,19 +10,60 @@ import {
 import { LiveSocket } from "./live.js";
 import { ActionQueue, showSync } from "./action-queue.js";
 import { keyedList } from "./dom.js";
-import { cameraAvailable, startCamera, stopCamera } from "./guard-camera.js";
+import { cameraAvailable, nfcAvailable, startCamera, startNfc, stopCamera } from "./qr-reader.js";
 import { createTaskDetail, inputs, labelFor, textInput } from "./guard-steps.js";
+import { IdbOutbox } from "./outbox-store.js";
+import { checkedValues, nextPoint, renderChecklist, renderOutbox, renderRounds, resetChecklist } from "./guard-rounds.js";
 
 const state = {
   me: null, // GET /api/guard/me
   tasks: [], // GET /api/tasks?state=open (a guard gets the tasks they were sent to)
+  rounds: [], // GET /api/guard/rounds
   openTaskId: null,
   detail: null, // GET /api/tasks/{openTaskId}
   error: null, // {raw} from the server, or {key, params}
   conn: "connecting",
 };
 const pending = new Set(); // keys of writes in the queue (their buttons are disabled meanwhile)
-const queue = new ActionQueue(showSync);
+const USER_KEY = "mcc.guard.user";
+
+/** A queued write, sent: a scan with its photo (the photo first, then the scan naming it), or a request. */
+async function perform(entry) {
+  if (entry.kind === "scan") {
+    const body = { ...entry.body };
+    if (entry.photo) {
+      const kept = await api("POST", "/api/guard/photos", { body: entry.photo, contentType: entry.photo.type || "image/jpeg" });
+      body.photo = kept.sha256;
+    }
+    return api("POST", "/api/guard/scan", { json: body });
+  }
+  return api(entry.method, entry.path, { json: entry.json, body: entry.body, contentType: entry.contentType });
+}
+
+const queue = new ActionQueue((s) => {
+  showSync(s);
+  renderOutbox(queue ? queue.waiting() : []);
+}, {
+  perform,
+  onDone: (entry, _answer, err) => {
+    // A write left over from before a reload: its answer only changes what the page reads.
+    if (err) showError(err);
+    refresh();
+  },
+});
+
+/** Keep this guard's unsent writes in their own IndexedDB (the last guard signed in on this phone
+ * is remembered, so a page opened offline still finds and shows them). */
+function useOutbox(user) {
+  if (!user || (queue.store && queue.store.name === `mcc-outbox-${user}`) || !("indexedDB" in window)) return;
+  try {
+    localStorage.setItem(USER_KEY, user);
+  } catch {
+    /* private mode: the queue still works for this page's life */
+  }
+  queue.store = new IdbOutbox(user);
+  queue.restore().catch((err) => console.warn("mcc: outbox", err));
+}
 const cards = new Map(); // item key -> card parts
 
 // ---------------------------------------------------------------- errors and the queue indicator
@@ -70,9 +113,12 @@ async function write(key, run, apply) {
 
 const refresh = coalesce(async () => {
   try {
-    const [me, tasks] = await Promise.all([api("GET", "/api/guard/me"), api("GET", "/api/tasks?state=open")]);
+    const [me, tasks, rounds] = await Promise.all([api("GET", "/api/guard/me"), api("GET", "/api/tasks?state=open"),
+      api("GET", "/api/guard/rounds")]);
     state.me = me;
+    useOutbox(me.username);
     state.tasks = Array.isArray(tasks) ? tasks : [];
+    state.rounds = Array.isArray(rounds) ? rounds : [];
     pickOpenTask();
     state.detail = state.openTaskId ? await loadDetail(state.openTaskId) : null;
   } catch (err) {
@@ -118,23 +164,44 @@ function myDispatch(detail) {
 
 function toggleShift() {
   const on = !(state.me && state.me.on_shift);
-  write("shift", () => api("POST", "/api/guard/shift", { json: { on } }), (me) => {
+  write("shift", { kind: "request", method: "POST", path: "/api/guard/shift", json: { on },
+    label: on ? "guard.q_sign_on" : "guard.q_sign_off" }, (me) => {
     state.me = me;
   });
 }
 
 function submitScan(ev) {
-  ev.preventDefault();
-  const code = $("loc-code").value.trim();
+  if (ev) ev.preventDefault();
+  sendScan($("loc-code").value.trim(), "typed");
+}
+
+/** A scan, taken now: queued with the phone's time, the checklist of the point scanned next, the
+ * note and the photo, and sent when the network lets it (each scan is its own write). */
+function sendScan(code, via) {
   if (!code) {
     showError({ key: "guard.need_code" });
     $("loc-code").focus();
     return;
   }
-  write("scan", () => api("POST", "/api/guard/scan", { json: { code } }), (me) => {
+  const next = nextPoint(state.rounds);
+  const body = { code, via, scanned_at: new Date().toISOString() };
+  if (next && next.point.checklist && next.point.checklist.length) body.checks = checkedValues();
+  const note = $("scan-note").value.trim();
+  if (note) body.note = note;
+  const photo = $("scan-photo").files[0] || null;
+  const entry = { kind: "scan", body, photo, label: "guard.q_scan", taken_at: body.scanned_at };
+  $("loc-code").value = "";
+  $("scan-note").value = "";
+  $("scan-photo").value = "";
+  resetChecklist();
+  write(`scan-${body.scanned_at}`, entry, (me) => {
     state.me = me;
-    $("loc-code").value = "";
   });
+}
+
+function roundAction(round, action) {
+  write(`round-${round.id}`, { kind: "request", method: "POST", path: `/api/guard/rounds/${round.id}/${action}`,
+    label: `guard.q_round_${action}` });
 }
 
 function dispatchAction(d, action) {
@@ -157,7 +224,8 @@ function dispatchAction(d, action) {
     }
   }
   const key = `dispatch-${d.id}`;
-  write(key, () => api("POST", `/api/dispatches/${d.id}/${action}`, { json: body }), (me) => {
+  write(key, { kind: "request", method: "POST", path: `/api/dispatches/${d.id}/${action}`, json: body,
+    label: "guard.q_dispatch" }, (me) => {
     state.me = me;
     if (action === "arrive") $("loc-code").value = "";
     if (action === "report") inputs.get(`report-${d.id}`).value = "";
@@ -167,7 +235,8 @@ function dispatchAction(d, action) {
 function answerStep(taskId, stepId, value) {
   const action_id = newActionId(); // made once: every retry of this answer carries the same id
   const key = `step-${taskId}-${stepId}`;
-  write(key, () => api("POST", `/api/tasks/${taskId}/steps/${stepId}`, { json: { value, action_id } }), (detail) => {
+  write(key, { kind: "request", method: "POST", path: `/api/tasks/${taskId}/steps/${stepId}`,
+    json: { value, action_id }, label: "guard.q_step" }, (detail) => {
     if (state.openTaskId === taskId) state.detail = detail;
   });
 }
@@ -179,7 +248,8 @@ async function uploadPhoto(taskId, stepId, picked) {
   const params = new URLSearchParams({ action_id });
   if (stepId) params.set("step", stepId);
   const type = file.type || "image/jpeg";
-  write(key, () => api("POST", `/api/tasks/${taskId}/photos?${params}`, { body: file, contentType: type }), (detail) => {
+  write(key, { kind: "request", method: "POST", path: `/api/tasks/${taskId}/photos?${params}`, body: file,
+    contentType: type, label: "guard.q_photo" }, (detail) => {
     if (state.openTaskId === taskId) state.detail = detail;
   });
 }
@@ -319,6 +389,9 @@ function renderShift() {
 
 function render() {
   renderShift();
+  renderRounds(state.rounds, { pending, start: (r) => roundAction(r, "start"), finish: (r) => roundAction(r, "finish") });
+  renderChecklist(nextPoint(state.rounds));
+  renderOutbox(queue.waiting());
   renderTasks();
   renderDetail();
   tickCountdowns();
@@ -326,6 +399,7 @@ function render() {
 
 function rerenderAll() {
   for (const card of cards.values()) card.sig = null;
+  resetChecklist();
   detail.reset();
   renderConn();
   showSync(queue.state());
@@ -343,10 +417,24 @@ function start() {
   $("scan-form").addEventListener("submit", submitScan);
   if (cameraAvailable()) {
     $("camera-btn").hidden = false;
-    $("camera-btn").addEventListener("click", () => startCamera((code) => {
-      $("loc-code").value = code;
-    }, () => showError({ key: "guard.camera_failed" })));
+    $("camera-btn").addEventListener("click", () => startCamera(sendScan, () => showError({ key: "guard.camera_failed" })));
     $("camera-stop").addEventListener("click", stopCamera);
+  }
+  if (nfcAvailable()) {
+    $("nfc-btn").hidden = false;
+    $("nfc-btn").addEventListener("click", () => startNfc(sendScan, () => showError({ key: "guard.nfc_failed" })));
+  }
+  let remembered = null;
+  try {
+    remembered = localStorage.getItem(USER_KEY);
+  } catch {
+    remembered = null;
+  }
+  if (remembered) useOutbox(remembered); // offline at open: this guard's waiting writes still go out
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/guard-sw.js", { scope: "/guard" }).catch((err) => console.warn("mcc: sw", err));
+    // Once it controls the page, read again through it: the guard's last answers are then kept too.
+    navigator.serviceWorker.addEventListener("controllerchange", () => refresh());
   }
   rerenderAll();
   const socket = new LiveSocket({
@@ -357,7 +445,7 @@ function start() {
     onMessage: (msg) => {
       // A guard's socket carries only their own messages, so seq has gaps by design: every
       // relevant message just makes the page read again.
-      if (msg.type === "snapshot" || msg.type === "task.updated" || msg.type === "guard.updated") refresh();
+      if (["snapshot", "task.updated", "guard.updated", "round.updated"].includes(msg.type)) refresh();
     },
   });
   socket.start();

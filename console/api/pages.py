@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from console import __version__, resources
 from console.api.deps import COOKIE, get_runtime, token_from
@@ -40,6 +40,8 @@ class Page:
     title: str
     script: str
     styles: tuple[str, ...] = ()
+    manifest: str | None = None
+    """An installable page's web app manifest (under /static)."""
 
 
 # Every page is web/page.html (the head they share) around its own body (web/<name>.html).
@@ -47,7 +49,7 @@ PAGES = {
     "login": Page("login.doc_title", "监控中心 · 登录", "login.js"),
     "wall": Page("wall.doc_title", "监控中心 · 报警墙", "wall.js", ("floorplan.css", "wall.css")),
     "console": Page("console.doc_title", "监控中心 · 处置台", "console.js", ("console.css",)),
-    "guard": Page("guard.doc_title", "监控中心 · 保安任务", "guard.js", ("guard.css",)),
+    "guard": Page("guard.doc_title", "监控中心 · 保安任务", "guard.js", ("guard.css",), "guard.webmanifest"),
     "admin": Page("adm.doc_title", "监控中心 · 管理", "admin.js", ("admin.css",)),
 }
 
@@ -62,6 +64,9 @@ def page_html(name: str, timezone: str) -> str:
     control room reads them) and the page's own body."""
     page = PAGES[name]
     styles = "".join(f'  <link rel="stylesheet" href="/static/{css}">\n' for css in page.styles)
+    if page.manifest:
+        styles += (f'  <link rel="manifest" href="/static/{page.manifest}">\n'
+                   '  <meta name="theme-color" content="#0b121b">\n  <link rel="icon" href="/static/icon.svg">\n')
     fields = {"timezone": escape(timezone), "title_key": page.title_key, "title": page.title, "styles": styles,
               "script": page.script, "body": (WEB / f"{name}.html").read_text(encoding="utf-8")}
     return re.sub(r"\{(\w+)\}", lambda m: fields.get(m.group(1), m.group(0)), _shell())
@@ -115,6 +120,13 @@ async def wall_page(request: Request) -> Response:
 async def guard_page(request: Request) -> Response:
     """The guard's phone: shift, scans, dispatches and the guard's steps."""
     return await _role_page(request, "/guard", "guard", frozenset({"guard"}))
+
+
+@router.get("/guard-sw.js")
+def guard_service_worker() -> FileResponse:
+    """The guard page's service worker, served from the root so that it may control /guard."""
+    return FileResponse(WEB / "guard-sw.js", media_type="text/javascript",
+                        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/guard"})
 
 
 @router.get("/console")

@@ -239,7 +239,15 @@ def my_rounds(session: ReadSession, runtime: RuntimeDep, user: Guard) -> list[di
         RoundRow.due_at <= now + timedelta(hours=2),
         (RoundRow.state.in_(("due", "started"))) | (RoundRow.ended_at >= now - timedelta(hours=2)),
     ).order_by(RoundRow.due_at)).all()
-    return [round_view(row, points, for_guard=True) for row, points in rounds_with_points(session, list(rows))]
+    views = [round_view(row, points, for_guard=True) for row, points in rounds_with_points(session, list(rows))]
+    wanted = {p["checkpoint"] for view in views for p in view["points"]}
+    spots = {row.id: row for row in session.scalars(select(CheckpointRow).where(CheckpointRow.id.in_(wanted)))}
+    for view in views:
+        for point in view["points"]:  # what to check and whether to take a photo at each point
+            spot = spots.get(point["checkpoint"])
+            point["checklist"] = [{"id": i["id"], "text": i["text"]} for i in spot.checklist] if spot else []
+            point["photo_required"] = bool(spot and spot.photo_required)
+    return views
 
 
 @router.post("/guard/rounds/{round_id}/start")

@@ -1,5 +1,7 @@
 """Shift, daily and monthly reports: alarms by kind, handling times (acknowledge, dispatch, arrive, close),
-deadline breaches, false-alarm ratio per device, and drills with their scores.
+deadline breaches, false-alarm ratio per device, drills with their scores, the duty log, and the
+patrol rounds (done, late, incomplete, missed per guard; the completion and on-time rates that the
+supervisor's monthly quality check uses).
 
 Drills are reported on their own and never counted in the real figures. Times are medians, 90th
 percentiles and maxima in seconds over the tasks opened in the window. The same figures come out
@@ -22,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.devices.registry import DeviceRegistry
+from console.patrol import reports as patrol_reports
 from console.store.tables import AlarmRow, DispatchRow, DutyLogRow, TaskLogRow, TaskRow
 from console.tasks.sop import SopBook
 from console.tasks.views import drill_score
@@ -138,7 +141,14 @@ def build(session: Session, book: SopBook, registry: DeviceRegistry, window: Win
         "duty_log": {"due": len(duty), "signed": sum(1 for d in duty if d.second_at is not None),
                      "late": sum(1 for d in duty if d.finding == "late"),
                      "missed": sum(1 for d in duty if d.finding == "missed")},
+        "patrol": _patrol(session, window),
     }
+
+
+def _patrol(session: Session, window: Window) -> dict[str, Any]:
+    """The rounds' totals and per-guard figures (each round is listed by /api/patrol/report)."""
+    found = patrol_reports.figures(session, window.start, window.end, window.site)
+    return {"totals": found["totals"], "by_guard": found["by_guard"]}
 
 
 def to_csv(report: dict[str, Any]) -> str:
@@ -165,6 +175,9 @@ def to_csv(report: dict[str, Any]) -> str:
         writer.writerow(["drills", f"task:{row['task_id']}", "percent_on_time", score.get("percent", "")])
     for metric, n in report["duty_log"].items():
         writer.writerow(["duty_log", "entries", metric, n])
+    for item, figures in [("all", report["patrol"]["totals"]), *report["patrol"]["by_guard"].items()]:
+        for metric, value in figures.items():
+            writer.writerow(["patrol", item, metric, "" if value is None else value])
     return out.getvalue()
 
 
@@ -173,6 +186,10 @@ def _seconds(value: float | None) -> str:
         return "—"
     minutes, seconds = divmod(int(round(value)), 60)
     return f"{minutes}分{seconds:02d}秒" if minutes else f"{seconds}秒"
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
 
 
 def bar_chart(rows: list[tuple[str, float, str]], label: str) -> str:
@@ -232,6 +249,15 @@ def to_html(report: dict[str, Any], site_name: str, timezone: str) -> str:
         "<h2>值班记录 / Duty log</h2>",
         table(["应记 / due", "两人签名 / signed", "逾时 / late", "漏记 / missed"],
               [[report["duty_log"][k] for k in ("due", "signed", "late", "missed")]]),
+        "<h2>巡更 / Patrol rounds</h2>",
+        table(["保安 / guard", "轮次 / rounds", "完成 / done", "逾时 / late", "未完成 / incomplete", "漏巡 / missed",
+               "巡更点 完成·逾时·漏巡 / points done·late·missed", "发现问题 / defects", "完成率 / completion",
+               "准时率 / on time"],
+              [[name, f["rounds"], f["rounds_done"], f["rounds_late"], f["rounds_incomplete"], f["rounds_missed"],
+                f"{f['points_done']}·{f['points_late']}·{f['points_missed']}", f["defects"], _rate(f["completion_rate"]),
+                _rate(f["on_time_rate"])]
+               for name, f in [("合计 / all", report["patrol"]["totals"]), *report["patrol"]["by_guard"].items()]
+               if f["rounds"]]),
         "<h2>演练 / Drills (not in the figures above)</h2>",
         table(["任务 / task", "SOP", "开始 / opened", "准时率 / on time"],
               [[r["task_id"], r["sop"], local(r["opened_at"]),

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from console.errors import Refusal
 from console.patrol import reports
+from console.people import reports as shift_reports
 from console.store.tables import AlarmRow, EventRow, EvidenceRow, OutboxRow, RoundPointRow, RoundRow
 from console.tasks.places import Place
 from tests.support.desk import JPEG, T0
@@ -250,6 +251,14 @@ def test_the_report_counts_done_late_and_missed_against_the_stored_scans(desk: A
     assert sum(g["rounds"] for g in figures["by_guard"].values()) == 3
     assert [r["state"] for r in figures["rounds"]] == ["done", "incomplete", "missed"]
     assert figures["rounds"][1]["points"][1]["state"] == "late"
+    # The shift report carries the same figures, in JSON, CSV and print.
+    with d.store.read() as session:
+        shift = shift_reports.build(session, d.tasks.book, d.tasks.registry,
+                                    shift_reports.Window(T0, T0 + timedelta(hours=4), "班报"))
+    assert shift["patrol"]["totals"] == totals
+    assert "patrol,all,completion_rate,0.5556" in shift_reports.to_csv(shift).splitlines()
+    html = shift_reports.to_html(shift, "测试小区", "Asia/Shanghai")
+    assert "巡更 / Patrol rounds" in html and "56%" in html
 
 
 def test_codes_that_are_forged_re_issued_unsigned_or_from_another_site_are_refused(desk: Any) -> None:
