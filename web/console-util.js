@@ -175,7 +175,7 @@ export function formField(id, key, control) {
 // ---------------------------------------------------------------- the keys' help (?)
 
 const SHORTCUTS = [
-  ["1 – 6", "con.keys.views"],
+  ["1 – 7", "con.keys.views"],
   ["J / K", "con.keys.jk"],
   ["Enter", "con.keys.enter"],
   ["C", "con.keys.c"],

@@ -15,6 +15,7 @@ import { createAlarmsView } from "./console-alarms.js";
 import { createHistoryView } from "./console-history.js";
 import { createDutyView } from "./console-duty.js";
 import { createShiftView } from "./console-shift.js";
+import { createRoundsView } from "./console-rounds.js";
 import { createDevicesView, createDeviceView } from "./console-device.js";
 import { createStatusStrip } from "./console-status.js";
 import { createPanel } from "./console-panel.js";
@@ -293,8 +294,9 @@ const views = {
   device: createDeviceView({ root: $("view-device") }),
   duty: createDutyView({ root: $("view-duty") }),
   shift: createShiftView({ root: $("view-shift") }),
+  rounds: createRoundsView({ root: $("view-rounds") }),
 };
-const NAV = ["tasks", "alarms", "history", "devices", "duty", "shift"]; // keys 1–6
+const NAV = ["tasks", "alarms", "history", "devices", "duty", "shift", "rounds"]; // keys 1–7
 const status = createStatusStrip();
 let current = null;
 
@@ -352,7 +354,7 @@ function onKey(ev) {
   if (ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev.target) || anyDialogOpen()) return;
   const key = ev.key;
   let done = true;
-  if (["1", "2", "3", "4", "5", "6"].includes(key)) go(NAV[Number(key) - 1]);
+  if (["1", "2", "3", "4", "5", "6", "7"].includes(key)) go(NAV[Number(key) - 1]);
   else if (key === "?") showShortcuts();
   else if (key === "/") views[current].focusSearch();
   else done = views[current].onKey(ev) === true;

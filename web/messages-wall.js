@@ -53,6 +53,9 @@ export default {
     "wall.kpi.median_arrive": "到场中位时长",
     "wall.kpi.overdue": "超时步骤",
     "wall.kpi.false_alarms": "误报",
+    "wall.kpi.rounds_active": "巡更进行中",
+    "wall.kpi.rounds_missed": "漏巡/未巡完",
+    "wall.kpi.patrol_completion": "巡更完成率",
     "wall.kpi.none": "—",
     "wall.kpi.error": "统计暂不可用",
 
@@ -129,6 +132,9 @@ export default {
     "wall.kpi.median_arrive": "Median arrival",
     "wall.kpi.overdue": "Overdue steps",
     "wall.kpi.false_alarms": "False alarms",
+    "wall.kpi.rounds_active": "Rounds under way",
+    "wall.kpi.rounds_missed": "Rounds missed or incomplete",
+    "wall.kpi.patrol_completion": "Patrol completion",
     "wall.kpi.none": "—",
     "wall.kpi.error": "Figures unavailable",
 

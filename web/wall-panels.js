@@ -127,6 +127,9 @@ const KPI_FIELDS = [
   ["overdue_steps", "wall.kpi.overdue"],
   ["false_alarms", "wall.kpi.false_alarms"],
   ["open_alarms", "wall.kpi.open_alarms"],
+  ["rounds_active", "wall.kpi.rounds_active"],
+  ["rounds_missed", "wall.kpi.rounds_missed"],
+  ["patrol_completion", "wall.kpi.patrol_completion", "percent"],
 ];
 const kpiNodes = new Map();
 
@@ -148,9 +151,11 @@ export function renderKpis() {
     setText(node.dt, t(key));
     const v = k[field];
     let text = t("wall.kpi.none");
-    if (typeof v === "number" && Number.isFinite(v)) text = type === "duration" ? formatDuration(v) : String(v);
+    if (typeof v === "number" && Number.isFinite(v)) {
+      text = type === "duration" ? formatDuration(v) : type === "percent" ? `${Math.round(v * 100)}%` : String(v);
+    }
     setText(node.dd, text);
-    node.div.classList.toggle("is-bad", field === "overdue_steps" && Number(v) > 0);
+    node.div.classList.toggle("is-bad", (field === "overdue_steps" || field === "rounds_missed") && Number(v) > 0);
   }
   const err = $("kpi-error");
   err.hidden = !state.kpisError;

@@ -187,6 +187,8 @@ function applyChange(msg) {
   } else if (msg.type === "task.updated") {
     upsertTask(data);
     refetchKpis();
+  } else if (msg.type === "round.updated") {
+    refetchKpis(); // a round started, ended or missed: the patrol figures change
   } else if (msg.type === "event") {
     addEvent(data);
   } else if (msg.type === "device.state") {

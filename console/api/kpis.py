@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from console.api.deps import ReadSession, RuntimeDep, SiteWatcher
 from console.devices import subsystems
 from console.people import reports
-from console.store.tables import AlarmRow, TaskRow
+from console.store.tables import AlarmRow, RoundRow, TaskRow
 
 router = APIRouter(tags=["kpis"])
 
@@ -21,8 +21,10 @@ router = APIRouter(tags=["kpis"])
 @router.get("/api/kpis/today")
 def kpis_today(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> dict[str, Any]:
     """``{day, alarms, alarms_by_subsystem, acknowledged, open_alarms, open_tasks, closed_tasks,
-    median_ack_seconds, median_arrive_seconds, overdue_steps, false_alarms, drills}``: alarms raised
-    and tasks opened today (the site's day), what is open now, and drills on their own."""
+    median_ack_seconds, median_arrive_seconds, overdue_steps, false_alarms, drills, rounds_active,
+    rounds_missed, patrol_completion}``: alarms raised and tasks opened today (the site's day), what is
+    open now, drills on their own, and the patrol rounds (under way now; missed or left incomplete
+    today; the share of today's checkpoints walked)."""
     zone = ZoneInfo(runtime.settings.site.timezone)
     now = runtime.now()
     day = now.astimezone(zone).date()
@@ -36,6 +38,8 @@ def kpis_today(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) ->
         AlarmRow.closed.is_(False), AlarmRow.test.is_(False))) or 0
     open_tasks = session.scalar(select(func.count()).select_from(TaskRow).where(
         TaskRow.state == "open", TaskRow.drill.is_(False))) or 0
+    rounds_active = session.scalar(select(func.count()).select_from(RoundRow).where(RoundRow.state == "started")) or 0
+    patrol = report["patrol"]["totals"]
     closed_tasks = session.scalar(select(func.count()).select_from(TaskRow).where(
         TaskRow.state == "closed", TaskRow.drill.is_(False), TaskRow.closed_at >= start, TaskRow.closed_at < end)) or 0
     return {
@@ -51,4 +55,7 @@ def kpis_today(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) ->
         "overdue_steps": sum(row["count"] for row in report["deadline_breaches"]),
         "false_alarms": sum(row["false"] for row in report["false_alarms"]),
         "drills": len(report["drills"]),
+        "rounds_active": rounds_active,
+        "rounds_missed": patrol["rounds_missed"] + patrol["rounds_incomplete"],
+        "patrol_completion": patrol["completion_rate"],
     }

@@ -69,7 +69,7 @@ def guard_filter(username: str) -> Callable[[HubMessage], bool]:
     def accept(message: HubMessage) -> bool:
         if message.type == "task.updated":
             return username in message.data.get("guards", ()) or message.data.get("assignee") == username
-        return message.type == "guard.updated" and message.data.get("guard") == username
+        return message.type in ("guard.updated", "round.updated") and message.data.get("guard") == username
 
     return accept
 

@@ -188,7 +188,7 @@ def test_shortcut_list_opens_with_question_mark(desk: Page, console: ConsoleProc
     expect(dialog).to_be_visible()
     table = dialog.get_by_role("table", name="快捷键")
     expect(table.get_by_role("row").filter(has_text="确认所选报警")).to_contain_text("A")
-    expect(table.get_by_role("row").filter(has_text="切换视图")).to_contain_text("1 – 6")
+    expect(table.get_by_role("row").filter(has_text="切换视图")).to_contain_text("1 – 7")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     page.get_by_role("button", name="快捷键").click()
