@@ -12,13 +12,14 @@ from adapters.homie import HOMIE
 from adapters.native import NATIVE
 from adapters.openalpr import OPENALPR
 from adapters.openmqttgateway import OPENMQTTGATEWAY
+from adapters.patrol_wand import PATROL_WAND
 from adapters.sparkplug_b import SPARKPLUG_B
 from adapters.tasmota_rfid import TASMOTA_RFID
 from adapters.zigbee2mqtt import ZIGBEE2MQTT
 
 REGISTRY: tuple[AdapterDef, ...] = (
     NATIVE, ZIGBEE2MQTT, ESP_RFID, TASMOTA_RFID, ESPHOME, HOMIE, OPENMQTTGATEWAY, DAHUA_VTO2MQTT,
-    HIKVISION_ISAPI, FRIGATE, OPENALPR, SPARKPLUG_B, HA_DISCOVERY, GB26875,
+    HIKVISION_ISAPI, FRIGATE, OPENALPR, SPARKPLUG_B, HA_DISCOVERY, GB26875, PATROL_WAND,
 )
 BY_NAME: dict[str, AdapterDef] = {adapter.name: adapter for adapter in REGISTRY}
 

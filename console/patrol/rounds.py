@@ -75,6 +75,8 @@ class Rounds:
         self.tasks = tasks
         self.tags = tasks.records.tags
         self.registry = registry
+        self._read_cursor: int | None = None
+        """The last card read (a patrol wand's upload, a reader at a checkpoint) taken into the rounds."""
 
     # -- where patrol alarms are ------------------------------------------------------------------
 
@@ -105,6 +107,7 @@ class Rounds:
         self._compensate(session, now, out)
         self._make(session, now, out)
         self._assign(session, now, out)
+        self._card_reads(session, now, out)
         self._miss_rounds(session, now, out)
         self._miss_points(session, now, out)
         self._end_at_limit(session, now, out)
@@ -268,6 +271,41 @@ class Rounds:
         row.ended_at = at
         out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard}))
 
+    def _card_reads(self, session: Session, now: datetime, out: Outcome) -> None:
+        """Card reads stored since the last look (a wand's upload, hours after the walk; a reader
+        registered as a patrol point): the button read is the checkpoint whose ``wand_tag`` it
+        is, counted at the wand's time. After a restart the last ``offline_hours`` are looked at
+        again: a read already counted changes nothing."""
+        query = select(EventRow).where(EventRow.kind == "patrol.checkpoint", EventRow.adapter != "console")
+        if self._read_cursor is None:
+            query = query.where(EventRow.received_at >= now - timedelta(hours=self.cfg.offline_hours))
+        else:
+            query = query.where(EventRow.id > self._read_cursor)
+        for event in session.scalars(query.order_by(EventRow.id).limit(2000)).all():
+            self._read_cursor = event.id
+            card = str((event.data or {}).get("card") or "").upper()
+            spot = session.scalar(select(CheckpointRow).where(
+                CheckpointRow.site == event.site, CheckpointRow.active.is_(True),
+                func.upper(CheckpointRow.wand_tag) == card)) if card else None
+            if spot is None:
+                continue  # a read at no checkpoint (or a credential): nothing for the rounds
+            guard = (event.data or {}).get("guard")
+            tag = Tag("cp", spot.site, place=None, checkpoint=spot.id)
+            believed = believed_scan_time(event.ts, event.received_at, self.cfg.scan_skew_seconds,
+                                          self.cfg.offline_hours)
+            found = self._point_for(session, guard, tag, believed, any_guard=guard is None)
+            if found is None:
+                continue
+            row, point = found
+            who = guard or row.guard or f"wand:{event.device_id}"
+            if row.state == "due":
+                out.hub += self.start(session, row.id, who, now, at=believed).hub
+            # A wand takes no photo: a checkpoint that asks for one is still proven by the button.
+            self._record(session, row, point, who, tag, believed, event.ts, now, "wand", {}, None, None, out,
+                         photo_rule=False, received=event.received_at)
+        if self._read_cursor is None:
+            self._read_cursor = session.scalar(select(func.max(EventRow.id))) or 0
+
     # -- the guard's side -------------------------------------------------------------------------
 
     def start(self, session: Session, round_id: int, user: str, now: datetime,
@@ -322,21 +360,24 @@ class Rounds:
         out.touched.update(step.touched)
         return out
 
-    def _point_for(self, session: Session, user: str, tag: Tag,
-                   at: datetime) -> tuple[RoundRow, RoundPointRow] | None:
+    def _point_for(self, session: Session, user: str | None, tag: Tag, at: datetime,
+                   any_guard: bool = False) -> tuple[RoundRow, RoundPointRow] | None:
         """The point of one of the guard's rounds this tag proves: a started round first, then a
-        round whose start window is open. A point already scanned is found too (a replay)."""
+        round whose start window is open. A point already scanned is found too (a replay).
+        ``any_guard``: whoever's round it is (a wand's read that names no guard)."""
         ended = ("done", "late", "incomplete")
-        candidates = session.scalars(select(RoundRow).where(
+        query = select(RoundRow).where(
             RoundRow.site == tag.site, RoundRow.state.in_(("started", "due", *ended)),
-            (RoundRow.guard == user) | RoundRow.guard.is_(None),
-            RoundRow.due_at <= at + timedelta(hours=2), RoundRow.due_at >= at - timedelta(hours=12),
-        ).order_by(RoundRow.due_at)).all()
+            RoundRow.due_at <= at + timedelta(hours=2), RoundRow.due_at >= at - timedelta(hours=12))
+        if not any_guard:
+            query = query.where((RoundRow.guard == user) | RoundRow.guard.is_(None))
+        candidates = session.scalars(query.order_by(RoundRow.due_at)).all()
         order = {"started": 0, "due": 1, "done": 2, "late": 2, "incomplete": 2}
         for row in sorted(candidates, key=lambda r: (order[r.state], r.due_at)):
             if row.state == "due" and not row.due_at - (row.start_by - row.due_at) <= at <= row.start_by:
                 continue  # its start window is not open
-            if row.state in ended and (row.guard != user or (row.ended_at or at) < at - timedelta(hours=2)):
+            if row.state in ended and ((row.guard != user and not any_guard)
+                                       or (row.ended_at or at) < at - timedelta(hours=2)):
                 continue  # an ended round takes a replay or a missed point's late scan, for a while
             for point in self._points(session, row.id):
                 if self._proves(session, tag, point):
@@ -353,7 +394,8 @@ class Rounds:
 
     def _record(self, session: Session, row: RoundRow, point: RoundPointRow, user: str, tag: Tag,
                 believed: datetime, claimed: datetime | None, now: datetime, via: str, checks: dict[str, str],
-                note: str | None, photo: str | None, out: Outcome) -> None:
+                note: str | None, photo: str | None, out: Outcome, photo_rule: bool = True,
+                received: datetime | None = None) -> None:
         if point.scanned_by is not None:
             out.replayed = True
             return  # the first scan of a point is the one that counts
@@ -361,7 +403,7 @@ class Rounds:
         if photo is not None and not self.tasks.evidence_path(photo).exists():
             raise PatrolError("patrol.photo_unknown", "send the photo first (/api/guard/photos), then the scan",
                               status=422)
-        if spot is not None and spot.photo_required and not photo:
+        if photo_rule and spot is not None and spot.photo_required and not photo:
             raise PatrolError("patrol.photo_required", f"checkpoint {spot.name} needs a photo with the scan",
                               status=422, checkpoint=spot.name)
         items = {item["id"]: item for item in (spot.checklist if spot is not None else [])}
@@ -372,7 +414,7 @@ class Rounds:
         was_missed = point.state == "missed"
         late = was_missed or (point.due_at is not None and believed > point.due_at)
         point.state = "late" if late else "done"
-        point.scanned_at, point.received_at, point.device_time = believed, now, claimed
+        point.scanned_at, point.received_at, point.device_time = believed, received or now, claimed
         point.scanned_by, point.via, point.checks, point.note, point.photo = user, via, dict(checks), note, photo
         base = {"guard": user, "checkpoint": str(point.checkpoint_id), "route": str(row.route_id),
                 "round": str(row.id), "name": point.name}

@@ -76,7 +76,7 @@ class DevicesSection(Section):
 
 AdapterType = Literal[
     "native", "zigbee2mqtt", "esp-rfid", "tasmota-rfid", "esphome", "homie", "openmqttgateway", "dahua-vto2mqtt",
-    "hikvision-isapi", "frigate", "openalpr", "sparkplug-b", "ha-discovery", "gb26875",
+    "hikvision-isapi", "frigate", "openalpr", "sparkplug-b", "ha-discovery", "gb26875", "patrol-wand",
 ]
 
 

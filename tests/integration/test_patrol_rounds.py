@@ -6,12 +6,14 @@ console restart (a new console on the same store), because every due time is sto
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from console.contract import InboundMessage
 from console.errors import Refusal
 from console.patrol import reports
 from console.people import reports as shift_reports
@@ -285,3 +287,32 @@ def test_codes_that_are_forged_re_issued_unsigned_or_from_another_site_are_refus
     assert refused(good) == "tag.reissued"
     d.do("scan", "g1", new, d.at(80))  # the new label works
 
+
+
+def test_a_patrol_wand_uploaded_later_walks_the_round_at_the_wand_s_times(desk: Any) -> None:
+    d = desk(adapters=[{"type": "native"}, {"type": "patrol-wand"}])
+    ids = setup_route(d, times=("10:30",))
+    for name, serial in (("lobby", "00A1B2C3D4"), ("east", "00A1B2C3D5"), ("garage", "00A1B2C3D6")):
+        d.plan("update_checkpoint", ids[name], {"wand_tag": serial})
+    d.patrol("due", d.at(0))
+    d.patrol("due", d.at(30 * MIN))
+    # The wand was carried round at 10:28, 10:33 and 10:38 (Asia/Shanghai) and docked at 10:50.
+    upload = {"wand": "W-0017", "guard": "g1", "records": [
+        {"seq": 7, "tag": "00a1b2c3d4", "time": "2026-11-26 10:28:00"},
+        {"seq": 8, "tag": "00A1B2C3D5", "time": "2026-11-26 10:33:00"},
+        {"seq": 9, "tag": "00A1B2C3D6", "time": "2026-11-26 10:38:00"}]}
+    d.at(50 * MIN)
+    body = json.dumps(upload).encode()
+    d.ingest.process([InboundMessage("patrolwand/W-0017/upload", body, False, d.now)])
+    d.ingest.process([InboundMessage("patrolwand/W-0017/upload", body, False, d.now)])  # sent twice
+    assert len([e for e in events(d, "patrol.checkpoint") if e.device_id == "W-0017"]) == 3
+    d.patrol("due", d.at(51 * MIN))
+    [walked] = rounds(d)
+    assert (walked.state, walked.started_at) == ("done", T0 + timedelta(minutes=28))
+    assert [(p.state, p.via, p.scanned_by, p.scanned_at, p.received_at) for p in points(d, walked.id)] == [
+        ("done", "wand", "g1", T0 + timedelta(minutes=m), T0 + timedelta(minutes=50)) for m in (28, 33, 38)]
+    d.close()
+    d = desk(adapters=[{"type": "native"}, {"type": "patrol-wand"}])  # a restart reads the last hours again
+    d.patrol("due", d.at(52 * MIN))
+    assert len(events(d, "patrol.checkpoint_missed")) == 0
+    assert [p.scanned_at for p in points(d, walked.id)] == [T0 + timedelta(minutes=m) for m in (28, 33, 38)]
