@@ -17,6 +17,7 @@ from console import resources
 from console.demo.broker import ManagedMosquitto, free_port, wait_for_port
 from console.demo.cameras import DemoCameras
 from console.demo.gb_device import GbDevice
+from console.demo.patrol_walker import seed_demo_rounds, walk_rounds
 from console.people import auth
 from console.settings import Settings, load_settings
 from console.settings.cameras import CameraEntry
@@ -140,6 +141,7 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
         store.migrate()
         logins = ensure_demo_users(store, data)
         sign_on_demo_guards(settings, store)
+        seed_demo_rounds(settings, store)
         ensure_demo_floorplans(settings, store)
         token = kiosk_token(store)
         store.dispose()
@@ -148,6 +150,8 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
             kwargs={"rate": rate, "stop": stop}, name="mcc-simulator", daemon=True,
         )
         simulator.start()
+        threading.Thread(target=walk_rounds, args=(broker.url, settings, stop), name="mcc-demo-wand",
+                         daemon=True).start()
         gb_devices = [GbDevice("127.0.0.1", gb_port, d.address, stop, zone=settings.site.timezone)
                       for d in settings.devices.entries if d.adapter == "gb26875"]
         for device in gb_devices:
@@ -159,7 +163,7 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
             f"  wall (大屏):      {web}/wall",
             f"  kiosk wall URL:   {web}/wall?token={token}&name=demo-wall",
             f"  operator console: {web}/console   (handling tasks: SOP steps, dispatch, close)",
-            f"  guard phone page: {web}/guard     (log in as guard1 or guard2)",
+            f"  guard phone page: {web}/guard     (log in as guard1 or guard2; guard1's wand walks a round every 30 min)",
             f"  login:            {web}/login",
             f"  API docs:         {web}/docs    health: {web}/api/health",
             f"  MQTT broker:      {broker.url}  (native topics mcc/v1/demo/<device>/event)",

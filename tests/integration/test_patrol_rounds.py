@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +18,10 @@ from console.contract import InboundMessage
 from console.errors import Refusal
 from console.patrol import reports
 from console.people import reports as shift_reports
+from console.store.database import Store
 from console.store.tables import AlarmRow, EventRow, EvidenceRow, OutboxRow, RoundPointRow, RoundRow
 from console.tasks.places import Place
+from console.tasks.tags import TagBook
 from tests.support.desk import JPEG, T0
 
 MIN = 60
@@ -263,7 +266,7 @@ def test_the_report_counts_done_late_and_missed_against_the_stored_scans(desk: A
     assert "巡更 / Patrol rounds" in html and "56%" in html
 
 
-def test_codes_that_are_forged_re_issued_unsigned_or_from_another_site_are_refused(desk: Any) -> None:
+def test_codes_that_are_forged_re_issued_unsigned_or_from_another_site_are_refused(desk: Any, tmp_path: Path) -> None:
     d = desk()
     ids = setup_route(d, times=("10:30",))
     good = cp(d, ids["east"])
@@ -281,6 +284,15 @@ def test_codes_that_are_forged_re_issued_unsigned_or_from_another_site_are_refus
         "a signature does not carry over to another checkpoint"
     assert refused("mcc:loc:demo/1号楼/3F/东侧走廊") == "tag.unsigned"
     assert refused(f"mcc:cp:elsewhere/{checkpoint}/{issue}.{signature}") == "place.other_site"
+    # A label printed, validly, by another site's console (its own key, its own store).
+    other = Store(f"sqlite:///{tmp_path / 'other-site.db'}")
+    other.migrate()
+    theirs = TagBook({"elsewhere"})
+    theirs.ensure_keys(other, T0)
+    with other.read() as session:
+        foreign = theirs.code(session, "elsewhere", place=EAST)
+    other.dispose()
+    assert refused(foreign) == "place.other_site"
     with d.store.write() as session, session.begin():
         new = d.tags.reissue(session, "demo", "sup", d.at(70), checkpoint=ids["east"])
     assert new != good and new.endswith(new.rsplit("/", 1)[1]) and "/2." in new

@@ -382,3 +382,27 @@ def test_the_simulated_gb_device_is_confirmed_by_the_receiver(tmp_path):
         stop.set()
         device.join(5)
         receiver.stop()
+
+
+def test_the_demo_wand_walks_the_round_due_now_and_its_upload_reads_as_the_adapter_expects() -> None:
+    from zoneinfo import ZoneInfo
+
+    from adapters.base import AdapterContext
+    from adapters.patrol_wand import PATROL_WAND
+    from console.contract import InboundMessage
+    from console.demo.patrol_walker import CHECKPOINTS, next_walk
+
+    zone = ZoneInfo("Asia/Shanghai")
+    docked, upload = next_walk(datetime(2026, 11, 26, 10, 35, 20, tzinfo=zone), random.Random(7))
+    records = upload["records"]
+    assert isinstance(records, list) and 3 <= len(records) <= len(CHECKPOINTS)
+    first = datetime.fromisoformat(records[0]["time"])
+    assert datetime(2026, 11, 26, 10, 30, tzinfo=zone) <= first <= datetime(2026, 11, 26, 10, 34, tzinfo=zone)
+    assert docked > datetime.fromisoformat(records[-1]["time"])
+    late, _ = next_walk(datetime(2026, 11, 26, 10, 40, tzinfo=zone), random.Random(7))
+    assert late > datetime(2026, 11, 26, 11, 0, tzinfo=zone), "past the window: the next round is walked"
+    ctx = AdapterContext(site="demo", topic=PATROL_WAND.topic, adapter=PATROL_WAND.name, timezone="Asia/Shanghai")
+    message = InboundMessage("patrolwand/W-DEMO-1/upload", json.dumps(upload).encode(), False, docked)
+    drafts = PATROL_WAND.handle(message, ctx)
+    assert [d.data["card"] for d in drafts] == [r["tag"] for r in records]
+    assert {d.data["guard"] for d in drafts} == {"guard1"}
