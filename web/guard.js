@@ -184,7 +184,7 @@ function sendScan(code, via) {
     return;
   }
   const next = nextPoint(state.rounds);
-  const body = { code, via, scanned_at: new Date().toISOString() };
+  const body = { code, via, scanned_at: new Date().toISOString(), action_id: newActionId() };
   if (next && next.point.checklist && next.point.checklist.length) body.checks = checkedValues();
   const note = $("scan-note").value.trim();
   if (note) body.note = note;

@@ -45,6 +45,8 @@ class ScanBody(BaseModel):
         default_factory=dict, max_length=20, description="A checkpoint's checklist, item id → ok or failed.")
     note: str | None = Field(None, max_length=2000, description="What the guard found here.")
     photo: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="SHA-256 of a photo sent to /api/guard/photos.")
+    action_id: str | None = Field(None, min_length=1, max_length=80,
+                                  description="The phone's id of this scan: the same scan sent again changes nothing.")
 
 
 class DispatchActionBody(BaseModel):
@@ -110,7 +112,7 @@ def guard_scan(body: ScanBody, request: Request, runtime: RuntimeDep, user: Guar
     already has changes nothing, so a phone may send its queue again."""
     run_scan(runtime, request, user, body.code, lambda s: runtime.rounds.scan(
         s, user.username, body.code, runtime.now(), scanned_at=body.scanned_at, via=body.via, checks=dict(body.checks),
-        note=body.note, photo=body.photo, client=client_address(request)))
+        note=body.note, photo=body.photo, client=client_address(request), action_id=body.action_id))
     runtime.patrol_clock.flush()
     return _me(runtime, user.username)
 

@@ -341,13 +341,18 @@ class Rounds:
 
     def scan(self, session: Session, user: str, code: str, now: datetime, *, scanned_at: datetime | None = None,
              via: str = "qr", checks: dict[str, str] | None = None, note: str | None = None,
-             photo: str | None = None, client: str = "") -> Outcome:
+             photo: str | None = None, client: str = "", action_id: str | None = None) -> Outcome:
         """A guard scanned a tag: the point of their round it proves (starting the round if it
         was due), then what the dispatch side does with any scan (where the guard is, or their
-        arrival at a scene). A scan already recorded changes nothing (a phone's queue may replay)."""
+        arrival at a scene). A scan already recorded changes nothing (a phone's queue may replay),
+        nor does the guard's last scan sent again with its action id."""
         tag = self.tags.read(session, code)
         believed = believed_scan_time(scanned_at, now, self.cfg.scan_skew_seconds, self.cfg.offline_hours)
         out = Outcome()
+        guard = session.get(GuardRow, user, with_for_update=True)
+        if action_id is not None and guard is not None and guard.last_scan_action == action_id:
+            out.replayed = True
+            return out
         found = self._point_for(session, user, tag, believed)
         if found is not None:
             row, point = found
@@ -358,6 +363,10 @@ class Rounds:
         out.hub += step.hub
         out.notices += step.notices
         out.touched.update(step.touched)
+        if action_id is not None:
+            guard = session.get(GuardRow, user)
+            if guard is not None:
+                guard.last_scan_action = action_id
         return out
 
     def _point_for(self, session: Session, user: str | None, tag: Tag, at: datetime,

@@ -110,6 +110,9 @@ class GuardRow(Base):
     floor: Mapped[str] = mapped_column(String(16), default="")
     zone: Mapped[str] = mapped_column(String(64), default="")
     location_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_scan_action: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    """The action id of the guard's last scan: the phone sends its queue in order and drops what
+    was answered, so a scan sent again is the last one, and it changes nothing."""
 
 
 class EvidenceRow(Base):

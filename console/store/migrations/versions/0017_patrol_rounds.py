@@ -123,8 +123,12 @@ def upgrade() -> None:
         batch_op.create_index('ix_patrol_round_points_state_due', ['state', 'due_at'], unique=False)
 
 
+    with op.batch_alter_table('guards', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('last_scan_action', sa.String(length=80), nullable=True))
 
 def downgrade() -> None:
+    with op.batch_alter_table('guards', schema=None) as batch_op:
+        batch_op.drop_column('last_scan_action')
     with op.batch_alter_table('patrol_round_points', schema=None) as batch_op:
         batch_op.drop_index('ix_patrol_round_points_state_due')
 
