@@ -40,16 +40,13 @@ from console.api import (
     users,
     ws,
 )
+from console.api.pages import CSP
 from console.api.sockets import OpenSockets
 from console.errors import Refusal
 from console.runtime import Runtime
 from console.settings import Settings
 from console.workers import ChildProcesses
 
-CSP = (
-    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "
-    "media-src 'self' data: blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'"
-)
 
 
 def create_app(settings: Settings, *, start_pipeline: bool = True,

@@ -4,6 +4,7 @@
 // Pages and files: the network first (an upgrade shows at once), the kept copy when there is none.
 // Writes are never cached or replayed here: the page's own queue (IndexedDB) sends them.
 const CACHE = "mcc-guard-v1";
+const READS_CACHE = "mcc-guard-reads"; // the guard's own last answers; the page empties it when another guard signs in
 const SHELL = [
   "/guard",
   "/static/common.css",
@@ -41,12 +42,13 @@ self.addEventListener("install", (event) => {
 
 self.addEventListener("activate", (event) => {
   event.waitUntil(caches.keys()
-    .then((names) => Promise.all(names.filter((n) => n.startsWith("mcc-guard-") && n !== CACHE).map((n) => caches.delete(n))))
+    .then((names) => Promise.all(names.filter((n) => n.startsWith("mcc-guard-") && n !== CACHE && n !== READS_CACHE)
+      .map((n) => caches.delete(n))))
     .then(() => self.clients.claim()));
 });
 
-async function networkFirst(request, key) {
-  const cache = await caches.open(CACHE);
+async function networkFirst(request, key, name = CACHE) {
+  const cache = await caches.open(name);
   try {
     const response = await fetch(request);
     if (response.ok && !response.redirected) await cache.put(key, response.clone());
@@ -68,6 +70,6 @@ self.addEventListener("fetch", (event) => {
   } else if (url.pathname.startsWith("/static/")) {
     event.respondWith(networkFirst(request, url.pathname));
   } else if (READS.includes(url.pathname)) {
-    event.respondWith(networkFirst(request, url.pathname + url.search));
+    event.respondWith(networkFirst(request, url.pathname + url.search, READS_CACHE));
   }
 });

@@ -57,6 +57,9 @@ const queue = new ActionQueue((s) => {
 function useOutbox(user) {
   if (!user || (queue.store && queue.store.name === `mcc-outbox-${user}`) || !("indexedDB" in window)) return;
   try {
+    const before = localStorage.getItem(USER_KEY);
+    // Another guard on this phone: the kept answers (their rounds, their tasks) are not this guard's.
+    if (before && before !== user && "caches" in window) caches.delete("mcc-guard-reads");
     localStorage.setItem(USER_KEY, user);
   } catch {
     /* private mode: the queue still works for this page's life */
@@ -260,7 +263,7 @@ function dispatchStateText(s) {
   return s ? t("dstate." + s) : "";
 }
 
-function createCard(item) {
+function createCard() {
   const li = el("li", "task-card");
   const head = el("div", "t-head");
   const title = el("h3", "t-title");
@@ -349,7 +352,7 @@ function renderTasks() {
       if (!card && item.dispatch && item.dispatch.state === "assigned" && navigator.vibrate) {
         navigator.vibrate([300, 150, 300]); // a new dispatch: buzz the phone in the pocket
       }
-      card = card || createCard(item);
+      card = card || createCard();
       fillCard(card, item);
       return card;
     },

@@ -19,6 +19,13 @@ from console.people import auth
 
 WEB = resources.WEB
 router = APIRouter(include_in_schema=False)
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' data: blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'"
+)
+"""Every response's Content-Security-Policy (app.py sets it where a route has not)."""
+GUARD_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'")
+"""The guard page's: its QR reader compiles WebAssembly (web/vendor/README.md); no other page does."""
 
 
 @functools.cache
@@ -118,8 +125,10 @@ async def wall_page(request: Request) -> Response:
 
 @router.get("/guard")
 async def guard_page(request: Request) -> Response:
-    """The guard's phone: shift, scans, dispatches and the guard's steps."""
-    return await _role_page(request, "/guard", "guard", frozenset({"guard"}))
+    """The guard's phone: shift, rounds and scans, dispatches and the guard's steps."""
+    response = await _role_page(request, "/guard", "guard", frozenset({"guard"}))
+    response.headers["Content-Security-Policy"] = GUARD_CSP
+    return response
 
 
 @router.get("/guard-sw.js")

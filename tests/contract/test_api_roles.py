@@ -48,4 +48,5 @@ def test_pages_send_security_headers(tmp_path: Path) -> None:
         response = client.get("/login")
     assert response.status_code == 200
     assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert "wasm" not in response.headers["content-security-policy"], "only the guard page compiles WebAssembly"
     assert response.headers["x-content-type-options"] == "nosniff"
