@@ -48,7 +48,6 @@ from console.settings import Settings
 from console.workers import ChildProcesses
 
 
-
 def create_app(settings: Settings, *, start_pipeline: bool = True,
                children: Iterable[ChildProcesses] = ()) -> FastAPI:
     """The web app; its lifespan builds the runtime and starts (then stops) every worker.

@@ -273,8 +273,8 @@ class Rounds:
 
     def _card_reads(self, session: Session, now: datetime, out: Outcome) -> None:
         """Card reads stored since the last look (a wand's upload, hours after the walk; a reader
-        registered as a patrol point): the button read is the checkpoint whose ``wand_tag`` it
-        is, counted at the wand's time. After a restart the last ``offline_hours`` are looked at
+        registered as a patrol point): the checkpoint whose ``wand_tag`` is the button read (or
+        the fixed reader's device id), counted at the read's time. After a restart the last ``offline_hours`` are looked at
         again: a read already counted changes nothing."""
         query = select(EventRow).where(EventRow.kind == "patrol.checkpoint", EventRow.adapter != "console")
         if self._read_cursor is None:
@@ -284,9 +284,13 @@ class Rounds:
         for event in session.scalars(query.order_by(EventRow.id).limit(2000)).all():
             self._read_cursor = event.id
             card = str((event.data or {}).get("card") or "").upper()
-            spot = session.scalar(select(CheckpointRow).where(
-                CheckpointRow.site == event.site, CheckpointRow.active.is_(True),
-                func.upper(CheckpointRow.wand_tag) == card)) if card else None
+            # A wand read the checkpoint's button (the card is the button); or a fixed reader
+            # registered as a patrol point read the guard's card (the reader is the checkpoint).
+            spot = None
+            for marker in (card, event.device_id.upper()):
+                spot = spot or (session.scalar(select(CheckpointRow).where(
+                    CheckpointRow.site == event.site, CheckpointRow.active.is_(True),
+                    func.upper(CheckpointRow.wand_tag) == marker)) if marker else None)
             if spot is None:
                 continue  # a read at no checkpoint (or a credential): nothing for the rounds
             guard = (event.data or {}).get("guard")
@@ -301,7 +305,8 @@ class Rounds:
             if row.state == "due":
                 out.hub += self.start(session, row.id, who, now, at=believed).hub
             # A wand takes no photo: a checkpoint that asks for one is still proven by the button.
-            self._record(session, row, point, who, tag, believed, event.ts, now, "wand", {}, None, None, out,
+            via = "wand" if (event.data or {}).get("via") == "wand" else "reader"
+            self._record(session, row, point, who, tag, believed, event.ts, now, via, {}, None, None, out,
                          photo_rule=False, received=event.received_at)
         if self._read_cursor is None:
             self._read_cursor = session.scalar(select(func.max(EventRow.id))) or 0

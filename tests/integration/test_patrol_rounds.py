@@ -22,6 +22,7 @@ from console.store.database import Store
 from console.store.tables import AlarmRow, EventRow, EvidenceRow, OutboxRow, RoundPointRow, RoundRow
 from console.tasks.places import Place
 from console.tasks.tags import TagBook
+from tests.conftest import DEVICES
 from tests.support.desk import JPEG, T0
 
 MIN = 60
@@ -328,3 +329,20 @@ def test_a_patrol_wand_uploaded_later_walks_the_round_at_the_wand_s_times(desk: 
     d.patrol("due", d.at(52 * MIN))
     assert len(events(d, "patrol.checkpoint_missed")) == 0
     assert [p.scanned_at for p in points(d, walked.id)] == [T0 + timedelta(minutes=m) for m in (28, 33, 38)]
+
+
+def test_a_fixed_reader_registered_as_a_patrol_point_proves_its_checkpoint(desk: Any) -> None:
+    reader = {"id": "cp-gate", "role": "sensor", "adapter": "tasmota-rfid", "address": "rfid-gate",
+              "kind": "patrol_point", "building": "1号楼", "floor": "1F", "zone": "大堂"}
+    d = desk(adapters=[{"type": "native"}, {"type": "tasmota-rfid"}], devices={"entries": [*DEVICES, reader]})
+    ids = setup_route(d, times=("10:30",))
+    d.plan("update_checkpoint", ids["lobby"], {"wand_tag": "cp-gate"})
+    d.patrol("due", d.at(0))
+    d.at(28 * MIN)
+    read = b'{"Time":"2026-11-26T10:28:00","RDM6300":{"UID":"E9F35959"}}'  # the guard's card at the lobby reader
+    d.ingest.process([InboundMessage("tele/rfid-gate/SENSOR", read, False, d.now)])
+    d.patrol("due", d.at(29 * MIN))
+    [started] = rounds(d)
+    assert (started.state, started.started_at, started.guard) == ("started", T0 + timedelta(minutes=28), "g1")
+    lobby = points(d, started.id)[0]
+    assert (lobby.state, lobby.via, lobby.scanned_at) == ("done", "reader", T0 + timedelta(minutes=28))

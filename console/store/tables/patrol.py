@@ -52,7 +52,8 @@ class CheckpointRow(Base):
     who fixes it when it fails."""
     photo_required: Mapped[bool] = mapped_column(Boolean, default=False)
     wand_tag: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    """The serial of an RFID button a patrol wand reads here (uploads later through its adapter)."""
+    """The serial of an RFID button a patrol wand reads here (uploads later through its adapter), or
+    the device id of a fixed reader registered as a patrol point (the guard's card is read there)."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -155,7 +156,7 @@ class RoundPointRow(Base):
     """The scan time the phone or wand claimed, kept as sent even when not believed."""
     scanned_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     via: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    """qr, nfc, wand or typed."""
+    """qr, nfc, typed (the phone), wand (an upload) or reader (a fixed reader at the checkpoint)."""
     missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     checks: Mapped[dict] = mapped_column(JSON, default=dict)
     """The checklist as answered: {"door": "ok" | "failed"}."""
