@@ -7,6 +7,8 @@ import { t } from "./i18n.js";
 import { $, setText, NetworkError, ApiError } from "./api.js";
 
 export const retryable = (err) => err instanceof NetworkError || (err instanceof ApiError && err.status >= 500);
+// Signed out (the session ended): the write is neither sent nor dropped; it waits for the login.
+const signedOut = (err) => err instanceof ApiError && err.status === 401;
 
 /**
  * Writes, one at a time and in order. A write that gets no answer (network) or a 5xx is sent again,
@@ -23,6 +25,7 @@ export class ActionQueue {
     this.onDone = onDone; // (entry, answer | null, error | null): a write restored from the store ended
     this.items = [];
     this.running = false;
+    this.held = false; // true: kept writes wait (their user is not confirmed, or the session ended)
     this.attempt = 0;
     this.wake = null;
     window.addEventListener("online", () => this.retryNow());
@@ -32,13 +35,29 @@ export class ActionQueue {
   /** The writes a reload or a killed tab left in the store: queued again, in their order. */
   async restore() {
     if (!this.store) return;
-    for (const entry of await this.store.all()) {
-      if (!this.items.some((item) => item.entry && item.entry.id === entry.id)) {
-        this.items.push({ key: entry.key, entry, saved: Promise.resolve(entry.id), resolve: null, reject: null });
+    const store = this.store;
+    for (const entry of await store.all()) {
+      if (!this.items.some((item) => item.store === store && item.entry && item.entry.id === entry.id)) {
+        this.items.push({ key: entry.key, entry, store, saved: Promise.resolve(entry.id), resolve: null, reject: null });
       }
     }
     this.emit();
     this.drain();
+  }
+
+  /** Hold the kept writes (e.g. until the page knows who is signed in), or let them go. */
+  hold(on) {
+    this.held = on;
+    if (!on) this.drain();
+  }
+
+  /** Another user's store: their kept writes stay in it (sent when they sign in again), and
+   * leave this page's queue; writes made from now on go to ``store``. */
+  switchStore(store) {
+    const old = this.store;
+    this.items = this.items.filter((item) => !item.entry || item.store !== old || item.running);
+    this.store = store;
+    this.emit();
   }
 
   /** Queue a write: a function making the request, or a description for `perform` (kept in the
@@ -50,6 +69,7 @@ export class ActionQueue {
         item.run = job;
       } else {
         item.entry = { ...job, key, queued_at: new Date().toISOString() };
+        item.store = this.store;
         item.saved = this.store ? this.store.add(item.entry).then((id) => (item.entry.id = id)) : Promise.resolve(null);
       }
       this.items.push(item);
@@ -102,9 +122,9 @@ export class ActionQueue {
   }
 
   async settle(item) {
-    if (item.entry && this.store) {
+    if (item.entry && item.store) {
       const id = await item.saved;
-      if (id !== null && id !== undefined) await this.store.remove(id);
+      if (id !== null && id !== undefined) await item.store.remove(id); // the store it was kept in
     }
   }
 
@@ -113,8 +133,10 @@ export class ActionQueue {
     this.running = true;
     while (this.items.length) {
       const item = this.items[0];
+      if (this.held && item.entry) break;
       try {
         if (item.saved) await item.saved; // kept before it is sent: a killed tab cannot lose it
+        item.running = true;
         const result = item.run ? await item.run() : await this.perform(item.entry);
         await this.settle(item);
         this.items.shift();
@@ -123,6 +145,12 @@ export class ActionQueue {
         if (item.resolve) item.resolve(result);
         else if (this.onDone) this.onDone(item.entry, result, null);
       } catch (err) {
+        item.running = false;
+        if (signedOut(err) && item.entry) {
+          this.held = true; // the login page opens; the write is sent once signed in again
+          this.emit();
+          break;
+        }
         if (retryable(err)) {
           this.attempt += 1;
           this.emit();

@@ -11,6 +11,7 @@ const HOURS = 12;
 export function createRoundsView({ root }) {
   const state = { rounds: [], guards: [], report: null, error: "" };
   let loading = false;
+  let again = false; // a change came while reading: read once more
 
   const error = h("p", { id: "rounds-error", class: "form-error", role: "alert" });
   const totals = h("p", { id: "rounds-totals", class: "rd-totals", role: "status" });
@@ -30,8 +31,12 @@ export function createRoundsView({ root }) {
   applyI18n(root);
 
   async function load() {
-    if (loading) return;
+    if (loading) {
+      again = true;
+      return;
+    }
     loading = true;
+    again = false;
     try {
       const until = new Date(Date.now() + 2 * 3600e3).toISOString();
       const since = new Date(Date.now() - HOURS * 3600e3).toISOString();
@@ -48,6 +53,7 @@ export function createRoundsView({ root }) {
       loading = false;
     }
     render();
+    if (again) load();
   }
 
   function attention(r) {

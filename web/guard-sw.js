@@ -52,6 +52,11 @@ async function networkFirst(request, key, name = CACHE) {
   try {
     const response = await fetch(request);
     if (response.ok && !response.redirected) await cache.put(key, response.clone());
+    if (response.status >= 500) {
+      // The console is down behind its TLS proxy (502, 503, 504): the kept copy is better.
+      const kept = await cache.match(key);
+      if (kept) return kept;
+    }
     return response;
   } catch (err) {
     const kept = await cache.match(key);

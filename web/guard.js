@@ -54,8 +54,12 @@ const queue = new ActionQueue((s) => {
 
 /** Keep this guard's unsent writes in their own IndexedDB (the last guard signed in on this phone
  * is remembered, so a page opened offline still finds and shows them). */
-function useOutbox(user) {
-  if (!user || (queue.store && queue.store.name === `mcc-outbox-${user}`) || !("indexedDB" in window)) return;
+function useOutbox(user, confirmed) {
+  if (!user || !("indexedDB" in window)) return;
+  if (queue.store && queue.store.name === `mcc-outbox-${user}`) {
+    if (confirmed) queue.hold(false); // the guard signed in is the one whose writes these are
+    return;
+  }
   try {
     const before = localStorage.getItem(USER_KEY);
     // Another guard on this phone: the kept answers (their rounds, their tasks) are not this guard's.
@@ -64,7 +68,9 @@ function useOutbox(user) {
   } catch {
     /* private mode: the queue still works for this page's life */
   }
-  queue.store = new IdbOutbox(user);
+  queue.switchStore(new IdbOutbox(user));
+  // Kept writes are sent only once the server says who is signed in (another guard's stay kept).
+  queue.hold(!confirmed);
   queue.restore().catch((err) => console.warn("mcc: outbox", err));
 }
 const cards = new Map(); // item key -> card parts
@@ -119,13 +125,13 @@ const refresh = coalesce(async () => {
     const [me, tasks, rounds] = await Promise.all([api("GET", "/api/guard/me"), api("GET", "/api/tasks?state=open"),
       api("GET", "/api/guard/rounds")]);
     state.me = me;
-    useOutbox(me.username);
+    useOutbox(me.username, true);
     state.tasks = Array.isArray(tasks) ? tasks : [];
     state.rounds = Array.isArray(rounds) ? rounds : [];
     pickOpenTask();
     state.detail = state.openTaskId ? await loadDetail(state.openTaskId) : null;
   } catch (err) {
-    if (!(err instanceof ApiError)) setTimeout(refresh, 3000); // offline: read again later
+    if (!(err instanceof ApiError) || err.status >= 500) setTimeout(refresh, 3000); // offline: read again later
     console.warn("mcc: refresh failed", err);
   }
   render();
@@ -188,7 +194,10 @@ function sendScan(code, via) {
   }
   const next = nextPoint(state.rounds);
   const body = { code, via, scanned_at: new Date().toISOString(), action_id: newActionId() };
-  if (next && next.point.checklist && next.point.checklist.length) body.checks = checkedValues();
+  if (next && next.point.checklist && next.point.checklist.length) {
+    body.checks = checkedValues(); // the next point's checklist: the server drops it if the scan is another point
+    body.checkpoint = next.point.checkpoint;
+  }
   const note = $("scan-note").value.trim();
   if (note) body.note = note;
   const photo = $("scan-photo").files[0] || null;
@@ -433,7 +442,7 @@ function start() {
   } catch {
     remembered = null;
   }
-  if (remembered) useOutbox(remembered); // offline at open: this guard's waiting writes still go out
+  if (remembered) useOutbox(remembered, false); // shown at once; sent once the server confirms the guard
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/guard-sw.js", { scope: "/guard" }).catch((err) => console.warn("mcc: sw", err));
     // Once it controls the page, read again through it: the guard's last answers are then kept too.

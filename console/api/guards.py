@@ -43,6 +43,8 @@ class ScanBody(BaseModel):
     via: Literal["qr", "nfc", "typed"] = "qr"
     checks: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")], Literal["ok", "failed"]] = Field(
         default_factory=dict, max_length=20, description="A checkpoint's checklist, item id → ok or failed.")
+    checkpoint: int | None = Field(None, ge=1, le=2**31 - 1, description=(
+        "The checkpoint whose checklist `checks` answers (the phone's next point); dropped if the scan is another."))
     note: str | None = Field(None, max_length=2000, description="What the guard found here.")
     photo: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="SHA-256 of a photo sent to /api/guard/photos.")
     action_id: str | None = Field(None, min_length=1, max_length=80,
@@ -112,6 +114,7 @@ def guard_scan(body: ScanBody, request: Request, runtime: RuntimeDep, user: Guar
     already has changes nothing, so a phone may send its queue again."""
     run_scan(runtime, request, user, body.code, lambda s: runtime.rounds.scan(
         s, user.username, body.code, runtime.now(), scanned_at=body.scanned_at, via=body.via, checks=dict(body.checks),
+        checks_for=body.checkpoint,
         note=body.note, photo=body.photo, client=client_address(request), action_id=body.action_id))
     runtime.patrol_clock.flush()
     return _me(runtime, user.username)

@@ -29,6 +29,7 @@ class PatrolClock(PeriodicWorker):
         with self.store.write() as session, session.begin():
             self.rounds.refresh_places(session)
             outcome = self.rounds.due(session, self.now())
+        self.rounds.committed()
         if outcome.hub or outcome.notices:
             self.deliver(outcome)
         self.flush()

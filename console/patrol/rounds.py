@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from console.contract import Draft
 from console.devices.registry import DeviceRegistry, Location
+from console.events import validate_event
 from console.messages import HubMessage
 from console.patrol import plans
 from console.patrol.plans import PatrolError
@@ -61,7 +62,15 @@ log = logging.getLogger("mcc.patrol")
 SOURCE = "patrol"
 """The device id of every patrol event: its points are ``cp-<checkpoint>`` and ``route-<route>``."""
 OPEN_ROUNDS = ("due", "started")
+ENDED = ("done", "late", "incomplete")
 SCANNED = ("done", "late")
+ORDER = {"started": 0, "due": 1, "missed": 1, "done": 2, "late": 2, "incomplete": 2}
+
+
+def _outcome(points: list[RoundPointRow]) -> str:
+    """How an ended round came out: incomplete if a point was missed, late if one was late."""
+    states = {p.state for p in points}
+    return "incomplete" if "missed" in states or "pending" in states else "late" if "late" in states else "done"
 
 
 def point_id(checkpoint: int) -> str:
@@ -75,8 +84,9 @@ class Rounds:
         self.tasks = tasks
         self.tags = tasks.records.tags
         self.registry = registry
-        self._read_cursor: int | None = None
-        """The last card read (a patrol wand's upload, a reader at a checkpoint) taken into the rounds."""
+        self._read_since: datetime | None = None
+        """The receive time of the last wand read taken into the rounds (committed)."""
+        self._pending_since: datetime | None = None
 
     # -- where patrol alarms are ------------------------------------------------------------------
 
@@ -136,7 +146,7 @@ class Rounds:
     def _make_round(self, session: Session, schedule: ScheduleRow, route: RouteRow, due_at: datetime,
                     now: datetime, out: Outcome) -> None:
         names = {row.id: row.name for row in session.scalars(select(CheckpointRow).where(
-            CheckpointRow.id.in_([p["checkpoint"] for p in route.points])))}
+            CheckpointRow.id.in_([p["checkpoint"] for p in route.points]), CheckpointRow.active.is_(True)))}
         try:
             with session.begin_nested():  # another console instance may make the same round first
                 row = RoundRow(site=schedule.site, schedule_id=schedule.id, route_id=route.id, name=schedule.name,
@@ -145,11 +155,14 @@ class Rounds:
                                limit_minutes=schedule.limit_minutes, alarm_id=schedule.alarm_id, created_at=now)
                 session.add(row)
                 session.flush()
-                offset = 0
-                for seq, point in enumerate(route.points):
+                offset, seq = 0, 0
+                for point in route.points:
                     offset += int(point.get("minutes", 0))
-                    session.add(RoundPointRow(round_id=row.id, seq=seq, checkpoint_id=point["checkpoint"],
-                                              name=names.get(point["checkpoint"], "?"), offset_minutes=offset,
+                    if point["checkpoint"] not in names:
+                        continue  # a checkpoint taken out of service: its label is refused, so it is not walked
+                    seq += 1
+                    session.add(RoundPointRow(round_id=row.id, seq=seq - 1, checkpoint_id=point["checkpoint"],
+                                              name=names[point["checkpoint"]], offset_minutes=offset,
                                               state="pending", checks={}))
                 session.flush()
         except IntegrityError:
@@ -166,12 +179,21 @@ class Rounds:
             if alarm_id not in active:
                 plans.end_schedule(session, schedule.id, now)
                 out.hub.append(HubMessage("round.updated", {"schedule": schedule.id}))
-        started = set(session.scalars(select(ScheduleRow.alarm_id).where(ScheduleRow.alarm_id.in_(list(active)))))
         for alarm in active.values():
-            if alarm.id not in started:
+            if alarm.id not in running:  # an isolation again after a restore gets its patrol again
                 self._start_compensating(session, alarm, now)
 
     def _start_compensating(self, session: Session, alarm: AlarmRow, now: datetime) -> None:
+        """The zone's checkpoint (made if there is none), a one-point route, and its schedule; one
+        active schedule per alarm (a unique index): a second console instance's attempt is undone."""
+        try:
+            with session.begin_nested():
+                self._compensating_plan(session, alarm, now)
+        except IntegrityError:
+            return
+        self.refresh_places(session)
+
+    def _compensating_plan(self, session: Session, alarm: AlarmRow, now: datetime) -> None:
         where = self.registry.location(alarm.site, alarm.device_id, alarm.point)
         spot = session.scalar(select(CheckpointRow).where(
             CheckpointRow.site == alarm.site, CheckpointRow.active.is_(True), CheckpointRow.building == where.building,
@@ -192,13 +214,13 @@ class Rounds:
             "every_minutes": self.cfg.compensating_every_minutes, "from_time": start, "until_time": start,
             "start_window_minutes": 10, "limit_minutes": self.cfg.compensating_limit_minutes,
             "alarm_id": alarm.id, "starts_at": since}, "system", now)
-        self.refresh_places(session)
 
     def _assign(self, session: Session, now: datetime, out: Outcome) -> None:
         """Rounds coming due go to the guard on shift with the fewest open rounds."""
         waiting = session.scalars(select(RoundRow).where(
             RoundRow.state == "due", RoundRow.guard.is_(None),
-            RoundRow.due_at <= now + timedelta(minutes=self.cfg.lead_minutes)).order_by(RoundRow.due_at)).all()
+            RoundRow.due_at <= now + timedelta(minutes=self.cfg.lead_minutes)).order_by(RoundRow.due_at)
+            .with_for_update().execution_options(populate_existing=True)).all()
         if not waiting:
             return
         guards = list(session.scalars(select(GuardRow.username).join(UserRow, UserRow.username == GuardRow.username)
@@ -212,6 +234,8 @@ class Rounds:
             if guard is not None:
                 load[guard] = count
         for row in waiting:
+            if row.guard is not None or row.state != "due":
+                continue  # taken meanwhile (a guard's first scan, another instance)
             chosen = min(guards, key=lambda g: (load.get(g, 0), g))
             row.guard = chosen
             load[chosen] += 1
@@ -219,7 +243,9 @@ class Rounds:
 
     def _miss_rounds(self, session: Session, now: datetime, out: Outcome) -> None:
         for row in session.scalars(select(RoundRow).where(RoundRow.state == "due", RoundRow.start_by < now)
-                                   .with_for_update()).all():
+                                   .with_for_update().execution_options(populate_existing=True)).all():
+            if row.state != "due":
+                continue
             row.state, row.ended_at = "missed", row.start_by
             for point in self._points(session, row.id):
                 point.state, point.missed_at = "missed", row.start_by
@@ -232,16 +258,17 @@ class Rounds:
             out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard}))
 
     def _miss_points(self, session: Session, now: datetime, out: Outcome) -> None:
-        overdue = session.scalars(select(RoundPointRow).where(
-            RoundPointRow.state == "pending", RoundPointRow.due_at.is_not(None),
-            RoundPointRow.due_at < now).with_for_update()).all()
-        for point in overdue:
-            row = session.get(RoundRow, point.round_id)
-            if row is None or row.state != "started":
+        # The round first, then its points: the one lock order of every writer of rounds.
+        overdue = select(RoundPointRow.round_id).where(
+            RoundPointRow.state == "pending", RoundPointRow.due_at.is_not(None), RoundPointRow.due_at < now)
+        for row in session.scalars(select(RoundRow).where(RoundRow.state == "started", RoundRow.id.in_(overdue))
+                                   .with_for_update().execution_options(populate_existing=True)).all():
+            if row.state != "started":
                 continue
-            assert point.due_at is not None
-            point.state, point.missed_at = "missed", point.due_at
-            self._emit_missed(session, row, point, now)
+            for point in self._points(session, row.id):
+                if point.state == "pending" and point.due_at is not None and point.due_at < now:
+                    point.state, point.missed_at = "missed", point.due_at
+                    self._emit_missed(session, row, point, now)
             out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard}))
 
     def _emit_missed(self, session: Session, row: RoundRow, point: RoundPointRow, now: datetime) -> None:
@@ -255,8 +282,9 @@ class Rounds:
 
     def _end_at_limit(self, session: Session, now: datetime, out: Outcome) -> None:
         for row in session.scalars(select(RoundRow).where(RoundRow.state == "started", RoundRow.limit_at < now)
-                                   .with_for_update()).all():
-            assert row.limit_at is not None
+                                   .with_for_update().execution_options(populate_existing=True)).all():
+            if row.state != "started" or row.limit_at is None:
+                continue
             self._finish(session, row, row.limit_at, now, out)
 
     def _finish(self, session: Session, row: RoundRow, at: datetime, now: datetime, out: Outcome) -> None:
@@ -266,33 +294,29 @@ class Rounds:
             if point.state == "pending":
                 point.state, point.missed_at = "missed", at
                 self._emit_missed(session, row, point, now)
-        states = {p.state for p in points}
-        row.state = "incomplete" if "missed" in states else "late" if "late" in states else "done"
+        row.state = _outcome(points)
         row.ended_at = at
         out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard}))
 
     def _card_reads(self, session: Session, now: datetime, out: Outcome) -> None:
-        """Card reads stored since the last look (a wand's upload, hours after the walk; a reader
-        registered as a patrol point): the checkpoint whose ``wand_tag`` is the button read (or
-        the fixed reader's device id), counted at the read's time. After a restart the last ``offline_hours`` are looked at
-        again: a read already counted changes nothing."""
-        query = select(EventRow).where(EventRow.kind == "patrol.checkpoint", EventRow.adapter != "console")
-        if self._read_cursor is None:
-            query = query.where(EventRow.received_at >= now - timedelta(hours=self.cfg.offline_hours))
-        else:
-            query = query.where(EventRow.id > self._read_cursor)
-        for event in session.scalars(query.order_by(EventRow.id).limit(2000)).all():
-            self._read_cursor = event.id
+        """Patrol wands' reads stored since the last look (an upload, maybe hours after the walk):
+        the checkpoint whose ``wand_tag`` is the button read, counted at the wand's time. The look
+        reaches a minute back over what was seen (a read committed late by another writer is not
+        skipped); after a restart, the last ``offline_hours``. A read already counted changes nothing."""
+        since = (self._read_since - timedelta(seconds=60) if self._read_since is not None
+                 else now - timedelta(hours=self.cfg.offline_hours))
+        latest = self._read_since
+        reads = session.scalars(select(EventRow).where(
+            EventRow.kind == "patrol.checkpoint", EventRow.adapter != "console", EventRow.received_at >= since)
+            .order_by(EventRow.received_at, EventRow.id).limit(5000)).all()
+        for event in reads:
+            latest = max(latest, event.received_at) if latest is not None else event.received_at
             card = str((event.data or {}).get("card") or "").upper()
-            # A wand read the checkpoint's button (the card is the button); or a fixed reader
-            # registered as a patrol point read the guard's card (the reader is the checkpoint).
-            spot = None
-            for marker in (card, event.device_id.upper()):
-                spot = spot or (session.scalar(select(CheckpointRow).where(
-                    CheckpointRow.site == event.site, CheckpointRow.active.is_(True),
-                    func.upper(CheckpointRow.wand_tag) == marker)) if marker else None)
+            spot = session.scalar(select(CheckpointRow).where(
+                CheckpointRow.site == event.site, CheckpointRow.active.is_(True),
+                func.upper(CheckpointRow.wand_tag) == card)) if card else None
             if spot is None:
-                continue  # a read at no checkpoint (or a credential): nothing for the rounds
+                continue  # a read at no checkpoint (or a credential at a door): nothing for the rounds
             guard = (event.data or {}).get("guard")
             tag = Tag("cp", spot.site, place=None, checkpoint=spot.id)
             believed = believed_scan_time(event.ts, event.received_at, self.cfg.scan_skew_seconds,
@@ -300,27 +324,32 @@ class Rounds:
             found = self._point_for(session, guard, tag, believed, any_guard=guard is None)
             if found is None:
                 continue
-            row, point = found
-            who = guard or row.guard or f"wand:{event.device_id}"
-            if row.state == "due":
-                out.hub += self.start(session, row.id, who, now, at=believed).hub
+            row, point = self._locked(session, *found)
+            who = str(guard or row.guard or f"wand:{event.device_id}")[:64]
+            if row.state in ("due", "missed"):
+                out.hub += self.start(session, row.id, who, now, at=believed, reopen=True).hub
             # A wand takes no photo: a checkpoint that asks for one is still proven by the button.
-            via = "wand" if (event.data or {}).get("via") == "wand" else "reader"
-            self._record(session, row, point, who, tag, believed, event.ts, now, via, {}, None, None, out,
+            self._record(session, row, point, who, tag, believed, event.ts, now, "wand", {}, None, None, out,
                          photo_rule=False, received=event.received_at)
-        if self._read_cursor is None:
-            self._read_cursor = session.scalar(select(func.max(EventRow.id))) or 0
+        self._pending_since = latest if latest is not None else now - timedelta(hours=self.cfg.offline_hours)
+
+    def committed(self) -> None:
+        """The clock's transaction committed: the card reads it took are taken."""
+        if self._pending_since is not None:
+            self._read_since, self._pending_since = self._pending_since, None
 
     # -- the guard's side -------------------------------------------------------------------------
 
     def start(self, session: Session, round_id: int, user: str, now: datetime,
-              at: datetime | None = None) -> Outcome:
-        """The guard starts a round (or their first scan does). Starting again changes nothing."""
+              at: datetime | None = None, reopen: bool = False) -> Outcome:
+        """The guard starts a round (or their first scan does). Starting again changes nothing.
+        ``reopen``: a scan taken inside the start window that arrives after the round was marked
+        missed (a phone or wand that was offline) starts it after all, at the scan's time."""
         out = Outcome()
-        row = session.get(RoundRow, round_id, with_for_update=True)
+        row = session.get(RoundRow, round_id, with_for_update=True, populate_existing=True)
         if row is None:
             raise PatrolError("patrol.round_not_found", f"no round {round_id}", status=404, round=round_id)
-        if row.guard not in (None, user):
+        if row.guard not in (None, user) and not user.startswith("wand:"):
             raise PatrolError("patrol.not_your_round", f"round {round_id} is {row.guard}'s", status=403,
                               guard=row.guard)
         if row.state == "started":
@@ -328,29 +357,39 @@ class Rounds:
             return out
         start = at or now
         window = row.start_by - row.due_at
-        if row.state != "due" or start > row.start_by:
+        if row.state not in (("due", "missed") if reopen else ("due",)) or start > row.start_by:
             raise PatrolError("patrol.round_closed", f"round {round_id} is {row.state}; its start window has passed",
                               state=row.state)
         if start < row.due_at - window:
             raise PatrolError("patrol.round_early", "this round's start window has not opened yet",
                               opens=(row.due_at - window).isoformat())
-        row.state, row.guard, row.started_at = "started", user, start
+        was_missed = row.state == "missed"
+        row.state, row.started_at, row.ended_at = "started", start, None
+        row.guard = row.guard or user
         row.limit_at = start + timedelta(minutes=row.limit_minutes)
         tolerance = timedelta(minutes=self.cfg.point_tolerance_minutes)
         for point in self._points(session, row.id):
             point.due_at = (start + timedelta(minutes=point.offset_minutes) + tolerance if row.ordered
                             else row.limit_at)
             point.due_at = min(point.due_at, row.limit_at)
+            if was_missed and point.scanned_by is None:
+                point.state, point.missed_at = "pending", None
+        if was_missed:
+            self._answer_alarm(session, row.site, f"route-{row.route_id}", "patrol.round_missed", row.guard or user,
+                               now, out)
         out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard}))
         return out
 
     def scan(self, session: Session, user: str, code: str, now: datetime, *, scanned_at: datetime | None = None,
-             via: str = "qr", checks: dict[str, str] | None = None, note: str | None = None,
-             photo: str | None = None, client: str = "", action_id: str | None = None) -> Outcome:
-        """A guard scanned a tag: the point of their round it proves (starting the round if it
-        was due), then what the dispatch side does with any scan (where the guard is, or their
-        arrival at a scene). A scan already recorded changes nothing (a phone's queue may replay),
-        nor does the guard's last scan sent again with its action id."""
+             via: str = "qr", checks: dict[str, str] | None = None, checks_for: int | None = None,
+             note: str | None = None, photo: str | None = None, client: str = "",
+             action_id: str | None = None) -> Outcome:
+        """A guard scanned a tag: first what the dispatch side does with any scan (where the guard
+        is, or their arrival at a scene, which a round's rules never hold up), then the point of
+        their round it proves (starting the round if it was due). A scan already recorded changes
+        nothing (a phone's queue may replay), nor does the guard's last scan sent again with its
+        action id. ``checks`` answer the checklist of checkpoint ``checks_for`` (when given): the
+        phone's idea of the next point; they are dropped if the scan proves another one."""
         tag = self.tags.read(session, code)
         believed = believed_scan_time(scanned_at, now, self.cfg.scan_skew_seconds, self.cfg.offline_hours)
         out = Outcome()
@@ -358,45 +397,66 @@ class Rounds:
         if action_id is not None and guard is not None and guard.last_scan_action == action_id:
             out.replayed = True
             return out
-        found = self._point_for(session, user, tag, believed)
-        if found is not None:
-            row, point = found
-            if row.state == "due":
-                out.hub += self.start(session, row.id, user, now, at=believed).hub
-            self._record(session, row, point, user, tag, believed, scanned_at, now, via, checks or {}, note, photo, out)
-        step = self.tasks.guards.scan(session, user, code, now, client=client)
+        step = self.tasks.guards.scan(session, user, code, now, scanned_at=believed, client=client)
         out.hub += step.hub
         out.notices += step.notices
         out.touched.update(step.touched)
+        found = self._point_for(session, user, tag, believed)
+        if found is not None:
+            row, point = self._locked(session, *found)
+            if checks_for is not None and checks_for != point.checkpoint_id:
+                checks = {}
+            try:
+                with session.begin_nested():
+                    if row.state in ("due", "missed"):
+                        out.hub += self.start(session, row.id, user, now, at=believed, reopen=True).hub
+                    self._record(session, row, point, user, tag, believed, scanned_at, now, via, checks or {}, note,
+                                 photo, out)
+            except PatrolError:
+                if not any(message.type == "task.updated" for message in step.hub):
+                    raise
+                # The scan proved the guard's arrival at an alarm: that stands; the round's point
+                # waits for a scan that meets its own rules (a photo, the checklist).
         if action_id is not None:
             guard = session.get(GuardRow, user)
             if guard is not None:
                 guard.last_scan_action = action_id
         return out
 
+    def _locked(self, session: Session, row: RoundRow, point: RoundPointRow) -> tuple[RoundRow, RoundPointRow]:
+        """The round locked (then its points, freshly read): the clock or another instance may have
+        changed them since they were found."""
+        locked = session.get(RoundRow, row.id, with_for_update=True, populate_existing=True)
+        assert locked is not None
+        return locked, next(p for p in self._points(session, locked.id) if p.id == point.id)
+
     def _point_for(self, session: Session, user: str | None, tag: Tag, at: datetime,
                    any_guard: bool = False) -> tuple[RoundRow, RoundPointRow] | None:
-        """The point of one of the guard's rounds this tag proves: a started round first, then a
-        round whose start window is open. A point already scanned is found too (a replay).
+        """The point of one of the guard's rounds this tag proves at time ``at``: a round whose
+        start window is open at ``at`` (due, or marked missed by a clock that did not know of an
+        offline scan), or a round that was under way at ``at``. A point still to walk wins over one
+        already walked (overlapping rounds); a point already walked is a replay.
         ``any_guard``: whoever's round it is (a wand's read that names no guard)."""
-        ended = ("done", "late", "incomplete")
+        skew = timedelta(seconds=self.cfg.scan_skew_seconds)
         query = select(RoundRow).where(
-            RoundRow.site == tag.site, RoundRow.state.in_(("started", "due", *ended)),
-            RoundRow.due_at <= at + timedelta(hours=2), RoundRow.due_at >= at - timedelta(hours=12))
+            RoundRow.site == tag.site, RoundRow.state.in_(("started", "due", "missed", *ENDED)),
+            RoundRow.due_at <= at + timedelta(hours=2), RoundRow.due_at >= at - timedelta(hours=24))
         if not any_guard:
             query = query.where((RoundRow.guard == user) | RoundRow.guard.is_(None))
-        candidates = session.scalars(query.order_by(RoundRow.due_at)).all()
-        order = {"started": 0, "due": 1, "done": 2, "late": 2, "incomplete": 2}
-        for row in sorted(candidates, key=lambda r: (order[r.state], r.due_at)):
-            if row.state == "due" and not row.due_at - (row.start_by - row.due_at) <= at <= row.start_by:
-                continue  # its start window is not open
-            if row.state in ended and ((row.guard != user and not any_guard)
-                                       or (row.ended_at or at) < at - timedelta(hours=2)):
-                continue  # an ended round takes a replay or a missed point's late scan, for a while
-            for point in self._points(session, row.id):
-                if self._proves(session, tag, point):
-                    return row, point
-        return None
+        fits: list[tuple[RoundRow, RoundPointRow]] = []
+        for row in session.scalars(query.order_by(RoundRow.due_at)).all():
+            if row.state in ("due", "missed"):
+                if not row.due_at - (row.start_by - row.due_at) <= at <= row.start_by:
+                    continue  # its start window is not open at the scan's time
+            else:
+                if row.started_at is None or at < row.started_at - skew:
+                    continue  # a scan from before this round began
+                end = row.limit_at if row.state == "started" else row.ended_at
+                if end is not None and at > end:
+                    continue  # a scan from after it ended
+            fits += [(row, point) for point in self._points(session, row.id) if self._proves(session, tag, point)]
+        open_first = sorted(fits, key=lambda f: (f[1].scanned_by is not None, ORDER[f[0].state], f[0].due_at))
+        return open_first[0] if open_first else None
 
     @staticmethod
     def _proves(session: Session, tag: Tag, point: RoundPointRow) -> bool:
@@ -426,8 +486,10 @@ class Rounds:
             raise PatrolError("patrol.bad_checks", "checklist answers are ok or failed, for this checkpoint's items",
                               status=422, items=", ".join(unknown))
         was_missed = point.state == "missed"
-        late = was_missed or (point.due_at is not None and believed > point.due_at)
+        # Late by the scan's own time: a point walked in time but heard of later is on time.
+        late = point.due_at is not None and believed > point.due_at
         point.state = "late" if late else "done"
+        point.missed_at = None
         point.scanned_at, point.received_at, point.device_time = believed, received or now, claimed
         point.scanned_by, point.via, point.checks, point.note, point.photo = user, via, dict(checks), note, photo
         base = {"guard": user, "checkpoint": str(point.checkpoint_id), "route": str(row.route_id),
@@ -448,22 +510,25 @@ class Rounds:
             self._emit(session, Draft(
                 kind="patrol.finding", site=row.site, device_id=SOURCE, source_id=f"finding:{point.id}",
                 ts=believed, point=point_id(point.checkpoint_id), data={**base, "note": note, "photo": photo}), now)
-        if was_missed:
-            self._answer_missed(session, row, point, user, now, out)
-        if row.state == "started" and all(p.state in SCANNED for p in self._points(session, row.id)):
-            self._finish(session, row, believed, now, out)
-        elif row.state == "incomplete" and all(p.state in SCANNED for p in self._points(session, row.id)):
-            row.state = "late"  # every point was walked in the end, some after their time
+        if was_missed:  # SOP 13's first question answers itself
+            self._answer_alarm(session, row.site, point_id(point.checkpoint_id), "patrol.checkpoint_missed", user,
+                               now, out)
+        points = self._points(session, row.id)
+        if row.state == "started" and all(p.state in SCANNED for p in points):
+            self._finish(session, row, max(p.scanned_at or believed for p in points), now, out)
+        elif row.state in ENDED:
+            row.state = _outcome(points)  # a point walked in time, heard of after the round ended
         out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard}))
 
-    def _answer_missed(self, session: Session, row: RoundRow, point: RoundPointRow, user: str, now: datetime,
-                       out: Outcome) -> None:
-        """The missed point is scanned after all: SOP 13's first question answers itself."""
+    def _answer_alarm(self, session: Session, site: str, point: str, kind: str, guard: str, now: datetime,
+                      out: Outcome) -> None:
+        """The missed point (or round) is walked after all: its SOP 13 task's first question
+        ("scanned in the grace window?") answers itself."""
         alarm = session.scalar(select(AlarmRow).where(
-            AlarmRow.site == row.site, AlarmRow.device_id == SOURCE, AlarmRow.point == point_id(point.checkpoint_id),
-            AlarmRow.kind == "patrol.checkpoint_missed").order_by(AlarmRow.id.desc()).limit(1))
+            AlarmRow.site == site, AlarmRow.device_id == SOURCE, AlarmRow.point == point,
+            AlarmRow.kind == kind).order_by(AlarmRow.id.desc()).limit(1))
         if alarm is not None and alarm.task_id is not None:
-            answered = self.tasks.on_patrol_scan(session, alarm, user, now)
+            answered = self.tasks.on_patrol_scan(session, alarm, guard, now)
             out.hub += answered.hub
             out.notices += answered.notices
             out.touched.update(answered.touched)
@@ -471,7 +536,7 @@ class Rounds:
     def finish(self, session: Session, round_id: int, user: str, now: datetime) -> Outcome:
         """The guard ends the round before its limit: the points not scanned are missed now."""
         out = Outcome()
-        row = session.get(RoundRow, round_id, with_for_update=True)
+        row = session.get(RoundRow, round_id, with_for_update=True, populate_existing=True)
         if row is None or row.guard != user:
             raise PatrolError("patrol.round_not_found", f"no round {round_id} of yours", status=404, round=round_id)
         if row.state != "started":
@@ -516,7 +581,7 @@ class Rounds:
     @staticmethod
     def _points(session: Session, round_id: int) -> list[RoundPointRow]:
         return list(session.scalars(select(RoundPointRow).where(RoundPointRow.round_id == round_id)
-                                    .order_by(RoundPointRow.seq)))
+                                    .order_by(RoundPointRow.seq).execution_options(populate_existing=True)))
 
     @staticmethod
     def _last_place(session: Session, guard: str | None) -> dict[str, Any]:
@@ -529,6 +594,9 @@ class Rounds:
 
     @staticmethod
     def _emit(session: Session, draft: Draft, now: datetime) -> None:
+        # Checked here, with the change that makes it: a draft the alarm path would refuse must
+        # fail this action, not sit in the outbox holding up the events behind it.
+        validate_event(draft, "console", now)
         ts = draft.ts.isoformat() if isinstance(draft.ts, datetime) else draft.ts
         session.add(OutboxRow(site=draft.site, device_id=draft.device_id, source_id=draft.source_id,
                               draft={"kind": draft.kind, "site": draft.site, "device_id": draft.device_id,

@@ -162,14 +162,17 @@ class GuardDispatch:
                 raise TaskError("dispatch.arrival_needs_code", "arrival is proven by scanning the location's QR code")
             tag = self.records.tags.read(session, code)
             site, place = tag.site, tag.place or places.Place()
+            # What is kept of the code: the tag and its issue, never the signed code itself (the
+            # task, its log and its steps are shown to the other guards on it).
+            proof = f"{tag.site}:{tag.key}#{tag.issue}"
             scene = self.records.scene_of(task.row)
             if (site, place) != (task.row.site, scene):
                 raise TaskError("dispatch.wrong_place", f"this code is for {place.label()}; the alarm is at {scene.label()}",
                                 here=place.label(), scene=scene.label())
-            dispatch.arrival_proof = code[:200]
+            dispatch.arrival_proof = proof[:200]
             self._move_guard(session, user, place, now)
-            detail["code"] = code
-            for step_id in task.machine.complete_by("arrival", user, now, {"code": code}):
+            detail["code"] = proof
+            for step_id in task.machine.complete_by("arrival", user, now, {"code": proof}):
                 self.records.log(session, task.row, user, "answer", now, step=step_id, data={"by": "arrival"})
         if action == "report":
             if dispatch.state != "on_scene":
@@ -221,14 +224,18 @@ class GuardDispatch:
         out.hub.append(HubMessage("guard.updated", {"guard": user}))
         return out
 
-    def scan(self, session: Session, user: str, code: str, now: datetime, client: str = "") -> Outcome:
+    def scan(self, session: Session, user: str, code: str, now: datetime, client: str = "",
+             scanned_at: datetime | None = None) -> Outcome:
         """A checkpoint scan: the console now knows where the guard is. If the guard is dispatched
-        to exactly this place, the scan is their arrival."""
+        to exactly this place, the scan is their arrival, unless the phone took it before the
+        dispatch (a scan queued offline and sent later proves nothing about this alarm)."""
         tag = self.records.tags.read(session, code)
         site, place = tag.site, tag.place or places.Place()
         active = session.scalars(select(DispatchRow).where(
             DispatchRow.guard == user, DispatchRow.state.in_(("assigned", "accepted", "en_route")))).all()
         for dispatch in active:
+            if scanned_at is not None and scanned_at < dispatch.assigned_at:
+                continue
             task = session.get(TaskRow, dispatch.task_id)
             scene = self.records.scene_of(task) if task is not None else None
             if task is not None and scene is not None and (task.site, scene) == (site, place):

@@ -126,6 +126,7 @@ class Desk:
         with self.store.write() as session, session.begin():
             self.rounds.refresh_places(session)
             result = getattr(self.rounds, method)(session, *args, **kwargs)
+        self.rounds.committed()
         if isinstance(result, Outcome):
             self.notices.extend(result.notices)
         self.flush_outbox()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from console.store.tables.base import Base, BigId, UTCDateTime
@@ -52,8 +52,7 @@ class CheckpointRow(Base):
     who fixes it when it fails."""
     photo_required: Mapped[bool] = mapped_column(Boolean, default=False)
     wand_tag: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    """The serial of an RFID button a patrol wand reads here (uploads later through its adapter), or
-    the device id of a fixed reader registered as a patrol point (the guard's card is read there)."""
+    """The serial of an RFID button a patrol wand reads here (uploads later through its adapter)."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -77,6 +76,12 @@ class ScheduleRow(Base):
     """When a route must be walked: at fixed times of day, or every N minutes between two times."""
 
     __tablename__ = "patrol_schedules"
+    __table_args__ = (
+        # One running compensating patrol per isolation, however many console instances start one.
+        Index("uq_patrol_schedules_alarm_active", "alarm_id", unique=True,
+              sqlite_where=text("active = 1 AND alarm_id IS NOT NULL"),
+              postgresql_where=text("active AND alarm_id IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     site: Mapped[str] = mapped_column(String(64))
@@ -156,7 +161,7 @@ class RoundPointRow(Base):
     """The scan time the phone or wand claimed, kept as sent even when not believed."""
     scanned_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     via: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    """qr, nfc, typed (the phone), wand (an upload) or reader (a fixed reader at the checkpoint)."""
+    """qr, nfc, typed (the phone) or wand (an upload)."""
     missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     checks: Mapped[dict] = mapped_column(JSON, default=dict)
     """The checklist as answered: {"door": "ok" | "failed"}."""

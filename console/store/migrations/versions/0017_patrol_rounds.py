@@ -70,6 +70,10 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['route_id'], ['patrol_routes.id'], name=op.f('fk_patrol_schedules_route_id_patrol_routes')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_patrol_schedules'))
     )
+    with op.batch_alter_table('patrol_schedules', schema=None) as batch_op:
+        batch_op.create_index('uq_patrol_schedules_alarm_active', ['alarm_id'], unique=True,
+                              sqlite_where=sa.text('active = 1 AND alarm_id IS NOT NULL'),
+                              postgresql_where=sa.text('active AND alarm_id IS NOT NULL'))
     op.create_table('patrol_rounds',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('site', sa.String(length=64), nullable=False),
@@ -127,6 +131,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('last_scan_action', sa.String(length=80), nullable=True))
 
 def downgrade() -> None:
+    with op.batch_alter_table('patrol_schedules', schema=None) as batch_op:
+        batch_op.drop_index('uq_patrol_schedules_alarm_active')
     with op.batch_alter_table('guards', schema=None) as batch_op:
         batch_op.drop_column('last_scan_action')
     with op.batch_alter_table('patrol_round_points', schema=None) as batch_op:
