@@ -20,6 +20,7 @@ from console.devices import commands
 from console.errors import Refusal
 from console.messages import HubMessage
 from console.runtime import Runtime
+from console.settings.devices import command_topic_problem
 from console.store import audit
 from console.store.tables import CommandRow
 
@@ -67,6 +68,9 @@ async def open_barrier(device_id: str, body: ReasonBody, request: Request, runti
     if runtime.mqtt is None:
         raise Refusal("broker.not_connected", "the console is not connected to the broker", status=503)
     topic = device.command_topic or f"mcc/v1/{site}/{device_id}/command"
+    if problem := command_topic_problem(topic):  # refused at entry; checked again before anything is sent
+        raise Refusal("barrier.bad_topic", f"{device_id}'s command topic cannot be published to: {problem}",
+                      status=409, device=device_id)
     command_id = uuid.uuid4().hex
     payload = json.dumps({"id": command_id, "cmd": "open_barrier", "ts": runtime.now().isoformat(),
                           "by": user.username, "reason": body.reason}, ensure_ascii=False).encode()

@@ -22,6 +22,26 @@ class PointEntry(Section):
     y: float | None = Field(None, ge=0, le=1, description="Position on the floor plan, 0..1 from the top.")
 
 
+COMMAND_TOPIC_MAX = 200
+
+
+def command_topic_problem(topic: str) -> str | None:
+    """Why ``topic`` cannot be published to, or None. A broker drops the connection of a client
+    that publishes to a wildcard or a malformed name, and the client resends it on every
+    reconnect: one bad command topic would cut off alarm intake (so it is refused at entry)."""
+    if any(ch in topic for ch in "+#"):
+        return "a command topic is a topic name: no wildcards (+ or #)"
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in "\u2028\u2029\ufffe\uffff" for ch in topic):
+        return "a command topic has no control characters"
+    if topic.startswith("$"):
+        return "a command topic cannot start with $ (the broker's own topics)"
+    if topic.startswith("/") or topic.endswith("/") or "//" in topic:
+        return "a command topic has no empty level (no leading, trailing or double /)"
+    if len(topic.encode("utf-8")) > 4 * COMMAND_TOPIC_MAX:
+        return f"a command topic is at most {4 * COMMAND_TOPIC_MAX} bytes"
+    return None
+
+
 class DeviceEntry(Section):
     id: str = Field(pattern=ID_PATTERN)
     site: str | None = Field(None, description="Defaults to site.id.")
@@ -38,8 +58,9 @@ class DeviceEntry(Section):
         None, gt=0, le=86400,
         description="A door: opened (a granted card, or forced) and not reported closed within this time → the "
                     "console raises door_held_open. Only for doors that report door_closed.")
-    command_topic: str = Field("", description="Where the console sends this device's commands (a barrier's "
-                                               "open): default mcc/v1/<site>/<id>/command.")
+    command_topic: str = Field("", max_length=COMMAND_TOPIC_MAX, description=(
+        "Where the console sends this device's commands (a barrier's open): default mcc/v1/<site>/<id>/command. "
+        "A topic name: no wildcards (+ #), no control characters, no empty level, not $-prefixed."))
     heartbeat_seconds: int | None = Field(
         None, ge=0, le=7 * 86400,
         description="Silent longer than this → offline alarm; 0 = not supervised; default: health.heartbeat_seconds "
@@ -52,6 +73,13 @@ class DeviceEntry(Section):
     y: float | None = Field(None, ge=0, le=1, description="Position on the floor plan, 0..1 from the top.")
     cameras: list[str] = Field(default_factory=list)
     points: dict[str, PointEntry] = Field(default_factory=dict)
+
+    @field_validator("command_topic")
+    @classmethod
+    def _publishable(cls, value: str) -> str:
+        if value and (problem := command_topic_problem(value)):
+            raise ValueError(problem)
+        return value
 
 
 class DevicesSection(Section):
