@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import secrets
 import socket
 import ssl
 import threading
@@ -92,6 +93,7 @@ class MqttConnection(Worker):
         client.on_message = self._on_message
         client.on_socket_open = self._on_socket_open
         self.client = client
+        self.commands = CommandSender(self.address, client_id, keepalive)
 
     # -- lifecycle (the worker's) ----------------------------------------------------------------
 
@@ -109,16 +111,12 @@ class MqttConnection(Worker):
         return {"connected": self.connected.is_set(), "connects": self.connects}
 
     def publish(self, topic: str, payload: bytes, timeout: float = 5.0) -> bool:
-        """Send a command (QoS 1, not retained) and wait for the broker's PUBACK; False if the
-        console is not connected or the broker did not confirm in time."""
+        """Send a command (QoS 1, not retained) on a connection of its own (``CommandSender``) and
+        wait for the broker's PUBACK; False if the console is not connected, or the broker did not
+        confirm in time or refused it. The ingest connection never carries a command."""
         if not self.connected.is_set():
             return False
-        info = self.client.publish(topic, payload, qos=1, retain=False)
-        try:
-            info.wait_for_publish(timeout=timeout)
-        except (RuntimeError, ValueError):
-            return False
-        return info.is_published()
+        return self.commands.publish(topic, payload, timeout)
 
     def ack(self, mid: int, qos: int, generation: int) -> None:
         if qos == 0 or generation != self.generation:
@@ -202,3 +200,42 @@ class MqttConnection(Worker):
                 received_at=datetime.now(timezone.utc), qos=msg.qos, mid=msg.mid, dup=bool(msg.dup), settle=settle,
             )
         self._deliver(message)
+
+
+class CommandSender:
+    """Commands (a barrier's open, a drill's signal) go out on a short connection of their own,
+    one per command, with a clean session. A broker drops the connection of a client whose publish
+    it refuses (a malformed topic); paho would send that message again on every reconnect of a
+    persistent session, so on the ingest connection one bad command cut off alarm intake. Here it
+    ends its own connection, is never resent, and is reported as not sent."""
+
+    def __init__(self, address: BrokerAddress, client_id: str, keepalive: int = 30):
+        self.address, self.client_id, self.keepalive = address, client_id, keepalive
+
+    def publish(self, topic: str, payload: bytes, timeout: float = 5.0) -> bool:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{self.client_id}-cmd-{secrets.token_hex(4)}",
+                             clean_session=True, protocol=mqtt.MQTTv311)
+        if self.address.username:
+            client.username_pw_set(self.address.username, self.address.password)
+        if self.address.tls:
+            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        connected = threading.Event()
+        client.on_connect = lambda _c, _u, _f, reason, _p: connected.set() if not reason.is_failure else None
+        try:
+            client.connect(self.address.host, self.address.port, keepalive=self.keepalive)
+        except (OSError, ssl.SSLError) as exc:
+            log.warning("command to %r not sent: connect failed: %s", topic, exc)
+            return False
+        client.loop_start()
+        try:
+            if not connected.wait(timeout):
+                return False
+            info = client.publish(topic, payload, qos=1, retain=False)
+            info.wait_for_publish(timeout=timeout)
+            return info.is_published()
+        except (RuntimeError, ValueError) as exc:
+            log.warning("command to %r not sent: %s", topic, exc)
+            return False
+        finally:
+            client.disconnect()
+            client.loop_stop()

@@ -7,13 +7,17 @@ Mosquitto and a console process."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
+from console.contract import InboundMessage
+from console.demo.broker import ManagedMosquitto
 from console.settings import DeviceEntry
+from console.wire.mqtt import MqttConnection
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
 from tests.integration.test_floorplans_api import ok
 
@@ -70,3 +74,30 @@ def test_bad_command_topics_are_refused_at_entry_and_the_alarms_keep_coming(
     publisher.publish(*native_event("fp-1", "fire-after-command", "fire.alarm", "1-003"))
     wait_until(lambda: [a for a in ok(console.api("GET", "/api/alarms?active=true", "op")) if a["kind"] == "fire.alarm"],
                timeout=5, message="a fire alarm after the command is stored within its normal time")
+
+
+def test_a_publish_the_broker_refuses_never_touches_the_ingest_connection(
+        broker: ManagedMosquitto, publisher: Publisher) -> None:
+    """Forced past the checks, a command to a malformed topic: Mosquitto drops the connection that
+    sent it. That is the command's own connection; the ingest connection stays up, is not
+    reconnected, and fire alarms published during and after it arrive at once."""
+    received: list[InboundMessage] = []
+    ingest = MqttConnection(url=broker.url, client_id="console-cmd-test", subscriptions=["mcc/v1/demo/#"],
+                            deliver=received.append, status_topic="mcc/console/demo/console-cmd-test/state")
+    ingest.start()
+    try:
+        wait_until(ingest.connected.is_set, message="the ingest connection is up")
+        bad = threading.Thread(target=lambda: results.append(
+            ingest.publish("mcc/v1/demo/sec-lane/cmd\u0017", b'{"cmd":"open_barrier"}', timeout=3.0)))
+        results: list[bool] = []
+        bad.start()
+        publisher.publish(*native_event("fp-1", "fire-during", "fire.alarm", "1-003"))
+        bad.join(10)
+        publisher.publish(*native_event("fp-1", "fire-after", "fire.alarm", "1-003"))
+        wait_until(lambda: len([m for m in received if b"fire-" in m.payload]) == 2, timeout=3,
+                   message="both fire alarms reach the ingest connection")
+        assert results == [False], "the refused command is reported as not sent"
+        assert ingest.connects == 1 and ingest.connected.is_set(), "the ingest connection never dropped"
+        assert ingest.publish("mcc/v1/demo/sec-lane/command", b'{"cmd":"open_barrier"}') is True
+    finally:
+        ingest.stop()
