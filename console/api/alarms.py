@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from console.alarms.engine import acknowledge
 from console.alarms.views import alarm_view
-from console.api.deps import AlarmActor, ReadSession, RuntimeDep, SiteWatcher, client_address
+from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, SiteWatcher, client_address
 from console.errors import Refusal
 from console.messages import HubMessage
 from console.store import audit
@@ -39,7 +39,7 @@ def list_alarms(
 
 
 @router.get("/{alarm_id}")
-def get_alarm(alarm_id: int, session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> dict[str, Any]:
+def get_alarm(alarm_id: RowId, session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> dict[str, Any]:
     row = session.get(AlarmRow, alarm_id)
     if row is None:
         raise Refusal("alarm.not_found", f"no alarm {alarm_id}", status=404, alarm=alarm_id)
@@ -48,7 +48,7 @@ def get_alarm(alarm_id: int, session: ReadSession, runtime: RuntimeDep, _user: S
 
 @router.post("/{alarm_id}/ack")
 def ack_alarm(
-    alarm_id: int, request: Request, runtime: RuntimeDep, user: AlarmActor,
+    alarm_id: RowId, request: Request, runtime: RuntimeDep, user: AlarmActor,
     body: Annotated[AckBody | None, Body()] = None,
 ) -> dict[str, Any]:
     comment = body.comment if body else None

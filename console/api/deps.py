@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
@@ -24,6 +24,8 @@ def get_runtime(conn: HTTPConnection) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A stored row's id (a positive 64-bit integer).")]
+"""Every id in a route's path: one beyond what the store can hold is a 422, never a 500."""
 
 
 def get_sockets(conn: HTTPConnection) -> OpenSockets:

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
+from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Supervisor, client_address
 from console.errors import Refusal
 from console.messages import HubMessage
 from console.people import drill_plans
@@ -59,7 +59,7 @@ def plan_drill(body: PlanBody, request: Request, runtime: RuntimeDep, user: Supe
 
 
 @router.post("/plans/{plan_id}/start")
-async def start_drill(plan_id: int, request: Request, runtime: RuntimeDep, user: AlarmActor) -> dict[str, Any]:
+async def start_drill(plan_id: RowId, request: Request, runtime: RuntimeDep, user: AlarmActor) -> dict[str, Any]:
     """Publish the drill alarm now (to the site's broker, confirmed by it): the real path opens its
     task. The plan is taken first, the message goes out of any transaction, then the outcome."""
     if runtime.mqtt is None:
@@ -86,7 +86,7 @@ async def start_drill(plan_id: int, request: Request, runtime: RuntimeDep, user:
 
 
 @router.post("/plans/{plan_id}/cancel")
-def cancel_drill(plan_id: int, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+def cancel_drill(plan_id: RowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     with runtime.store.write() as session, session.begin():
         row = drill_plans.cancel(session, plan_id, user.username, runtime.now(), client_address(request))
         view = drill_plans.view(session, row, runtime.tasks.book)

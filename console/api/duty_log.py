@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
+from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Supervisor, client_address
 from console.errors import AuthError, Refusal
 from console.people import auth, duty_print
 from console.runtime import Runtime
@@ -122,19 +122,19 @@ def findings(session: ReadSession, runtime: RuntimeDep, _user: Supervisor,
 
 
 @router.get("/{entry_id}")
-def get_entry(entry_id: int, runtime: RuntimeDep, _user: AlarmActor) -> dict[str, Any]:
+def get_entry(entry_id: RowId, runtime: RuntimeDep, _user: AlarmActor) -> dict[str, Any]:
     return _one(runtime, entry_id)
 
 
 @router.patch("/{entry_id}")
-def edit_entry(entry_id: int, body: EntryBody, request: Request, runtime: RuntimeDep,
+def edit_entry(entry_id: RowId, body: EntryBody, request: Request, runtime: RuntimeDep,
                user: AlarmActor) -> dict[str, Any]:
     """Check and correct the pre-filled values, write the remarks (before the first signature only)."""
     return _act(runtime, entry_id, lambda session: runtime.duty_log.edit(
         session, entry_id, _observed(body), body.remarks, user.username, runtime.now(), client_address(request)))
 
 
-def _countersigner(runtime: Runtime, body: SignBody, entry_id: int, user: str, client: str) -> str:
+def _countersigner(runtime: Runtime, body: SignBody, entry_id: RowId, user: str, client: str) -> str:
     """The other person on duty, by their own password; a failure is audited and refused."""
     with runtime.store.write() as session, session.begin():
         try:
@@ -154,7 +154,7 @@ def _countersigner(runtime: Runtime, body: SignBody, entry_id: int, user: str, c
 
 
 @router.post("/{entry_id}/sign")
-def sign_entry(entry_id: int, request: Request, runtime: RuntimeDep, user: AlarmActor,
+def sign_entry(entry_id: RowId, request: Request, runtime: RuntimeDep, user: AlarmActor,
                body: SignBody | None = None) -> dict[str, Any]:
     """Sign as the logged-in user, or, with ``username`` and ``password``, as the other person on duty."""
     client = client_address(request)
@@ -167,7 +167,7 @@ def sign_entry(entry_id: int, request: Request, runtime: RuntimeDep, user: Alarm
 
 
 @router.post("/{entry_id}/corrections")
-def correct_entry(entry_id: int, body: CorrectionBody, request: Request, runtime: RuntimeDep,
+def correct_entry(entry_id: RowId, body: CorrectionBody, request: Request, runtime: RuntimeDep,
                   user: AlarmActor) -> dict[str, Any]:
     """Correct a signed entry: a new entry, linked to it, that two people sign again."""
     with runtime.store.write() as session, session.begin():
@@ -179,7 +179,7 @@ def correct_entry(entry_id: int, body: CorrectionBody, request: Request, runtime
 
 
 @router.post("/{entry_id}/review")
-def review_entry(entry_id: int, body: ReviewBody, request: Request, runtime: RuntimeDep,
+def review_entry(entry_id: RowId, body: ReviewBody, request: Request, runtime: RuntimeDep,
                  user: Supervisor) -> dict[str, Any]:
     """A supervisor has looked at a late or missed entry."""
     return _act(runtime, entry_id, lambda session: runtime.duty_log.review(

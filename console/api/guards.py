@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.alarms.views import iso
-from console.api.deps import AlarmActor, ReadSession, RuntimeDep, client_address, require
+from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, client_address, require
 from console.api.tasks import read_photo, run_action
 from console.people import auth
 from console.runtime import Runtime
@@ -139,7 +139,7 @@ async def guard_photo(request: Request, runtime: RuntimeDep, user: Guard) -> dic
 
 @router.post("/dispatches/{dispatch_id}/{action}")
 def dispatch_action(
-    dispatch_id: int, action: Literal["accept", "decline", "en_route", "arrive", "report"],
+    dispatch_id: RowId, action: Literal["accept", "decline", "en_route", "arrive", "report"],
     request: Request, runtime: RuntimeDep, user: Guard, body: DispatchActionBody | None = None,
 ) -> dict[str, Any]:
     body = body or DispatchActionBody()

@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address, require
+from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Supervisor, client_address, require
 from console.api.tags import label_sheet
 from console.api.tasks import run_action
 from console.patrol import plans
@@ -130,7 +130,7 @@ def add_checkpoint(body: CheckpointBody, request: Request, runtime: RuntimeDep, 
 
 
 @router.patch("/patrol/checkpoints/{checkpoint_id}")
-def change_checkpoint(checkpoint_id: int, body: CheckpointPatch,
+def change_checkpoint(checkpoint_id: RowId, body: CheckpointPatch,
                       request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     fields = body.model_dump(exclude_unset=True)
     if body.checklist is not None:
@@ -152,7 +152,7 @@ def checkpoint_labels(session: ReadSession, runtime: RuntimeDep, _user: AlarmAct
 
 
 @router.post("/patrol/checkpoints/{checkpoint_id}/reissue")
-def reissue_checkpoint(checkpoint_id: int, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+def reissue_checkpoint(checkpoint_id: RowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     """Print a checkpoint's label anew: the old label is refused from now on."""
     codes: list[str] = []
 
@@ -197,7 +197,7 @@ def add_schedule(body: ScheduleBody, request: Request, runtime: RuntimeDep, user
 
 
 @router.post("/patrol/schedules/{schedule_id}/end")
-def end_schedule(schedule_id: int, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+def end_schedule(schedule_id: RowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     return _audited(runtime, request, user, "patrol.schedule_end", "schedule:{id}",
                     lambda s: plans.end_schedule(s, schedule_id, runtime.now()))
 
@@ -251,14 +251,14 @@ def my_rounds(session: ReadSession, runtime: RuntimeDep, user: Guard) -> list[di
 
 
 @router.post("/guard/rounds/{round_id}/start")
-def start_round(round_id: int, request: Request, runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
+def start_round(round_id: RowId, request: Request, runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
     run_action(runtime, lambda s: _audit_round(s, runtime, request, user, "round.start", round_id,
                                               runtime.rounds.start(s, round_id, user.username, runtime.now())))
     return _round(runtime, round_id)
 
 
 @router.post("/guard/rounds/{round_id}/finish")
-def finish_round(round_id: int, request: Request, runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
+def finish_round(round_id: RowId, request: Request, runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
     run_action(runtime, lambda s: _audit_round(s, runtime, request, user, "round.finish", round_id,
                                               runtime.rounds.finish(s, round_id, user.username, runtime.now())))
     runtime.patrol_clock.flush()

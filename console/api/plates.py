@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from console.alarms.derived import normalise_plate
 from console.alarms.views import iso
-from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
+from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Supervisor, client_address
 from console.errors import Refusal
 from console.store import audit
 from console.store.tables import PlateRow
@@ -65,7 +65,7 @@ def add_plate(body: PlateBody, request: Request, runtime: RuntimeDep, user: Supe
 
 
 @router.delete("/{plate_id}")
-def remove_plate(plate_id: int, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+def remove_plate(plate_id: RowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     now = runtime.now()
     with runtime.store.write() as session, session.begin():
         row = session.get(PlateRow, plate_id, with_for_update=True)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from console.api.deps import AlarmActor, ReadSession, RuntimeDep, client_address
+from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, client_address
 from console.errors import Refusal
 from console.people import reports
 from console.runtime import Runtime
@@ -47,7 +47,7 @@ def list_handovers(session: ReadSession, _user: AlarmActor,
 
 
 @router.get("/handovers/{handover_id}")
-def get_handover(handover_id: int, session: ReadSession, _user: AlarmActor) -> dict[str, Any]:
+def get_handover(handover_id: RowId, session: ReadSession, _user: AlarmActor) -> dict[str, Any]:
     row = session.get(HandoverRow, handover_id)
     if row is None:
         raise Refusal("handover.not_found", f"no handover {handover_id}", status=404, handover=handover_id)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from console.alarms.engine import never_shelved
 from console.alarms.engine import shelve as apply_shelves
 from console.alarms.views import alarm_view, iso
-from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
+from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Supervisor, client_address
 from console.errors import Refusal
 from console.messages import HubMessage
 from console.runtime import Runtime
@@ -91,7 +91,7 @@ def list_shelves(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
 
 
 @router.delete("/{shelf_id}")
-def unshelve(shelf_id: int, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+def unshelve(shelf_id: RowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     now = runtime.now()
     with runtime.store.write() as session, session.begin():
         row = session.get(ShelfRow, shelf_id, with_for_update=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import select
 
-from console.api.deps import ReadSession, Viewer
+from console.api.deps import ReadSession, RowId, Viewer
 from console.errors import Refusal
 from console.people import auth
 from console.store.tables import AlarmRow, DispatchRow, SnapshotRow
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api", tags=["cameras"])
 
 @router.get("/snapshots/{snapshot_id}", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}}})
-def get_snapshot(snapshot_id: int, request: Request, session: ReadSession, user: Viewer) -> Response:
+def get_snapshot(snapshot_id: RowId, request: Request, session: ReadSession, user: Viewer) -> Response:
     row = session.get(SnapshotRow, snapshot_id)
     if row is None:
         raise Refusal("snapshot.not_found", f"no snapshot {snapshot_id}", status=404, snapshot=snapshot_id)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Viewer, client_address, require
+from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Viewer, client_address, require
 from console.errors import Refusal
 from console.people import auth
 from console.runtime import Runtime
@@ -27,7 +27,8 @@ from console.tasks.views import task_detail, task_summary
 
 router = APIRouter(prefix="/api", tags=["tasks"])
 TaskActor = Annotated[auth.User, require(auth.ACT_ON_ALARMS | {"guard"})]
-ActionId = Field(None, max_length=80, description="Client-made id; a retry with the same id is not applied twice.")
+ActionId = Field(None, min_length=1, max_length=80,
+                 description="Client-made id; a retry with the same id is not applied twice.")
 
 
 class AnswerBody(BaseModel):
@@ -114,13 +115,13 @@ def list_tasks(
 
 
 @router.get("/tasks/{task_id}")
-def get_task(task_id: int, session: ReadSession, runtime: RuntimeDep, user: Viewer) -> dict[str, Any]:
+def get_task(task_id: RowId, session: ReadSession, runtime: RuntimeDep, user: Viewer) -> dict[str, Any]:
     guard_may_see(session, user, task_id)
     return load_detail(session, runtime, task_id, user)
 
 
 @router.post("/tasks/{task_id}/steps/{step_id}")
-def answer_step(task_id: int, step_id: str, body: AnswerBody, request: Request, runtime: RuntimeDep,
+def answer_step(task_id: RowId, step_id: str, body: AnswerBody, request: Request, runtime: RuntimeDep,
                 user: TaskActor) -> dict[str, Any]:
     run_action(runtime, lambda s: runtime.tasks.answer(
         s, task_id, step_id, body.value, user.username, user.role, runtime.now(), body.action_id,
@@ -129,7 +130,7 @@ def answer_step(task_id: int, step_id: str, body: AnswerBody, request: Request, 
 
 
 @router.post("/tasks/{task_id}/comments")
-def add_comment(task_id: int, body: CommentBody, request: Request, runtime: RuntimeDep,
+def add_comment(task_id: RowId, body: CommentBody, request: Request, runtime: RuntimeDep,
                 user: TaskActor) -> dict[str, Any]:
     run_action(runtime, lambda s: runtime.tasks.comment(
         s, task_id, body.text, user.username, user.role, runtime.now(), body.action_id, client_address(request)))
@@ -152,9 +153,9 @@ async def read_photo(request: Request, limit: int) -> tuple[bytes, str]:
 
 @router.post("/tasks/{task_id}/photos")
 async def add_photo(
-    task_id: int, request: Request, runtime: RuntimeDep, user: TaskActor,
+    task_id: RowId, request: Request, runtime: RuntimeDep, user: TaskActor,
     step: Annotated[str | None, Query(max_length=48)] = None,
-    action_id: Annotated[str | None, Query(max_length=80)] = None,
+    action_id: Annotated[str | None, Query(min_length=1, max_length=80)] = None,
 ) -> dict[str, Any]:
     """The request body is the image itself (Content-Type image/jpeg, image/png or image/webp)."""
     content, content_type = await read_photo(request, runtime.settings.evidence.max_bytes)
@@ -165,7 +166,7 @@ async def add_photo(
 
 
 @router.get("/evidence/{evidence_id}")
-def get_evidence(evidence_id: int, session: ReadSession, runtime: RuntimeDep, user: Viewer) -> FileResponse:
+def get_evidence(evidence_id: RowId, session: ReadSession, runtime: RuntimeDep, user: Viewer) -> FileResponse:
     row = session.get(EvidenceRow, evidence_id)
     if row is None:
         raise Refusal("evidence.not_found", f"no evidence {evidence_id}", status=404, evidence=evidence_id)
@@ -178,7 +179,7 @@ def get_evidence(evidence_id: int, session: ReadSession, runtime: RuntimeDep, us
 
 
 @router.post("/tasks/{task_id}/dispatch")
-def dispatch_guard(task_id: int, body: DispatchBody, request: Request, runtime: RuntimeDep,
+def dispatch_guard(task_id: RowId, body: DispatchBody, request: Request, runtime: RuntimeDep,
                    user: AlarmActor) -> dict[str, Any]:
     run_action(runtime, lambda s: runtime.tasks.guards.dispatch(
         s, task_id, body.guard, user.username, runtime.now(), body.action_id, client_address(request)))
@@ -186,13 +187,13 @@ def dispatch_guard(task_id: int, body: DispatchBody, request: Request, runtime: 
 
 
 @router.get("/tasks/{task_id}/dispatch/proposals")
-def dispatch_proposals(task_id: int, session: ReadSession, runtime: RuntimeDep,
+def dispatch_proposals(task_id: RowId, session: ReadSession, runtime: RuntimeDep,
                        _user: AlarmActor) -> list[dict[str, Any]]:
     return runtime.tasks.guards.proposals(session, task_id)
 
 
 @router.post("/tasks/{task_id}/close")
-def close_task(task_id: int, body: CloseBody, request: Request, runtime: RuntimeDep,
+def close_task(task_id: RowId, body: CloseBody, request: Request, runtime: RuntimeDep,
                user: AlarmActor) -> dict[str, Any]:
     run_action(runtime, lambda s: runtime.tasks.close(
         s, task_id, user.username, user.role, runtime.now(), body.reason, body.action_id, client_address(request)))
