@@ -268,6 +268,15 @@ class ConsoleProcess:
             self.login(name)
         return self
 
+    def stored(self, query: Any) -> list[Any]:
+        """What the console's store holds for ``query`` (a look behind the API)."""
+        store = Store(self.db_url)
+        try:
+            with store.read() as session:
+                return list(session.scalars(query))
+        finally:
+            store.dispose()
+
     def rows(self, column: Any) -> int:
         """How many rows the store holds of ``column``'s table (a look behind the API)."""
         store = Store(self.db_url)

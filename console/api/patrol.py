@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Supervisor, client_address, require
-from console.api.tags import label_sheet
+from console.api.tags import label_sheet, reissue_label
 from console.api.tasks import run_action
 from console.patrol import plans
 from console.patrol.reports import figures, round_view, rounds_with_points
@@ -154,19 +154,9 @@ def checkpoint_labels(session: ReadSession, runtime: RuntimeDep, _user: AlarmAct
 @router.post("/patrol/checkpoints/{checkpoint_id}/reissue")
 def reissue_checkpoint(checkpoint_id: RowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     """Print a checkpoint's label anew: the old label is refused from now on."""
-    codes: list[str] = []
-
-    def reissue(session: Session) -> Outcome:
-        row = plans.checkpoint(session, checkpoint_id)
-        code = runtime.tasks.records.tags.reissue(session, row.site, user.username, runtime.now(), checkpoint=row.id)
-        audit.record(session, user.username, "tag.reissue", target=f"tag:{row.site}:cp:{row.id}",
-                     detail={"issue": int(code.rsplit("/", 1)[1].split(".")[0])}, client=client_address(request),
-                     at=runtime.now())
-        codes.append(code)
-        return Outcome()
-
-    run_action(runtime, reissue)
-    return {"checkpoint": checkpoint_id, "code": codes[0]}
+    code = reissue_label(runtime, request, user, lambda session: plans.checkpoint(session, checkpoint_id).site,
+                         checkpoint=checkpoint_id)
+    return {"checkpoint": checkpoint_id, "code": code}
 
 
 # -- routes and schedules -------------------------------------------------------------------------

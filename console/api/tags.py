@@ -7,6 +7,7 @@ here. A guard's phone never can: scanning the label on the spot is the proof.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -18,10 +19,12 @@ from sqlalchemy.orm import Session
 
 from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
 from console.api.tasks import run_action
+from console.people import auth
 from console.runtime import Runtime
 from console.store import audit
 from console.tasks import places
 from console.tasks.outcome import Outcome
+from console.tasks.tags import checkpoint_key, tag_key
 
 router = APIRouter(prefix="/api", tags=["tags"])
 
@@ -59,19 +62,30 @@ def reissue_location(body: PlaceBody, request: Request, runtime: RuntimeDep, use
     place = places.Place(body.building, body.floor, body.zone)
     if site not in runtime.tasks.records.tags.sites:
         raise places.PlaceError("place.other_site", f"site {site!r} is not one of this console's", site=site)
+    code = reissue_label(runtime, request, user, lambda _session: site, place=place)
+    return {"site": site, "building": place.building, "floor": place.floor, "zone": place.zone,
+            "label": place.label(), "code": code}
+
+
+def reissue_label(runtime: Runtime, request: Request, user: auth.User, site_of: Callable[[Session], str], *,
+                  place: places.Place | None = None, checkpoint: int | None = None) -> str:
+    """Print a label anew (a zone's or a checkpoint's) in one audited transaction; its new code.
+    ``site_of`` reads the tag's site in that transaction (a checkpoint's is in the store)."""
     codes: list[str] = []
 
     def reissue(session: Session) -> Outcome:
-        code = runtime.tasks.records.tags.reissue(session, site, user.username, runtime.now(), place=place)
-        audit.record(session, user.username, "tag.reissue", target=f"tag:{site}:loc:{place.label()}",
-                     detail={"issue": int(code.rsplit("/", 1)[1].split(".")[0])}, client=client_address(request),
+        site = site_of(session)
+        book = runtime.tasks.records.tags
+        code = book.reissue(session, site, user.username, runtime.now(), place=place, checkpoint=checkpoint)
+        key = tag_key(place) if place is not None else checkpoint_key(checkpoint or 0)
+        audit.record(session, user.username, "tag.reissue", target=f"tag:{site}:{key}",
+                     detail={"issue": book.issue_of(session, site, key)}, client=client_address(request),
                      at=runtime.now())
         codes.append(code)
         return Outcome()
 
     run_action(runtime, reissue)
-    return {"site": site, "building": place.building, "floor": place.floor, "zone": place.zone,
-            "label": place.label(), "code": codes[0]}
+    return codes[0]
 
 
 def label_sheet(title: str, labels: list[tuple[str, str]]) -> HTMLResponse:

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from console.messages import AlarmPath
-from console.patrol.rounds import Rounds, flush_outbox
+from console.patrol.evidence import link_photos
+from console.patrol.outbox import flush_outbox
+from console.patrol.rounds import Rounds
 from console.store.database import Store
 from console.tasks.outcome import Outcome
 from console.workers import PeriodicWorker
@@ -34,7 +36,7 @@ class PatrolClock(PeriodicWorker):
             self.deliver(outcome)
         self.flush()
         with self.store.write() as session, session.begin():
-            linked = self.rounds.link_photos(session, self.now())
+            linked = link_photos(session, self.rounds.tasks, self.now())
         if linked.hub:
             self.deliver(linked)
 

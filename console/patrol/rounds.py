@@ -24,20 +24,19 @@ every ``patrol.compensating_every_minutes`` until the isolation is restored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from console.contract import Draft
 from console.devices.registry import DeviceRegistry, Location
-from console.events import validate_event
 from console.messages import HubMessage
 from console.patrol import plans
+from console.patrol.outbox import emit
 from console.patrol.plans import PatrolError
 from console.patrol.timing import believed_scan_time, occurrences
 from console.settings import Settings
@@ -45,9 +44,7 @@ from console.store.tables import (
     AlarmRow,
     CheckpointRow,
     EventRow,
-    EvidenceRow,
     GuardRow,
-    OutboxRow,
     RoundPointRow,
     RoundRow,
     RouteRow,
@@ -250,7 +247,7 @@ class Rounds:
             for point in self._points(session, row.id):
                 point.state, point.missed_at = "missed", row.start_by
             last = self._last_place(session, row.guard)
-            self._emit(session, Draft(
+            emit(session, Draft(
                 kind="patrol.round_missed", site=row.site, device_id=SOURCE, source_id=f"round-missed:{row.id}",
                 ts=row.start_by, point=f"route-{row.route_id}",
                 data={"guard": row.guard, "route": str(row.route_id), "round": str(row.id), "name": row.name,
@@ -274,7 +271,7 @@ class Rounds:
     def _emit_missed(self, session: Session, row: RoundRow, point: RoundPointRow, now: datetime) -> None:
         assert point.missed_at is not None
         last = self._last_place(session, row.guard)
-        self._emit(session, Draft(
+        emit(session, Draft(
             kind="patrol.checkpoint_missed", site=row.site, device_id=SOURCE, source_id=f"point-missed:{point.id}",
             ts=point.missed_at, point=point_id(point.checkpoint_id),
             data={"guard": row.guard, "checkpoint": str(point.checkpoint_id), "route": str(row.route_id),
@@ -494,20 +491,20 @@ class Rounds:
         point.scanned_by, point.via, point.checks, point.note, point.photo = user, via, dict(checks), note, photo
         base = {"guard": user, "checkpoint": str(point.checkpoint_id), "route": str(row.route_id),
                 "round": str(row.id), "name": point.name}
-        self._emit(session, Draft(
+        emit(session, Draft(
             kind="patrol.checkpoint", site=row.site, device_id=SOURCE, source_id=f"scan:{point.id}", ts=believed,
             point=point_id(point.checkpoint_id),
             data={**base, "state": point.state, "via": via, "tag_issue": tag.issue,
                   "scanned_at": claimed.isoformat() if claimed else None}), now)
         failed = [items[item_id] for item_id, value in checks.items() if value == "failed"]
         for item in failed:
-            self._emit(session, Draft(
+            emit(session, Draft(
                 kind="patrol.defect", site=row.site, device_id=SOURCE, source_id=f"defect:{point.id}:{item['id']}"[:128],
                 ts=believed, point=point_id(point.checkpoint_id),
                 data={**base, "item": item["id"], "text": item["text"], "role": item["role"], "note": note,
                       "photo": photo}), now)
         if not failed and (note or photo):
-            self._emit(session, Draft(
+            emit(session, Draft(
                 kind="patrol.finding", site=row.site, device_id=SOURCE, source_id=f"finding:{point.id}",
                 ts=believed, point=point_id(point.checkpoint_id), data={**base, "note": note, "photo": photo}), now)
         if was_missed:  # SOP 13's first question answers itself
@@ -547,35 +544,6 @@ class Rounds:
         self._finish(session, row, now, now, out)
         return out
 
-    def link_photos(self, session: Session, now: datetime) -> Outcome:
-        """A defect's photo, taken with the scan, becomes evidence of the work order its alarm
-        opened (the task opens in the alarm path, after the scan's own transaction)."""
-        out = Outcome()
-        rows = session.execute(select(AlarmRow, EventRow).join(EventRow, EventRow.id == AlarmRow.last_event_id).where(
-            AlarmRow.kind == "patrol.defect", AlarmRow.task_id.is_not(None), AlarmRow.closed.is_(False))).all()
-        for alarm, event in rows:
-            digest = (event.data or {}).get("photo")
-            if not digest or alarm.task_id is None:
-                continue
-            if session.scalar(select(EvidenceRow.id).where(EvidenceRow.task_id == alarm.task_id,
-                                                           EvidenceRow.sha256 == digest)) is not None:
-                continue
-            path = self.tasks.evidence_path(digest)
-            if not path.exists():
-                continue
-            content = path.read_bytes()
-            guard = str(event.data.get("guard") or "system")
-            task = self.tasks.records.load(session, alarm.task_id, lock=True)
-            evidence = EvidenceRow(task_id=alarm.task_id, step="ack", sha256=digest, content_type=photo_type(content),
-                                   size=len(content), uploaded_by=guard, uploaded_at=event.ts)
-            session.add(evidence)
-            session.flush()
-            self.tasks.records.log(session, task.row, guard, "photo", now, step="ack",
-                                   data={"evidence_id": evidence.id, "sha256": digest, "by": "patrol"})
-            self.tasks.records.save(task, out)
-        self.tasks.records.finish(session, out)
-        return out
-
     # -- helpers ----------------------------------------------------------------------------------
 
     @staticmethod
@@ -591,53 +559,3 @@ class Rounds:
             return {"last_place": None, "last_seen_at": None}
         label = " ".join(part for part in (row.building, row.floor, row.zone) if part)
         return {"last_place": label, "last_seen_at": row.location_at.isoformat()}
-
-    @staticmethod
-    def _emit(session: Session, draft: Draft, now: datetime) -> None:
-        # Checked here, with the change that makes it: a draft the alarm path would refuse must
-        # fail this action, not sit in the outbox holding up the events behind it.
-        validate_event(draft, "console", now)
-        ts = draft.ts.isoformat() if isinstance(draft.ts, datetime) else draft.ts
-        session.add(OutboxRow(site=draft.site, device_id=draft.device_id, source_id=draft.source_id,
-                              draft={"kind": draft.kind, "site": draft.site, "device_id": draft.device_id,
-                                     "source_id": draft.source_id, "ts": ts, "point": draft.point,
-                                     "data": {k: v for k, v in draft.data.items() if v is not None}},
-                              created_at=now))
-
-
-def photo_type(content: bytes) -> str:
-    if content.startswith(b"\x89PNG"):
-        return "image/png"
-    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
-        return "image/webp"
-    return "image/jpeg"
-
-
-def pending_drafts(session: Session, limit: int = 500) -> tuple[list[Draft], list[int]]:
-    """The outbox: drafts still to hand to the alarm path, and the ids of rows whose event is
-    already stored (to delete)."""
-    drafts, stored = [], []
-    for row in session.scalars(select(OutboxRow).order_by(OutboxRow.id).limit(limit)):
-        exists = session.scalar(select(EventRow.id).where(EventRow.site == row.site,
-                                                          EventRow.device_id == row.device_id,
-                                                          EventRow.source_id == row.source_id))
-        if exists is not None:
-            stored.append(row.id)
-        else:
-            d = row.draft
-            drafts.append(Draft(kind=d["kind"], site=d["site"], device_id=d["device_id"], source_id=d["source_id"],
-                                ts=datetime.fromisoformat(d["ts"]), point=d.get("point", ""), data=d.get("data", {})))
-    return drafts, stored
-
-
-def flush_outbox(store_write: Callable[[], Any], observe: Callable[[list[Draft], datetime], None],
-                 now: datetime) -> int:
-    """Hand the outbox's drafts to the alarm path (received ``now``); drop the rows whose events
-    are stored."""
-    with store_write() as session, session.begin():
-        drafts, stored = pending_drafts(session)
-        if stored:
-            session.execute(delete(OutboxRow).where(OutboxRow.id.in_(stored)))
-    if drafts:
-        observe(drafts, now)
-    return len(drafts)

@@ -19,7 +19,6 @@ import segno
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import select
 
-from console.store.database import Store
 from console.store.tables import AuditRow, EventRow, RoundPointRow
 from tests.conftest import ConsoleProcess, wait_until
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS, ok, sign_in
@@ -76,26 +75,16 @@ def set_up_round(console: ConsoleProcess, names: list[str]) -> list[str]:
     return [codes[name.strip()] for name in names]
 
 
-def stored(console: ConsoleProcess, query: Any) -> list[Any]:
-    """What the console's store holds for ``query`` (a look behind the API)."""
-    store = Store(console.db_url)
-    try:
-        with store.read() as session:
-            return list(session.scalars(query))
-    finally:
-        store.dispose()
-
-
 def points(console: ConsoleProcess) -> list[RoundPointRow]:
-    return stored(console, select(RoundPointRow).order_by(RoundPointRow.seq))
+    return console.stored(select(RoundPointRow).order_by(RoundPointRow.seq))
 
 
 def scan_events(console: ConsoleProcess) -> list[EventRow]:
-    return stored(console, select(EventRow).where(EventRow.kind == "patrol.checkpoint"))
+    return console.stored(select(EventRow).where(EventRow.kind == "patrol.checkpoint"))
 
 
 def scan_audits(console: ConsoleProcess) -> list[AuditRow]:
-    return stored(console, select(AuditRow).where(AuditRow.action == "guard.scan"))
+    return console.stored(select(AuditRow).where(AuditRow.action == "guard.scan"))
 
 
 def open_guard_page(page: Page, console: ConsoleProcess) -> None:

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from console.store.database import Store
 from console.store.tables import AuditRow, EventRow
 from tests.conftest import ConsoleProcess, wait_until
 from tests.integration.test_floorplans_api import ok
@@ -21,21 +20,11 @@ from tests.support.desk import JPEG
 
 
 def audit(console: ConsoleProcess, action: str) -> list[AuditRow]:
-    store = Store(console.db_url)
-    try:
-        with store.read() as session:
-            return list(session.scalars(select(AuditRow).where(AuditRow.action == action).order_by(AuditRow.id)))
-    finally:
-        store.dispose()
+    return console.stored(select(AuditRow).where(AuditRow.action == action).order_by(AuditRow.id))
 
 
 def events(console: ConsoleProcess, kind: str) -> list[EventRow]:
-    store = Store(console.db_url)
-    try:
-        with store.read() as session:
-            return list(session.scalars(select(EventRow).where(EventRow.kind == kind).order_by(EventRow.id)))
-    finally:
-        store.dispose()
+    return console.stored(select(EventRow).where(EventRow.kind == kind).order_by(EventRow.id))
 
 
 def test_a_round_set_up_printed_and_walked_over_http(make_console: Any, sqlite_url: str) -> None:
