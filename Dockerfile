@@ -35,7 +35,8 @@ WORKDIR /var/lib/mcc
 VOLUME ["/var/lib/mcc"]
 EXPOSE 8000
 
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('MCC_HTTP__PORT', '8000'); sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/api/health', timeout=4).status == 200 else 1)"]
+# Ready, not only alive: 503 (exit 1) while the broker or the store is down or intake is stalled.
+HEALTHCHECK --interval=15s --timeout=6s --start-period=30s --retries=3 \
+  CMD ["mcc", "health", "--config", "/etc/mcc/site.yaml"]
 
 CMD ["mcc", "run", "--config", "/etc/mcc/site.yaml"]

@@ -1,4 +1,4 @@
-"""The ``mcc`` command: demo, run, check-config, user add, devices export/import, drill start, simulate,
+"""The ``mcc`` command: demo, run, health, check-config, user add, devices export/import, drill start, simulate,
 audit verify, db upgrade."""
 
 from __future__ import annotations
@@ -55,6 +55,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     uvicorn.run(create_app(settings), host=settings.http.host, port=settings.http.port,
                 log_level="info", access_log=False, ws="websockets-sansio")
     return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """Ask the running console whether it is ready (GET /api/health/ready): exit 0 when it is, 1 when
+    it is not or does not answer. With --wait, keep asking until it is ready or the time is up."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    http = _settings(args).http
+    host = "127.0.0.1" if http.host in ("0.0.0.0", "::", "") else http.host
+    url = args.url or f"http://{'[' + host + ']' if ':' in host else host}:{http.port}/api/health/ready"
+    deadline = time.monotonic() + args.wait
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=4) as response:
+                print(f"{url}: {response.status} ready")
+                return 0
+        except urllib.error.HTTPError as exc:
+            answer = f"{exc.code} {exc.read()[:300].decode(errors='replace')}"
+        except OSError as exc:
+            answer = f"no answer ({exc})"
+        if time.monotonic() >= deadline:
+            print(f"{url}: {answer}", file=sys.stderr)
+            return 1
+        time.sleep(1.0)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -183,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config(sub.add_parser("run", help="run the console (production)"))
     p.set_defaults(func=cmd_run)
+
+    p = with_config(sub.add_parser("health", help="exit 0 when the running console is ready (GET /api/health/ready)"))
+    p.add_argument("--wait", type=float, default=0.0, help="keep asking for up to this many seconds")
+    p.add_argument("--url", default=None, help="default: http://<http.host>:<http.port>/api/health/ready")
+    p.set_defaults(func=cmd_health)
 
     p = with_config(sub.add_parser("check-config", help="validate a site file; print every error with its path"))
     p.add_argument("file", nargs="?", type=Path, default=None)

@@ -62,6 +62,16 @@ def client_address(conn: HTTPConnection) -> str:
     return conn.client.host if conn.client else ""
 
 
+def signed_in(conn: HTTPConnection, runtime: Runtime) -> auth.User | None:
+    """Who sent this request, or None (anonymous or an unknown token): for the few routes that
+    answer everyone but tell staff more."""
+    token = token_from(conn)
+    if not token:
+        return None
+    with runtime.store.read() as session:
+        return auth.resolve_token(session, token)
+
+
 def current_user(
     request: Request,
     runtime: RuntimeDep,

@@ -1,15 +1,26 @@
-"""GET /api/health: broker, store, time series and ingest figures; no login needed."""
+"""Health: liveness, readiness and the figures behind them.
+
+- ``GET /api/health/live``: the process answers (200). A supervisor that restarts on failure asks this.
+- ``GET /api/health/ready``: 200 when the console can take alarms, 503 when it cannot: the broker
+  is not connected, the store does not answer or refuses writes, or intake is stalled (messages
+  wait and nothing was committed for ``health.stall_seconds``: a full disk, a locked store). The
+  Dockerfile, compose and the systemd unit ask this.
+- ``GET /api/health``: everyone gets up/down; staff signed in (operator, supervisor, admin) get the
+  figures. Broker address, subscriptions, store type and camera errors are not for anonymous eyes.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
-from console.api.deps import RuntimeDep
+from console.api.deps import RuntimeDep, signed_in
 from console.api.pages import build_id
+from console.people import auth
 from console.runtime import Runtime
 from console.sinks.timeseries import disabled_status
 from console.store.tables import DeviceStatusRow, QuarantineRow, TaskRow
@@ -33,8 +44,63 @@ def _store_figures(runtime: Runtime) -> dict[str, Any]:
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
 
 
+def _store_answers(runtime: Runtime) -> str | None:
+    """Why the store cannot serve, or None."""
+    try:
+        with runtime.store.read() as session:
+            session.execute(select(1)).scalar()
+    except Exception as exc:  # readiness must answer even when the store is down
+        return f"store: {type(exc).__name__}"
+    return None
+
+
+def not_ready(runtime: Runtime, store_problem: str | None) -> list[str]:
+    """Why the console cannot take alarms now (empty: ready)."""
+    reasons = []
+    if not runtime.mqtt.connected.is_set():
+        reasons.append("broker: not connected")
+    if store_problem:
+        reasons.append(store_problem)
+    if not runtime.writer.store_ok:
+        reasons.append("store: writes failing")
+    stalled = runtime.writer.stalled_seconds
+    if stalled >= runtime.settings.health.stall_seconds:
+        reasons.append(f"intake: {runtime.writer.backlog} messages waiting, nothing committed for {stalled:.0f} s")
+    writer = next((w for w in runtime.supervisor.status() if w.name == "writer"), None)
+    if writer is not None and not writer.alive and writer.state not in ("new", "stopped"):
+        reasons.append("intake: the writer is down")
+    return reasons
+
+
+def _staff(request: Request, runtime: Runtime) -> bool:
+    user = signed_in(request, runtime)
+    return user is not None and user.role in auth.ACT_ON_ALARMS
+
+
+_UP = {200: {"description": "The process answers."}}
+_READY = {200: {"description": "Ready: broker connected, store writable, intake flowing."},
+          503: {"description": "Not ready; staff signed in get the reasons."}}
+
+
+@router.get("/api/health/live", responses=_UP)
+def live() -> dict[str, str]:
+    return {"status": "up"}
+
+
+@router.get("/api/health/ready", responses=_READY)
+async def ready(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    reasons = not_ready(runtime, await run_in_threadpool(_store_answers, runtime))
+    body: dict[str, Any] = {"status": "down" if reasons else "ready"}
+    if reasons and await run_in_threadpool(_staff, request, runtime):
+        body["reasons"] = reasons
+    return JSONResponse(body, status_code=503 if reasons else 200)
+
+
 @router.get("/api/health")
-async def health(runtime: RuntimeDep) -> dict[str, Any]:
+async def health(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    if not await run_in_threadpool(_staff, request, runtime):
+        reasons = not_ready(runtime, await run_in_threadpool(_store_answers, runtime))
+        return {"status": "down" if reasons else "up"}
     figures = await run_in_threadpool(_store_figures, runtime)
     mqtt, writer, deadlines = runtime.mqtt, runtime.writer, runtime.deadlines
     counters = runtime.ingest.counters
@@ -57,14 +123,18 @@ async def health(runtime: RuntimeDep) -> dict[str, Any]:
         "quarantine_total": figures.get("quarantine_total"),
         "unregistered_devices": figures.get("unregistered_devices"),
         "backlog": writer.backlog,
+        "stalled_seconds": round(writer.stalled_seconds, 1),
         "batches": counters.batches,
     }
     workers = [status.as_dict() for status in runtime.supervisor.status()]
     down = [w["name"] for w in workers if not w["alive"] and w["state"] not in ("new", "stopped")]
-    ok = broker["connected"] and store["ok"] and not down
+    reasons = not_ready(runtime, None if figures["ok"] else f"store: {figures.get('error')}")
+    ok = not reasons and not down
     retention = runtime.retention.detail() if runtime.retention is not None else {}
     return {
         "status": "ok" if ok else "degraded",
+        "ready": not reasons,
+        "not_ready": reasons,
         "site": runtime.settings.site.id,
         "started_at": runtime.started_at.isoformat(),
         "broker": broker,

@@ -152,6 +152,9 @@ class HealthSection(Section):
                     "for cameras, device.offline for the rest) until it speaks again. Not set: not supervised. "
                     "Give each role about three of its heartbeat intervals (esp-rfid beats every 180 s: 540).")
     check_seconds: float = Field(15.0, ge=1, le=600, description="How often the budgets are checked.")
+    stall_seconds: float = Field(
+        10.0, ge=1, le=600, description="Messages waiting and nothing committed for this long: intake is stalled, "
+                                        "and GET /api/health/ready answers 503 (a full disk, a locked store).")
 
 
 class CarPark(Section):

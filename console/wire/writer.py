@@ -65,6 +65,8 @@ class Writer(Worker):
         self.store_ok = True
         self.store_error: str | None = None
         self._silent: frozenset[tuple[str, str]] = frozenset()
+        self._progress_at = time.monotonic()
+        """When the writer last had nothing waiting or finished a batch (readiness: intake stalled)."""
 
     # -- hand-over (any thread) ---------------------------------------------------------------
 
@@ -89,6 +91,14 @@ class Writer(Worker):
         return self._queue.qsize() + (len(batch.jobs) if batch is not None and not batch.settled else 0)
 
     @property
+    def stalled_seconds(self) -> float:
+        """How long messages have waited while nothing was committed (0 while intake flows). A full
+        disk or a locked store shows here before anything else: the batch in hand keeps retrying."""
+        if self.backlog == 0:
+            return 0.0
+        return max(0.0, time.monotonic() - self._progress_at)
+
+    @property
     def silent(self) -> frozenset[tuple[str, str]]:
         return self._silent
 
@@ -110,6 +120,7 @@ class Writer(Worker):
                 self._batch = _Batch(jobs)
             self._write(self._batch)
             self._batch = None
+            self._progress_at = time.monotonic()
             self.beat()
 
     def finish(self) -> None:
@@ -140,6 +151,7 @@ class Writer(Worker):
                 first = self._queue.get(timeout=1.0)
                 break
             except queue.Empty:
+                self._progress_at = time.monotonic()
                 self.beat()
         if first is None:
             return None

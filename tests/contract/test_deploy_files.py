@@ -424,6 +424,8 @@ def test_the_systemd_unit_is_hardened_and_runs_the_console() -> None:
     command = service["ExecStart"].split()
     assert command[0].startswith("/") and command[0].endswith("/.venv/bin/mcc")
     assert command[1:] == ["run", "--config", "/etc/mcc/site.yaml"]
+    ready = service["ExecStartPost"].split()  # started means ready, not only forked
+    assert ready[0] == command[0] and ready[1:4] == ["health", "--config", "/etc/mcc/site.yaml"] and "--wait" in ready
     assert service["Restart"] == "on-failure"
     assert service["ProtectSystem"] == "strict"
     assert "/var/lib/mcc" in service["ReadWritePaths"].split()
@@ -464,7 +466,7 @@ def test_the_dockerfile_installs_with_the_constraints_and_runs_unprivileged() ->
     users = [rest for instruction, rest in steps if instruction == "USER"]
     assert users and users[-1] not in ("root", "0")
     (healthcheck,) = [rest for instruction, rest in steps if instruction == "HEALTHCHECK"]
-    assert "/api/health" in healthcheck
+    assert json.loads(healthcheck.split("CMD", 1)[1]) == ["mcc", "health", "--config", "/etc/mcc/site.yaml"]
     (cmd,) = [rest for instruction, rest in steps if instruction == "CMD"]
     assert json.loads(cmd) == ["mcc", "run", "--config", "/etc/mcc/site.yaml"]
     assert not [rest for instruction, rest in steps if instruction == "ENTRYPOINT"]

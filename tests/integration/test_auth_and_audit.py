@@ -42,8 +42,9 @@ def test_without_a_token_the_api_answers_401_and_the_websocket_is_refused(consol
     assert refused.value.response.status_code == 403
     with pytest.raises(InvalidStatus):
         connect(f"ws://127.0.0.1:{console.port}/ws?token=forged", open_timeout=5)
-    # Health needs no login; the wall page sends a stranger to the login page.
-    assert httpx.get(console.base + "/api/health").status_code == 200
+    # Health needs no login but tells a stranger only up or down; the wall page sends them to the login page.
+    assert httpx.get(console.base + "/api/health").json() == {"status": "up"}
+    assert httpx.get(console.base + "/api/health/ready").json() == {"status": "ready"}
     page = httpx.get(console.base + "/wall")
     assert page.status_code == 303 and page.headers["location"] == "/login?next=/wall"
 

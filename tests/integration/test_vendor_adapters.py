@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import httpx
 import pytest
 
 from adapters import REGISTRY
@@ -64,7 +63,7 @@ def test_samples_on_the_wire_are_stored_and_bad_ones_quarantined(
             return {d["device_id"] for d in console.api("GET", "/api/devices", "root").json() if d["registered"]}
 
         wait_until(lambda: announced <= registered(), timeout=15, message=f"{adapter.name}: {announced} registered")
-    health = httpx.get(f"{console.base}/api/health", timeout=5).json()
+    health = console.health()
     assert health["ingest"]["quarantined"] == len(adapter.bad_samples)
 
 

@@ -64,7 +64,7 @@ def test_the_wheel_installs_outside_the_repository_and_runs_the_demo(tmp_path: P
         def healthy() -> bool:
             assert demo.poll() is None, (place / "demo.log").read_text(errors="replace")[-3000:]
             try:
-                return httpx.get(f"{base}/api/health", timeout=2).status_code == 200
+                return httpx.get(f"{base}/api/health/ready", timeout=2).status_code == 200
             except httpx.HTTPError:
                 return False
 
@@ -75,6 +75,9 @@ def test_the_wheel_installs_outside_the_repository_and_runs_the_demo(tmp_path: P
             wall = client.get("/wall")
             assert wall.status_code == 200 and '<script type="module" src="/static/wall.js">' in wall.text
             assert client.get("/static/wall-queue.js").status_code == 200
+            assert client.get("/api/health").json() == {"status": "up"}, "the wall's login sees only up/down"
+            login = {"username": "operator", "password": logins["operator"]}
+            assert client.post("/api/auth/login", json=login).status_code == 200
             health = client.get("/api/health").json()
         assert health["site"] == "demo" and health["broker"]["connected"] is True
         assert "mosquitto" in " ".join(w["name"] for w in health["workers"]), "the demo's broker is listed"
