@@ -23,6 +23,7 @@ from console.patrol.clock import PatrolClock
 from console.patrol.rounds import Rounds
 from console.people.displays import DisplayBook, DisplayWatch
 from console.people.duty_log import DutyLog, DutyLogClock
+from console.people.throttle import LoginThrottle
 from console.settings import Settings, evidence_folder
 from console.sinks.alarm_notices import AlarmNotices
 from console.sinks.hub import Hub
@@ -77,6 +78,7 @@ class Runtime:
     cameras: CameraLinker | None = None
     camera_health: CameraHealthWatch | None = None
     retention: SnapshotRetention | None = None
+    logins: LoginThrottle = field(default_factory=LoginThrottle)
     started_at: datetime = field(default_factory=utc_now)
 
     @staticmethod
@@ -119,6 +121,9 @@ class Runtime:
                       DutyLogClock(duty_log, store, outlet.deliver, utc_now), alarm_notices,
                       CommandWatch(store, outlet.publish, utc_now), rounds,
                       PatrolClock(rounds, store, writer, outlet.deliver, utc_now, settings.patrol.check_seconds))
+        http = settings.http
+        runtime.logins = LoginThrottle(http.login_free_failures, http.login_lockout_seconds,
+                                       http.login_lockout_max_seconds, http.password_checks_at_once)
         runtime.receivers = build_receivers(settings, registry, writer.submit, writer, utc_now)
         if settings.influx.url:
             figures = StoreFigures(store, settings, registry)

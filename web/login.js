@@ -82,7 +82,9 @@ form.addEventListener("submit", async (ev) => {
     pass.value = "";
     pass.focus();
   } else if (res.status === 429) {
-    showError("login.too_many");
+    // Locked out after failed logins: say how long, from Retry-After.
+    const seconds = Number(res.headers.get("Retry-After")) || 0;
+    showError(seconds > 1 ? "err.auth.locked" : "login.too_many", { seconds });
   } else {
     showError("login.failed", { status: res.status });
   }

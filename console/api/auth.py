@@ -1,6 +1,12 @@
-"""Login (bearer token and HttpOnly cookie), logout, and who am I."""
+"""Login (bearer token and HttpOnly cookie), logout, and who am I.
+
+A login is throttled before its password is checked (console/people/throttle.py): a locked account
+name or client address gets 429 with Retry-After, and every lockout goes into the audit chain.
+"""
 
 from __future__ import annotations
+
+import math
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,19 +32,37 @@ class TokenOut(BaseModel):
     username: str
 
 
-@router.post("/login", response_model=TokenOut)
+def _too_many(code: str, message: str, seconds: float) -> AuthError:
+    wait = max(1, math.ceil(seconds))
+    return AuthError(code, message, status=429, headers={"Retry-After": str(wait)}, seconds=wait)
+
+
+@router.post("/login", response_model=TokenOut,
+             responses={429: {"description": "Too many failed logins (or logins at once): see Retry-After."}})
 def login(body: LoginBody, request: Request, response: Response, runtime: RuntimeDep) -> TokenOut:
     client = client_address(request)
-    with runtime.store.write() as session, session.begin():
-        try:
-            user = auth.check_password(session, body.username, body.password)
-        except AuthError:
-            audit.record(session, body.username, "login.failed", client=client)
-            failed = True
-        else:
-            token = auth.issue_token(session, user, runtime.settings.http.session_hours, client)
-            audit.record(session, user.username, "login", client=client, detail={"role": user.role})
-            failed = False
+    throttle = runtime.logins
+    if wait := throttle.wait_seconds(body.username, client):
+        raise _too_many("auth.locked", f"too many failed logins: try again in {math.ceil(wait)} s", wait)
+    if not throttle.checks.acquire(timeout=5.0):
+        raise _too_many("auth.busy", "too many logins at once: try again in a moment", 1)
+    try:
+        with runtime.store.write() as session, session.begin():
+            try:
+                user = auth.check_password(session, body.username, body.password)
+            except AuthError:
+                audit.record(session, body.username, "login.failed", client=client)
+                for lockout in throttle.failed(body.username, client):
+                    audit.record(session, body.username, "login.locked", target=f"{lockout.scope}:{lockout.key}",
+                                 client=client, detail={"failures": lockout.failures, "seconds": lockout.seconds})
+                failed = True
+            else:
+                token = auth.issue_token(session, user, runtime.settings.http.session_hours, client)
+                audit.record(session, user.username, "login", client=client, detail={"role": user.role})
+                throttle.succeeded(body.username)
+                failed = False
+    finally:
+        throttle.checks.release()
     if failed:
         raise AuthError("auth.bad_credentials", "wrong user name or password", status=401)
     response.set_cookie(

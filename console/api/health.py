@@ -160,6 +160,7 @@ async def health(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
             "targets": len(runtime.settings.notify.targets),
             **vars(runtime.notifier.counters),
         },
+        "logins": {"refused_while_locked": runtime.logins.refused},
         "websocket": {"clients": runtime.hub.client_count, "seq": runtime.hub.seq, "stream": runtime.hub.stream},
         "displays": runtime.displays.counts(runtime.now()),
         "workers": workers,

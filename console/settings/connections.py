@@ -86,6 +86,14 @@ class HttpSection(Section):
     port: int = Field(8000, ge=0, le=65535, description="Listen port (0 = any free port).")
     session_hours: float = Field(12.0, gt=0, le=24 * 30, description="Lifetime of a login token.")
     secure_cookie: bool = Field(False, description="Mark the session cookie Secure (behind TLS).")
+    login_free_failures: int = Field(5, ge=1, le=100, description=(
+        "Failed logins to one account name before it is locked out (429 + Retry-After); a client address gets "
+        "four times as many."))
+    login_lockout_seconds: float = Field(30.0, ge=1, le=3600, description=(
+        "The first lockout; each further failure doubles it."))
+    login_lockout_max_seconds: float = Field(900.0, ge=1, le=86400, description="The longest lockout.")
+    password_checks_at_once: int = Field(2, ge=1, le=64, description=(
+        "Password checks (argon2id, 64 MiB each) running at once; more logins wait, then get 429."))
 
 
 class InfluxSection(Section):
