@@ -53,7 +53,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     load_site_sops(settings)  # refuse to start with a broken procedure
     uvicorn.run(create_app(settings), host=settings.http.host, port=settings.http.port,
-                log_level="info", access_log=False, ws="websockets-sansio")
+                log_level="info", access_log=False, ws="websockets-sansio",
+                proxy_headers=True, forwarded_allow_ips=settings.http.trusted_proxies)
     return 0
 
 

@@ -11,7 +11,15 @@ import math
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from console.api.deps import COOKIE, CurrentUser, RuntimeDep, SocketsDep, client_address, token_from
+from console.api.deps import (
+    COOKIE,
+    CurrentUser,
+    RuntimeDep,
+    SocketsDep,
+    client_address,
+    secure_request,
+    token_from,
+)
 from console.errors import AuthError
 from console.people import auth
 from console.store import audit
@@ -66,7 +74,8 @@ def login(body: LoginBody, request: Request, response: Response, runtime: Runtim
     if failed:
         raise AuthError("auth.bad_credentials", "wrong user name or password", status=401)
     response.set_cookie(
-        COOKIE, token, httponly=True, samesite="strict", secure=runtime.settings.http.secure_cookie,
+        COOKIE, token, httponly=True, samesite="strict",
+        secure=runtime.settings.http.secure_cookie or secure_request(request),
         max_age=int(runtime.settings.http.session_hours * 3600), path="/",
     )
     return TokenOut(access_token=token, role=user.role, username=user.username)

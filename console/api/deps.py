@@ -58,6 +58,25 @@ def token_from(conn: HTTPConnection, allow_query: bool = False) -> str | None:
     return conn.cookies.get(COOKIE)
 
 
+def origin_allowed(conn: HTTPConnection, allowed: list[str]) -> bool:
+    """Whether a browser page of this Origin may use the user's cookie here: the console's own host
+    (the Host it was asked by, any scheme: a TLS proxy in front changes it), or one listed in
+    ``http.allowed_origins``. No Origin: not a browser (a browser always sends one on a WebSocket);
+    ``null`` (a sandboxed frame, a file) is refused."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True
+    if origin in allowed:
+        return True
+    scheme, _, rest = origin.partition("://")
+    return scheme in ("http", "https") and bool(rest) and rest.lower() == conn.headers.get("host", "").lower()
+
+
+def secure_request(conn: HTTPConnection) -> bool:
+    """Came over HTTPS, directly or through a trusted proxy (uvicorn applies X-Forwarded-Proto)."""
+    return conn.url.scheme in ("https", "wss")
+
+
 def client_address(conn: HTTPConnection) -> str:
     return conn.client.host if conn.client else ""
 

@@ -14,14 +14,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from console import __version__, resources
-from console.api.deps import COOKIE, get_runtime, token_from
+from console.api.deps import COOKIE, get_runtime, secure_request, token_from
 from console.people import auth
 
 WEB = resources.WEB
 router = APIRouter(include_in_schema=False)
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "media-src 'self' data: blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'"
+    "media-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 """Every response's Content-Security-Policy (app.py sets it where a route has not)."""
 GUARD_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'")
@@ -119,7 +119,7 @@ async def wall_page(request: Request) -> Response:
     if request.query_params.get("token") and request.cookies.get(COOKIE) != token:
         # A kiosk opened /wall?token=…: keep it logged in across reloads without the URL.
         response.set_cookie(COOKIE, token or "", httponly=True, samesite="strict",
-                            secure=runtime.settings.http.secure_cookie, path="/")
+                            secure=runtime.settings.http.secure_cookie or secure_request(request), path="/")
     return response
 
 

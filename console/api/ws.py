@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -16,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from console.alarms.views import alarm_view, event_row_view
-from console.api.deps import client_address, get_runtime, get_sockets, token_from
+from console.api.deps import client_address, get_runtime, get_sockets, origin_allowed, token_from
 from console.api.pages import build_id
 from console.devices import status as device_status
 from console.messages import HubMessage
@@ -27,6 +28,7 @@ from console.sinks.hub import Subscriber, dumps
 from console.store.tables import AlarmRow, EventRow, TaskRow
 from console.tasks.views import task_summary
 
+log = logging.getLogger("mcc.ws")
 router = APIRouter()
 SNAPSHOT_EVENTS = 50
 MAX_CLIENT_MESSAGE = 4096
@@ -92,6 +94,12 @@ def _int_param(websocket: WebSocket, name: str) -> int | None:
 async def websocket_endpoint(websocket: WebSocket) -> None:
     runtime = get_runtime(websocket)
     sockets = get_sockets(websocket)
+    if not origin_allowed(websocket, runtime.settings.http.allowed_origins):
+        # Another site's page riding on the user's cookie (cross-site WebSocket hijacking).
+        log.warning("WebSocket from origin %r refused (host %r)", websocket.headers.get("origin", "")[:200],
+                    websocket.headers.get("host", "")[:200])
+        await websocket.close(code=1008)
+        return
     token = token_from(websocket, allow_query=True)
     user = await run_in_threadpool(_user_for, runtime, token)
     if user is None or user.role not in auth.VIEW:

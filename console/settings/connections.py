@@ -85,7 +85,14 @@ class HttpSection(Section):
     host: str = Field("127.0.0.1", description="Listen address.")
     port: int = Field(8000, ge=0, le=65535, description="Listen port (0 = any free port).")
     session_hours: float = Field(12.0, gt=0, le=24 * 30, description="Lifetime of a login token.")
-    secure_cookie: bool = Field(False, description="Mark the session cookie Secure (behind TLS).")
+    secure_cookie: bool = Field(False, description=(
+        "Always mark the session cookie Secure. It is Secure anyway when the request came over HTTPS, or through "
+        "a trusted proxy that says so (X-Forwarded-Proto: https)."))
+    trusted_proxies: list[str] = Field(["127.0.0.1"], description=(
+        "Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (a TLS proxy in front); '*' trusts all."))
+    allowed_origins: list[str] = Field(default_factory=list, description=(
+        "Origins (scheme://host[:port]) besides the console's own whose pages may open /ws with a user's cookie, "
+        "e.g. a wall served from another name. A browser's WebSocket from any other origin is refused (403)."))
     login_free_failures: int = Field(5, ge=1, le=100, description=(
         "Failed logins to one account name before it is locked out (429 + Retry-After); a client address gets "
         "four times as many."))

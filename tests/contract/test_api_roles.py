@@ -49,4 +49,6 @@ def test_pages_send_security_headers(tmp_path: Path) -> None:
     assert response.status_code == 200
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert "wasm" not in response.headers["content-security-policy"], "only the guard page compiles WebAssembly"
+    directives = dict(d.strip().split(" ", 1) for d in response.headers["content-security-policy"].split(";"))
+    assert directives["connect-src"] == "'self'", "fetch and WebSocket only to the console itself"
     assert response.headers["x-content-type-options"] == "nosniff"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
@@ -126,3 +127,33 @@ def test_audit_verify_detects_reordered_rows(console: ConsoleProcess, db_url: st
         _edit_audit_row(db_url, statement)
     result = console.cli("audit", "verify")
     assert result.returncode == 1 and "audit row 2" in result.stderr
+
+
+def test_the_websocket_refuses_another_sites_page_riding_on_the_users_cookie(
+    make_console: Any, sqlite_url: str,
+) -> None:
+    console = make_console(sqlite_url, http={"allowed_origins": ["https://wall.example.com"]})
+    console.staff({"wall": "display"}, login=())
+    login = httpx.post(console.base + "/api/auth/login", json={"username": "wall", "password": "correct-horse-1"})
+    cookie = {"Cookie": f"mcc_session={login.cookies['mcc_session']}"}
+    url = f"ws://127.0.0.1:{console.port}/ws"
+    for origin in ("http://evil.example", "null", f"http://127.0.0.1:{console.port}.evil.example"):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, additional_headers={**cookie, "Origin": origin}, open_timeout=5)
+        assert refused.value.response.status_code == 403, origin
+    for origin in (f"http://127.0.0.1:{console.port}", f"https://127.0.0.1:{console.port}",
+                   "https://wall.example.com"):
+        with connect(url, additional_headers={**cookie, "Origin": origin}, open_timeout=5) as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "hello", origin
+
+
+def test_the_session_cookie_is_secure_when_the_login_came_over_https_through_a_trusted_proxy(
+    make_console: Any, sqlite_url: str,
+) -> None:
+    console = make_console(sqlite_url)
+    console.add_users({"op": "operator"})
+    body = {"username": "op", "password": "correct-horse-1"}
+    plain = httpx.post(console.base + "/api/auth/login", json=body).headers["set-cookie"]
+    proxied = httpx.post(console.base + "/api/auth/login", json=body,
+                         headers={"X-Forwarded-Proto": "https"}).headers["set-cookie"]
+    assert "secure" not in plain.lower() and "secure" in proxied.lower()
