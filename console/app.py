@@ -40,6 +40,7 @@ from console.api import (
     users,
     ws,
 )
+from console.api.clean_input import CleanInput
 from console.api.pages import CSP
 from console.api.sockets import OpenSockets
 from console.errors import Refusal
@@ -80,6 +81,8 @@ def create_app(settings: Settings, *, start_pipeline: bool = True,
             # and must not keep the old build's ES modules from its cache.
             response.headers.setdefault("Cache-Control", "no-cache")
         return response
+
+    app.add_middleware(CleanInput)
 
     for module in (health, auth, users, alarms, shelves, events, devices, floorplans, displays, kpis, sops, plates,
                    tasks, tags, guards, patrol, reports, duty_log, commands, drills, snapshots, cameras, ws, pages):

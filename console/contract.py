@@ -8,6 +8,8 @@ checks it), so a vendor format can be read, written and tested without the rest 
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +21,7 @@ from console.errors import PayloadError
 
 __all__ = [
     "ALL_KINDS", "AnnouncedDevice", "DeviceLookup", "Draft", "InboundMessage", "PayloadError",
-    "check_topic_filter", "family",
+    "check_topic_filter", "control_character", "family", "unclean",
 ]
 
 # -- the canonical kinds (DESIGN.md, "Native MQTT format"); new kinds are added there first --------
@@ -133,3 +135,38 @@ def check_topic_filter(value: str) -> None:
             raise ValueError("'+' must be a whole level")
     # paho raises on filters it cannot match; this also checks the level rules it enforces.
     topic_matches_sub(value, "x")
+
+
+# -- what text and numbers may hold (MQTT payloads, API bodies, site files) ------------------------------
+
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_IN_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def control_character(text: str, *, name: bool = False) -> str | None:
+    """The first control character in ``text`` as U+XXXX, or None. Text may hold tab, line feed and
+    carriage return; a name (an id, a point, a key) holds none. NUL breaks PostgreSQL text, ESC
+    rewrites a terminal that shows a log, and neither means anything on a wall."""
+    found = (_CONTROL_IN_NAME if name else _CONTROL_IN_TEXT).search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
+
+
+def unclean(value: Any, where: str = "") -> str | None:
+    """Why a decoded JSON-like value cannot be kept, or None: a control character in a string
+    (or any in a key), or a number that is not finite (NaN, Infinity, 1e999999 read as infinity)."""
+    if isinstance(value, str):
+        found = control_character(value)
+        return f"{where or 'value'}: control character {found}" if found else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{where or 'value'}: not a finite number"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and (found := control_character(key, name=True)):
+                return f"{where or 'value'}: control character {found} in a key"
+            if problem := unclean(item, f"{where}.{key}" if where else str(key)):
+                return problem
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            if problem := unclean(item, f"{where}[{index}]"):
+                return problem
+    return None

@@ -27,7 +27,9 @@ from console.contract import (
     PowerKind,
     RestoreKind,
     SafetyKind,
+    control_character,
     family,
+    unclean,
 )
 from console.errors import PayloadError
 
@@ -214,6 +216,12 @@ def validate_event(draft: Draft, adapter: str, received_at: datetime) -> Event:
     """Build the typed event for ``draft`` or raise PayloadError naming the first bad field."""
     if draft.kind not in ALL_KINDS:
         raise PayloadError(f"unknown event type {draft.kind!r}")
+    for name, value in (("site", draft.site), ("device_id", draft.device_id), ("id", draft.source_id),
+                        ("point", draft.point)):
+        if isinstance(value, str) and (found := control_character(value, name=True)):
+            raise PayloadError(f"invalid field {name}: control character {found}")
+    if problem := unclean(draft.data, "data"):
+        raise PayloadError(f"invalid field {problem}")
     try:
         return EVENT_ADAPTER.validate_python(
             {

@@ -40,20 +40,17 @@ class TokenOut(BaseModel):
     username: str
 
 
-def _too_many(code: str, message: str, seconds: float) -> AuthError:
-    wait = max(1, math.ceil(seconds))
-    return AuthError(code, message, status=429, headers={"Retry-After": str(wait)}, seconds=wait)
-
-
 @router.post("/login", response_model=TokenOut,
              responses={429: {"description": "Too many failed logins (or logins at once): see Retry-After."}})
 def login(body: LoginBody, request: Request, response: Response, runtime: RuntimeDep) -> TokenOut:
     client = client_address(request)
     throttle = runtime.logins
-    if wait := throttle.wait_seconds(body.username, client):
-        raise _too_many("auth.locked", f"too many failed logins: try again in {math.ceil(wait)} s", wait)
+    if wait := math.ceil(throttle.wait_seconds(body.username, client)):
+        raise AuthError("auth.locked", f"too many failed logins: try again in {wait} s", status=429,
+                        headers={"Retry-After": str(wait)}, seconds=wait)
     if not throttle.checks.acquire(timeout=5.0):
-        raise _too_many("auth.busy", "too many logins at once: try again in a moment", 1)
+        raise AuthError("auth.busy", "too many logins at once: try again in a moment", status=429,
+                        headers={"Retry-After": "1"})
     try:
         with runtime.store.write() as session, session.begin():
             try:

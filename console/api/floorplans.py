@@ -16,6 +16,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.types import Message
 
 from console.api.deps import Admin, ReadSession, RowId, RuntimeDep, SiteWatcher, client_address, current_user
+from console.contract import control_character
 from console.devices import floorplans
 from console.errors import Refusal
 from console.messages import HubMessage
@@ -148,6 +149,9 @@ def _field(form: FormData, name: str) -> str:
     if value is not None and not isinstance(value, str):
         raise Refusal("form.not_text", f"{name} must be text, not a file", status=422, field=name)
     value = value or ""
+    if found := control_character(value, name=True):
+        raise Refusal("input.control_character", f"{name} holds a control character ({found})", status=422,
+                      field=name, character=found)
     if required and not value.strip():
         raise Refusal("form.required", f"{name} is required", status=422, field=name)
     if len(value) > max_length:

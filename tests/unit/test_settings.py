@@ -145,3 +145,12 @@ def test_a_site_enabling_every_adapter_passes_check_config(tmp_path: Path, capsy
     assert main(["check-config", str(path)]) == 1
     err = capsys.readouterr().err
     assert "gb26875 needs listen" in err and "apply to gb26875, not frigate" in err
+
+
+def test_a_site_file_with_a_control_character_or_an_infinite_number_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text('site: {id: demo, name: "小区\\u0000"}\nhealth: {stall_seconds: .inf}\n')
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path, env={})
+    problems = dict(raised.value.problems)
+    assert "control character U+0000" in problems["site"] and "not a finite number" in problems["health"]
