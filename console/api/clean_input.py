@@ -72,7 +72,7 @@ def _is_json(scope: Scope) -> bool:
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
             kind = value.split(b";", 1)[0].strip().lower()
-            return kind == b"application/json" or kind.endswith(b"+json")
+            return bool(kind == b"application/json" or kind.endswith(b"+json"))
     return False
 
 
@@ -103,7 +103,8 @@ class CleanInput:
 
 
 async def _read(receive: Receive) -> tuple[bytes, bool]:
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":

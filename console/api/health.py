@@ -77,8 +77,8 @@ def _staff(request: Request, runtime: Runtime) -> bool:
     return user is not None and user.role in auth.ACT_ON_ALARMS
 
 
-_UP = {200: {"description": "The process answers."}}
-_READY = {200: {"description": "Ready: broker connected, store writable, intake flowing."},
+_UP: dict[int | str, dict[str, Any]] = {200: {"description": "The process answers."}}
+_READY: dict[int | str, dict[str, Any]] = {200: {"description": "Ready: broker connected, store writable, intake flowing."},
           503: {"description": "Not ready; staff signed in get the reasons."}}
 
 
@@ -91,7 +91,8 @@ def live() -> dict[str, str]:
 async def ready(request: Request, runtime: RuntimeDep) -> JSONResponse:
     reasons = not_ready(runtime, await run_in_threadpool(_store_answers, runtime))
     body: dict[str, Any] = {"status": "down" if reasons else "ready"}
-    if reasons and await run_in_threadpool(_staff, request, runtime):
+    staff: bool = bool(reasons) and await run_in_threadpool(_staff, request, runtime)
+    if staff:
         body["reasons"] = reasons
     return JSONResponse(body, status_code=503 if reasons else 200)
 
