@@ -1,5 +1,5 @@
 """The ``mcc`` command: demo, run, check-config, user add, devices export/import, drill start, simulate,
-audit verify, db upgrade."""
+audit verify, db upgrade, broker files/certs."""
 
 from __future__ import annotations
 
@@ -160,6 +160,34 @@ def cmd_devices_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_broker_files(args: argparse.Namespace) -> int:
+    from console.wire.broker_files import write_broker_files
+
+    written = write_broker_files(_settings(args), args.dir, console_user=args.console_user, renew=tuple(args.renew),
+                                 broker_folder=args.broker_dir, port=args.port, tls_port=args.tls_port,
+                                 tls_bind=args.tls_bind)
+    by_role: dict[str, int] = {}
+    for login in written.logins:
+        by_role[login.role] = by_role.get(login.role, 0) + 1
+    print(f"{args.dir}: passwd, acl and mosquitto-mcc.conf for {len(written.logins)} logins "
+          f"({', '.join(f'{n} {role}' for role, n in by_role.items())})")
+    if written.credentials:
+        print(f"{len(written.new)} new password(s) in {written.credentials} (mode 0600): hand them out, then delete it")
+    if written.removed:
+        print(f"removed logins no longer in the registry: {', '.join(written.removed)}", file=sys.stderr)
+    return 0
+
+
+def cmd_broker_certs(args: argparse.Namespace) -> int:
+    from console.wire.broker_certs import make_broker_certs
+
+    certs = make_broker_certs(args.dir, args.host or ["localhost", "127.0.0.1"])
+    made = "a new CA" if certs.ca_created else "the existing CA"
+    print(f"{certs.server_cert} and {certs.server_key} issued by {made} {certs.ca_cert}; "
+          f"give devices {certs.ca_cert.name}, never ca.key")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from console.demo.run import run_demo
 
@@ -221,6 +249,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--point", default="", help="the device's point, e.g. 1-003")
     p.add_argument("--note", default="", help="shown with the drill, e.g. 2026年第四季度消防演练")
     p.set_defaults(func=cmd_drill_start)
+
+    broker = sub.add_parser("broker", help="the Mosquitto broker's logins, ACL and TLS").add_subparsers(
+        dest="broker_command", required=True)
+    p = with_config(broker.add_parser("files", help="write the password file, the ACL and a listener snippet "
+                                                    "from the device registry"))
+    p.add_argument("--dir", type=Path, required=True, help="where to write them (existing passwords are kept)")
+    p.add_argument("--console-user", default=None, help="the console's login (default: mqtt.url's, or mcc-console)")
+    p.add_argument("--renew", action="append", default=[], metavar="LOGIN", help="issue a new password for it")
+    p.add_argument("--broker-dir", default=None, help="the folder as the broker sees it (e.g. in a container)")
+    p.add_argument("--port", type=int, default=1883, help="plaintext listener, bound to 127.0.0.1 (default 1883)")
+    p.add_argument("--tls-port", type=int, default=8883, help="TLS listener (default 8883)")
+    p.add_argument("--tls-bind", default="", help="the TLS listener's address (default: every interface)")
+    p.set_defaults(func=cmd_broker_files)
+    p = broker.add_parser("certs", help="make a private CA (once) and issue the broker's TLS certificate")
+    p.add_argument("--dir", type=Path, required=True, help="where ca.crt, server.crt and server.key go")
+    p.add_argument("--host", action="append", default=[], help="a name or address devices connect to "
+                                                               "(repeat; default localhost and 127.0.0.1)")
+    p.set_defaults(func=cmd_broker_certs)
 
     p = sub.add_parser("simulate", help="publish a simulated site over MQTT")
     p.add_argument("--broker", required=True, help="mqtt://HOST:PORT")
