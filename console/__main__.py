@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import ipaddress
 import logging
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from console.errors import AuthError, ConfigError, ConsoleError, StoreError
 from console.settings import Settings, load_settings
@@ -27,6 +29,22 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
 
 
+def _plaintext_broker(url: str) -> str | None:
+    """Why ``url`` sends the console's password and every alarm in clear over a network, or None.
+    A warning, not an error: a broker on a separate, closed control-room network may be a choice."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "mqtt" or host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (f"plaintext MQTT to {host}: the login and every alarm cross the network unencrypted; "
+            "use mqtts:// (mcc broker certs) or a broker on this host")
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     from console.tasks.sop import load_site_sops
 
@@ -39,6 +57,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             print(f"{path}: {where}: {message}", file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
         return 1
+    if problem := _plaintext_broker(settings.mqtt.url):
+        print(f"{path or '(environment)'}: mqtt.url: warning: {problem}", file=sys.stderr)
     print(f"{path or '(environment only)'}: OK (site {settings.site.id}, "
           f"{len(settings.devices.entries)} devices, {len(settings.adapters)} adapters, {len(sops.sops)} SOPs)")
     return 0
@@ -120,7 +140,7 @@ def cmd_drill_start(args: argparse.Namespace) -> int:
     settings = _settings(args)
     topic, body = drill_message(settings, load_site_sops(settings), args.device, args.kind, args.point or "",
                                 args.note or "")
-    publish_once(settings.mqtt.url, topic, body)
+    publish_once(settings.mqtt.url, topic, body, ca_file=settings.mqtt.ca_file)
     print(f"drill started: {args.kind} at {args.device} {args.point or ''} (message {body['id']}); "
           "its task is labelled 演练 and notifies nobody unless notify.drills is set")
     return 0

@@ -21,6 +21,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -219,11 +220,15 @@ def test_tls_listener_takes_the_generated_ca_and_refuses_a_wrong_password(policy
             context.wrap_socket(raw, server_hostname="127.0.0.1").close()
 
 
-def test_a_console_with_the_console_login_stores_what_devices_send(policy: PolicyBroker, tmp_path: Path) -> None:
-    import yaml
-
-    port = yaml.safe_load(policy.site_file.read_text())["http"]["port"]
-    console = ConsoleProcess(policy.site_file, port, tmp_path / "console.log")
+@pytest.mark.parametrize("scheme", ["mqtt", "mqtts"])
+def test_a_console_with_the_console_login_stores_what_devices_send(policy: PolicyBroker, tmp_path: Path,
+                                                                   scheme: str) -> None:
+    site = yaml.safe_load(policy.site_file.read_text())
+    if scheme == "mqtts":  # over the TLS listener, trusting the site's CA alone
+        site["mqtt"]["url"] = f"mqtts://mcc-console:{CONSOLE_PASSWORD}@127.0.0.1:{policy.tls_port}"
+        site["mqtt"]["ca_file"] = "../broker-files/ca.crt"  # relative to the site file
+        policy.site_file.write_text(yaml.safe_dump(site, allow_unicode=True))
+    console = ConsoleProcess(policy.site_file, site["http"]["port"], tmp_path / "console.log")
     console.start()
     try:
         console.staff({"root": "admin"})
