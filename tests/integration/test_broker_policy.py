@@ -249,3 +249,37 @@ def test_a_console_with_the_console_login_stores_what_devices_send(policy: Polic
         assert console.health()["broker"]["connected"]
     finally:
         console.stop()
+
+
+def test_the_compose_broker_config_serves_tls_and_holds_devices_to_the_acl(policy: PolicyBroker,
+                                                                          tmp_path: Path) -> None:
+    """deploy/compose/mosquitto.conf with deploy/mosquitto/mcc.conf, as the container runs them, with
+    the container's paths and ports pointed at this test's files."""
+    deploy = Path(__file__).resolve().parents[2] / "deploy"
+    conf_d = tmp_path / "conf.d"
+    conf_d.mkdir()
+    shutil.copy(deploy / "mosquitto" / "mcc.conf", conf_d / "mcc.conf")
+    text = (deploy / "compose" / "mosquitto.conf").read_text()
+    # ManagedMosquitto adds its own persistence_location (and the user to run as) after these lines.
+    for old, new in (("/mosquitto/config/mcc", str(policy.folder)), ("/mosquitto/config/conf.d", str(conf_d)),
+                     ("persistence_location /mosquitto/data/\n", ""),
+                     ("listener 8883 0.0.0.0", f"listener {policy.tls_port} 127.0.0.1"),
+                     ("listener 1883 127.0.0.1", f"listener {policy.broker.port} 127.0.0.1")):
+        assert old in text, old
+        text = text.replace(old, new)
+    policy.broker.stop()
+    compose_broker = ManagedMosquitto(tmp_path / "compose-broker", policy.broker.port, listeners=text)
+    compose_broker.start()
+    try:
+        console = policy.connect("mcc-console", tls=True)
+        console.subscribe("mcc/v1/demo/#")
+        gateway = policy.connect("gw-1", tls=True)
+        assert gateway.publish("mcc/v1/demo/fp-1/event", b"{}").is_failure
+        assert not gateway.publish("mcc/v1/demo/gw-1/event", b"{}").is_failure
+        wait_until(lambda: console.received, 5)
+        assert console.topics() == ["mcc/v1/demo/gw-1/event"]
+        anonymous = policy.connect("gw-1", password="", tls=True, expect_ok=False)
+        assert anonymous.connack[0].is_failure
+    finally:
+        policy.close()
+        compose_broker.stop()
