@@ -1,13 +1,15 @@
 """The ``mcc`` command: demo, run, health, check-config, user add, devices export/import, drill start, simulate,
-audit verify, db upgrade."""
+audit verify, db upgrade, broker files/certs."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import ipaddress
 import logging
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from console.errors import AuthError, ConfigError, ConsoleError, StoreError
 from console.settings import Settings, load_settings
@@ -27,6 +29,22 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
 
 
+def _plaintext_broker(url: str) -> str | None:
+    """Why ``url`` sends the console's password and every alarm in clear over a network, or None.
+    A warning, not an error: a broker on a separate, closed control-room network may be a choice."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "mqtt" or host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (f"plaintext MQTT to {host}: the login and every alarm cross the network unencrypted; "
+            "use mqtts:// (mcc broker certs) or a broker on this host")
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     from console.tasks.sop import load_site_sops
 
@@ -39,6 +57,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             print(f"{path}: {where}: {message}", file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
         return 1
+    if problem := _plaintext_broker(settings.mqtt.url):
+        print(f"{path or '(environment)'}: mqtt.url: warning: {problem}", file=sys.stderr)
     print(f"{path or '(environment only)'}: OK (site {settings.site.id}, "
           f"{len(settings.devices.entries)} devices, {len(settings.adapters)} adapters, {len(sops.sops)} SOPs)")
     return 0
@@ -147,7 +167,7 @@ def cmd_drill_start(args: argparse.Namespace) -> int:
     settings = _settings(args)
     topic, body = drill_message(settings, load_site_sops(settings), args.device, args.kind, args.point or "",
                                 args.note or "")
-    publish_once(settings.mqtt.url, topic, body)
+    publish_once(settings.mqtt.url, topic, body, ca_file=settings.mqtt.ca_file)
     print(f"drill started: {args.kind} at {args.device} {args.point or ''} (message {body['id']}); "
           "its task is labelled 演练 and notifies nobody unless notify.drills is set")
     return 0
@@ -184,6 +204,34 @@ def cmd_devices_import(args: argparse.Namespace) -> int:
         args.out.write_text(output, encoding="utf-8")
         print(f"{len(devices)} devices written to {args.out}; point devices.file at it and run check-config",
               file=sys.stderr)
+    return 0
+
+
+def cmd_broker_files(args: argparse.Namespace) -> int:
+    from console.wire.broker_files import write_broker_files
+
+    written = write_broker_files(_settings(args), args.dir, console_user=args.console_user, renew=tuple(args.renew),
+                                 broker_folder=args.broker_dir, port=args.port, tls_port=args.tls_port,
+                                 tls_bind=args.tls_bind)
+    by_role: dict[str, int] = {}
+    for login in written.logins:
+        by_role[login.role] = by_role.get(login.role, 0) + 1
+    print(f"{args.dir}: passwd, acl and mosquitto-mcc.conf for {len(written.logins)} logins "
+          f"({', '.join(f'{n} {role}' for role, n in by_role.items())})")
+    if written.credentials:
+        print(f"{len(written.new)} new password(s) in {written.credentials} (mode 0600): hand them out, then delete it")
+    if written.removed:
+        print(f"removed logins no longer in the registry: {', '.join(written.removed)}", file=sys.stderr)
+    return 0
+
+
+def cmd_broker_certs(args: argparse.Namespace) -> int:
+    from console.wire.broker_certs import make_broker_certs
+
+    certs = make_broker_certs(args.dir, args.host or ["localhost", "127.0.0.1"])
+    made = "a new CA" if certs.ca_created else "the existing CA"
+    print(f"{certs.server_cert} and {certs.server_key} issued by {made} {certs.ca_cert}; "
+          f"give devices {certs.ca_cert.name}, never ca.key")
     return 0
 
 
@@ -253,6 +301,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--point", default="", help="the device's point, e.g. 1-003")
     p.add_argument("--note", default="", help="shown with the drill, e.g. 2026年第四季度消防演练")
     p.set_defaults(func=cmd_drill_start)
+
+    broker = sub.add_parser("broker", help="the Mosquitto broker's logins, ACL and TLS").add_subparsers(
+        dest="broker_command", required=True)
+    p = with_config(broker.add_parser("files", help="write the password file, the ACL and a listener snippet "
+                                                    "from the device registry"))
+    p.add_argument("--dir", type=Path, required=True, help="where to write them (existing passwords are kept)")
+    p.add_argument("--console-user", default=None, help="the console's login (default: mqtt.url's, or mcc-console)")
+    p.add_argument("--renew", action="append", default=[], metavar="LOGIN", help="issue a new password for it")
+    p.add_argument("--broker-dir", default=None, help="the folder as the broker sees it (e.g. in a container)")
+    p.add_argument("--port", type=int, default=1883, help="plaintext listener, bound to 127.0.0.1 (default 1883)")
+    p.add_argument("--tls-port", type=int, default=8883, help="TLS listener (default 8883)")
+    p.add_argument("--tls-bind", default="", help="the TLS listener's address (default: every interface)")
+    p.set_defaults(func=cmd_broker_files)
+    p = broker.add_parser("certs", help="make a private CA (once) and issue the broker's TLS certificate")
+    p.add_argument("--dir", type=Path, required=True, help="where ca.crt, server.crt and server.key go")
+    p.add_argument("--host", action="append", default=[], help="a name or address devices connect to "
+                                                               "(repeat; default localhost and 127.0.0.1)")
+    p.set_defaults(func=cmd_broker_certs)
 
     p = sub.add_parser("simulate", help="publish a simulated site over MQTT")
     p.add_argument("--broker", required=True, help="mqtt://HOST:PORT")

@@ -106,7 +106,7 @@ class Runtime:
             url=settings.mqtt.url, client_id=settings.client_id, subscriptions=ingest.subscriptions,
             deliver=writer.submit, status_topic=f"mcc/console/{settings.site.id}/{settings.client_id}/state",
             keepalive=settings.mqtt.keepalive, reconnect_min=settings.mqtt.reconnect_min,
-            reconnect_max=settings.mqtt.reconnect_max,
+            reconnect_max=settings.mqtt.reconnect_max, ca_file=settings.mqtt.ca_file,
         )
         deadlines = DeadlineLoop(store, tasks, outlet.deliver, utc_now)
         outlet.tap(deadlines.poke)

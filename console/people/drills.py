@@ -7,10 +7,10 @@ site file says ``notify.drills: true``. A device's own test flag (``data.test``)
 from __future__ import annotations
 
 import json
-import ssl
 import threading
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
@@ -50,15 +50,16 @@ def drill_message(settings: Settings, book: SopBook, device: str, kind: str, poi
     return f"mcc/v1/{site}/{device}/event", body
 
 
-def publish_once(url: str, topic: str, payload: dict[str, object], timeout: float = 10.0) -> None:
+def publish_once(url: str, topic: str, payload: dict[str, object], timeout: float = 10.0,
+                 ca_file: Path | None = None) -> None:
     """Publish one QoS 1 message and wait for the broker's PUBACK."""
-    address = BrokerAddress.parse(url)
+    address = BrokerAddress.parse(url, ca_file)
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"mcc-drill-{uuid.uuid4().hex[:8]}",
                          protocol=mqtt.MQTTv311)
     if address.username:
         client.username_pw_set(address.username, address.password)
     if address.tls:
-        client.tls_set_context(ssl.create_default_context())
+        client.tls_set_context(address.ssl_context())
     acked = threading.Event()
     client.on_publish = lambda *_args: acked.set()
     try:

@@ -3,7 +3,9 @@ the time-series database."""
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,6 +31,9 @@ class SiteSection(Section):
 
 class MqttSection(Section):
     url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://user:pass@host:port or mqtts://")
+    ca_file: Path | None = Field(None, description="mqtts://: the CA that signed the broker's certificate (PEM, e.g. "
+                                                   "ca.crt of `mcc broker certs`), relative to the site file; "
+                                                   "default: the system's trusted CAs.")
     client_id: str | None = Field(None, description="Persistent-session id; default mcc-console-<site>.")
     keepalive: int = Field(30, ge=5, le=3600, description="Seconds between pings.")
     reconnect_min: float = Field(0.5, gt=0, description="First reconnect delay, seconds.")
@@ -56,9 +61,10 @@ class BrokerAddress:
     username: str | None
     password: str | None
     tls: bool
+    ca_file: str | None = None
 
     @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
+    def parse(cls, url: str, ca_file: Path | str | None = None) -> BrokerAddress:
         parts = urlsplit(url)
         tls = parts.scheme == "mqtts"
         return cls(
@@ -67,7 +73,13 @@ class BrokerAddress:
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             tls=tls,
+            ca_file=str(ca_file) if ca_file is not None else None,
         )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Verifies the broker's certificate and host name: against ``ca_file`` alone when given
+        (a site's private CA), else against the system's CAs."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
 
 class DatabaseSection(Section):

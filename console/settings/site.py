@@ -143,6 +143,9 @@ def load_settings(path: Path | str | None, env: dict[str, str] | None = None) ->
     sops_dir = settings.sops.dir
     if sops_dir is not None and not sops_dir.is_absolute():
         settings = settings.model_copy(update={"sops": settings.sops.model_copy(update={"dir": base / sops_dir})})
+    ca_file = settings.mqtt.ca_file
+    if ca_file is not None and not ca_file.is_absolute():
+        settings = settings.model_copy(update={"mqtt": settings.mqtt.model_copy(update={"ca_file": base / ca_file})})
     evidence_dir = settings.evidence.dir
     if evidence_dir is not None and not evidence_dir.is_absolute():
         evidence = settings.evidence.model_copy(update={"dir": base / evidence_dir})

@@ -26,6 +26,8 @@ from console.settings import BrokerAddress
 from console.workers import Worker
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from paho.mqtt.client import SocketLike
 
 log = logging.getLogger("mcc.mqtt")
@@ -60,9 +62,10 @@ class MqttConnection(Worker):
         keepalive: int = 30,
         reconnect_min: float = 0.5,
         reconnect_max: float = 30.0,
+        ca_file: Path | None = None,
     ):
         super().__init__("mqtt")
-        self.address = BrokerAddress.parse(url)
+        self.address = BrokerAddress.parse(url, ca_file)
         self.subscriptions = subscriptions
         self.status_topic = status_topic
         self.keepalive = keepalive
@@ -85,7 +88,7 @@ class MqttConnection(Worker):
         if self.address.username:
             client.username_pw_set(self.address.username, self.address.password)
         if self.address.tls:
-            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+            client.tls_set_context(self.address.ssl_context())
         client.will_set(status_topic, b"offline", qos=1, retain=True)
         client.max_inflight_messages_set(100)
         client.on_connect = self._on_connect
@@ -218,7 +221,7 @@ class CommandSender:
         if self.address.username:
             client.username_pw_set(self.address.username, self.address.password)
         if self.address.tls:
-            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+            client.tls_set_context(self.address.ssl_context())
         connected = threading.Event()
         client.on_connect = lambda _c, _u, _f, reason, _p: connected.set() if not reason.is_failure else None
         try:

@@ -12,8 +12,8 @@ complain() {
 }
 
 # Values that end up inside mqtt:// and postgresql:// URLs, or that are plain secrets.
-for name in POSTGRES_USER MQTT_CONSOLE_USER MQTT_GATEWAY_USER INFLUX_ADMIN_USER GRAFANA_ADMIN_USER \
-            POSTGRES_PASSWORD MQTT_CONSOLE_PASSWORD MQTT_GATEWAY_PASSWORD INFLUX_ADMIN_PASSWORD \
+for name in POSTGRES_USER MQTT_CONSOLE_USER INFLUX_ADMIN_USER GRAFANA_ADMIN_USER \
+            POSTGRES_PASSWORD MQTT_CONSOLE_PASSWORD INFLUX_ADMIN_PASSWORD \
             INFLUX_TOKEN GRAFANA_ADMIN_PASSWORD; do
   eval "value=\${$name:-}"
   if [ -z "$value" ]; then
@@ -36,6 +36,16 @@ for name in POSTGRES_USER MQTT_CONSOLE_USER MQTT_GATEWAY_USER INFLUX_ADMIN_USER 
       fi ;;
   esac
 done
+
+# The broker's files (compose.yaml mounts ./broker at $BROKER_FILES): without them Mosquitto
+# cannot start, and Docker would make an empty directory where the console expects ca.crt.
+if [ -n "${BROKER_FILES:-}" ]; then
+  for file in passwd acl ca.crt server.crt server.key; do
+    if [ ! -f "$BROKER_FILES/$file" ]; then
+      complain "broker/$file is missing: run mcc broker certs and mcc broker files (deploy/README.md)"
+    fi
+  done
+fi
 
 if [ "$fail" -ne 0 ]; then
   echo "preflight: refusing to start; edit deploy/compose/.env" >&2

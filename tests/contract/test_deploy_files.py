@@ -31,14 +31,13 @@ DATASOURCE = DEPLOY / "grafana" / "provisioning" / "datasources" / "mcc-influxdb
 PROVIDER = DEPLOY / "grafana" / "provisioning" / "dashboards" / "mcc.yaml"
 UNIT = DEPLOY / "systemd" / "mcc.service"
 
-SECRETS = ("POSTGRES_PASSWORD", "MQTT_CONSOLE_PASSWORD", "MQTT_GATEWAY_PASSWORD", "INFLUX_ADMIN_PASSWORD",
+SECRETS = ("POSTGRES_PASSWORD", "MQTT_CONSOLE_PASSWORD", "INFLUX_ADMIN_PASSWORD",
            "INFLUX_TOKEN", "GRAFANA_ADMIN_PASSWORD")
 # Values a site might really use: long, URL-safe, no placeholder.
 REAL_ENV = {
     "POSTGRES_USER": "mcc", "POSTGRES_PASSWORD": "3f1c0e9a7b2d4c6e8f0a1b2c3d4e5f60",
     "POSTGRES_DB": "mcc",
     "MQTT_CONSOLE_USER": "mcc-console", "MQTT_CONSOLE_PASSWORD": "9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d",
-    "MQTT_GATEWAY_USER": "gateway", "MQTT_GATEWAY_PASSWORD": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
     "INFLUX_ADMIN_USER": "admin", "INFLUX_ADMIN_PASSWORD": "aa11bb22cc33dd44ee55ff6677889900",
     "INFLUX_ORG": "property-co", "INFLUX_BUCKET": "mcc", "INFLUX_RETENTION": "104w",
     "INFLUX_TOKEN": "c0ffee00c0ffee11c0ffee22c0ffee33c0ffee44",
@@ -299,20 +298,29 @@ def test_compose_has_every_service_the_console_needs() -> None:
             assert dependency in services, (name, dependency)
         for source in service.get("volumes", []):
             host = source.split(":")[0]
-            if host.startswith("."):
+            if host.startswith("./broker/"):  # written on the site's host by mcc broker certs; preflight checks it
+                assert host == "./broker/ca.crt" and "BROKER_FILES" in services["preflight"]["environment"], host
+            elif host.startswith("."):
                 assert (COMPOSE_DIR / host).exists(), f"{name}: {host} does not exist"
             else:
                 assert host in compose["volumes"], f"{name}: volume {host} is not declared"
-    # Mosquitto runs MCC's broker settings, behind a listener on the container's interfaces.
+    # Mosquitto runs MCC's broker settings: TLS on the container's interfaces, plaintext on its
+    # loopback only, every client logged in and held to the ACL that `mcc broker files` writes.
     mosquitto_mounts = _bind_mounts(services["mosquitto"])
     conf_d = [target for target, source in mosquitto_mounts.items() if source == DEPLOY / "mosquitto" / "mcc.conf"]
     assert conf_d, "deploy/mosquitto/mcc.conf is not mounted"
     main_conf = (COMPOSE_DIR / "mosquitto.conf").read_text(encoding="utf-8")
     directives = [line.split() for line in main_conf.splitlines() if line.strip() and not line.startswith("#")]
-    assert ["listener", "1883", "0.0.0.0"] in directives or ["listener", "1883"] in directives
+    listeners = [d[1:] for d in directives if d[0] == "listener"]
+    assert ["1883", "127.0.0.1"] in listeners and ["8883", "0.0.0.0"] in listeners, listeners
+    assert all(len(listener) == 2 and (listener[0] == "8883" or listener[1] == "127.0.0.1") for listener in listeners)
+    assert {"cafile", "certfile", "keyfile", "password_file", "acl_file"} <= {d[0] for d in directives}
+    assert ["allow_anonymous", "false"] in directives
     include = [d[1] for d in directives if d[0] == "include_dir"]
     assert include and str(Path(conf_d[0]).parent) == include[0].rstrip("/")
-    assert any(d[0] == "password_file" for d in directives)
+    assert mosquitto_mounts["/mosquitto/broker"] == COMPOSE_DIR / "broker"
+    assert [port.rsplit(":", 1)[-1] for port in services["mosquitto"]["ports"]] == ["8883"]
+    assert "simulator" not in services, "a simulated site is not a registered one: mcc demo is the trial"
     mcc_conf = (DEPLOY / "mosquitto" / "mcc.conf").read_text(encoding="utf-8")
     assert re.search(r"^allow_anonymous false", mcc_conf, re.M)
     assert not re.search(r"^listener\s+\d+\s+127\.", mcc_conf, re.M), "mcc.conf binds the loopback only"
@@ -367,6 +375,17 @@ def test_preflight_refuses_the_placeholders_and_accepts_real_secrets() -> None:
     assert set(SECRETS) <= preflight_env
 
 
+def test_preflight_refuses_to_start_without_the_broker_files(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", **REAL_ENV, "BROKER_FILES": str(tmp_path)}
+    script = str(COMPOSE_DIR / "preflight.sh")
+    refused = subprocess.run(["sh", script], env=env, capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0 and "broker/passwd is missing" in refused.stderr
+    for name in ("passwd", "acl", "ca.crt", "server.crt", "server.key"):
+        (tmp_path / name).write_text("x")
+    accepted = subprocess.run(["sh", script], env=env, capture_output=True, text=True, timeout=30)
+    assert accepted.returncode == 0, accepted.stderr
+
+
 def test_the_compose_site_file_loads_with_the_compose_environment() -> None:
     raw = yaml.safe_load((COMPOSE_DIR / "site.yaml").read_text(encoding="utf-8"))
     assert "token" not in raw["influx"], "the token comes from MCC_INFLUX__TOKEN, never the file"
@@ -380,7 +399,10 @@ def test_the_compose_site_file_loads_with_the_compose_environment() -> None:
     settings = load_settings(COMPOSE_DIR / "site.yaml", env=env)
     mqtt = urlsplit(settings.mqtt.url)
     assert (mqtt.hostname, mqtt.port, mqtt.username, mqtt.password) == (
-        "mosquitto", 1883, REAL_ENV["MQTT_CONSOLE_USER"], REAL_ENV["MQTT_CONSOLE_PASSWORD"])
+        "mosquitto", 8883, REAL_ENV["MQTT_CONSOLE_USER"], REAL_ENV["MQTT_CONSOLE_PASSWORD"])
+    assert settings.mqtt.url.startswith("mqtts://") and settings.devices.unknown == "quarantine"
+    assert settings.mqtt.ca_file is not None and _bind_mounts(console)[str(settings.mqtt.ca_file)] == (
+        COMPOSE_DIR / "broker" / "ca.crt")
     database = urlsplit(settings.database.url)
     assert settings.database.url.startswith("postgresql+psycopg://")
     assert (database.hostname, database.password) == ("postgres", REAL_ENV["POSTGRES_PASSWORD"])
