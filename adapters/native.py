@@ -45,8 +45,8 @@ def _string_field(payload: dict[str, Any], key: str, required: bool) -> str:
 
 def translate(message: InboundMessage, payload: bytes, ctx: AdapterContext) -> list[Draft]:
     levels = message.topic.split("/")
-    if len(levels) == 5 and levels[:2] == ["mcc", "v1"] and levels[4] == "command":
-        return []  # a console's own command to the device (a barrier lift): outbound, no event
+    if len(levels) >= 5 and levels[:2] == ["mcc", "v1"] and levels[4] == "command":
+        return []  # a console's own command to the device (a barrier lift), or below it: outbound, no event
     if len(levels) != 5 or levels[:2] != ["mcc", "v1"] or levels[4] not in ("event", "state") or not levels[3]:
         raise PayloadError(
             f"topic {message.topic!r} is not mcc/v1/<site>/<device_id>/event or .../state"

@@ -20,7 +20,7 @@ from console.devices import commands
 from console.errors import Refusal
 from console.messages import HubMessage
 from console.runtime import Runtime
-from console.settings.devices import command_topic_problem
+from console.settings.devices import command_namespace_problem, command_topic_problem, default_command_topic
 from console.store import audit
 from console.store.tables import CommandRow
 
@@ -67,8 +67,10 @@ async def open_barrier(device_id: str, body: ReasonBody, request: Request, runti
         raise Refusal("barrier.not_lane", f"{device_id} is not a registered lane with a barrier", device=device_id)
     if runtime.mqtt is None:
         raise Refusal("broker.not_connected", "the console is not connected to the broker", status=503)
-    topic = device.command_topic or f"mcc/v1/{site}/{device_id}/command"
-    if problem := command_topic_problem(topic):  # refused at entry; checked again before anything is sent
+    topic = device.command_topic or default_command_topic(site, device_id)
+    # Refused at entry; checked again before anything is sent.
+    if problem := command_topic_problem(topic) or command_namespace_problem(
+            topic, site, device_id, runtime.settings.commands.topic_prefixes):
         raise Refusal("barrier.bad_topic", f"{device_id}'s command topic cannot be published to: {problem}",
                       status=409, device=device_id)
     command_id = uuid.uuid4().hex

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from console.devices.registry import DeviceRegistry
 from console.errors import Refusal
 from console.settings import DeviceEntry
+from console.settings.devices import command_namespace_problem
 from console.store import audit
 from console.store.database import Store
 from console.store.tables import DeviceStatusRow, RegisteredDeviceRow
@@ -45,6 +46,10 @@ def registration_problem(registry: DeviceRegistry, site: str, entry: DeviceEntry
                          registering: frozenset[tuple[str, str]] = frozenset()) -> RegistryError | None:
     """Why ``entry`` may not be registered from the console, or None. ``registering``: the
     (site, id) of devices registered in the same go (an import), whose old addresses may move."""
+    if entry.command_topic and (problem := command_namespace_problem(entry.command_topic, site, entry.id,
+                                                                     registry.command_prefixes)):
+        return RegistryError("registry.command_topic", problem, status=422, device=entry.id,
+                             topic=entry.command_topic)
     if (site, entry.id) in registry.from_site_file:
         return RegistryError("registry.from_site_file", f"{entry.id} comes from the site file; change it there",
                              device=entry.id)

@@ -26,8 +26,10 @@ class Location:
 
 
 class DeviceRegistry:
-    def __init__(self, devices: list[DeviceEntry], default_site: str):
+    def __init__(self, devices: list[DeviceEntry], default_site: str, command_prefixes: list[str] | None = None):
         self.default_site = default_site
+        self.command_prefixes = list(command_prefixes or [])
+        """Where vendor devices may take commands besides their own mcc/v1 command topic."""
         self._lock = threading.Lock()
         self.from_site_file: frozenset[tuple[str, str]] = frozenset(
             (device.site or default_site, device.id) for device in devices)
@@ -86,7 +88,7 @@ class DeviceRegistry:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeviceRegistry:
-        return cls(settings.devices.entries, settings.site.id)
+        return cls(settings.devices.entries, settings.site.id, settings.commands.topic_prefixes)
 
     def __len__(self) -> int:
         return len(self._by_key)

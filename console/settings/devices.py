@@ -42,6 +42,24 @@ def command_topic_problem(topic: str) -> str | None:
     return None
 
 
+def default_command_topic(site: str, device_id: str) -> str:
+    return f"mcc/v1/{site}/{device_id}/command"
+
+
+def command_namespace_problem(topic: str, site: str, device_id: str, prefixes: list[str]) -> str | None:
+    """Why ``topic`` is outside the device's command namespace, or None. A device's commands go to
+    ``mcc/v1/<site>/<device>/command`` (or below it), which no device publishes to and the console
+    never reads as a signal; vendor devices may take them under a prefix the site file lists
+    (``commands.topic_prefixes``, e.g. ``cmnd/`` for Tasmota). Anything else could point a command
+    at another device's command topic or at an event topic, where the console would read its own
+    command as a signal."""
+    own = default_command_topic(site, device_id)
+    if topic == own or topic.startswith(own + "/") or any(topic.startswith(prefix) for prefix in prefixes):
+        return None
+    listed = f" or under {', '.join(prefixes)}" if prefixes else ""
+    return f"a command topic of {device_id} is {own} (or below it){listed}"
+
+
 class DeviceEntry(Section):
     id: str = Field(pattern=ID_PATTERN)
     site: str | None = Field(None, description="Defaults to site.id.")
@@ -171,7 +189,23 @@ class ParkingSection(Section):
 
 
 class CommandsSection(Section):
-    """How long a remote command waits for the device to say it was done."""
+    """How long a remote command waits for the device to say it was done, and where commands may go."""
+
+    topic_prefixes: list[str] = Field(default_factory=list, description=(
+        "Topic prefixes (ending in /) where devices of vendor formats take their commands, e.g. cmnd/ for "
+        "Tasmota. Without one, a device's command topic is mcc/v1/<site>/<device>/command or below it."))
+
+    @field_validator("topic_prefixes")
+    @classmethod
+    def _prefixes(cls, value: list[str]) -> list[str]:
+        for prefix in value:
+            if not prefix.endswith("/") or (problem := command_topic_problem(prefix + "x")):
+                raise ValueError(f"{prefix!r}: a prefix is a topic name ending in / "
+                                 f"({problem or 'it does not end in /'})")
+            if prefix.startswith("mcc/"):
+                raise ValueError(f"{prefix!r}: the mcc/ tree is the console's own; its command topics are "
+                                 "mcc/v1/<site>/<device>/command")
+        return value
 
     barrier_confirm_seconds: int = Field(
         15, ge=2, le=300, description="A barrier lift not followed by the lane's parking.barrier_opened is "

@@ -23,6 +23,7 @@ from console.settings.devices import (
     HealthSection,
     IngestSection,
     ParkingSection,
+    command_namespace_problem,
 )
 from console.settings.handling import (
     DispatchSection,
@@ -81,6 +82,9 @@ class Settings(BaseSettings):
             if device.id in seen:
                 raise ValueError(f"devices.entries[{index}].id: duplicate device id {device.id!r}")
             seen.add(device.id)
+            if device.command_topic and (problem := command_namespace_problem(
+                    device.command_topic, device.site or self.site.id, device.id, self.commands.topic_prefixes)):
+                raise ValueError(f"devices.entries[{index}].command_topic: {problem}")
         return self
 
     @property

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from adapters import BY_NAME
 from console.errors import ConfigError
 from console.settings import DeviceEntry, Settings
+from console.settings.devices import default_command_topic
 
 NATIVE = "native"
 
@@ -58,7 +59,7 @@ def device_site(settings: Settings, device: DeviceEntry) -> str:
 
 def command_topic(settings: Settings, device: DeviceEntry) -> str:
     """Where the console sends the device's commands (as console/api/commands.py does)."""
-    return device.command_topic or f"mcc/v1/{settings.site.id}/{device.id}/command"
+    return device.command_topic or default_command_topic(settings.site.id, device.id)
 
 
 def _adapter_filter(settings: Settings, type_: str, topic: str | None) -> str:

@@ -22,13 +22,13 @@ from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until
 from tests.integration.test_floorplans_api import ok
 
 BAD_TOPICS = {
-    "mcc/v1/demo/sec-lane/cmd\u0017": "control characters",
+    "mcc/v1/demo/sec-lane/cmd\u0017": "control character",
     "mcc/v1/demo/+/cmd": "wildcards",
     "mcc/v1/demo/#": "wildcards",
     "$SYS/cmd": "cannot start with $",
     "mcc/v1//cmd": "empty level",
     "/mcc/v1/demo/lane/cmd": "empty level",
-    "mcc/v1/demo/lane\x00/cmd": "control characters",
+    "mcc/v1/demo/lane\x00/cmd": "control character",
 }
 
 
@@ -66,14 +66,28 @@ def test_bad_command_topics_are_refused_at_entry_and_the_alarms_keep_coming(
     broken = console.site_file.with_name("broken.yaml")
     broken.write_text(yaml.safe_dump(site, allow_unicode=True))
     checked = console.cli("check-config", str(broken))
-    assert checked.returncode == 1 and "command_topic" in checked.stderr and "control characters" in checked.stderr
+    assert checked.returncode == 1 and "command_topic" in checked.stderr and "control character" in checked.stderr
 
-    ok(console.api("POST", "/api/devices", "root", json=lane("mcc/v1/demo/sec-lane/cmd")))
+    # Outside the lane's own command namespace: another device's event topic (the console would read
+    # its own command as a fire signal), another lane's command topic, a vendor tree not listed.
+    for topic in ("mcc/v1/demo/fp-1/event", "mcc/v1/demo/lane-2/command", "cmnd/barrier-2/POWER"):
+        refused = console.api("POST", "/api/devices", "root", json=lane(topic))
+        assert refused.status_code == 422 and refused.json()["code"] == "registry.command_topic", refused.text
+    site["devices"]["entries"][-1] = lane("cmnd/barrier-2/POWER")
+    broken.write_text(yaml.safe_dump(site, allow_unicode=True))
+    checked = console.cli("check-config", str(broken))
+    assert checked.returncode == 1 and "is mcc/v1/demo/sec-lane/command (or below it)" in checked.stderr
+    site["commands"] = {"topic_prefixes": ["cmnd/"]}
+    broken.write_text(yaml.safe_dump(site, allow_unicode=True))
+    assert console.cli("check-config", str(broken)).returncode == 0, "a vendor prefix the site file lists"
+
+    ok(console.api("POST", "/api/devices", "root", json=lane("mcc/v1/demo/sec-lane/command/open")))
     sent = ok(console.api("POST", "/api/devices/sec-lane/open-barrier", "op", json={"reason": "访客放行"}))
     assert sent["state"] == "sent"
     publisher.publish(*native_event("fp-1", "fire-after-command", "fire.alarm", "1-003"))
     wait_until(lambda: [a for a in ok(console.api("GET", "/api/alarms?active=true", "op")) if a["kind"] == "fire.alarm"],
                timeout=5, message="a fire alarm after the command is stored within its normal time")
+    assert console.health()["ingest"]["quarantine_total"] == 0, "the console does not quarantine its own command"
 
 
 def test_a_publish_the_broker_refuses_never_touches_the_ingest_connection(

@@ -25,6 +25,7 @@ from console.wire.broker_policy import plan_logins, render_acl
 SITE = {
     "site": {"id": "demo"},
     "mqtt": {"url": "mqtt://mcc-console:console-pass-1@127.0.0.1:1883"},
+    "commands": {"topic_prefixes": ["parking/"]},
     "devices": {"entries": [
         {"id": "gw-1", "role": "gateway"},
         {"id": "lane-in", "role": "lane", "command_topic": "parking/lane-in/open"},
