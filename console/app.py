@@ -41,6 +41,7 @@ from console.api import (
     ws,
 )
 from console.api.clean_input import CleanInput
+from console.api.deps import needs_login, signed_in
 from console.api.pages import CSP
 from console.api.sockets import OpenSockets
 from console.errors import Refusal
@@ -95,7 +96,13 @@ def create_app(settings: Settings, *, start_pipeline: bool = True,
                             status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI reads a JSON body before the route's dependencies run: without this, a stranger
+        # would learn a protected route's body rules (422) instead of being told to sign in (401).
+        if needs_login(request.scope.get("route")) and await run_in_threadpool(
+                signed_in, request, request.app.state.runtime) is None:
+            return JSONResponse({"detail": "login required", "code": "auth.required", "params": {}},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
         errors = jsonable_encoder(exc.errors())
         fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) or "body" for e in errors})
         return JSONResponse({"detail": errors, "code": "request.invalid", "params": {"fields": ", ".join(fields)}},

@@ -108,6 +108,17 @@ def current_user(
 CurrentUser = Annotated[auth.User, Depends(current_user)]
 
 
+def needs_login(route: Any) -> bool:
+    """Whether a route (an APIRoute) depends on ``current_user`` anywhere in its dependencies."""
+    pending = list(getattr(getattr(route, "dependant", None), "dependencies", []))
+    while pending:
+        dependant = pending.pop()
+        if dependant.call is current_user:
+            return True
+        pending.extend(dependant.dependencies)
+    return False
+
+
 def require(roles: frozenset[str]) -> Any:  # a FastAPI Depends marker
     def check(user: CurrentUser) -> auth.User:
         if user.role not in roles:
@@ -118,6 +129,7 @@ def require(roles: frozenset[str]) -> Any:  # a FastAPI Depends marker
 
 
 Viewer = Annotated[auth.User, require(auth.VIEW)]
+TaskReader = Annotated[auth.User, require(auth.READ_TASKS)]
 SiteWatcher = Annotated[auth.User, require(auth.WATCH_SITE)]
 AlarmActor = Annotated[auth.User, require(auth.ACT_ON_ALARMS)]
 Admin = Annotated[auth.User, require(auth.ADMINISTER)]

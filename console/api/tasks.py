@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Viewer, client_address, require
+from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, TaskReader, client_address, require
 from console.errors import Refusal
 from console.people import auth
 from console.runtime import Runtime
@@ -101,7 +101,7 @@ def _detail_after(runtime: Runtime, user: auth.User, task_id: int) -> dict[str, 
 
 @router.get("/tasks")
 def list_tasks(
-    session: ReadSession, runtime: RuntimeDep, user: Viewer,
+    session: ReadSession, runtime: RuntimeDep, user: TaskReader,
     state: Annotated[str, Query(pattern="^(open|closed|all)$")] = "open",
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
 ) -> list[dict[str, Any]]:
@@ -115,7 +115,7 @@ def list_tasks(
 
 
 @router.get("/tasks/{task_id}")
-def get_task(task_id: RowId, session: ReadSession, runtime: RuntimeDep, user: Viewer) -> dict[str, Any]:
+def get_task(task_id: RowId, session: ReadSession, runtime: RuntimeDep, user: TaskReader) -> dict[str, Any]:
     guard_may_see(session, user, task_id)
     return load_detail(session, runtime, task_id, user)
 
@@ -166,7 +166,7 @@ async def add_photo(
 
 
 @router.get("/evidence/{evidence_id}")
-def get_evidence(evidence_id: RowId, session: ReadSession, runtime: RuntimeDep, user: Viewer) -> FileResponse:
+def get_evidence(evidence_id: RowId, session: ReadSession, runtime: RuntimeDep, user: TaskReader) -> FileResponse:
     row = session.get(EvidenceRow, evidence_id)
     if row is None:
         raise Refusal("evidence.not_found", f"no evidence {evidence_id}", status=404, evidence=evidence_id)

@@ -25,6 +25,9 @@ VIEW = frozenset(ROLES)
 # The whole site's alarms, events and devices; a guard sees only their own tasks.
 WATCH_SITE = frozenset({"admin", "supervisor", "operator", "display"})
 ACT_ON_ALARMS = frozenset({"admin", "supervisor", "operator"})
+# A task's comments, log and evidence photos: the people who work it, not the wall (which shows the
+# queue and the steps from the live stream, never what staff wrote or photographed).
+READ_TASKS = frozenset({"admin", "supervisor", "operator", "guard"})
 ADMINISTER = frozenset({"admin"})
 
 _hasher = PasswordHasher()

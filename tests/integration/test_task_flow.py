@@ -77,6 +77,9 @@ def test_fire_alarm_to_closed_task_through_the_api(
     assert [console.api("GET", path, "g1").status_code for path in ("/api/alarms", "/api/events", "/api/devices")] \
         == [403, 403, 403], "a guard sees their own tasks, not the whole site"
     assert console.api("POST", f"/api/tasks/{task_id}/steps/reset", "wall", json={}).status_code == 403
+    # The wall shows the queue and the steps from its stream; what staff wrote and photographed is not for it.
+    assert [console.api("GET", path, "wall").status_code for path in (f"/api/tasks/{task_id}", "/api/tasks")] \
+        == [403, 403]
 
     locations = ok(console.api("GET", "/api/locations", "op"))
     assert task["location_code"] in [place["code"] for place in locations]
@@ -102,6 +105,7 @@ def test_fire_alarm_to_closed_task_through_the_api(
     [evidence] = photo["evidence"]
     image = console.api("GET", evidence["url"], "op")
     assert image.content == JPEG and image.headers["x-content-sha256"] == evidence["sha256"]
+    assert console.api("GET", evidence["url"], "wall").status_code == 403, "evidence photos are not for the wall"
     ok(console.api("POST", f"/api/tasks/{task_id}/steps/cause", "g1", json={"value": "dust"}))
     ok(console.api("POST", f"/api/dispatches/{dispatch_id}/report", "g1", json={"text": "探测器积尘，已清洁"}))
 
