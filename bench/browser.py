@@ -131,7 +131,8 @@ def _measure(console: Any, db_kind: str, duration: float, alarms: int, rate: flo
             page = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN").new_page()
             page.add_init_script(PROBE)
             t0 = time.monotonic()
-            page.goto(f"{console.base}/wall?token={token}")
+            page.context.add_cookies([{"name": "mcc_session", "value": token, "url": console.base}])
+            page.goto(f"{console.base}/wall")
             page.wait_for_selector("body[data-conn='live']", timeout=60000)
             page.wait_for_selector("[data-alarm-id]", timeout=60000)
             load_s = time.monotonic() - t0

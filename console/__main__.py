@@ -1,5 +1,5 @@
 """The ``mcc`` command: demo, run, health, check-config, user add, devices export/import, drill start, simulate,
-audit verify, db upgrade, broker files/certs."""
+audit verify, db upgrade, broker files/certs, display approve."""
 
 from __future__ import annotations
 
@@ -75,6 +75,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     uvicorn.run(create_app(settings), host=settings.http.host, port=settings.http.port,
                 log_level="info", access_log=False, ws="websockets-sansio",
                 proxy_headers=True, forwarded_allow_ips=settings.http.trusted_proxies)
+    return 0
+
+
+def cmd_display_approve(args: argparse.Namespace) -> int:
+    """Approve the wall showing CODE on its /pair page, as the admin page does (audited as "cli")."""
+    from datetime import datetime, timezone
+
+    from console.people import pairing
+    from console.store import audit
+    from console.store.database import Store
+
+    store = Store(_settings(args).database.url)
+    store.migrate()
+    try:
+        with store.write() as session, session.begin():
+            row = pairing.approve(session, args.code, args.user, args.name, "cli", datetime.now(timezone.utc))
+            audit.record(session, "cli", "display.pairing_approved", target=f"user:{args.user}",
+                         detail={"code": row.code, "wall": args.name, "wall_address": row.client})
+    finally:
+        store.dispose()
+    print(f"approved {row.code}: the wall at {row.client or '?'} signs in as {args.user} on its next poll")
     return 0
 
 
@@ -258,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config(sub.add_parser("run", help="run the console (production)"))
     p.set_defaults(func=cmd_run)
+
+    display = sub.add_parser("display", help="wall displays").add_subparsers(dest="display_command", required=True)
+    p = with_config(display.add_parser("approve", help="sign in the wall showing CODE on its /pair page"))
+    p.add_argument("code", help="the code the wall shows, e.g. K7QM-3XPA")
+    p.add_argument("--user", default="wall", help="the display login it signs in as (default wall)")
+    p.add_argument("--name", default="", help="the wall's name in the displays list")
+    p.set_defaults(func=cmd_display_approve)
 
     p = with_config(sub.add_parser("health", help="exit 0 when the running console is ready (GET /api/health/ready)"))
     p.add_argument("--wait", type=float, default=0.0, help="keep asking for up to this many seconds")

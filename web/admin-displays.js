@@ -1,8 +1,12 @@
 // Section "displays": every wall's last heartbeat (GET /api/displays), kept live by the /ws
 // `display.updated` messages: live / stale (frozen page) / disconnected, sound, last beat, lag.
+// An admin also pairs a new wall here: the code its /pair page shows, the display login it signs in
+// as, and its name (POST /api/displays/pairings/approve).
 import { t } from "./i18n.js";
 import { api, siteTime, now, parseTime, coalesce } from "./api.js";
-import { h, data, table, td, adminSection, part, formatMs } from "./admin-common.js";
+import {
+  h, data, field, input, table, td, adminSection, part, formatMs, statusBox, whileBusy, isBusy,
+} from "./admin-common.js";
 import { formatDuration } from "./i18n.js";
 
 const ORDER = { disconnected: 0, stale: 1, live: 2 };
@@ -28,6 +32,7 @@ function create(ctx) {
   const empty = h("p", { class: "empty", i18n: "adm.disp.empty", hidden: true });
   listPart.box.append(h("p", { class: "hint", i18n: "adm.disp.hint" }), h("div", { class: "scroll" }, tbl), empty);
   section.append(err.node, summary, listPart.box);
+  if (ctx.me && ctx.me.role === "admin") section.append(pairingPart(err, load));
 
   function render() {
     const list = [...byId.values()].sort((a, b) =>
@@ -70,6 +75,59 @@ function create(ctx) {
   }, 5000);
 
   return sec.view();
+}
+
+/** Pair a wall: the walls waiting (their codes) and the form that approves one. */
+function pairingPart(err, reload) {
+  const pairPart = part("adm.pair.title");
+  const ok = statusBox();
+  const waiting = h("ul", { class: "pair-waiting" });
+  const fCode = input({ name: "code", maxlength: 16, required: true, placeholder: "ABCD-EFGH", autocapitalize: "characters" });
+  const fUser = input({ name: "user", maxlength: 64, required: true, value: "wall" });
+  const fName = input({ name: "name", maxlength: 64 });
+  const approveBtn = h("button", { type: "submit", class: "btn primary", i18n: "adm.pair.approve" });
+  const form = h("form", { class: "adm-form grid2", "aria-labelledby": pairPart.headingId, novalidate: true },
+    field("adm.pair.code", fCode), field("adm.pair.user", fUser, { hint: "adm.pair.user_hint" }),
+    field("adm.pair.name", fName), h("div", { class: "form-actions" }, approveBtn));
+  pairPart.box.append(h("p", { class: "hint", i18n: "adm.pair.hint" }), waiting, form, ok.node);
+
+  async function listWaiting() {
+    try {
+      const list = (await api("GET", "/api/displays/pairings")) || [];
+      waiting.replaceChildren(...list.map((p) => h("li", {},
+        h("button", { type: "button", class: "btn", text: p.code, onclick: () => { fCode.value = p.code; fName.focus(); } }),
+        data(` ${p.client} · ${siteTime(p.requested_at, true)}`, "span", "muted"))));
+    } catch (e) {
+      err.show(e);
+    }
+  }
+
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (isBusy(approveBtn)) return;
+    err.clear();
+    ok.clear();
+    if (!fCode.value.trim()) return fCode.focus();
+    whileBusy(approveBtn, async () => {
+      try {
+        const done = await api("POST", "/api/displays/pairings/approve", {
+          json: { code: fCode.value.trim(), user: fUser.value.trim(), name: fName.value.trim() },
+        });
+        ok.show("adm.pair.done", { code: done.code, name: done.name || done.user });
+        fCode.value = "";
+        fName.value = "";
+        await listWaiting();
+        await reload();
+      } catch (e) {
+        err.show(e);
+      }
+    });
+  });
+  listWaiting();
+  setInterval(() => {
+    if (pairPart.box.isConnected && !pairPart.box.closest("[hidden]")) listWaiting();
+  }, 5000);
+  return pairPart.box;
 }
 
 export default { id: "displays", titleKey: "adm.nav.displays", roles: ["admin", "supervisor"], create };

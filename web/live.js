@@ -2,7 +2,6 @@
 // login page when the session is gone, and, as a page asks for it:
 //   resume     keeps the last sequence number, resumes with ?since=&stream= after a drop, drops
 //              duplicates, and asks for a fresh snapshot when a change is missing (a gap);
-//   token      passes the page's own ?token= (a kiosk wall opened with its token);
 //   heartbeat  {everyMs, message()} sent while connected and after every (re)sync;
 //   reloadOnNewBuild  reloads the page when the server answers with another build of the pages.
 // A "batch" frame is unpacked: the page sees one message per change, each with its own seq.
@@ -17,12 +16,12 @@ const AUTH_PROBE_AFTER = 3; // failed handshakes in a row before the session is 
 export class LiveSocket {
   /**
    * @param {{onMessage: function(object): void, onState?: function(string): void,
-   *   onNewBuild?: function(): void, resume?: boolean, token?: boolean,
+   *   onNewBuild?: function(): void, resume?: boolean,
    *   heartbeat?: {everyMs: number, message: function(): object}|null, reloadOnNewBuild?: boolean}} options
    */
-  constructor({ onMessage, onState = () => {}, onNewBuild = () => {}, resume = false, token = false,
+  constructor({ onMessage, onState = () => {}, onNewBuild = () => {}, resume = false,
     heartbeat = null, reloadOnNewBuild = false }) {
-    Object.assign(this, { onMessage, onState, onNewBuild, resume, token, heartbeat, reloadOnNewBuild });
+    Object.assign(this, { onMessage, onState, onNewBuild, resume, heartbeat, reloadOnNewBuild });
     this.ws = null;
     this.attempt = 0;
     this.failed = 0;
@@ -55,8 +54,6 @@ export class LiveSocket {
   url(resume) {
     const u = new URL("/ws", window.location.href);
     u.protocol = window.location.protocol === "https:" ? "wss:" : "ws:";
-    const token = this.token ? new URLSearchParams(window.location.search).get("token") : null;
-    if (token) u.searchParams.set("token", token);
     if (resume) {
       u.searchParams.set("since", String(this.seq));
       if (this.stream) u.searchParams.set("stream", this.stream);

@@ -74,6 +74,16 @@ export default {
     "login.network": "无法连接服务器，请检查网络",
     "login.required": "请输入用户名和密码",
 
+    "pair.doc_title": "监控中心 · 大屏配对",
+    "pair.heading": "大屏配对",
+    "pair.explain": "请管理员在“管理 → 大屏”中输入下方配对码，批准后本屏自动打开报警墙。",
+    "pair.asking": "正在申请配对码…",
+    "pair.waiting": "等待管理员批准（配对码 {time} 前有效）",
+    "pair.paired": "已批准，正在打开报警墙…",
+    "pair.too_many": "等待配对的大屏过多，请稍后再试",
+    "pair.failed": "配对失败（HTTP {status}），请联系管理员",
+    "pair.network": "无法连接服务器，正在重试…",
+
     "kind.fire.alarm": "火警",
     "kind.fire.fault": "火警系统故障",
     "kind.fire.supervisory": "监管",
@@ -197,6 +207,16 @@ export default {
     "login.failed": "Sign-in failed (HTTP {status}); contact the administrator",
     "login.network": "Cannot reach the server; check the network",
     "login.required": "Enter your username and password",
+
+    "pair.doc_title": "Monitoring Center · Pair this wall",
+    "pair.heading": "Pair this wall",
+    "pair.explain": "Ask an admin to enter the code below under Admin → Displays; once approved, this screen opens the alarm wall.",
+    "pair.asking": "Asking for a pairing code…",
+    "pair.waiting": "Waiting for an admin (the code is valid until {time})",
+    "pair.paired": "Approved: opening the alarm wall…",
+    "pair.too_many": "Too many walls are waiting to be paired: try again later",
+    "pair.failed": "Pairing failed (HTTP {status}): ask an admin",
+    "pair.network": "Cannot reach the console: trying again…",
 
     "kind.fire.alarm": "Fire alarm",
     "kind.fire.fault": "Fire system fault",

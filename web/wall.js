@@ -204,7 +204,6 @@ function applyChange(msg) {
 }
 
 const live = new LiveSocket({
-  token: true, // a kiosk opens /wall?token=…
   resume: true,
   reloadOnNewBuild: true,
   heartbeat: { everyMs: HEARTBEAT_MS, message: heartbeat },

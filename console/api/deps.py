@@ -49,12 +49,12 @@ ReadSession = Annotated[Session, Depends(read_session)]
 WriteSession = Annotated[Session, Depends(write_session)]
 
 
-def token_from(conn: HTTPConnection, allow_query: bool = False) -> str | None:
+def token_from(conn: HTTPConnection) -> str | None:
+    """The bearer token of the Authorization header, else the session cookie. Never a URL's query:
+    URLs end up in logs and browser histories (a wall signs in by pairing, /pair)."""
     header = conn.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    if allow_query and conn.query_params.get("token"):
-        return conn.query_params["token"]
     return conn.cookies.get(COOKIE)
 
 

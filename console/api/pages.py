@@ -8,13 +8,14 @@ import re
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from console import __version__, resources
-from console.api.deps import COOKIE, get_runtime, secure_request, token_from
+from console.api.deps import get_runtime, token_from
 from console.people import auth
 
 WEB = resources.WEB
@@ -54,6 +55,7 @@ class Page:
 # Every page is web/page.html (the head they share) around its own body (web/<name>.html).
 PAGES = {
     "login": Page("login.doc_title", "监控中心 · 登录", "login.js"),
+    "pair": Page("pair.doc_title", "监控中心 · 大屏配对", "pair.js"),
     "wall": Page("wall.doc_title", "监控中心 · 报警墙", "wall.js", ("floorplan.css", "wall.css")),
     "console": Page("console.doc_title", "监控中心 · 处置台", "console.js", ("console.css",)),
     "guard": Page("guard.doc_title", "监控中心 · 保安任务", "guard.js", ("guard.css",), "guard.webmanifest"),
@@ -79,9 +81,9 @@ def page_html(name: str, timezone: str) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: fields.get(m.group(1), m.group(0)), _shell())
 
 
-async def _user_of(request: Request, allow_query: bool = False) -> auth.User | None:
+async def _user_of(request: Request) -> auth.User | None:
     runtime = get_runtime(request)
-    token = token_from(request, allow_query=allow_query)
+    token = token_from(request)
 
     def resolve() -> auth.User | None:
         with runtime.store.read() as session:
@@ -111,16 +113,21 @@ def login_page(request: Request) -> HTMLResponse:
 @router.get("/wall")
 async def wall_page(request: Request) -> Response:
     runtime = get_runtime(request)
-    token = token_from(request, allow_query=True)
-    user = await _user_of(request, allow_query=True)
+    user = await _user_of(request)
     if user is None or user.role not in auth.VIEW:
         return RedirectResponse("/login?next=/wall", status_code=303)
-    response = HTMLResponse(page_html("wall", runtime.settings.site.timezone))
-    if request.query_params.get("token") and request.cookies.get(COOKIE) != token:
-        # A kiosk opened /wall?token=…: keep it logged in across reloads without the URL.
-        response.set_cookie(COOKIE, token or "", httponly=True, samesite="strict",
-                            secure=runtime.settings.http.secure_cookie or secure_request(request), path="/")
-    return response
+    return HTMLResponse(page_html("wall", runtime.settings.site.timezone))
+
+
+@router.get("/pair")
+async def pair_page(request: Request) -> Response:
+    """A wall PC's start page: it shows a code an admin approves, then opens the wall signed in
+    (console/api/displays.py). A wall already signed in goes straight to the wall."""
+    user = await _user_of(request)
+    if user is not None and user.role in auth.VIEW:
+        name = request.query_params.get("name", "")
+        return RedirectResponse("/wall" + (f"?name={quote(name[:64])}" if name else ""), status_code=303)
+    return HTMLResponse(page_html("pair", get_runtime(request).settings.site.timezone))
 
 
 @router.get("/guard")

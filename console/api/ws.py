@@ -100,7 +100,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
                     websocket.headers.get("host", "")[:200])
         await websocket.close(code=1008)
         return
-    token = token_from(websocket, allow_query=True)
+    token = token_from(websocket)  # the page's cookie, or an API client's Authorization header
     user = await run_in_threadpool(_user_for, runtime, token)
     if user is None or user.role not in auth.VIEW:
         await websocket.close(code=1008)  # before accept: the handshake is refused (HTTP 403)

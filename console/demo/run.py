@@ -108,13 +108,6 @@ def sign_on_demo_guards(settings: Settings, store: Store) -> None:
             service.guards.scan(session, name, code, now, client="demo")
 
 
-def kiosk_token(store: Store) -> str:
-    with store.write() as session, session.begin():
-        row = session.scalar(select(UserRow).where(UserRow.username == "wall"))
-        assert row is not None
-        return auth.issue_token(session, auth.User(row.id, row.username, row.role), hours=24 * 7, client="demo-kiosk")
-
-
 def _announce_when_listening(port: int, banner: str) -> None:
     if wait_for_port("127.0.0.1", port, timeout=60):
         print(banner, flush=True)
@@ -143,7 +136,6 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
         sign_on_demo_guards(settings, store)
         seed_demo_rounds(settings, store)
         ensure_demo_floorplans(settings, store)
-        token = kiosk_token(store)
         store.dispose()
         simulator = threading.Thread(
             target=run_simulator, args=(broker.url, settings.site.id),
@@ -161,7 +153,7 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
             "",
             "MCC demo — 演示小区 (site 'demo')",
             f"  wall (大屏):      {web}/wall",
-            f"  kiosk wall URL:   {web}/wall?token={token}&name=demo-wall",
+            f"  kiosk wall:       {web}/pair?name=demo-wall  (shows a code; approve it as admin in {web}/admin#displays)",
             f"  operator console: {web}/console   (handling tasks: SOP steps, dispatch, close)",
             f"  guard phone page: {web}/guard     (log in as guard1 or guard2; guard1's wand walks a round every 30 min)",
             f"  login:            {web}/login",

@@ -97,6 +97,8 @@ class HttpSection(Section):
     host: str = Field("127.0.0.1", description="Listen address.")
     port: int = Field(8000, ge=0, le=65535, description="Listen port (0 = any free port).")
     session_hours: float = Field(12.0, gt=0, le=24 * 30, description="Lifetime of a login token.")
+    wall_session_days: float = Field(30.0, gt=0, le=366, description=(
+        "Lifetime of a paired wall's session (/pair, approved by an admin); pair it again after."))
     secure_cookie: bool = Field(False, description=(
         "Always mark the session cookie Secure. It is Secure anyway when the request came over HTTPS, or through "
         "a trusted proxy that says so (X-Forwarded-Proto: https)."))

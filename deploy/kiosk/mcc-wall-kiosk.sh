@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Opens the MCC wall full screen on a control-room display PC and keeps it open.
-#   MCC_WALL_URL  the kiosk URL that `mcc demo` prints, or https://<console>/wall?token=<display token>&name=<wall name>
+#   MCC_WALL_URL  https://<console>/pair?name=<wall name>: the first time it shows a code that an admin
+#                 approves (admin page → Displays, or `mcc display approve CODE`); the wall's session then
+#                 lives in this profile's HttpOnly cookie (http.wall_session_days), and /pair opens the wall.
 # Chromium's flags: kiosk (full screen, no browser chrome), sound without a click (the wall's alarm
 # sounds must play after a power cut or a reload, with nobody there to click), no crash bubble,
 # no translate bar, no pinch zoom.

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from console.app import create_app
 from console.settings import Settings
 
-OPEN = {"/api/health", "/api/health/live", "/api/health/ready", "/api/auth/login", "/login", "/", "/wall"}
+OPEN = {"/api/health", "/api/health/live", "/api/health/ready", "/api/auth/login", "/api/displays/pairing", "/pair", "/login", "/", "/wall"}
 FIXED = {
     ("GET", "/api/health"), ("POST", "/api/auth/login"), ("GET", "/api/alarms"),
     ("POST", "/api/alarms/{alarm_id}/ack"), ("GET", "/api/events"), ("GET", "/api/tasks/{task_id}"),

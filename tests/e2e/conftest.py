@@ -52,6 +52,13 @@ class Served(Protocol):
     def base(self) -> str: ...
 
 
+def open_as(page: Page, console: Served, path: str, token: str) -> None:
+    """Open ``path`` signed in with ``token`` as the session cookie, the way a paired wall or a
+    signed-in browser holds it (no token is ever taken from a URL)."""
+    page.context.add_cookies([{"name": "mcc_session", "value": token, "url": console.base}])
+    page.goto(f"{console.base}{path}")
+
+
 def sign_in(page: Page, console: Served, path: str, user: str, password: str = PASSWORD) -> None:
     """Open ``path``, get sent to the login page, sign in and wait until the browser is on the page
     itself: the whole URL, optionally with a #hash (a pattern ending in "/console" would also match

@@ -4,6 +4,7 @@ wall displays. A real console process, a real broker, a real database."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -11,12 +12,14 @@ import httpx
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
+from websockets.sync.client import connect
 
 from tests.conftest import ConsoleProcess, Publisher, wait_until
 from tests.e2e.conftest import ARTIFACTS, chinese_outside_site_data, ok, sign_in
 from tests.support.cameras import Stream
 from tests.support.images import floor_plan_png
 from tests.support.scenes import corridor, jpeg, live, turned
+from tests.support.websocket import receive_until
 
 
 @pytest.fixture
@@ -328,17 +331,11 @@ def test_displays_show_a_wall_heartbeat_live(desk: Page, console: ConsoleProcess
     # in as a display: only a display login's heartbeats are recorded.
     console.add_user("wall", "display")
     wall_token = console.login("wall")
-    page.evaluate("""(token) => new Promise((resolve) => {
-        const ws = new WebSocket(location.origin.replace('http', 'ws') + '/ws?token=' + encodeURIComponent(token));
-        window.__wall = ws;
-        ws.onmessage = (ev) => {
-            const msg = JSON.parse(ev.data);
-            if (msg.type !== 'snapshot') return;
-            ws.send(JSON.stringify({type: 'display.heartbeat', display: 'wall-lobby', name: '大堂报警墙',
-                build: 'b1', sound: 'blocked', last_seq: msg.seq, lag_ms: 42, alarms: 3, page: 'wall'}));
-            resolve();
-        };
-    })""", wall_token)
+    wall = connect(f"ws://127.0.0.1:{console.port}/ws", additional_headers={"Authorization": f"Bearer {wall_token}"},
+                   open_timeout=5)
+    snapshot = receive_until(wall, lambda m: m["type"] == "snapshot")[-1]
+    wall.send(json.dumps({"type": "display.heartbeat", "display": "wall-lobby", "name": "大堂报警墙", "build": "b1",
+                          "sound": "blocked", "last_seq": snapshot["seq"], "lag_ms": 42, "alarms": 3, "page": "wall"}))
     displays = page.get_by_role("table", name="报警墙")
     row = displays.get_by_role("row").filter(has_text="大堂报警墙")
     expect(row).to_contain_text("正常", timeout=10000)
@@ -346,7 +343,7 @@ def test_displays_show_a_wall_heartbeat_live(desk: Page, console: ConsoleProcess
     expect(row).to_contain_text("42 毫秒")
     expect(row).to_contain_text("127.0.0.1")  # from GET /api/displays, refetched on the message
     shot(page, "displays")
-    page.evaluate("() => window.__wall.close()")
+    wall.close()
     expect(row).to_contain_text("已断开", timeout=10000)
 
 

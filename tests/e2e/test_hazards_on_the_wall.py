@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from console.demo.simulator import DEFAULT_DEVICES, SITE_TZ, Message, Traffic, load_devices
 from tests.conftest import DEVICES, ConsoleProcess, Publisher, wait_until
-from tests.e2e.conftest import ok
+from tests.e2e.conftest import ok, open_as
 
 LIFTS = [d for d in yaml.safe_load(DEFAULT_DEVICES.read_text(encoding="utf-8")) if d.get("kind") == "elevator"]
 
@@ -43,7 +43,7 @@ def test_a_simulated_lift_entrapment_reaches_the_wall_with_its_siren_and_opens_i
         console.login(name)
     ok(console.api("POST", "/api/guard/shift", "g1", json={"on": True}))
     page = desk
-    page.goto(f"{console.base}/wall?token={console.tokens['wall']}")
+    open_as(page, console, "/wall", console.tokens["wall"])
     expect(page.get_by_role("status", name="连接状态")).to_have_text("已连接")
     page.get_by_role("button", name="开启声音").click()
 

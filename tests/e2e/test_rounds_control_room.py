@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import Page, expect
 
 from tests.conftest import wait_until
-from tests.e2e.conftest import ARTIFACTS, ok, sign_in
+from tests.e2e.conftest import ARTIFACTS, ok, open_as, sign_in
 
 
 def test_the_console_and_the_wall_show_a_round_with_a_late_and_a_missed_point(
@@ -58,7 +58,7 @@ def test_the_console_and_the_wall_show_a_round_with_a_late_and_a_missed_point(
     expect(row).to_contain_text("逾时完成")
     expect(row).to_contain_text("3/3")
 
-    page.goto(f"{console.base}/wall?token={console.tokens['sup']}")
+    open_as(page, console, "/wall", console.tokens["sup"])
     kpis = page.locator("#kpi-list")
     expect(kpis.locator('[data-kpi="rounds_active"] dd')).to_have_text("0")
     expect(kpis.locator('[data-kpi="patrol_completion"] dd')).to_have_text("100%")

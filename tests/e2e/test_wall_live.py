@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import REPO, ConsoleProcess, Publisher, native_event, wait_until
-from tests.e2e.conftest import ARTIFACTS, FULL_HD, chinese_outside_site_data
+from tests.e2e.conftest import ARTIFACTS, FULL_HD, chinese_outside_site_data, open_as
 from tests.support.images import floor_plan_png
 
 
@@ -31,7 +31,7 @@ def new_page(browser: Browser, width: int = 1920, height: int = 1080) -> Iterato
 
 
 def open_wall(page: Page, console: ConsoleProcess, query: str = "") -> None:
-    page.goto(f"{console.base}/wall?token={console.tokens['wall']}{query}")
+    open_as(page, console, f"/wall{query}", console.tokens["wall"])
     expect(page.get_by_role("status", name="连接状态")).to_have_text("已连接")
 
 
@@ -200,7 +200,7 @@ def test_sound_choice_is_remembered_and_blocked_playback_is_shown_until_a_click(
 
 def test_heartbeat_reaches_the_displays_list(desk: Page, console: ConsoleProcess) -> None:
     page = desk
-    open_wall(page, console, "&name=lobby-wall")
+    open_wall(page, console, "?name=lobby-wall")
 
     def lobby() -> dict[str, Any] | None:
         displays = console.api("GET", "/api/displays", "op").json()

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import DEVICES, ConsoleProcess, Publisher, native_event, wait_until
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, open_as
 from tests.support.images import floor_plan_png
 
 LONG_LOCATION = "3号楼 12层 东侧走廊 消防电梯前室 感烟探测器"
@@ -41,7 +41,7 @@ def new_page(browser: Browser, width: int = 1920, height: int = 1080) -> Iterato
 
 
 def open_wall(page: Page, console: ConsoleProcess, query: str = "") -> None:
-    page.goto(f"{console.base}/wall?token={console.tokens['wall']}{query}")
+    open_as(page, console, f"/wall{query}", console.tokens["wall"])
     expect(page.get_by_role("status", name="连接状态")).to_have_text("已连接")
 
 

@@ -41,7 +41,8 @@ def test_floor_plan_upload_markers_and_image(db_url: str, make_console: Any) -> 
     assert ok(console.api("GET", "/api/floorplans", "wall")) == []
 
     image = floor_plan_png(400, 250)
-    with connect(f"ws://127.0.0.1:{console.port}/ws?token={console.tokens['wall']}", open_timeout=5) as ws:
+    with connect(f"ws://127.0.0.1:{console.port}/ws", open_timeout=5,
+                 additional_headers={"Authorization": f"Bearer {console.tokens['wall']}"}) as ws:
         receive_until(ws, lambda m: m["type"] == "snapshot")
         plan = ok(console.api("POST", "/api/floorplans", "admin", data={"building": "1号楼", "floor": "1F"},
                               files={"file": ("plan.png", image, "image/png")}))

@@ -222,7 +222,8 @@ def test_signing_out_closes_that_sessions_sockets_only(sqlite_url: str, make_con
     other = httpx.post(f"{console.base}/api/auth/login", json={"username": "op", "password": "correct-horse-1"})
     other_token = other.json()["access_token"]
     with ws_connect(console, "op") as mine, \
-            connect(f"ws://127.0.0.1:{console.port}/ws?token={quote(other_token)}", open_timeout=5) as theirs:
+            connect(f"ws://127.0.0.1:{console.port}/ws", additional_headers={"Authorization": f"Bearer {other_token}"},
+                    open_timeout=5) as theirs:
         for ws in (mine, theirs):
             receive_until(ws, lambda m: m["type"] == "snapshot")
         assert console.api("POST", "/api/auth/logout", "op").status_code == 204

@@ -39,7 +39,8 @@ def sign_on(console: ConsoleProcess, guard: str, code: str | None) -> None:
 
 
 def ws_snapshot(console: ConsoleProcess, user: str) -> dict[str, Any]:
-    with connect(f"ws://127.0.0.1:{console.port}/ws?token={console.tokens[user]}") as ws:
+    with connect(f"ws://127.0.0.1:{console.port}/ws",
+                 additional_headers={"Authorization": f"Bearer {console.tokens[user]}"}) as ws:
         assert json.loads(ws.recv(timeout=5))["type"] == "hello"
         return json.loads(ws.recv(timeout=5))  # type: ignore[no-any-return]
 

@@ -19,7 +19,7 @@ from console.store.tables.patrol import (
     SiteKeyRow,
     TagIssueRow,
 )
-from console.store.tables.people import AuditRow, DutyLogRow, SessionRow, UserRow
+from console.store.tables.people import AuditRow, DisplayPairingRow, DutyLogRow, SessionRow, UserRow
 from console.store.tables.signals import (
     AlarmRow,
     CameraReferenceRow,
@@ -43,7 +43,7 @@ from console.store.tables.tasks import (
 
 __all__ = [
     "NAMING", "Base", "BigId", "UTCDateTime", "CommandRow", "DevicePositionRow", "DeviceStatusRow", "FloorPlanRow",
-    "RegisteredDeviceRow", "AuditRow", "DutyLogRow", "SessionRow", "UserRow", "AlarmRow", "CameraReferenceRow", "EventRow",
+    "RegisteredDeviceRow", "AuditRow", "DisplayPairingRow", "DutyLogRow", "SessionRow", "UserRow", "AlarmRow", "CameraReferenceRow", "EventRow",
     "PlateRow", "QuarantineRow", "ShelfRow", "SnapshotRow", "ACTIVE_DISPATCH", "ACTIVE_DISPATCH_SQL", "DispatchRow",
     "DrillPlanRow",
     "EvidenceRow", "GuardRow", "HandoverRow", "TaskLogRow", "TaskRow", "SiteKeyRow", "TagIssueRow",

@@ -32,6 +32,25 @@ class SessionRow(Base):
     client: Mapped[str] = mapped_column(String(64), default="")
 
 
+class DisplayPairingRow(Base):
+    """A wall asking to be signed in (kiosk pairing): it shows ``code``; an admin approves the code
+    for a display login; the wall, holding the secret in an HttpOnly cookie, then gets its session
+    cookie. No token ever appears in a URL."""
+
+    __tablename__ = "display_pairings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code: Mapped[str] = mapped_column(String(16), index=True)
+    client: Mapped[str] = mapped_column(String(64), default="")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    user_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    approved_by: Mapped[str] = mapped_column(String(64), default="")
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class AuditRow(Base):
     __tablename__ = "audit_log"
 
