@@ -331,19 +331,19 @@ def test_displays_show_a_wall_heartbeat_live(desk: Page, console: ConsoleProcess
     # in as a display: only a display login's heartbeats are recorded.
     console.add_user("wall", "display")
     wall_token = console.login("wall")
-    wall = connect(f"ws://127.0.0.1:{console.port}/ws", additional_headers={"Authorization": f"Bearer {wall_token}"},
-                   open_timeout=5)
-    snapshot = receive_until(wall, lambda m: m["type"] == "snapshot")[-1]
-    wall.send(json.dumps({"type": "display.heartbeat", "display": "wall-lobby", "name": "大堂报警墙", "build": "b1",
-                          "sound": "blocked", "last_seq": snapshot["seq"], "lag_ms": 42, "alarms": 3, "page": "wall"}))
     displays = page.get_by_role("table", name="报警墙")
     row = displays.get_by_role("row").filter(has_text="大堂报警墙")
-    expect(row).to_contain_text("正常", timeout=10000)
-    expect(row).to_contain_text("被浏览器阻止")
-    expect(row).to_contain_text("42 毫秒")
-    expect(row).to_contain_text("127.0.0.1")  # from GET /api/displays, refetched on the message
-    shot(page, "displays")
-    wall.close()
+    with connect(f"ws://127.0.0.1:{console.port}/ws", additional_headers={"Authorization": f"Bearer {wall_token}"},
+                 open_timeout=5) as wall:
+        snapshot = receive_until(wall, lambda m: m["type"] == "snapshot")[-1]
+        wall.send(json.dumps({"type": "display.heartbeat", "display": "wall-lobby", "name": "大堂报警墙",
+                              "build": "b1", "sound": "blocked", "last_seq": snapshot["seq"], "lag_ms": 42,
+                              "alarms": 3, "page": "wall"}))
+        expect(row).to_contain_text("正常", timeout=10000)
+        expect(row).to_contain_text("被浏览器阻止")
+        expect(row).to_contain_text("42 毫秒")
+        expect(row).to_contain_text("127.0.0.1")  # from GET /api/displays, refetched on the message
+        shot(page, "displays")
     expect(row).to_contain_text("已断开", timeout=10000)
 
 

@@ -24,12 +24,12 @@ from tests.e2e.conftest import ARTIFACTS, FULL_HD, sign_in
 
 @dataclass
 class Demo:
-    kiosk: str  # the wall's URL with its token
+    kiosk: str  # the wall PC's start page (/pair?name=…), as the demo prints it
     data: Path  # the demo's data folder
 
     @property
     def base(self) -> str:
-        return self.kiosk.split("/wall", 1)[0]
+        return self.kiosk.split("/pair", 1)[0]
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         while kiosk is None and time.monotonic() < deadline:
             if process.poll() is not None:
                 raise AssertionError(f"mcc demo exited with {process.returncode}:\n{log_path.read_text()}")
-            match = re.search(r"kiosk wall URL:\s+(\S+)", log_path.read_text())
+            match = re.search(r"kiosk wall:\s+(\S+)", log_path.read_text())
             kiosk = match.group(1) if match else None
             time.sleep(0.1)
         assert kiosk is not None, log_path.read_text()
@@ -65,8 +65,16 @@ def test_demo_wall_and_console_with_live_data(browser: Browser, desk: Page, demo
     wall_context = browser.new_context(viewport=FULL_HD, locale="zh-CN")
     try:
         wall: Page = wall_context.new_page()
-        started = time.monotonic()
+        # The wall PC pairs as the demo's banner says: its code, approved by the demo's admin.
         wall.goto(demo.kiosk)
+        expect(wall.locator("#pair-code")).to_have_text(re.compile(r"^\w{4}-\w{4}$"))
+        logins = json.loads((demo.data / "demo-logins.json").read_text())
+        admin = httpx.post(f"{demo.base}/api/auth/login",
+                           json={"username": "admin", "password": logins["admin"]}).json()["access_token"]
+        approved = httpx.post(f"{demo.base}/api/displays/pairings/approve", headers={"Authorization": f"Bearer {admin}"},
+                              json={"code": wall.locator("#pair-code").inner_text(), "user": "wall"})
+        assert approved.status_code == 200, approved.text
+        started = time.monotonic()
         expect(wall.get_by_role("status", name="连接状态")).to_have_text("已连接", timeout=15000)
         expect(wall.locator("#conn-status")).to_have_attribute("data-state", "live")
         rows = wall.get_by_role("table", name="报警队列").locator("tbody tr[data-alarm-id]")
