@@ -40,7 +40,7 @@ export function createStatusStrip() {
       const list = (await api("GET", "/api/displays")) || [];
       state.displays = new Map(list.map((d) => [d.display, d]));
       state.available = true;
-    } catch (err) {
+    } catch {
       state.available = false; // not there yet (or not allowed): no pill, try again later
     }
     render();
