@@ -26,6 +26,9 @@ def get_runtime(conn: HTTPConnection) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A stored row's id (a positive 64-bit integer).")]
 """Every id in a route's path: one beyond what the store can hold is a 422, never a 500."""
+SmallRowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A stored row's id (a positive 32-bit integer).")]
+"""The id of a row whose key is a 32-bit INTEGER on PostgreSQL (floor plans, checkpoints, patrol routes
+and schedules): a larger one would be refused by the database with a 500, so it is a 422 here."""
 
 
 def get_sockets(conn: HTTPConnection) -> OpenSockets:

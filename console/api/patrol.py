@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Supervisor, client_address, require
+from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, SmallRowId, Supervisor, client_address, require
 from console.api.tags import label_sheet, reissue_label
 from console.api.tasks import run_action
 from console.patrol import plans
@@ -130,7 +130,7 @@ def add_checkpoint(body: CheckpointBody, request: Request, runtime: RuntimeDep, 
 
 
 @router.patch("/patrol/checkpoints/{checkpoint_id}")
-def change_checkpoint(checkpoint_id: RowId, body: CheckpointPatch,
+def change_checkpoint(checkpoint_id: SmallRowId, body: CheckpointPatch,
                       request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     fields = body.model_dump(exclude_unset=True)
     if body.checklist is not None:
@@ -152,7 +152,7 @@ def checkpoint_labels(session: ReadSession, runtime: RuntimeDep, _user: AlarmAct
 
 
 @router.post("/patrol/checkpoints/{checkpoint_id}/reissue")
-def reissue_checkpoint(checkpoint_id: RowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+def reissue_checkpoint(checkpoint_id: SmallRowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     """Print a checkpoint's label anew: the old label is refused from now on."""
     code = reissue_label(runtime, request, user, lambda session: plans.checkpoint(session, checkpoint_id).site,
                          checkpoint=checkpoint_id)
@@ -187,7 +187,7 @@ def add_schedule(body: ScheduleBody, request: Request, runtime: RuntimeDep, user
 
 
 @router.post("/patrol/schedules/{schedule_id}/end")
-def end_schedule(schedule_id: RowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+def end_schedule(schedule_id: SmallRowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     return _audited(runtime, request, user, "patrol.schedule_end", "schedule:{id}",
                     lambda s: plans.end_schedule(s, schedule_id, runtime.now()))
 
