@@ -52,12 +52,15 @@ class CheckpointBody(BaseModel):
 
 
 class CheckpointPatch(BaseModel):
+    """Only the fields sent are changed. A checklist or wand tag of null removes it; a name, photo
+    rule or active flag cannot be null (their columns are NOT NULL): that is a 422, not a 500."""
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, max_length=100)
+    # Left out is None (unchanged); sent, each must be a value. The plugin sees only the None.
+    name: str = Field(None, min_length=1, max_length=100)  # type: ignore[assignment]
     checklist: list[CheckItem] | None = Field(None, max_length=20)
-    photo_required: bool | None = None
+    photo_required: bool = None  # type: ignore[assignment]
     wand_tag: str | None = Field(None, max_length=64)
-    active: bool | None = None
+    active: bool = None  # type: ignore[assignment]
 
 
 class RoutePoint(BaseModel):
