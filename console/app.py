@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -40,6 +40,7 @@ from console.api import (
     users,
     ws,
 )
+from console.api.deps import refuse_nul
 from console.api.pages import CSP
 from console.api.sockets import OpenSockets
 from console.errors import Refusal
@@ -67,7 +68,8 @@ def create_app(settings: Settings, *, start_pipeline: bool = True,
         finally:
             await run_in_threadpool(runtime.stop)
 
-    app = FastAPI(title="MCC monitoring-center console", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="MCC monitoring-center console", version=__version__, lifespan=lifespan,
+                  dependencies=[Depends(refuse_nul)])
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

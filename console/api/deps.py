@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
@@ -39,6 +41,46 @@ def reachable_day(day: date, field: str) -> date:
     if not 2 <= day.year <= 9998:
         raise Refusal("time.out_of_range", f"{field} is out of range (years 2 to 9998)", status=422, field=field)
     return day
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+async def refuse_nul(conn: HTTPConnection) -> None:
+    """No name, id or text of the console holds a NUL character, and PostgreSQL cannot store one in
+    text (it answers such a value with an error, even in a query's WHERE). A request that carries one
+    in its path, its query or its JSON body is a 422 (request.invalid) before its route runs. Every
+    route depends on this (console/app.py); a JSON body is read before the dependencies run, so
+    looking at it here reads nothing more, and a body a route streams itself is not touched."""
+    if conn.scope["type"] != "http":
+        return
+    problems: list[dict[str, Any]] = []
+    for name, value in conn.path_params.items():
+        if _has_nul(str(value)):
+            problems.append({"loc": ("path", name)})
+    for name, value in conn.query_params.multi_items():
+        if _has_nul(name) or _has_nul(value):
+            problems.append({"loc": ("query", name.replace("\x00", ""))})
+    route = conn.scope.get("route")
+    if isinstance(conn, Request) and getattr(route, "body_field", None) is not None \
+            and conn.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json":
+        raw = await conn.body()  # already read and kept by FastAPI for this route
+        if b"\\u0000" in raw or b"\x00" in raw:
+            try:
+                if _has_nul(json.loads(raw)):
+                    problems.append({"loc": ("body",)})
+            except ValueError:
+                pass  # not JSON: the route's own parsing refuses it
+    if problems:
+        raise RequestValidationError([{**problem, "type": "string_nul", "msg": "NUL characters are not allowed"}
+                                      for problem in problems])
 
 
 def get_sockets(conn: HTTPConnection) -> OpenSockets:
