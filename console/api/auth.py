@@ -26,7 +26,7 @@ class TokenOut(BaseModel):
     username: str
 
 
-@router.post("/login", response_model=TokenOut)
+@router.post("/login", response_model=TokenOut, responses={401: {"description": "Wrong user name or password."}})
 def login(body: LoginBody, request: Request, response: Response, runtime: RuntimeDep) -> TokenOut:
     client = client_address(request)
     with runtime.store.write() as session, session.begin():

@@ -82,7 +82,8 @@ def _one(runtime: Runtime, entry_id: int) -> dict[str, Any]:
         return runtime.duty_log.view(session, runtime.duty_log.get(session, entry_id, lock=False))
 
 
-@router.get("", response_model=None)
+@router.get("", response_model=None,
+            responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}})
 def day_log(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
             day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD, the site's day")] = None,
             format: Literal["json", "csv", "html"] = "json") -> list[dict[str, Any]] | Response:

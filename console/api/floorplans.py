@@ -57,7 +57,8 @@ def get_plan(plan_id: SmallRowId, session: ReadSession, runtime: RuntimeDep, _us
 
 
 
-@router.get("/{plan_id}/image")
+@router.get("/{plan_id}/image", response_class=Response, responses={
+    200: {"content": {"image/png": {}, "image/jpeg": {}}}, 304: {"description": "Not modified (If-None-Match)."}})
 def get_image(plan_id: SmallRowId, request: Request, session: ReadSession, _user: SiteWatcher) -> Response:
     row = floorplans.get_plan(session, plan_id)
 
@@ -156,7 +157,8 @@ def _field(form: FormData, name: str) -> str:
     return value
 
 
-@router.post("", status_code=status.HTTP_200_OK, openapi_extra=UPLOAD_FORM)
+@router.post("", status_code=status.HTTP_200_OK, openapi_extra=UPLOAD_FORM,
+             responses={413: {"description": TOO_LARGE}})
 async def upload_plan(request: Request, runtime: RuntimeDep,
                       user: Annotated[auth.User, Depends(upload_admin)]) -> dict[str, Any]:
     """Upload a floor's plan (multipart form: ``file``, ``building``, ``floor``, optional ``name``

@@ -170,7 +170,7 @@ def list_routes(session: ReadSession, _user: AlarmActor) -> list[dict[str, Any]]
     return [plans.route_view(r) for r in session.scalars(select(RouteRow).order_by(RouteRow.id))]
 
 
-@router.post("/patrol/routes")
+@router.post("/patrol/routes", responses={404: {"description": "No checkpoint by that id."}})
 def add_route(body: RouteBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     points = [p.model_dump() for p in body.points]
     return _audited(runtime, request, user, "patrol.route_add", "route:{id}", lambda s: plans.add_route(
@@ -182,7 +182,7 @@ def list_schedules(session: ReadSession, _user: AlarmActor) -> list[dict[str, An
     return [plans.schedule_view(r) for r in session.scalars(select(ScheduleRow).order_by(ScheduleRow.id))]
 
 
-@router.post("/patrol/schedules")
+@router.post("/patrol/schedules", responses={404: {"description": "No route by that id."}})
 def add_schedule(body: ScheduleBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     fields = body.model_dump()
     return _audited(runtime, request, user, "patrol.schedule_add", "schedule:{id}", lambda s: plans.add_schedule(

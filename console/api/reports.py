@@ -20,6 +20,7 @@ from console.tasks import handover
 
 router = APIRouter(prefix="/api", tags=["reports"])
 Format = Literal["json", "csv", "html"]
+FORMATS: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}}
 
 
 class HandoverBody(BaseModel):
@@ -67,7 +68,7 @@ def _render(runtime: Runtime, report: dict[str, Any], fmt: Format, filename: str
 SiteQuery = Annotated[str | None, Query(description="Only this site (a device site id); default: all")]
 
 
-@router.get("/reports/daily", response_model=None)
+@router.get("/reports/daily", response_model=None, responses=FORMATS)
 def daily_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
                  day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD, the site's day")] = None,
                  site: SiteQuery = None, format: Format = "json") -> dict[str, Any] | Response:
@@ -79,7 +80,7 @@ def daily_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
     return _render(runtime, report, format, f"mcc-daily-{day.isoformat()}")
 
 
-@router.get("/reports/monthly", response_model=None)
+@router.get("/reports/monthly", response_model=None, responses=FORMATS)
 def monthly_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
                    month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
                                                       description="YYYY-MM, the site's month")] = None,
@@ -96,7 +97,8 @@ def monthly_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
     return _render(runtime, report, format, f"mcc-monthly-{first:%Y-%m}")
 
 
-@router.get("/reports/shift", response_model=None)
+@router.get("/reports/shift", response_model=None,
+            responses={**FORMATS, 404: {"description": "No handover by that id."}})
 def shift_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
                  handover_id: Annotated[int | None, Query(alias="handover", ge=1, le=2**63 - 1, description=(
                      "The shift that ended with this handover; default: the shift running now"))] = None,
