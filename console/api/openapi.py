@@ -8,7 +8,8 @@ the list of problems). FastAPI itself documents only the success and, where a ro
 - 401 where a login is needed (the operation has a security requirement);
 - 403 there too: the role may not do this, or it is not this user's (a guard's own task or round);
 - 404 where the path names something (a path parameter): nothing by that name or id;
-- 409 on every change (POST, PUT, PATCH, DELETE): it cannot be done now, in the state things are in;
+- 409 on every change (POST, PUT, PATCH, DELETE) that needs a login: it cannot be done now, in the
+  state things are in;
 - 400 where there is a body: one that cannot be parsed (not JSON, not UTF-8);
 - 422 where there is input, or on a change: the input is refused.
 
@@ -55,7 +56,9 @@ def _statuses(method: str, operation: dict[str, Any]) -> set[int]:
     if any(parameter.get("in") == "path" for parameter in parameters):
         found.add(404)
     if method in CHANGES:
-        found |= {409, 422}
+        found.add(422)
+        if operation.get("security"):  # an anonymous POST (the login) changes no state that could be in the way
+            found.add(409)
     if "requestBody" in operation:
         found |= {400, 422}
     if parameters:
