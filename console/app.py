@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from console import __version__
 from console.api import (
@@ -42,6 +44,7 @@ from console.api import (
 )
 from console.api.clean_input import CleanInput
 from console.api.deps import needs_login, signed_in
+from console.api.openapi import document_refusals
 from console.api.pages import CSP
 from console.api.sockets import OpenSockets
 from console.errors import Refusal
@@ -108,5 +111,21 @@ def create_app(settings: Settings, *, start_pipeline: bool = True,
         return JSONResponse({"detail": errors, "code": "request.invalid", "params": {"fields": ", ".join(fields)}},
                             status_code=422)
 
+    @app.exception_handler(HTTPException)
+    async def not_handled(request: Request, exc: HTTPException) -> Response:
+        # What FastAPI and Starlette refuse themselves, in the same shape as every other refusal: a
+        # body that cannot be parsed (not JSON, not UTF-8), a path or method that is no route.
+        if exc.status_code < 400:
+            return await http_exception_handler(request, exc)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 400:
+            refusal = Refusal("request.malformed", str(exc.detail), status=400, headers=headers)
+        elif exc.status_code in (404, 405):
+            refusal = Refusal("request.no_route", str(exc.detail), status=exc.status_code, headers=headers)
+        else:
+            refusal = Refusal("request.refused", str(exc.detail), status=exc.status_code, headers=headers)
+        return await refused(request, refusal)
+
     app.mount("/static", StaticFiles(directory=pages.WEB), name="static")
+    document_refusals(app)
     return app

@@ -40,8 +40,9 @@ class TokenOut(BaseModel):
     username: str
 
 
-@router.post("/login", response_model=TokenOut,
-             responses={429: {"description": "Too many failed logins (or logins at once): see Retry-After."}})
+@router.post("/login", response_model=TokenOut, responses={
+    401: {"description": "Wrong user name or password."},
+    429: {"description": "Too many failed logins (or logins at once): see Retry-After."}})
 def login(body: LoginBody, request: Request, response: Response, runtime: RuntimeDep) -> TokenOut:
     client = client_address(request)
     throttle = runtime.logins

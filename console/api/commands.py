@@ -56,7 +56,8 @@ def _outcome(runtime: Runtime, request: Request, user: str, device_id: str, acti
     return view
 
 
-@router.post("/devices/{device_id}/open-barrier")
+@router.post("/devices/{device_id}/open-barrier", responses={503: {"description": (
+    "The console is not connected to the broker, or the broker did not take the command.")}})
 async def open_barrier(device_id: str, body: ReasonBody, request: Request, runtime: RuntimeDep,
                        user: AlarmActor) -> dict[str, Any]:
     """Lift a lane's barrier: an MQTT command to the barrier's command topic, taken by the broker
@@ -90,7 +91,8 @@ async def open_barrier(device_id: str, body: ReasonBody, request: Request, runti
     return {"sent": True, "command_id": command_id, "topic": topic, **view}
 
 
-@router.post("/devices/{device_id}/duty-check")
+@router.post("/devices/{device_id}/duty-check",
+             responses={503: {"description": "The device has no open link to this console."}})
 async def duty_check(device_id: str, body: ReasonBody, request: Request, runtime: RuntimeDep,
                      user: Supervisor) -> dict[str, Any]:
     """查岗: ask the staff at a fire-alarm transmission device (GB/T 26875.3) to answer; "confirmed"

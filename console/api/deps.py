@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Path, Request
@@ -26,6 +27,18 @@ def get_runtime(conn: HTTPConnection) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A stored row's id (a positive 64-bit integer).")]
 """Every id in a route's path: one beyond what the store can hold is a 422, never a 500."""
+SmallRowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A stored row's id (a positive 32-bit integer).")]
+"""The id of a row whose key is a 32-bit INTEGER on PostgreSQL (floor plans, checkpoints, patrol routes
+and schedules): a larger one would be refused by the database with a 500, so it is a 422 here."""
+
+
+def reachable_day(day: date, field: str) -> date:
+    """A day asked for in a query (a report's, the duty log's). Its window, from the site's midnight
+    to the next day's or month's, must exist once taken to UTC: at the ends of the calendar (years
+    1 and 9999) it does not, and that is a 422, never a 500."""
+    if not 2 <= day.year <= 9998:
+        raise Refusal("time.out_of_range", f"{field} is out of range (years 2 to 9998)", status=422, field=field)
+    return day
 
 
 def get_sockets(conn: HTTPConnection) -> OpenSockets:

@@ -172,7 +172,9 @@ def device_page(device_id: str, session: ReadSession, runtime: RuntimeDep, _user
             "events": event_views(session, list(events), runtime)}
 
 
-@router.post("/devices/import", response_model=None)
+@router.post("/devices/import", response_model=None, responses={
+    413: {"description": "The file is larger than 2 MB or has more than 5000 devices."},
+    415: {"description": "The body is neither text/csv nor application/yaml."}})
 async def import_devices(request: Request, runtime: RuntimeDep, user: Admin,
                          dry_run: bool = True) -> dict[str, Any] | JSONResponse:
     """The body is the file's text: ``text/csv`` or ``application/yaml`` (the formats of ``mcc devices

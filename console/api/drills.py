@@ -58,7 +58,8 @@ def plan_drill(body: PlanBody, request: Request, runtime: RuntimeDep, user: Supe
     return _changed(runtime, view)
 
 
-@router.post("/plans/{plan_id}/start")
+@router.post("/plans/{plan_id}/start", responses={503: {"description": (
+    "The console is not connected to the broker, or the broker did not take the drill message.")}})
 async def start_drill(plan_id: RowId, request: Request, runtime: RuntimeDep, user: AlarmActor) -> dict[str, Any]:
     """Publish the drill alarm now (to the site's broker, confirmed by it): the real path opens its
     task. The plan is taken first, the message goes out of any transaction, then the outcome."""

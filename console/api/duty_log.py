@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Supervisor, client_address
+from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Supervisor, client_address, reachable_day
 from console.errors import AuthError, Refusal
 from console.people import auth, duty_print
 from console.runtime import Runtime
@@ -82,12 +82,13 @@ def _one(runtime: Runtime, entry_id: int) -> dict[str, Any]:
         return runtime.duty_log.view(session, runtime.duty_log.get(session, entry_id, lock=False))
 
 
-@router.get("", response_model=None)
+@router.get("", response_model=None,
+            responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}})
 def day_log(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
             day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD, the site's day")] = None,
             format: Literal["json", "csv", "html"] = "json") -> list[dict[str, Any]] | Response:
     log = runtime.duty_log
-    day = day or runtime.now().astimezone(log.zone).date()
+    day = reachable_day(day, "date") if day else runtime.now().astimezone(log.zone).date()
     entries = [log.view(session, row) for row in log.day(session, day)]
     if format == "csv":
         return PlainTextResponse(duty_print.to_csv(entries, runtime.settings.site.timezone),

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import FormData, UploadFile
 from starlette.types import Message
 
-from console.api.deps import Admin, ReadSession, RowId, RuntimeDep, SiteWatcher, client_address, current_user
+from console.api.deps import Admin, ReadSession, RuntimeDep, SiteWatcher, SmallRowId, client_address, current_user
 from console.contract import control_character
 from console.devices import floorplans
 from console.errors import Refusal
@@ -53,13 +53,14 @@ def list_plans(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) ->
 
 
 @router.get("/{plan_id}")
-def get_plan(plan_id: RowId, session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> dict[str, Any]:
+def get_plan(plan_id: SmallRowId, session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> dict[str, Any]:
     return floorplans.plan_view(session, runtime.registry, floorplans.get_plan(session, plan_id))
 
 
 
-@router.get("/{plan_id}/image")
-def get_image(plan_id: RowId, request: Request, session: ReadSession, _user: SiteWatcher) -> Response:
+@router.get("/{plan_id}/image", response_class=Response, responses={
+    200: {"content": {"image/png": {}, "image/jpeg": {}}}, 304: {"description": "Not modified (If-None-Match)."}})
+def get_image(plan_id: SmallRowId, request: Request, session: ReadSession, _user: SiteWatcher) -> Response:
     row = floorplans.get_plan(session, plan_id)
 
     etag = f'"{row.sha256}"'
@@ -160,7 +161,8 @@ def _field(form: FormData, name: str) -> str:
     return value
 
 
-@router.post("", status_code=status.HTTP_200_OK, openapi_extra=UPLOAD_FORM)
+@router.post("", status_code=status.HTTP_200_OK, openapi_extra=UPLOAD_FORM,
+             responses={413: {"description": TOO_LARGE}})
 async def upload_plan(request: Request, runtime: RuntimeDep,
                       user: Annotated[auth.User, Depends(upload_admin)]) -> dict[str, Any]:
     """Upload a floor's plan (multipart form: ``file``, ``building``, ``floor``, optional ``name``
@@ -192,7 +194,7 @@ async def upload_plan(request: Request, runtime: RuntimeDep,
 
 
 @router.put("/{plan_id}/markers")
-def place_marker(plan_id: RowId, body: MarkerBody, request: Request, runtime: RuntimeDep,
+def place_marker(plan_id: SmallRowId, body: MarkerBody, request: Request, runtime: RuntimeDep,
                  user: Admin) -> dict[str, Any]:
     def action(session: Any) -> Any:
         row = floorplans.get_plan(session, plan_id, lock=True)
@@ -204,7 +206,7 @@ def place_marker(plan_id: RowId, body: MarkerBody, request: Request, runtime: Ru
 
 
 @router.delete("/{plan_id}/markers")
-def remove_marker(plan_id: RowId, request: Request, runtime: RuntimeDep, user: Admin,
+def remove_marker(plan_id: SmallRowId, request: Request, runtime: RuntimeDep, user: Admin,
                   device_id: Annotated[str, Query(min_length=1, max_length=128)],
                   point: Annotated[str, Query(max_length=64)] = "") -> dict[str, Any]:
     def action(session: Any) -> Any:
@@ -216,7 +218,7 @@ def remove_marker(plan_id: RowId, request: Request, runtime: RuntimeDep, user: A
 
 
 @router.delete("/{plan_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_plan(plan_id: RowId, request: Request, runtime: RuntimeDep, user: Admin) -> None:
+def delete_plan(plan_id: SmallRowId, request: Request, runtime: RuntimeDep, user: Admin) -> None:
     with runtime.store.write() as session, session.begin():
         row = floorplans.get_plan(session, plan_id, lock=True)
         floorplans.remove(session, row, user.username, runtime.now(), client_address(request))

@@ -120,7 +120,7 @@ def guard_scan(body: ScanBody, request: Request, runtime: RuntimeDep, user: Guar
     return _me(runtime, user.username)
 
 
-@router.post("/guard/photos")
+@router.post("/guard/photos", responses={413: {"description": "The photo is too large."}})
 async def guard_photo(request: Request, runtime: RuntimeDep, user: Guard) -> dict[str, Any]:
     """A photo taken on a round (the body is the image): kept by its SHA-256, which the scan then names."""
     content, content_type = await read_photo(request, runtime.settings.evidence.max_bytes)

@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Supervisor, client_address, require
+from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, SmallRowId, Supervisor, client_address, require
 from console.api.tags import label_sheet, reissue_label
 from console.api.tasks import run_action
 from console.patrol import plans
@@ -52,12 +52,15 @@ class CheckpointBody(BaseModel):
 
 
 class CheckpointPatch(BaseModel):
+    """Only the fields sent are changed. A checklist or wand tag of null removes it; a name, photo
+    rule or active flag cannot be null (their columns are NOT NULL): that is a 422, not a 500."""
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, max_length=100)
+    # Left out is None (unchanged); sent, each must be a value. The plugin sees only the None.
+    name: str = Field(None, min_length=1, max_length=100)  # type: ignore[assignment]
     checklist: list[CheckItem] | None = Field(None, max_length=20)
-    photo_required: bool | None = None
+    photo_required: bool = None  # type: ignore[assignment]
     wand_tag: str | None = Field(None, max_length=64)
-    active: bool | None = None
+    active: bool = None  # type: ignore[assignment]
 
 
 class RoutePoint(BaseModel):
@@ -130,7 +133,7 @@ def add_checkpoint(body: CheckpointBody, request: Request, runtime: RuntimeDep, 
 
 
 @router.patch("/patrol/checkpoints/{checkpoint_id}")
-def change_checkpoint(checkpoint_id: RowId, body: CheckpointPatch,
+def change_checkpoint(checkpoint_id: SmallRowId, body: CheckpointPatch,
                       request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     fields = body.model_dump(exclude_unset=True)
     if body.checklist is not None:
@@ -152,7 +155,7 @@ def checkpoint_labels(session: ReadSession, runtime: RuntimeDep, _user: AlarmAct
 
 
 @router.post("/patrol/checkpoints/{checkpoint_id}/reissue")
-def reissue_checkpoint(checkpoint_id: RowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+def reissue_checkpoint(checkpoint_id: SmallRowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     """Print a checkpoint's label anew: the old label is refused from now on."""
     code = reissue_label(runtime, request, user, lambda session: plans.checkpoint(session, checkpoint_id).site,
                          checkpoint=checkpoint_id)
@@ -167,7 +170,7 @@ def list_routes(session: ReadSession, _user: AlarmActor) -> list[dict[str, Any]]
     return [plans.route_view(r) for r in session.scalars(select(RouteRow).order_by(RouteRow.id))]
 
 
-@router.post("/patrol/routes")
+@router.post("/patrol/routes", responses={404: {"description": "No checkpoint by that id."}})
 def add_route(body: RouteBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     points = [p.model_dump() for p in body.points]
     return _audited(runtime, request, user, "patrol.route_add", "route:{id}", lambda s: plans.add_route(
@@ -179,7 +182,7 @@ def list_schedules(session: ReadSession, _user: AlarmActor) -> list[dict[str, An
     return [plans.schedule_view(r) for r in session.scalars(select(ScheduleRow).order_by(ScheduleRow.id))]
 
 
-@router.post("/patrol/schedules")
+@router.post("/patrol/schedules", responses={404: {"description": "No route by that id."}})
 def add_schedule(body: ScheduleBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     fields = body.model_dump()
     return _audited(runtime, request, user, "patrol.schedule_add", "schedule:{id}", lambda s: plans.add_schedule(
@@ -187,7 +190,7 @@ def add_schedule(body: ScheduleBody, request: Request, runtime: RuntimeDep, user
 
 
 @router.post("/patrol/schedules/{schedule_id}/end")
-def end_schedule(schedule_id: RowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+def end_schedule(schedule_id: SmallRowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     return _audited(runtime, request, user, "patrol.schedule_end", "schedule:{id}",
                     lambda s: plans.end_schedule(s, schedule_id, runtime.now()))
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, client_address
+from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, client_address, reachable_day
 from console.errors import Refusal
 from console.people import reports
 from console.runtime import Runtime
@@ -20,6 +20,7 @@ from console.tasks import handover
 
 router = APIRouter(prefix="/api", tags=["reports"])
 Format = Literal["json", "csv", "html"]
+FORMATS: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}}
 
 
 class HandoverBody(BaseModel):
@@ -67,25 +68,28 @@ def _render(runtime: Runtime, report: dict[str, Any], fmt: Format, filename: str
 SiteQuery = Annotated[str | None, Query(description="Only this site (a device site id); default: all")]
 
 
-@router.get("/reports/daily", response_model=None)
+@router.get("/reports/daily", response_model=None, responses=FORMATS)
 def daily_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
                  day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD, the site's day")] = None,
                  site: SiteQuery = None, format: Format = "json") -> dict[str, Any] | Response:
     zone = ZoneInfo(runtime.settings.site.timezone)
-    day = day or runtime.now().astimezone(zone).date()
+    day = reachable_day(day, "date") if day else runtime.now().astimezone(zone).date()
     start = datetime.combine(day, time(0), zone)
     window = reports.Window(start, start + timedelta(days=1), f"日报 {day.isoformat()} / daily report", site)
     report = reports.build(session, runtime.tasks.book, runtime.registry, window)
     return _render(runtime, report, format, f"mcc-daily-{day.isoformat()}")
 
 
-@router.get("/reports/monthly", response_model=None)
+@router.get("/reports/monthly", response_model=None, responses=FORMATS)
 def monthly_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
                    month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
                                                       description="YYYY-MM, the site's month")] = None,
                    site: SiteQuery = None, format: Format = "json") -> dict[str, Any] | Response:
     zone = ZoneInfo(runtime.settings.site.timezone)
-    first = (date.fromisoformat(f"{month}-01") if month else runtime.now().astimezone(zone).date().replace(day=1))
+    if month:  # "0000-01" matches the pattern too: year 0 is no year, and is refused as year 1 is
+        first = reachable_day(date(max(int(month[:4]), 1), int(month[5:]), 1), "month")
+    else:
+        first = runtime.now().astimezone(zone).date().replace(day=1)
     after = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     window = reports.Window(datetime.combine(first, time(0), zone), datetime.combine(after, time(0), zone),
                             f"月报 {first:%Y-%m} / monthly report", site)
@@ -93,9 +97,10 @@ def monthly_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
     return _render(runtime, report, format, f"mcc-monthly-{first:%Y-%m}")
 
 
-@router.get("/reports/shift", response_model=None)
+@router.get("/reports/shift", response_model=None,
+            responses={**FORMATS, 404: {"description": "No handover by that id."}})
 def shift_report(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
-                 handover_id: Annotated[int | None, Query(alias="handover", description=(
+                 handover_id: Annotated[int | None, Query(alias="handover", ge=1, le=2**63 - 1, description=(
                      "The shift that ended with this handover; default: the shift running now"))] = None,
                  site: SiteQuery = None, format: Format = "json") -> dict[str, Any] | Response:
     now = runtime.now()

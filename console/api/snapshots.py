@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api", tags=["cameras"])
 
 
 @router.get("/snapshots/{snapshot_id}", response_class=Response,
-            responses={200: {"content": {"image/jpeg": {}}}})
+            responses={200: {"content": {"image/jpeg": {}}}, 304: {"description": "Not modified (If-None-Match)."}})
 def get_snapshot(snapshot_id: RowId, request: Request, session: ReadSession, user: Viewer) -> Response:
     row = session.get(SnapshotRow, snapshot_id)
     if row is None:

@@ -151,7 +151,7 @@ async def read_photo(request: Request, limit: int) -> tuple[bytes, str]:
     return b"".join(chunks), request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-@router.post("/tasks/{task_id}/photos")
+@router.post("/tasks/{task_id}/photos", responses={413: {"description": "The photo is too large."}})
 async def add_photo(
     task_id: RowId, request: Request, runtime: RuntimeDep, user: TaskActor,
     step: Annotated[str | None, Query(max_length=48)] = None,
@@ -165,7 +165,9 @@ async def add_photo(
     return await run_in_threadpool(_detail_after, runtime, user, task_id)
 
 
-@router.get("/evidence/{evidence_id}")
+@router.get("/evidence/{evidence_id}", response_class=FileResponse, responses={
+    200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
+    410: {"description": "The file is no longer in the evidence folder."}})
 def get_evidence(evidence_id: RowId, session: ReadSession, runtime: RuntimeDep, user: TaskReader) -> FileResponse:
     row = session.get(EvidenceRow, evidence_id)
     if row is None:

@@ -46,6 +46,12 @@ def registration_problem(registry: DeviceRegistry, site: str, entry: DeviceEntry
                          registering: frozenset[tuple[str, str]] = frozenset()) -> RegistryError | None:
     """Why ``entry`` may not be registered from the console, or None. ``registering``: the
     (site, id) of devices registered in the same go (an import), whose old addresses may move."""
+    served = {registry.default_site} | {served for served, _ in registry.from_site_file}
+    if site not in served:
+        # Its events would never arrive, and its places would have no label key: the sites a
+        # console serves (its own and those of the site file's devices) are fixed when it starts.
+        return RegistryError("registry.other_site", f"site {site!r} is not one this console serves", status=422,
+                             site=site)
     if entry.command_topic and (problem := command_namespace_problem(entry.command_topic, site, entry.id,
                                                                      registry.command_prefixes)):
         return RegistryError("registry.command_topic", problem, status=422, device=entry.id,
