@@ -50,7 +50,7 @@ def test_what_the_fuzz_found_is_refused_with_a_4xx(make_console: Any, db_url: st
     # A device on a site this console does not serve: its places had no label key, and the
     # location list then refused everyone.
     refused(console.api("POST", "/api/devices", "root", json={"id": "far-1", "site": "\x18"}), 422,
-            "registry.other_site")
+            "input.control_character")
     refused(console.api("POST", "/api/devices", "root", json={"id": "far-1", "site": "elsewhere"}), 422,
             "registry.other_site")
     ok(console.api("POST", "/api/devices", "root", json={"id": "near-1", "site": "demo", "building": "2号楼"}))
