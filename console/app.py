@@ -12,6 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 
 from console import __version__
 from console.api import (
@@ -107,6 +108,14 @@ def create_app(settings: Settings, *, start_pipeline: bool = True,
         fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) or "body" for e in errors})
         return JSONResponse({"detail": errors, "code": "request.invalid", "params": {"fields": ", ".join(fields)}},
                             status_code=422)
+
+    @app.exception_handler(OperationalError)
+    async def store_away(_request: Request, exc: OperationalError) -> JSONResponse:
+        # A full disk, a read-only or locked store, a database server gone: nothing was saved, and
+        # trying again later may work. A 503 says so (a 500 would read as a bug in the console).
+        return JSONResponse({"detail": f"the store cannot be written now: {str(exc.orig)[:200]}",
+                             "code": "store.unavailable", "params": {}},
+                            status_code=503, headers={"Retry-After": "5"})
 
     app.mount("/static", StaticFiles(directory=pages.WEB), name="static")
     return app
