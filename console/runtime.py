@@ -42,6 +42,7 @@ from console.wire.gb26875_receiver import Gb26875Receiver
 from console.wire.gb_links import build_receivers
 from console.wire.ingest import Ingest
 from console.wire.mqtt import MqttConnection
+from console.wire.readiness import ReadinessWatch, not_ready, store_answers
 from console.wire.writer import Writer
 from console.workers import Supervisor, Worker
 
@@ -79,6 +80,7 @@ class Runtime:
     camera_health: CameraHealthWatch | None = None
     retention: SnapshotRetention | None = None
     logins: LoginThrottle = field(default_factory=LoginThrottle)
+    readiness: ReadinessWatch | None = None
     started_at: datetime = field(default_factory=utc_now)
 
     @staticmethod
@@ -138,8 +140,13 @@ class Runtime:
             if settings.cameras.health_seconds > 0:
                 runtime.camera_health = CameraHealthWatch(settings.cameras, settings.site.id, store, registry, writer,
                                                           utc_now)
+        runtime.readiness = ReadinessWatch(lambda: runtime.not_ready(store_answers(store)), outlet.publish, utc_now)
         runtime._supervise()
         return runtime
+
+    def not_ready(self, store_problem: str | None) -> list[str]:
+        """Why the console cannot take alarms now (empty: ready); ``store_problem``: why a read failed."""
+        return not_ready(self.mqtt, self.writer, self.supervisor, self.settings.health.stall_seconds, store_problem)
 
     def _supervise(self) -> None:
         """Every worker, in the order it starts: the writer before anything that feeds it, the
@@ -149,6 +156,8 @@ class Runtime:
                                  *self.notifier.workers, self.deadlines, self.silence, self.display_watch,
                                  self.duty_clock, self.alarm_notices, self.command_watch, self.patrol_clock,
                                  self.mqtt]
+        if self.readiness is not None:
+            workers.append(self.readiness)  # last: it asks the others
         for worker in workers:
             self.supervisor.add(worker)
         for pool in (self.cameras, self.camera_health):
