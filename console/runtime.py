@@ -26,6 +26,7 @@ from console.people.duty_log import DutyLog, DutyLogClock
 from console.people.throttle import LoginThrottle
 from console.settings import Settings, evidence_folder
 from console.sinks.alarm_notices import AlarmNotices
+from console.sinks.audit_anchor import AuditAnchorWatch
 from console.sinks.hub import Hub
 from console.sinks.notice_log import NoticeLog
 from console.sinks.notify import Notifier
@@ -81,6 +82,7 @@ class Runtime:
     retention: SnapshotRetention | None = None
     logins: LoginThrottle = field(default_factory=LoginThrottle)
     readiness: ReadinessWatch | None = None
+    audit_anchor: AuditAnchorWatch | None = None
     started_at: datetime = field(default_factory=utc_now)
 
     @staticmethod
@@ -140,6 +142,8 @@ class Runtime:
             if settings.cameras.health_seconds > 0:
                 runtime.camera_health = CameraHealthWatch(settings.cameras, settings.site.id, store, registry, writer,
                                                           utc_now)
+        runtime.audit_anchor = AuditAnchorWatch(store, settings.site.id, runtime.timeseries.add if runtime.timeseries
+                                                else None, utc_now, settings.health.audit_anchor_seconds)
         runtime.readiness = ReadinessWatch(lambda: runtime.not_ready(store_answers(store)), outlet.publish, utc_now)
         runtime._supervise()
         return runtime
@@ -151,7 +155,8 @@ class Runtime:
     def _supervise(self) -> None:
         """Every worker, in the order it starts: the writer before anything that feeds it, the
         MQTT connection last (messages then find everything ready)."""
-        optional: list[Worker | None] = [self.timeseries, self.cameras, self.retention, self.camera_health]
+        optional: list[Worker | None] = [self.timeseries, self.cameras, self.retention, self.camera_health,
+                                         self.audit_anchor]
         workers: list[Worker] = [self.writer, *(w for w in optional if w is not None), *self.receivers,
                                  *self.notifier.workers, self.deadlines, self.silence, self.display_watch,
                                  self.duty_clock, self.alarm_notices, self.command_watch, self.patrol_clock,
