@@ -160,16 +160,26 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     from console.store import audit
     from console.store.database import Store
 
+    try:
+        anchors = [audit.parse_anchor(value) for value in args.anchor]
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     store = Store(_settings(args).database.url)
     store.migrate()
     with store.read() as session:
         count, problems = audit.verify(session)
+        problems += audit.check_anchors(session, anchors)
+        head = audit.head(session)
     for problem in problems:
         print(f"audit row {problem.row_id}: {problem.message}", file=sys.stderr)
     if problems:
         print(f"audit chain BROKEN: {len(problems)} problem(s) in {count} rows", file=sys.stderr)
         return 1
-    print(f"audit chain OK: {count} rows")
+    held = f", {len(anchors)} anchor(s) held" if anchors else ""
+    print(f"audit chain OK: {count} rows{held}")
+    if head is not None:
+        print(f"head: {head.token} at {head.at.isoformat()} (keep it: --anchor {head.token})")
     return 0
 
 
@@ -306,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True)
     p = with_config(audit.add_parser("verify", help="check the hash chain; exit 1 on tampering"))
+    p.add_argument("--anchor", action="append", default=[], metavar="ID:HASH",
+                   help="a head kept outside the store (a report's audit anchor, the time series' mcc_audit_head): "
+                        "fail if row ID is gone or its hash differs; HASH may be its first 12+ hex digits; repeatable")
     p.set_defaults(func=cmd_audit_verify)
 
     db = sub.add_parser("db", help="the store").add_subparsers(dest="db_command", required=True)

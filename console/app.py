@@ -13,6 +13,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from console import __version__
@@ -125,6 +126,14 @@ def create_app(settings: Settings, *, start_pipeline: bool = True,
         else:
             refusal = Refusal("request.refused", str(exc.detail), status=exc.status_code, headers=headers)
         return await refused(request, refusal)
+
+    @app.exception_handler(OperationalError)
+    async def store_away(_request: Request, exc: OperationalError) -> JSONResponse:
+        # A full disk, a read-only or locked store, a database server gone: nothing was saved, and
+        # trying again later may work. A 503 says so (a 500 would read as a bug in the console).
+        return JSONResponse({"detail": f"the store cannot be written now: {str(exc.orig)[:200]}",
+                             "code": "store.unavailable", "params": {}},
+                            status_code=503, headers={"Retry-After": "5"})
 
     app.mount("/static", StaticFiles(directory=pages.WEB), name="static")
     document_refusals(app)

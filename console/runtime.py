@@ -26,6 +26,7 @@ from console.people.duty_log import DutyLog, DutyLogClock
 from console.people.throttle import LoginThrottle
 from console.settings import Settings, evidence_folder
 from console.sinks.alarm_notices import AlarmNotices
+from console.sinks.audit_anchor import AuditAnchorWatch
 from console.sinks.hub import Hub
 from console.sinks.notice_log import NoticeLog
 from console.sinks.notify import Notifier
@@ -42,6 +43,7 @@ from console.wire.gb26875_receiver import Gb26875Receiver
 from console.wire.gb_links import build_receivers
 from console.wire.ingest import Ingest
 from console.wire.mqtt import MqttConnection
+from console.wire.readiness import ReadinessWatch, not_ready, store_answers
 from console.wire.writer import Writer
 from console.workers import Supervisor, Worker
 
@@ -79,6 +81,8 @@ class Runtime:
     camera_health: CameraHealthWatch | None = None
     retention: SnapshotRetention | None = None
     logins: LoginThrottle = field(default_factory=LoginThrottle)
+    readiness: ReadinessWatch | None = None
+    audit_anchor: AuditAnchorWatch | None = None
     started_at: datetime = field(default_factory=utc_now)
 
     @staticmethod
@@ -138,17 +142,27 @@ class Runtime:
             if settings.cameras.health_seconds > 0:
                 runtime.camera_health = CameraHealthWatch(settings.cameras, settings.site.id, store, registry, writer,
                                                           utc_now)
+        runtime.audit_anchor = AuditAnchorWatch(store, settings.site.id, runtime.timeseries.add if runtime.timeseries
+                                                else None, utc_now, settings.health.audit_anchor_seconds)
+        runtime.readiness = ReadinessWatch(lambda: runtime.not_ready(store_answers(store)), outlet.publish, utc_now)
         runtime._supervise()
         return runtime
+
+    def not_ready(self, store_problem: str | None) -> list[str]:
+        """Why the console cannot take alarms now (empty: ready); ``store_problem``: why a read failed."""
+        return not_ready(self.mqtt, self.writer, self.supervisor, self.settings.health.stall_seconds, store_problem)
 
     def _supervise(self) -> None:
         """Every worker, in the order it starts: the writer before anything that feeds it, the
         MQTT connection last (messages then find everything ready)."""
-        optional: list[Worker | None] = [self.timeseries, self.cameras, self.retention, self.camera_health]
+        optional: list[Worker | None] = [self.timeseries, self.cameras, self.retention, self.camera_health,
+                                         self.audit_anchor]
         workers: list[Worker] = [self.writer, *(w for w in optional if w is not None), *self.receivers,
                                  *self.notifier.workers, self.deadlines, self.silence, self.display_watch,
                                  self.duty_clock, self.alarm_notices, self.command_watch, self.patrol_clock,
                                  self.mqtt]
+        if self.readiness is not None:
+            workers.append(self.readiness)  # last: it asks the others
         for worker in workers:
             self.supervisor.add(worker)
         for pool in (self.cameras, self.camera_health):

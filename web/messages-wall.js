@@ -67,6 +67,11 @@ export default {
     "wall.sound.disable": "关闭声音",
     "wall.sound.blocked_banner": "声音被浏览器阻止 — 点击屏幕任意位置即可开启",
     "wall.reloading": "服务器已升级，正在重新加载…",
+    "wall.fault.banner": "控制台故障：{faults} — 新报警可能无法保存和显示，请立即检查服务器",
+    "wall.fault.store": "数据库无法写入（磁盘已满或只读）",
+    "wall.fault.intake": "报警接收停滞",
+    "wall.fault.broker": "未连接消息服务器",
+    "wall.fault.unknown": "原因未知",
 
     "fp.label": "平面图 {name}",
     "fp.state.online": "在线",
@@ -146,6 +151,11 @@ export default {
     "wall.sound.disable": "Mute sound",
     "wall.sound.blocked_banner": "Sound blocked — click anywhere to enable",
     "wall.reloading": "Server upgraded, reloading…",
+    "wall.fault.banner": "Console fault: {faults} — new alarms may not be stored or shown; check the server now",
+    "wall.fault.store": "the store cannot be written (disk full or read-only)",
+    "wall.fault.intake": "alarm intake stalled",
+    "wall.fault.broker": "not connected to the broker",
+    "wall.fault.unknown": "cause unknown",
 
     "fp.label": "Floor plan {name}",
     "fp.state.online": "online",

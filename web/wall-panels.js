@@ -1,5 +1,6 @@
 // The wall's side panels: device health per subsystem, the camera tiles of the top alarms, and
-// today's figures (refetched every minute, and soon after an alarm or task changes).
+// today's figures (refetched every minute, and soon after an alarm or task changes); and the banner
+// that says the console itself cannot take alarms (a full disk, a stalled intake, no broker).
 import { t, getLang, kindLabel, formatDuration } from "./i18n.js";
 import { api, coalesce, siteTime } from "./api.js";
 import { $, el, noTranslate, setText, state, invalidate, locationLabel, sevOf } from "./wall-state.js";
@@ -68,6 +69,30 @@ export function renderHealth() {
       subsysItems.delete(name);
     }
   }
+  renderFault(); // in the reader's language after a switch
+}
+
+// ---------------------------------------------------------------- the console's own faults
+
+const FAULT_PARTS = ["store", "intake", "broker"];
+
+/** The console's readiness, from the snapshot's `health` or a `console.health` message: drawn at
+ * once, not in the next frame (a fault must show even when frames are held back). */
+export function setConsoleHealth(health) {
+  state.consoleHealth = health && typeof health === "object" ? health : null;
+  renderFault();
+}
+
+function renderFault() {
+  const banner = $("fault-banner");
+  const h = state.consoleHealth;
+  const show = !!h && h.ready === false;
+  banner.hidden = !show;
+  if (!show) return;
+  const parts = (Array.isArray(h.faults) ? h.faults : []).filter((f) => FAULT_PARTS.includes(f));
+  const words = parts.map((f) => t(`wall.fault.${f}`)).join(" · ");
+  setText(banner, t("wall.fault.banner", { faults: words || t("wall.fault.unknown") }));
+  banner.title = (Array.isArray(h.reasons) ? h.reasons : []).join("\n");
 }
 
 // ---------------------------------------------------------------- camera tiles

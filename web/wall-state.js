@@ -104,6 +104,7 @@ export const state = {
   plansError: "",
   kpis: null,
   kpisError: false,
+  consoleHealth: null, // can the console take alarms: {ready, faults, reasons, since} (snapshot, console.health)
   sorted: [], // live, unshelved alarms in queue order (kept by renderQueue)
 };
 

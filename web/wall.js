@@ -12,7 +12,9 @@ import {
 } from "./wall-state.js";
 import { renderQueue, remeasure, tickRows } from "./wall-queue.js";
 import { renderPlan, fetchPlans, refetchPlans, setPlanLang } from "./wall-plan.js";
-import { renderHealth, refetchSummary, renderCams, renderKpis, fetchKpis, refetchKpis } from "./wall-panels.js";
+import {
+  renderHealth, refetchSummary, renderCams, renderKpis, fetchKpis, refetchKpis, setConsoleHealth,
+} from "./wall-panels.js";
 import { renderTicker, addEvent, flushTicker } from "./wall-ticker.js";
 import { sound } from "./wall-sound.js";
 
@@ -174,6 +176,7 @@ function applySnapshot(msg) {
   state.events = events.slice(0, TICKER_MAX);
   if (msg.devices && typeof msg.devices === "object") state.devices = msg.devices;
   if (!state.devices || !state.devices.by_subsystem) refetchSummary();
+  setConsoleHealth(msg.health);
   renderTicker();
   invalidate("queue", "force", "health");
   refetchPlans(); // plans may have changed while we were away
@@ -200,6 +203,8 @@ function applyChange(msg) {
     refetchPlans();
   } else if (msg.type === "floorplan.updated") {
     refetchPlans();
+  } else if (msg.type === "console.health") {
+    setConsoleHealth(data);
   }
 }
 

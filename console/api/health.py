@@ -6,11 +6,15 @@
   wait and nothing was committed for ``health.stall_seconds``: a full disk, a locked store). The
   Dockerfile, compose and the systemd unit ask this.
 - ``GET /api/health``: everyone gets up/down; staff signed in (operator, supervisor, admin) get the
-  figures. Broker address, subscriptions, store type and camera errors are not for anonymous eyes.
+  figures (with the free space of the SQLite file's volume). Broker address, subscriptions, store
+  type and camera errors are not for anonymous eyes.
+
+The wall learns the same answer without asking: console/wire/readiness.py publishes ``console.health``.
 """
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,9 +26,11 @@ from console.api.deps import RuntimeDep, signed_in
 from console.api.pages import build_id
 from console.people import auth
 from console.runtime import Runtime
+from console.settings import sqlite_path
 from console.sinks.timeseries import disabled_status
 from console.store.tables import DeviceStatusRow, QuarantineRow, TaskRow
 from console.video import linker as camera_linkage
+from console.wire.readiness import store_answers
 
 router = APIRouter(tags=["health"])
 
@@ -45,31 +51,20 @@ def _store_figures(runtime: Runtime) -> dict[str, Any]:
 
 
 def _store_answers(runtime: Runtime) -> str | None:
-    """Why the store cannot serve, or None."""
+    return store_answers(runtime.store)
+
+
+def _disk(runtime: Runtime) -> dict[str, Any]:
+    """Free and total bytes of the SQLite file's volume: a full disk stops every commit, so the room
+    should see it coming (PostgreSQL's disks are its own server's business: nothing here)."""
+    path = sqlite_path(runtime.store.url)
+    if path is None:
+        return {}
     try:
-        with runtime.store.read() as session:
-            session.execute(select(1)).scalar()
-    except Exception as exc:  # readiness must answer even when the store is down
-        return f"store: {type(exc).__name__}"
-    return None
-
-
-def not_ready(runtime: Runtime, store_problem: str | None) -> list[str]:
-    """Why the console cannot take alarms now (empty: ready)."""
-    reasons = []
-    if not runtime.mqtt.connected.is_set():
-        reasons.append("broker: not connected")
-    if store_problem:
-        reasons.append(store_problem)
-    if not runtime.writer.store_ok:
-        reasons.append("store: writes failing")
-    stalled = runtime.writer.stalled_seconds
-    if stalled >= runtime.settings.health.stall_seconds:
-        reasons.append(f"intake: {runtime.writer.backlog} messages waiting, nothing committed for {stalled:.0f} s")
-    writer = next((w for w in runtime.supervisor.status() if w.name == "writer"), None)
-    if writer is not None and not writer.alive and writer.state not in ("new", "stopped"):
-        reasons.append("intake: the writer is down")
-    return reasons
+        usage = shutil.disk_usage(path.resolve().parent)
+    except OSError as exc:
+        return {"disk_error": f"{type(exc).__name__}: {exc.strerror}"}
+    return {"free_bytes": usage.free, "total_bytes": usage.total}
 
 
 def _staff(request: Request, runtime: Runtime) -> bool:
@@ -89,7 +84,7 @@ def live() -> dict[str, str]:
 
 @router.get("/api/health/ready", responses=_READY)
 async def ready(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    reasons = not_ready(runtime, await run_in_threadpool(_store_answers, runtime))
+    reasons = runtime.not_ready(await run_in_threadpool(_store_answers, runtime))
     body: dict[str, Any] = {"status": "down" if reasons else "ready"}
     staff: bool = bool(reasons) and await run_in_threadpool(_staff, request, runtime)
     if staff:
@@ -100,7 +95,7 @@ async def ready(request: Request, runtime: RuntimeDep) -> JSONResponse:
 @router.get("/api/health")
 async def health(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     if not await run_in_threadpool(_staff, request, runtime):
-        reasons = not_ready(runtime, await run_in_threadpool(_store_answers, runtime))
+        reasons = runtime.not_ready(await run_in_threadpool(_store_answers, runtime))
         return {"status": "down" if reasons else "up"}
     figures = await run_in_threadpool(_store_figures, runtime)
     mqtt, writer, deadlines = runtime.mqtt, runtime.writer, runtime.deadlines
@@ -116,6 +111,7 @@ async def health(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
         "ok": figures["ok"] and writer.store_ok,
         "dialect": runtime.store.dialect,
         "last_error": (writer.store_error if not writer.store_ok else None) or figures.get("error"),
+        **await run_in_threadpool(_disk, runtime),
     }
     ingest = {
         "stored": counters.stored,
@@ -129,7 +125,7 @@ async def health(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     }
     workers = [status.as_dict() for status in runtime.supervisor.status()]
     down = [w["name"] for w in workers if not w["alive"] and w["state"] not in ("new", "stopped")]
-    reasons = not_ready(runtime, None if figures["ok"] else f"store: {figures.get('error')}")
+    reasons = runtime.not_ready(None if figures["ok"] else f"store: {figures.get('error')}")
     ok = not reasons and not down
     retention = runtime.retention.detail() if runtime.retention is not None else {}
     return {

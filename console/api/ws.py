@@ -54,6 +54,8 @@ def build_snapshot(runtime: Runtime, user: auth.User | None = None) -> dict[str,
         "tasks": task_views,
         "devices": counts,
         "events": [event_row_view(e, runtime.registry) for e in events],
+        # Can the console take alarms now (console.health after this): a wall shows a fault at once.
+        "health": runtime.readiness.current if runtime.readiness is not None else None,
     }
 
 

@@ -3,6 +3,10 @@ deadline breaches, false-alarm ratio per device, drills with their scores, the d
 patrol rounds (done, late, incomplete, missed per guard; the completion and on-time rates that the
 supervisor's monthly quality check uses).
 
+Every report also prints the audit chain's head at the time it was made (``audit_anchor``: id, hash,
+time): kept on paper or in a mailbox, it lets ``mcc audit verify --anchor ID:HASH`` catch the newest
+audit rows being deleted, which leaves a shorter chain that is otherwise valid.
+
 Drills are reported on their own and never counted in the real figures. Times are medians, 90th
 percentiles and maxima in seconds over the tasks opened in the window. The same figures come out
 as JSON (the API), CSV (one ``section,item,metric,value`` row per figure) and printable HTML.
@@ -14,6 +18,7 @@ import csv
 import io
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -25,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from console.devices.registry import DeviceRegistry
 from console.patrol import reports as patrol_reports
+from console.store import audit
 from console.store.tables import AlarmRow, DispatchRow, DutyLogRow, TaskLogRow, TaskRow
 from console.tasks.sop import SopBook
 from console.tasks.views import drill_score
@@ -142,6 +148,7 @@ def build(session: Session, book: SopBook, registry: DeviceRegistry, window: Win
                      "late": sum(1 for d in duty if d.finding == "late"),
                      "missed": sum(1 for d in duty if d.finding == "missed")},
         "patrol": _patrol(session, window),
+        "audit_anchor": anchor.as_dict() if (anchor := audit.head(session)) is not None else None,
     }
 
 
@@ -178,6 +185,9 @@ def to_csv(report: dict[str, Any]) -> str:
     for item, figures in [("all", report["patrol"]["totals"]), *report["patrol"]["by_guard"].items()]:
         for metric, value in figures.items():
             writer.writerow(["patrol", item, metric, "" if value is None else value])
+    if report.get("audit_anchor"):
+        for key in ("id", "hash", "at", "token"):
+            writer.writerow(["audit_anchor", "head", key, report["audit_anchor"][key]])
     return out.getvalue()
 
 
@@ -209,6 +219,14 @@ def bar_chart(rows: list[tuple[str, float, str]], label: str) -> str:
                     f'<text x="{name_w + w + 4:.1f}" y="{y + 13}">{escape(text)}</text>')
     return (f'<svg class="chart" role="img" aria-label="{escape(label)}" viewBox="0 0 {width} {height}" '
             f'width="{width}" height="{height}" font-size="11">' + "".join(bars) + "</svg>")
+
+
+def _anchor_html(anchor: dict[str, Any] | None, local: Callable[[str], str]) -> str:
+    """The line to keep: ``mcc audit verify --anchor`` takes its token."""
+    if not anchor:
+        return '<p class="audit-anchor">审计链锚点 / Audit anchor: 无记录 / no audit rows yet</p>'
+    return (f'<p class="audit-anchor">审计链锚点 / Audit anchor（{escape(local(anchor["at"]))}）：'
+            f'<code>{escape(anchor["token"])}</code></p>')
 
 
 def to_html(report: dict[str, Any], site_name: str, timezone: str) -> str:
@@ -262,6 +280,7 @@ def to_html(report: dict[str, Any], site_name: str, timezone: str) -> str:
         table(["任务 / task", "SOP", "开始 / opened", "准时率 / on time"],
               [[r["task_id"], r["sop"], local(r["opened_at"]),
                 f"{r['score']['percent']}%" if r["score"] else "进行中 / open"] for r in report["drills"]]),
+        _anchor_html(report.get("audit_anchor"), local),
     ]
     return ("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(report['title'])}</title><link rel=\"stylesheet\" href=\"/static/report.css\">"

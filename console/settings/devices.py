@@ -173,6 +173,9 @@ class HealthSection(Section):
     stall_seconds: float = Field(
         10.0, ge=1, le=600, description="Messages waiting and nothing committed for this long: intake is stalled, "
                                         "and GET /api/health/ready answers 503 (a full disk, a locked store).")
+    audit_anchor_seconds: float = Field(
+        300.0, ge=1, le=86400, description="How often the audit chain's head (id, hash) is logged and written to the "
+                                           "time series (mcc_audit_head), to check later with mcc audit verify --anchor.")
 
 
 class CarPark(Section):

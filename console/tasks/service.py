@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from console.alarms.engine import AlarmChange, acknowledge
@@ -387,6 +388,8 @@ class TaskService:
             try:
                 with session.begin_nested():
                     self._fire_task(session, task_id, now, one)
+            except OperationalError:
+                raise  # the store cannot write (full disk, lost connection): the loop retries them all
             except Exception:
                 # One broken task must not hold up every other deadline: park it for a minute.
                 log.exception("firing the deadlines of task %s failed", task_id)

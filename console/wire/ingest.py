@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from adapters.base import Inventory
@@ -277,11 +278,15 @@ class Ingest:
 
     def _tasks_for(self, session: Session, changes: list[AlarmChange], event: Event) -> Outcome | None:
         """The alarm's task, in a savepoint: a fault in the task engine must never cost the alarm
-        itself (it is stored and shown without its task, and the fault is logged)."""
+        itself (it is stored and shown without its task, and the fault is logged). A store that
+        cannot write (a full disk, a lost connection) is no fault of the engine: the whole batch
+        fails and is retried, so the alarm never ends up stored without its task."""
         assert self.tasks is not None
         try:
             with session.begin_nested():
                 return self.tasks.on_alarm_changes(session, changes, event.received_at)
+        except OperationalError:
+            raise
         except Exception:
             log.exception("task engine failed on %s at %s/%s; the alarm is kept without its task",
                           event.kind, event.device_id, event.point)

@@ -231,5 +231,6 @@ class Writer(Worker):
                 return
             except SQLAlchemyError as exc:
                 self.store_ok = False
-                self.store_error = str(exc).splitlines()[0][:200]
-                time.sleep(1.0)
+                self.store_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                if self.stopping.wait(1.0):
+                    raise  # unsettled: the broker sends them again to the next console
