@@ -14,7 +14,10 @@ import pytest
 
 from console.store import audit
 from tests.conftest import ConsoleProcess, wait_until
-from tests.integration.test_timeseries import VictoriaMetrics, sink_settings, vm  # noqa: F401  (the fixture)
+from tests.integration import test_timeseries
+from tests.integration.test_timeseries import VictoriaMetrics, sink_settings
+
+vm = test_timeseries.vm  # the VictoriaMetrics fixture of the time-series tests
 
 
 def _sql(db_url: str, statement: str) -> None:
@@ -69,7 +72,7 @@ def test_the_daily_report_prints_the_anchor_and_verify_catches_the_newest_rows_d
 
 
 def test_the_head_reaches_the_time_series_and_the_log(
-    make_console: Any, sqlite_url: str, vm: VictoriaMetrics,  # noqa: F811
+    make_console: Any, sqlite_url: str, vm: VictoriaMetrics,
 ) -> None:
     console: ConsoleProcess = make_console(sqlite_url, influx=sink_settings(vm), health={"audit_anchor_seconds": 1},
                                            duty_log={"enabled": False})
