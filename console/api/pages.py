@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from console import __version__, resources
-from console.api.deps import get_runtime, token_from
+from console.api.deps import get_runtime, signed_in
 from console.people import auth
 
 WEB = resources.WEB
@@ -82,14 +82,7 @@ def page_html(name: str, timezone: str) -> str:
 
 
 async def _user_of(request: Request) -> auth.User | None:
-    runtime = get_runtime(request)
-    token = token_from(request)
-
-    def resolve() -> auth.User | None:
-        with runtime.store.read() as session:
-            return auth.resolve_token(session, token) if token else None
-
-    return await run_in_threadpool(resolve)
+    return await run_in_threadpool(signed_in, request, get_runtime(request))
 
 
 async def _role_page(request: Request, path: str, page: str, roles: frozenset[str]) -> Response:
