@@ -11,7 +11,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -56,6 +56,10 @@ class Worker:
     restart: bool = True
     beat_timeout: float | None = None
     """Seconds without a beat after which the worker is reported not alive (None: not checked)."""
+    duty: str | None = None
+    """Work that must run on one console instance at a time (``"deadlines"``): in a cluster the worker
+    runs but does its work only while this instance holds the duty (``on_duty``); None: every
+    instance does its own (ingest, its own WebSocket clients)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -67,6 +71,15 @@ class Worker:
         self._beat: float | None = None
         self._thread: threading.Thread | None = None
         self._rng = random.Random()
+        self._holds: Callable[[str], bool] | None = None
+
+    def elect_by(self, holds: Callable[[str], bool]) -> None:
+        """In a cluster: ``holds(duty)`` says whether this instance owns the duty now."""
+        self._holds = holds
+
+    def on_duty(self) -> bool:
+        """Whether to do the work now: always for a worker without a duty or outside a cluster."""
+        return self.duty is None or self._holds is None or self._holds(self.duty)
 
     # -- for subclasses -----------------------------------------------------------------------
 
@@ -142,8 +155,11 @@ class Worker:
 
     def worker_status(self) -> WorkerStatus:
         beat = None if self._beat is None else round(time.monotonic() - self._beat, 1)
+        detail = self.detail()
+        if self.duty is not None and self._holds is not None:
+            detail = {**(detail or {}), "duty": self.duty, "on_duty": self.on_duty()}
         return WorkerStatus(self.name, "thread", self.state, self.alive, self.restarts, self.last_error,
-                            self.last_error_at, beat, None, self.detail())
+                            self.last_error_at, beat, None, detail)
 
     # -- the thread ---------------------------------------------------------------------------
 
@@ -195,19 +211,21 @@ class PeriodicWorker(Worker):
 
     def tick(self) -> None:
         raise NotImplementedError
-
     def run(self) -> None:
         wait = 0.0 if self.first_at_once else self.interval
         while not self.stopping.wait(wait):
             self.beat()
+            # In a cluster, another instance may own this work now: look again within a second.
+            on_duty = self.on_duty()
             try:
-                self.tick()
+                if on_duty:
+                    self.tick()
             except Exception as exc:
                 log.exception("%s: tick failed", self.name)
                 self.report(exc)
             else:
                 self.last_error = None
-            wait = self.interval
+            wait = self.interval if on_duty else min(self.interval, 1.0)
             self.beat()
 
 
@@ -246,6 +264,15 @@ class Supervisor:
         stuck = [w.name for w in reversed(self.workers) if not w.stop(max(0.5, end - time.monotonic()))]
         self.watchdog.stop(1.0)
         return stuck
+
+    def duties(self) -> list[str]:
+        """The duties of the workers it owns, each once, in order."""
+        return list(dict.fromkeys(w.duty for w in self.workers if w.duty is not None))
+
+    def elect_by(self, holds: Callable[[str], bool]) -> None:
+        """In a cluster: every worker with a duty asks ``holds`` before doing its work."""
+        for worker in self.workers:
+            worker.elect_by(holds)
 
     def find(self, name: str) -> Worker | None:
         return next((w for w in self.workers if w.name == name), None)

@@ -94,6 +94,9 @@ def view(row: CommandRow) -> dict[str, Any]:
 class CommandWatch(PeriodicWorker):
     """Settles the commands waiting for their device (every ``CHECK_SECONDS``, while any wait)."""
 
+    duty = "command-watch"
+    """One instance of a cluster does this at a time."""
+
     def __init__(self, store: Store, publish: Callable[[list[HubMessage]], None], now: Callable[[], datetime],
                  interval: float = CHECK_SECONDS) -> None:
         super().__init__("commands", interval)

@@ -55,6 +55,9 @@ class SilenceWatch(PeriodicWorker):
     """Every ``health.check_seconds``: devices silent past their budget and doors held open are
     handed to the alarm path as the console's own observations; flapping devices are settled."""
 
+    duty = "silence-watch"
+    """One instance of a cluster does this at a time."""
+
     def __init__(self, settings: Settings, store: Store, registry: DeviceRegistry, alarm_path: AlarmPath,
                  now: Callable[[], datetime]):
         super().__init__("silence", settings.health.check_seconds)
@@ -85,7 +88,6 @@ class SilenceWatch(PeriodicWorker):
                         ", ".join(d.device_id for d in silent))
             self.alarm_path.observe(silent, silenced=True)
         self.alarm_path.settle_flapping(now)
-
     def silent_devices(self, now: datetime) -> list[Draft]:
         with self.store.read() as session:
             rows = session.execute(select(DeviceStatusRow.site, DeviceStatusRow.device_id, DeviceStatusRow.state,

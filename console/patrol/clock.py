@@ -17,6 +17,9 @@ from console.workers import PeriodicWorker
 
 
 class PatrolClock(PeriodicWorker):
+    duty = "patrol-clock"
+    """One instance of a cluster does this at a time."""
+
     def __init__(self, rounds: Rounds, store: Store, alarm_path: AlarmPath, deliver: Callable[[Outcome], None],
                  now: Callable[[], datetime], interval: float):
         super().__init__("patrol", interval)

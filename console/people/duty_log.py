@@ -283,6 +283,9 @@ def _steps(start: datetime, end: datetime, step: timedelta) -> Iterator[datetime
 class DutyLogClock(PeriodicWorker):
     """Opens each entry when it falls due and raises the findings (every ``CHECK_SECONDS``)."""
 
+    duty = "duty-log-clock"
+    """One instance of a cluster does this at a time."""
+
     def __init__(self, log: DutyLog, store: Store, deliver: Callable[[Outcome], None],
                  now: Callable[[], datetime], interval: float = CHECK_SECONDS):
         super().__init__("duty_log", interval)

@@ -36,6 +36,9 @@ CHECK_SECONDS = 1.0
 class AlarmNotices(PeriodicWorker):
     """The raise tap (``offer``, on the outlet) and the escalation check (every ``CHECK_SECONDS``)."""
 
+    duty = "alarm-escalation"
+    """One instance of a cluster does this at a time."""
+
     def __init__(self, settings: Settings, store: Store, registry: DeviceRegistry, book: SopBook,
                  notify: Callable[[list[Notice]], None], now: Callable[[], datetime],
                  interval: float = CHECK_SECONDS) -> None:

@@ -32,6 +32,9 @@ def anchor_point(site: str, anchor: audit.Anchor, at: datetime) -> Point:
 class AuditAnchorWatch(PeriodicWorker):
     """Logs the head and hands it to ``add`` (the time-series sink's buffer, or None)."""
 
+    duty = "audit-anchor"
+    """One instance of a cluster does this at a time."""
+
     first_at_once = True
 
     def __init__(self, store: Store, site: str, add: Callable[[list[Point]], None] | None,

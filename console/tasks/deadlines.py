@@ -27,6 +27,9 @@ log = logging.getLogger("mcc.deadlines")
 
 
 class DeadlineLoop(Worker):
+    duty = "deadlines"
+    """One instance of a cluster does this at a time."""
+
     def __init__(self, store: Store, service: TaskService, deliver: Callable[[Outcome], None],
                  now: Callable[[], datetime], max_sleep: float = 1.0):
         super().__init__("deadlines")
@@ -71,6 +74,10 @@ class DeadlineLoop(Worker):
     def run(self) -> None:
         while not self.stopping.is_set():
             self.beat()
+            if not self.on_duty():  # another instance of the cluster fires the deadlines now
+                self._wake.wait(self.max_sleep)
+                self._wake.clear()
+                continue
             try:
                 delay = self.run_once()
                 self.last_error = None

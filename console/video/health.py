@@ -104,6 +104,9 @@ class HealthStats:
 class CameraHealthWatch(Worker):
     """Probes every camera each ``health_seconds`` and hands what changed to the alarm path."""
 
+    duty = "camera-health"
+    """One instance of a cluster does this at a time."""
+
     def __init__(self, section: CamerasSection, site: str, store: Store, registry: DeviceRegistry,
                  alarm_path: AlarmPath, now: Callable[[], datetime],
                  grabber: ProcessGrabber | ThreadGrabber | None = None):
@@ -143,9 +146,17 @@ class CameraHealthWatch(Worker):
             log.exception("camera health: device states could not be read")
 
     def run(self) -> None:
+        off_duty = False
         while not self.stopping.is_set():
             started = time.monotonic()
             self.beat()
+            if not self.on_duty():  # another instance of the cluster probes the cameras now
+                off_duty = True
+                self.stopping.wait(1.0)
+                continue
+            if off_duty:  # taken over: what the last owner found is in the store
+                off_duty = False
+                self.prepare()
             try:
                 self.probe_all()
             except Exception as exc:

@@ -84,6 +84,9 @@ def _purged(entry: dict[str, Any], now: datetime) -> dict[str, Any]:
 class SnapshotRetention(PeriodicWorker):
     """Hourly (and once at start): delete the snapshots past their keeping whose case is over."""
 
+    duty = "snapshot-retention"
+    """One instance of a cluster does this at a time."""
+
     first_at_once = True
 
     def __init__(self, store: Store, keep_days: int, now: Callable[[], datetime], interval: float = PURGE_SECONDS):

@@ -115,3 +115,33 @@ def test_the_supervisor_stops_in_reverse_order_within_one_deadline_and_names_wha
     assert supervisor.stop(2.0) == ["stubborn"]
     assert time.monotonic() - started < 3.5, "one deadline for all, not one each"
     assert order == ["third", "second", "first"]
+
+
+def test_a_worker_with_a_duty_works_only_while_its_instance_holds_the_duty() -> None:
+    ticks: list[float] = []
+    held: set[str] = set()
+
+    class Sweep(PeriodicWorker):
+        duty = "sweep"
+
+        def tick(self) -> None:
+            ticks.append(time.monotonic())
+
+    supervisor = Supervisor()
+    worker = supervisor.add(Sweep("sweep", 0.05))
+    supervisor.add(Worker("plain"))  # no duty: not asked
+    assert supervisor.duties() == ["sweep"]
+    supervisor.elect_by(held.__contains__)
+    worker.start()
+    try:
+        time.sleep(0.3)
+        assert ticks == [] and worker.worker_status().detail == {"duty": "sweep", "on_duty": False}
+        held.add("sweep")  # this instance takes the duty (its owner went)
+        wait_until(lambda: len(ticks) >= 2, timeout=3, message="ticks once on duty")
+        held.clear()
+        time.sleep(1.2)  # a tick under way may end; none starts after
+        count = len(ticks)
+        time.sleep(0.5)
+        assert len(ticks) == count
+    finally:
+        worker.stop()
