@@ -15,6 +15,8 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from console.cluster.election import Election
+from console.cluster.relay import RelayIn, RelayOut
 from console.devices.admin import load_registered_devices
 from console.devices.commands import CommandWatch
 from console.devices.registry import DeviceRegistry
@@ -52,6 +54,16 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def subscriptions(settings: Settings, ingest: Ingest) -> list[str]:
+    """The adapters' topic filters; in a cluster each is a shared subscription, so the broker hands
+    each message to one instance of the group (which acks it after its commit, as a single console
+    does). Retained messages are not replayed on a shared subscription (MQTT 5, 4.8.2): the states
+    the instances have stored stand in for them."""
+    if not settings.cluster.enabled:
+        return ingest.subscriptions
+    return [f"$share/{settings.cluster.share_group}/{topic}" for topic in ingest.subscriptions]
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -83,6 +95,12 @@ class Runtime:
     logins: LoginThrottle = field(default_factory=LoginThrottle)
     readiness: ReadinessWatch | None = None
     audit_anchor: AuditAnchorWatch | None = None
+    relay_out: RelayOut | None = None
+    """In a cluster: this instance's changes to the store's relay; None for a single console."""
+    relay_in: RelayIn | None = None
+    """In a cluster: every instance's changes, numbered, to this instance's clients."""
+    election: Election | None = None
+    """In a cluster: which duties (work done once) this instance holds."""
     started_at: datetime = field(default_factory=utc_now)
 
     @staticmethod
@@ -107,7 +125,7 @@ class Runtime:
         ingest = Ingest(settings, store, registry, tasks=tasks, on_notices=outlet.notify)
         writer = Writer(ingest, outlet, settings.ingest.batch_max)
         mqtt = MqttConnection(
-            url=settings.mqtt.url, client_id=settings.client_id, subscriptions=ingest.subscriptions,
+            url=settings.mqtt.url, client_id=settings.client_id, subscriptions=subscriptions(settings, ingest),
             deliver=writer.submit, status_topic=f"mcc/console/{settings.site.id}/{settings.client_id}/state",
             keepalive=settings.mqtt.keepalive, reconnect_min=settings.mqtt.reconnect_min,
             reconnect_max=settings.mqtt.reconnect_max, ca_file=settings.mqtt.ca_file,
@@ -145,7 +163,17 @@ class Runtime:
         runtime.audit_anchor = AuditAnchorWatch(store, settings.site.id, runtime.timeseries.add if runtime.timeseries
                                                 else None, utc_now, settings.health.audit_anchor_seconds)
         runtime.readiness = ReadinessWatch(lambda: runtime.not_ready(store_answers(store)), outlet.publish, utc_now)
+        if settings.cluster.enabled:
+            cluster = settings.cluster
+            runtime.relay_out = RelayOut(store, cluster.instance, cluster.relay_keep_seconds, utc_now)
+            outlet.relay_to(runtime.relay_out.offer)
+            runtime.relay_in = RelayIn(store, cluster.instance, hub, outlet.deliver_numbered)
         runtime._supervise()
+        if settings.cluster.enabled:
+            runtime.election = Election(settings.database.url, settings.cluster.instance,
+                                        runtime.supervisor.duties(), settings.cluster.election_seconds)
+            runtime.supervisor.elect_by(runtime.election.holds)
+            runtime.supervisor.workers.insert(0, runtime.election)
         return runtime
 
     def not_ready(self, store_problem: str | None) -> list[str]:
@@ -157,7 +185,11 @@ class Runtime:
         MQTT connection last (messages then find everything ready)."""
         optional: list[Worker | None] = [self.timeseries, self.cameras, self.retention, self.camera_health,
                                          self.audit_anchor]
-        workers: list[Worker] = [self.writer, *(w for w in optional if w is not None), *self.receivers,
+        # In a cluster the relay out stops after the writer (what the writer's last commits sent goes
+        # out) and the relay in starts before anything a client could see.
+        relays: list[Worker | None] = [self.relay_out, self.relay_in]
+        workers: list[Worker] = [*(w for w in relays if w is not None), self.writer,
+                                 *(w for w in optional if w is not None), *self.receivers,
                                  *self.notifier.workers, self.deadlines, self.silence, self.display_watch,
                                  self.duty_clock, self.alarm_notices, self.command_watch, self.patrol_clock,
                                  self.mqtt]

@@ -163,6 +163,8 @@ async def health(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
                     **(runtime.camera_health.status() if runtime.camera_health is not None
                        else {"states": {}, "state_counts": {}})},
         "ingest": ingest,
+        "cluster": ({"instance": runtime.settings.cluster.instance, "duties": runtime.election.held}
+                    if runtime.election is not None else None),
         "tasks": {
             "open": figures.get("open_tasks"),
             "next_due_at": figures.get("next_due_at"),

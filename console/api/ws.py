@@ -24,7 +24,7 @@ from console.messages import HubMessage
 from console.people import auth
 from console.people.displays import RECORDED_ROLES
 from console.runtime import Runtime
-from console.sinks.hub import Subscriber, dumps
+from console.sinks.hub import Hub, Subscriber, dumps
 from console.store.tables import AlarmRow, EventRow, TaskRow
 from console.tasks.views import task_summary
 
@@ -120,6 +120,10 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         with contextlib.suppress(RuntimeError):  # the loop has closed: so has the socket
             loop.call_soon_threadsafe(revoked.set)
 
+    since = _int_param(websocket, "since")
+    stream = websocket.query_params.get("stream")
+    if since is not None and runtime.relay_in is not None:
+        await _catch_up(hub, since)  # a client of another instance may be a moment ahead of this one
     sockets.add(user.username, connection, auth.token_digest(token), revoke)
     # Checked again now that the socket is registered: a change committed since the handshake
     # either finds this socket to close, or shows here.
@@ -134,11 +138,13 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     subscriber = hub.subscribe(guard_filter(user.username) if is_guard else None)
     try:
-        since = _int_param(websocket, "since")
         # A guard always starts from a fresh snapshot: the replay buffer holds everyone's messages.
-        replay = (hub.replay(since, websocket.query_params.get("stream"))
-                  if since is not None and not is_guard else None)
+        replay = hub.replay(since, stream) if since is not None and not is_guard else None
         seq = hub.seq  # taken with the subscription, before any await: nothing falls between
+        if (replay is None and since is not None and not is_guard and runtime.relay_in is not None
+                and stream == hub.stream and since <= seq):
+            # Reconnected to an instance whose own buffer does not reach back that far: the store does.
+            replay = await run_in_threadpool(runtime.relay_in.replay, since, seq)
         # First, before the snapshot or the replay: which build of the pages the server serves.
         await websocket.send_text(dumps({"type": "hello", "build": build_id(),
                                          "server_time": datetime.now(timezone.utc).isoformat()}))
@@ -157,7 +163,14 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         hub.unsubscribe(subscriber)
         closed = runtime.displays.closed(connection, runtime.now())
         if closed:
-            hub.publish(closed)
+            runtime.outlet.publish(closed)
+
+
+async def _catch_up(hub: Hub, since: int, wait: float = 1.0) -> None:
+    """In a cluster, wait up to ``wait`` s for this instance to have delivered what the client saw."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while hub.seq < since and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
 
 
 def _client_messages(runtime: Runtime, user: auth.User, address: str,
@@ -176,7 +189,7 @@ def _client_messages(runtime: Runtime, user: auth.User, address: str,
             return
         changes = runtime.displays.heartbeat(message, user.username, address, connection, runtime.now())
         if changes:
-            runtime.hub.publish(changes)  # on the event loop already
+            runtime.outlet.publish(changes)
 
     return handle
 

@@ -5,6 +5,7 @@ from console.settings.base import ID_PATTERN, Section
 from console.settings.cameras import CameraEntry, CameraLocation, CamerasSection
 from console.settings.connections import (
     BrokerAddress,
+    ClusterSection,
     DatabaseSection,
     HttpSection,
     InfluxSection,
@@ -40,7 +41,7 @@ from console.settings.handling import (
 from console.settings.site import Settings, evidence_folder, load_settings, sqlite_path
 
 __all__ = [
-    "ID_PATTERN", "Section", "CameraEntry", "CameraLocation", "CamerasSection", "BrokerAddress",
+    "ID_PATTERN", "Section", "CameraEntry", "CameraLocation", "CamerasSection", "BrokerAddress", "ClusterSection",
     "DatabaseSection", "HttpSection", "InfluxSection", "MqttSection", "SiteSection", "AdapterEntry", "AdapterType",
     "CarPark", "ChecksumVariant", "DeviceEntry", "DevicesSection", "HealthSection", "IngestSection",
     "CommandsSection", "ParkingSection", "PointEntry", "DeniedBurstRule", "DispatchSection", "EvidenceSection", "NotifyRole",

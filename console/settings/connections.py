@@ -3,6 +3,8 @@ the time-series database."""
 
 from __future__ import annotations
 
+import re
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +117,31 @@ class HttpSection(Section):
     login_lockout_max_seconds: float = Field(900.0, ge=1, le=86400, description="The longest lockout.")
     password_checks_at_once: int = Field(2, ge=1, le=64, description=(
         "Password checks (argon2id, 64 MiB each) running at once; more logins wait, then get 429."))
+
+
+def _host_instance() -> str:
+    """This machine's name as an instance id: a container's host name, or a server's."""
+    name = re.sub(r"[^A-Za-z0-9_.\-]", "-", socket.gethostname())[:64].strip("-.") or "console"
+    return name if name[0].isalnum() else f"i{name}"[:64]
+
+
+class ClusterSection(Section):
+    """Several ``mcc run`` instances on one PostgreSQL behind a load balancer (README, "A center"):
+    each takes its share of the MQTT messages through a shared subscription, every change reaches
+    every instance's WebSocket clients through the store, and work that must run once (deadlines,
+    the silence watch, camera probes, ...) is owned by one instance at a time (an advisory lock)."""
+
+    enabled: bool = Field(False, description="Run as one of several instances on PostgreSQL (off: a single console).")
+    instance: str = Field(default_factory=_host_instance, pattern=ID_PATTERN, description=(
+        "This instance's name, unique in the cluster and the same after a restart (its MQTT session keeps the "
+        "messages it had not acknowledged); default: the host name."))
+    share_group: str = Field("mcc", pattern=r"^[A-Za-z0-9_\-]{1,32}$", description=(
+        "The MQTT shared-subscription group ($share/<group>/...) the instances take their messages from."))
+    election_seconds: float = Field(1.0, gt=0, le=60, description=(
+        "How often an instance tries to take over work whose owner has gone."))
+    relay_keep_seconds: int = Field(900, ge=10, le=86400, description=(
+        "How long the store keeps the changes sent to WebSocket clients, so one that reconnects to another "
+        "instance with ?since= resumes without a gap."))
 
 
 class InfluxSection(Section):

@@ -14,7 +14,14 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from console.errors import ConfigError
 from console.settings.cameras import CamerasSection, check_camera_links
-from console.settings.connections import DatabaseSection, HttpSection, InfluxSection, MqttSection, SiteSection
+from console.settings.connections import (
+    ClusterSection,
+    DatabaseSection,
+    HttpSection,
+    InfluxSection,
+    MqttSection,
+    SiteSection,
+)
 from console.settings.devices import (
     AdapterEntry,
     CommandsSection,
@@ -62,6 +69,7 @@ class Settings(BaseSettings):
     cameras: CamerasSection = CamerasSection()
     duty_log: DutyLogSection = DutyLogSection()
     patrol: PatrolSection = PatrolSection()
+    cluster: ClusterSection = ClusterSection()
 
     @classmethod
     def settings_customise_sources(
@@ -87,9 +95,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"devices.entries[{index}].command_topic: {problem}")
         return self
 
+    @model_validator(mode="after")
+    def _cluster_on_postgresql(self) -> Settings:
+        if self.cluster.enabled and not self.database.url.startswith("postgresql"):
+            raise ValueError("cluster.enabled: several instances share one PostgreSQL database (database.url), "
+                             "not a SQLite file")
+        return self
+
     @property
     def client_id(self) -> str:
-        return self.mqtt.client_id or f"mcc-console-{self.site.id}"
+        """The MQTT session's id: one per console, and one per instance in a cluster (each instance's
+        session keeps the messages it had not acknowledged when it died)."""
+        base = self.mqtt.client_id or f"mcc-console-{self.site.id}"
+        return f"{base}-{self.cluster.instance}" if self.cluster.enabled else base
 
 
 def _error_path(loc: tuple[Any, ...]) -> str:

@@ -66,6 +66,18 @@ class Hub:
                 if subscriber.accept is None or subscriber.accept(message):
                     subscriber.offer(text)
 
+    def publish_numbered(self, messages: list[tuple[int, HubMessage]]) -> None:
+        """Changes numbered by the cluster (console/cluster/relay.py): the same seq on every instance."""
+        for seq, message in messages:
+            if seq <= self.seq:
+                continue  # already here (a re-read after a reconnect)
+            self.seq = seq
+            text = dumps({"type": message.type, "seq": seq, "data": message.data})
+            self._buffer.append((seq, text))
+            for subscriber in self._subscribers:
+                if subscriber.accept is None or subscriber.accept(message):
+                    subscriber.offer(text)
+
     def subscribe(self, accept: Callable[[HubMessage], bool] | None = None) -> Subscriber:
         subscriber = Subscriber(self._client_queue, accept)
         self._subscribers.add(subscriber)

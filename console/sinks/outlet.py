@@ -23,10 +23,21 @@ class Outlet:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._taps: list[Tap] = []
         self._notice_taps: list[NoticeTap] = []
+        self._relay: Tap | None = None
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """The event loop the hub and the WebSocket clients live on."""
         self._loop = loop
+
+    def relay_to(self, relay: Tap) -> None:
+        """In a cluster: changes go to the store's relay (console/cluster/relay.py), which numbers
+        them for every instance and brings them back through ``deliver_numbered``."""
+        self._relay = relay
+
+    def deliver_numbered(self, messages: list[tuple[int, HubMessage]]) -> None:
+        """Thread-safe: changes the cluster numbered, for this instance's clients."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.hub.publish_numbered, messages)
 
     def tap(self, listener: Tap) -> None:
         """Also hand every change to ``listener``, in the committing thread: it must only take note
@@ -41,7 +52,9 @@ class Outlet:
         """Thread-safe: hand committed changes to the hub and the taps."""
         if not messages:
             return
-        if self._loop is not None and not self._loop.is_closed():
+        if self._relay is not None:
+            self._relay(messages)
+        elif self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.hub.publish, messages)
         for listener in self._taps:
             try:

@@ -1,0 +1,100 @@
+"""Which instance of a cluster does the work that must run once (the deadline loop, the silence
+watch, camera probes, ...): the one holding the duty's PostgreSQL advisory lock.
+
+Each instance keeps one session and tries, every ``interval`` seconds, to take every duty nobody
+holds (``pg_try_advisory_lock``, which never waits). A session lock is the server's to release:
+when an instance dies, even by ``kill -9``, its socket closes, the server ends the session and
+frees the locks, and the next try of another instance takes them. An instance that loses its
+session gives up all its duties at once and takes them again only through a new session, so two
+instances never both believe they hold one (postgres.py: the client gives up before the server
+releases). Workers ask ``holds(duty)`` before each pass (``Worker.on_duty``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+
+from console.cluster.postgres import connect, lock_key
+from console.workers import Worker
+
+log = logging.getLogger("mcc.election")
+
+
+class Election(Worker):
+    def __init__(self, url: str, instance: str, duties: list[str], interval: float = 1.0) -> None:
+        super().__init__("election")
+        self.url = url
+        self.instance = instance
+        self.duties = list(duties)
+        self.interval = interval
+        self.beat_timeout = max(30.0, 5 * interval)
+        self._keys = {duty: lock_key(f"duty:{duty}") for duty in self.duties}
+        self._held: frozenset[str] = frozenset()
+        self._conn: psycopg.Connection[Any] | None = None
+        self.takeovers = 0
+        """Duties this instance has taken (at its start, or from an instance that went)."""
+
+    def holds(self, duty: str) -> bool:
+        """Whether this instance owns ``duty`` now (any thread may ask)."""
+        return duty in self._held
+
+    @property
+    def held(self) -> list[str]:
+        return sorted(self._held)
+
+    def detail(self) -> dict[str, object]:
+        return {"instance": self.instance, "held": self.held, "takeovers": self.takeovers}
+
+    def run(self) -> None:
+        delay = self.interval
+        while not self.stopping.is_set():
+            try:
+                self._conn = connect(self.url, f"mcc {self.instance} election")
+                delay = self.interval
+                while not self.stopping.is_set():
+                    self.beat()
+                    self._claim(self._conn)
+                    self.last_error = None
+                    if self.stopping.wait(self.interval):
+                        break
+            except psycopg.Error as exc:
+                self._give_up(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc) else ''}")
+                if self.stopping.wait(delay):
+                    break
+                delay = min(delay * 2, 10.0)
+            finally:
+                self._close()
+
+    def _claim(self, conn: psycopg.Connection[Any]) -> None:
+        """Take what nobody holds; make sure the session (and so what it holds) is still there."""
+        free = [duty for duty in self.duties if duty not in self._held]
+        taken = []
+        for duty in free:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._keys[duty],)).fetchone()
+            if row is not None and row[0]:
+                taken.append(duty)
+        if not free:
+            conn.execute("SELECT 1")
+        if taken:
+            self._held = self._held | frozenset(taken)
+            self.takeovers += len(taken)
+            log.info("instance %s now does: %s", self.instance, ", ".join(taken))
+
+    def _give_up(self, reason: str) -> None:
+        if self._held:
+            log.error("instance %s lost its store session (%s): gives up %s", self.instance, reason,
+                      ", ".join(sorted(self._held)))
+        self._held = frozenset()
+        self.report(f"store session lost: {reason}")
+
+    def _close(self) -> None:
+        self._held = frozenset()  # before the session goes: never believe in a lock that may be free
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()  # the server frees this session's locks at once
+            except psycopg.Error:
+                pass

@@ -1,0 +1,26 @@
+"""What several console instances share through the store besides the records themselves: the
+numbered changes every instance sends to its WebSocket clients (console/cluster/relay.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from console.store.tables.base import Base, BigId, UTCDateTime
+
+
+class HubChangeRow(Base):
+    """One change for the WebSocket clients of every instance: its ``id`` is the ``seq`` the clients
+    see, in commit order (writers take one advisory lock), so ``?since=`` resumes on any instance.
+    Kept for ``cluster.relay_keep_seconds``."""
+
+    __tablename__ = "hub_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    origin: Mapped[str] = mapped_column(String(64), default="")
+    """The instance that committed the change."""
+    body: Mapped[str] = mapped_column(Text)
+    """The message as JSON, ``{"type": ..., "data": ...}`` (the seq is the id)."""
