@@ -154,3 +154,25 @@ def test_a_site_file_with_a_control_character_or_an_infinite_number_is_refused(t
         load_settings(path, env={})
     problems = dict(raised.value.problems)
     assert "control character U+0000" in problems["site"] and "not a finite number" in problems["health"]
+
+
+def test_a_cluster_needs_postgresql_and_gives_each_instance_its_own_session(tmp_path: Path) -> None:
+    from console.devices.registry import DeviceRegistry
+    from console.runtime import subscriptions
+    from console.wire.ingest import Ingest
+
+    on_sqlite = tmp_path / "sqlite.yaml"
+    on_sqlite.write_text("site: {id: demo}\ncluster: {enabled: true, instance: a}\n")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(on_sqlite)
+    assert "share one PostgreSQL database" in str(refused.value)
+
+    path = tmp_path / "pg.yaml"
+    path.write_text("site: {id: demo}\ndatabase: {url: 'postgresql+psycopg://mcc@db/mcc'}\n"
+                    "cluster: {enabled: true, instance: console-2}\n")
+    settings = load_settings(path)
+    assert settings.client_id == "mcc-console-demo-console-2"
+    ingest = Ingest(settings, None, DeviceRegistry.from_settings(settings))  # type: ignore[arg-type]  # no store read
+    assert subscriptions(settings, ingest) == ["$share/mcc/mcc/v1/demo/#"]
+    single = load_settings(path, env={"MCC_CLUSTER__ENABLED": "false"})
+    assert single.client_id == "mcc-console-demo"

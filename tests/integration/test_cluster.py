@@ -1,0 +1,201 @@
+"""Several console instances on one PostgreSQL and one broker (issue 16): a change made through one
+reaches the WebSocket clients of every other, a client resumes on another instance without a gap or
+a duplicate, and the work that must run once (deadlines, the silence watch, ...) runs on exactly
+one instance and is taken over when that one is killed."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from console.demo.broker import ManagedMosquitto
+from console.store.database import Store
+from console.store.tables import EventRow
+from tests.conftest import ConsoleProcess, Publisher, _postgres_database, native_event, wait_until
+from tests.support.websocket import receive_until, ws_connect
+
+pytestmark = pytest.mark.slow
+DUTIES = {"alarm-escalation", "audit-anchor", "command-watch", "deadlines", "duty-log-clock", "patrol-clock",
+          "silence-watch"}
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    yield from _postgres_database()
+
+
+def instances(make_console: Any, pg_url: str, names: list[str], **sections: Any) -> list[ConsoleProcess]:
+    """Consoles that share ``pg_url`` and the broker, each named (its MQTT session keeps that name)."""
+    consoles = [make_console(pg_url, start=False, cluster={"enabled": True, "instance": name, "election_seconds": 0.5},
+                             **sections) for name in names]
+    for console in consoles:
+        console.start()
+    return consoles
+
+
+def duties_held(console: ConsoleProcess) -> set[str]:
+    workers = console.health()["workers"]
+    election = next(w for w in workers if w["name"] == "election")
+    return set(election["detail"]["held"])
+
+
+def test_every_duty_is_held_by_exactly_one_instance(make_console: Any, pg_url: str) -> None:
+    a, b = instances(make_console, pg_url, ["a", "b"])
+    held = wait_until(lambda: (h := (duties_held(a), duties_held(b))) and (h[0] | h[1]) == DUTIES and h,
+                      timeout=10, message="all duties are taken")
+    assert not held[0] & held[1], f"a duty held twice: {held}"
+    # Each instance says in its health which of its workers is on duty: the same split.
+    for console, mine in zip((a, b), held):
+        on = {w["detail"]["duty"] for w in console.health()["workers"]
+              if w.get("detail", {}).get("duty") and w["detail"]["on_duty"]}
+        assert on == mine
+
+
+def test_an_ack_through_one_instance_reaches_a_wall_on_another_within_a_second(
+    make_console: Any, pg_url: str, publisher: Publisher
+) -> None:
+    a, b = instances(make_console, pg_url, ["a", "b"])
+    a.staff({"op": "operator", "wall": "display"})
+    b.login("wall")
+    with ws_connect(b, "wall") as wall:
+        assert json.loads(wall.recv(timeout=5))["type"] == "snapshot"
+        publisher.publish(*native_event("fp-1", "fire-c1", "fire.alarm", point="1-003"))
+        raised = receive_until(wall, lambda m: m["type"] == "alarm.raised")[-1]
+        alarm_id = raised["data"]["id"]
+        # Whichever instance took the message from the broker, the alarm is acked through a.
+        acked_at = time.monotonic()
+        response = a.api("POST", f"/api/alarms/{alarm_id}/ack", "op", json={"comment": "已派保安"})
+        assert response.status_code == 200, response.text
+        seen = receive_until(wall, lambda m: m["type"] == "alarm.acked" and m["data"]["id"] == alarm_id, timeout=5)
+        assert time.monotonic() - acked_at < 1.0, "the ack reached the other instance's wall within 1 s"
+        assert seen[-1]["data"]["ack_comment"] == "已派保安"
+        assert seen[-1]["seq"] > raised["seq"]
+
+
+def test_a_client_resumes_on_another_instance_without_a_gap_or_a_duplicate(
+    make_console: Any, pg_url: str, publisher: Publisher
+) -> None:
+    a, b = instances(make_console, pg_url, ["a", "b"])
+    a.staff({"wall": "display", "op": "operator"})
+    b.login("wall")
+    with ws_connect(a, "wall") as ws:
+        stream = json.loads(ws.recv(timeout=5))["stream"]
+        publisher.publish(*native_event("fp-1", "fire-r1", "fire.alarm", point="1-001"))
+        last = receive_until(ws, lambda m: m["type"] == "alarm.raised")[-1]["seq"]
+    # While the wall is away (its instance went): three more alarms, through whichever instance.
+    for i in range(2, 5):
+        publisher.publish(*native_event("fp-1", f"fire-r{i}", "fire.alarm", point=f"1-00{i}"))
+    wait_until(lambda: len(a.api("GET", "/api/alarms?active=true", "op").json()) == 4, message="all four raised")
+    # b was up all along (its own buffer has the changes); c starts only now (the store has them).
+    c = make_console(pg_url, cluster={"enabled": True, "instance": "c"})
+    c.login("wall")
+    for console in (b, c):
+        with ws_connect(console, "wall", f"?since={last}&stream={stream}") as ws:
+            missed: list[dict[str, Any]] = []
+            receive_until(ws, lambda m: missed.append(m) is None and {
+                x["data"].get("point") for x in missed if x["type"] == "alarm.raised"} >= {"1-002", "1-003", "1-004"})
+        assert all(m["type"] != "snapshot" for m in missed), "resumed, not a fresh snapshot"
+        seqs = [m["seq"] for m in missed]
+        assert seqs == sorted(set(seqs)) and seqs[0] == last + 1, "in order, none twice, none missed"
+        # Two instances took the three messages side by side: the order of their commits is the order.
+        raised = [m["data"]["point"] for m in missed if m["type"] == "alarm.raised"]
+        assert sorted(raised) == ["1-002", "1-003", "1-004"]
+
+
+def test_the_deadline_owner_is_killed_and_the_deadline_still_fires_once(
+    make_console: Any, pg_url: str, publisher: Publisher
+) -> None:
+    a, b = instances(make_console, pg_url, ["a", "b"], sops={"limits": {"fire.alarm": {"ack": 600, "confirm": 6}}})
+    a.staff({"op": "operator"})
+    b.login("op")
+    wait_until(lambda: "deadlines" in duties_held(a) | duties_held(b), timeout=10, message="someone fires deadlines")
+    owner, other = (a, b) if "deadlines" in duties_held(a) else (b, a)
+    publisher.publish(*native_event("fp-1", "fire-d1", "fire.alarm", point="1-003"))
+    task = wait_until(lambda: other.api("GET", "/api/tasks", "op").json(), message="the task opens")[0]
+    detail = other.api("GET", f"/api/tasks/{task['id']}", "op").json()
+    due = datetime.fromisoformat(next(s for s in detail["steps"] if s["id"] == "confirm")["due_at"])
+    owner.kill()  # kill -9, a few seconds before the confirm deadline
+    wait_until(lambda: "deadlines" in duties_held(other), timeout=5, message="the other instance takes the duty")
+
+    def fired() -> list[dict[str, Any]]:
+        log = other.api("GET", f"/api/tasks/{task['id']}", "op").json()["log"]
+        return [e for e in log if e["action"] == "deadline" and e["step"] == "confirm"]
+
+    entries = wait_until(fired, timeout=20, message="the confirm deadline fires")
+    late = (datetime.fromisoformat(entries[0]["at"]) - due).total_seconds()
+    assert late < 10, f"fired {late:.1f} s after its time"
+    owner.start()  # back: the duty is not taken twice, the deadline does not fire again
+    time.sleep(3)
+    assert len(fired()) == 1
+    assert not duties_held(owner) & duties_held(other)
+
+
+def paced_stream(port: int, count: int, prefix: str, per_second: float) -> threading.Thread:
+    """Publish ``count`` QoS 1 events at ``per_second`` from a thread (paced in steps of 50), then
+    wait for every PUBACK."""
+    def run() -> None:
+        publisher = Publisher(port, client_id=f"stream-{prefix}")
+        started = time.monotonic()
+        try:
+            for i in range(count):
+                topic, body = native_event("door-1", f"{prefix}-{i:06d}", "access.granted", data={"card": f"C{i}"})
+                publisher.publish(topic, body, wait=False)
+                if i % 50 == 49 and (ahead := started + (i + 1) / per_second - time.monotonic()) > 0:
+                    time.sleep(ahead)
+            deadline = time.monotonic() + 120
+            while publisher.acked < count and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            publisher.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def stored_event_ids(pg_url: str) -> list[str]:
+    store = Store(pg_url)
+    try:
+        with store.read() as session:
+            return list(session.scalars(select(EventRow.source_id)))
+    finally:
+        store.dispose()
+
+
+def stored_events(pg_url: str) -> int:
+    store = Store(pg_url)
+    try:
+        with store.read() as session:
+            return int(session.scalar(select(func.count()).select_from(EventRow)) or 0)
+    finally:
+        store.dispose()
+
+
+def test_three_instances_share_a_stream_and_store_it_exactly_once_through_a_kill_9(
+    make_console: Any, pg_url: str, broker: ManagedMosquitto
+) -> None:
+    consoles = instances(make_console, pg_url, ["a", "b", "c"])
+    rate, seconds = 2000, 30
+    total = rate * seconds
+    thread = paced_stream(broker.port, total, "s", rate)
+    wait_until(lambda: stored_events(pg_url) >= total // 3, timeout=60, message="a third stored")
+    victim = consoles[1]
+    victim.kill()  # kill -9 mid-stream: what it had taken and not acked comes back to it on restart
+    time.sleep(2)
+    victim.start()
+    thread.join(seconds + 150)
+    wait_until(lambda: stored_events(pg_url) >= total, timeout=180, interval=0.5,
+               message=f"all {total} stored after the kill")
+    time.sleep(1.0)  # any stray redelivery lands before counting
+    ids = stored_event_ids(pg_url)
+    assert len(ids) == total and set(ids) == {f"s-{i:06d}" for i in range(total)}
+    # Shared, not copied: every instance stored a part of the stream.
+    for console in consoles:
+        assert console.health()["ingest"]["stored"] > 0, console.log_tail()
