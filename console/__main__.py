@@ -272,6 +272,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.data), port=args.port, rate=args.rate)
 
 
+def cmd_center(args: argparse.Namespace) -> int:
+    from console.demo.center import run_center
+
+    if args.config is None:
+        raise ConfigError([("--config", "a center needs its site file (database.url on PostgreSQL)")])
+    _settings(args)  # refuse a broken site file before starting anything
+    return run_center(args.config, args.instances, args.port, Path(args.data))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcc", description="MCC monitoring-center console")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -289,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config(sub.add_parser("run", help="run the console (production)"))
     p.set_defaults(func=cmd_run)
+
+    p = with_config(sub.add_parser("center", help="several instances of one site file on PostgreSQL behind "
+                                                  "HAProxy, on this machine"))
+    p.add_argument("--instances", type=int, default=2, help="console instances (default 2)")
+    p.add_argument("--port", type=int, default=8000, help="HAProxy's web port (default 8000)")
+    p.add_argument("--data", default="var/center", help="folder for the logs and haproxy.cfg")
+    p.set_defaults(func=cmd_center)
 
     display = sub.add_parser("display", help="wall displays").add_subparsers(dest="display_command", required=True)
     p = with_config(display.add_parser("approve", help="sign in the wall showing CODE on its /pair page"))

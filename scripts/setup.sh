@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 packages=(mosquitto mosquitto-clients python3-venv)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium postgresql fonts-wqy-microhei victoria-metrics systemd)  # systemd: systemd-analyze checks the unit
+  packages+=(chromium postgresql fonts-wqy-microhei victoria-metrics systemd haproxy)  # systemd: systemd-analyze checks the unit; haproxy: a center's balancer
   # A real RTSP camera (tests/support/rtsp_server.py, run by the system python3 with gi):
   # GStreamer's RTSP server, appsrc/appsink (base), avidemux, jpegdec/jpegenc, rtpjpegpay (good).
   packages+=(python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base

@@ -108,7 +108,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await websocket.close(code=1008)  # before accept: the handshake is refused (HTTP 403)
         return
     assert token is not None
-    await websocket.accept()
+    cluster = runtime.settings.cluster
+    # In a center, which instance serves this socket (behind the load balancer; for operations).
+    await websocket.accept(headers=[(b"x-mcc-instance", cluster.instance.encode())] if cluster.enabled else None)
     hub = runtime.hub
     is_guard = user.role == "guard"
     connection = next(_connections)

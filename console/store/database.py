@@ -90,10 +90,25 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+# A fixed advisory lock key ("mcc migrate"): instances of a center that start together migrate one
+# after the other; the second finds the schema at head.
+MIGRATE_LOCK = 0x6D63_6320_6D69_6772
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent; on PostgreSQL one instance at a time)."""
     try:
-        command.upgrade(alembic_config(engine), "head")
+        if engine.dialect.name != "postgresql":
+            command.upgrade(alembic_config(engine), "head")
+            return
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATE_LOCK})
+            conn.commit()
+            try:
+                command.upgrade(alembic_config(engine), "head")
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATE_LOCK})
+                conn.commit()
     except OperationalError as exc:
         raise StoreError(f"cannot migrate the database: {exc.orig}") from exc
 
