@@ -75,13 +75,16 @@ def _die_with_parent() -> None:
 
 class ManagedMosquitto:
     def __init__(self, folder: Path, port: int | None = None, tie_to_parent: bool = True,
-                 listeners: str | None = None):
+                 listeners: str | None = None, after: str = ""):
         """``listeners`` replaces the default anonymous loopback listener: config lines (listeners,
-        password_file, acl_file...) that must still open a listener on 127.0.0.1:``port``."""
+        password_file, acl_file...) that must still open a listener on 127.0.0.1:``port``.
+        ``after``: lines after the broker settings, whose settings win over them (a bridge's
+        ``include_dir``, which sets its own queue limit)."""
         self.folder = Path(folder)
         self.port = port or free_port()
         self.tie_to_parent = tie_to_parent
         self.listeners = listeners
+        self.after = after
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -99,7 +102,8 @@ class ManagedMosquitto:
         # Run as the invoking user (as root, Mosquitto would otherwise switch to user
         # "mosquitto", which cannot write this folder).
         listeners = self.listeners or f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-        conf.write_text(f"{listeners.rstrip()}\nuser {getpass.getuser()}\n" + BROKER_SETTINGS.format(data=data))
+        conf.write_text(f"{listeners.rstrip()}\nuser {getpass.getuser()}\n" + BROKER_SETTINGS.format(data=data)
+                        + self.after)
         return conf
 
     def start(self, timeout: float = 10.0) -> None:

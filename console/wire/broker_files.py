@@ -92,13 +92,15 @@ class BrokerFiles:
 
 def write_broker_files(settings: Settings, folder: Path, *, console_user: str | None = None,
                        renew: tuple[str, ...] = (), broker_folder: str | None = None,
-                       port: int = 1883, tls_port: int = 8883, tls_bind: str = "") -> BrokerFiles:
+                       port: int = 1883, tls_port: int = 8883, tls_bind: str = "",
+                       bridges: tuple[str, ...] = ()) -> BrokerFiles:
     """Write the password file, the ACL and the listener snippet into ``folder``. The console's
     password is the one in ``mqtt.url`` when that URL names the console's login; other logins keep
-    their hash, and new ones (or those in ``renew``) get a random password."""
+    their hash, and new ones (or those in ``renew``) get a random password. ``bridges``: sites whose
+    brokers are bridged to this one, each with its own login (``bridge-<site>``)."""
     address = BrokerAddress.parse(settings.mqtt.url)
     console_user = console_user or address.username or DEFAULT_CONSOLE_USER
-    logins = plan_logins(settings, console_user)
+    logins = plan_logins(settings, console_user, bridges)
     names = [login.name for login in logins]
     unknown = [name for name in renew if name not in names]
     if unknown:
@@ -119,16 +121,16 @@ def write_broker_files(settings: Settings, folder: Path, *, console_user: str | 
             issued[name] = secrets.token_urlsafe(32)
             hashes[name] = hash_password(issued[name])
 
-    _write(folder / PASSWORD_FILE, "".join(f"{name}:{hashes[name]}\n" for name in names), 0o600)
-    _write(folder / ACL_FILE, render_acl(logins), 0o644)
+    write_atomically(folder / PASSWORD_FILE, "".join(f"{name}:{hashes[name]}\n" for name in names), 0o600)
+    write_atomically(folder / ACL_FILE, render_acl(logins), 0o644)
     listeners = render_listeners(broker_folder or str(folder.resolve()), port, tls_port, tls_bind)
-    _write(folder / CONF_FILE, listeners, 0o644)
+    write_atomically(folder / CONF_FILE, listeners, 0o644)
     credentials = _append_credentials(folder / CREDENTIALS_FILE, issued, settings) if issued else None
     return BrokerFiles(folder, tuple(logins), tuple(issued), tuple(n for n in existing if n not in names),
                        credentials)
 
 
-def _write(path: Path, text: str, mode: int) -> None:
+def write_atomically(path: Path, text: str, mode: int) -> None:
     """Replace ``path`` at once (the broker may reload it at any moment) with ``mode`` from the start."""
     temporary = path.with_name(f".{path.name}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)

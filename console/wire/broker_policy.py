@@ -28,7 +28,8 @@ class Login:
 
     name: str
     role: str
-    """``console``, ``device`` (a native device or gateway) or ``adapter`` (a vendor bridge)."""
+    """``console``, ``device`` (a native device or gateway), ``adapter`` (a vendor bridge) or
+    ``bridge`` (a site broker bridged to this one)."""
     writes: tuple[str, ...] = ()
     reads: tuple[str, ...] = ()
     readwrites: tuple[str, ...] = ()
@@ -66,12 +67,21 @@ def _adapter_filter(settings: Settings, type_: str, topic: str | None) -> str:
     return (topic or BY_NAME[type_].topic).replace("{site}", settings.site.id)
 
 
-def plan_logins(settings: Settings, console_user: str) -> list[Login]:
-    """The console's login first, then one per native device and one per vendor adapter entry.
-    Raises ConfigError when two logins would share a name."""
+def bridge_login(site: str) -> str:
+    return f"bridge-{site}"
+
+
+def plan_logins(settings: Settings, console_user: str, bridges: tuple[str, ...] = ()) -> list[Login]:
+    """The console's login first, then one per native device, one per vendor adapter entry and one
+    per bridged site in ``bridges`` (a site broker's bridge, see broker_bridge.py). Raises
+    ConfigError when two logins would share a name or a bridged site is not in the registry."""
     mqtt_adapters = [entry for entry in settings.adapters if BY_NAME[entry.type].transport == "mqtt"]
     has_native = any(entry.type == NATIVE for entry in mqtt_adapters)
     sites = sorted({settings.site.id} | {device_site(settings, d) for d in settings.devices.entries})
+    unknown = [site for site in bridges if site not in sites]
+    if unknown:
+        raise ConfigError([("--bridge", f"no such site in the registry: {', '.join(unknown)} "
+                                        f"(known: {', '.join(sites)})")])
 
     console = _Draft(console_user, "console", "the console: reads every device, sends commands")
     for site in sites:
@@ -113,6 +123,17 @@ def plan_logins(settings: Settings, console_user: str) -> list[Login]:
                 draft.reads.append(command_topic(settings, device))
                 if device.command_topic:
                     console.writes.append(device.command_topic)
+        drafts.append(draft)
+
+    for site in dict.fromkeys(bridges):
+        # A site broker's bridge speaks for every device of its site, and only for them: it writes
+        # their events and states and reads the commands the console sends them.
+        draft = _Draft(bridge_login(site), "bridge", f"the bridge from site {site}'s broker",
+                       writes=[f"mcc/v1/{site}/+/event", f"mcc/v1/{site}/+/state"],
+                       reads=[f"mcc/v1/{site}/+/command/#"])
+        for device in settings.devices.entries:
+            if device_site(settings, device) == site and device.command_topic:
+                draft.reads.append(device.command_topic)
         drafts.append(draft)
 
     _check_unique(drafts)
