@@ -10,6 +10,7 @@ from console.settings.connections import (
     HttpSection,
     InfluxSection,
     MqttSection,
+    SiteEntry,
     SiteSection,
 )
 from console.settings.devices import (
@@ -42,7 +43,7 @@ from console.settings.site import Settings, evidence_folder, load_settings, sqli
 
 __all__ = [
     "ID_PATTERN", "Section", "CameraEntry", "CameraLocation", "CamerasSection", "BrokerAddress", "ClusterSection",
-    "DatabaseSection", "HttpSection", "InfluxSection", "MqttSection", "SiteSection", "AdapterEntry", "AdapterType",
+    "DatabaseSection", "HttpSection", "InfluxSection", "MqttSection", "SiteEntry", "SiteSection", "AdapterEntry", "AdapterType",
     "CarPark", "ChecksumVariant", "DeviceEntry", "DevicesSection", "HealthSection", "IngestSection",
     "CommandsSection", "ParkingSection", "PointEntry", "DeniedBurstRule", "DispatchSection", "EvidenceSection", "NotifyRole",
     "AlarmNoticeRule", "NotifySection", "NotifyTarget", "PlateEntry", "PlatesRule", "RulesSection", "SopsSection", "Settings",

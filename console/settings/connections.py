@@ -16,6 +16,14 @@ from pydantic import Field, SecretStr, field_validator
 from console.settings.base import ID_PATTERN, Section
 
 
+def known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
 class SiteSection(Section):
     id: str = Field(pattern=ID_PATTERN, description="Site id; the second level of native topics.")
     name: str = Field("", description="Display name (Chinese first).")
@@ -24,11 +32,23 @@ class SiteSection(Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return known_zone(value)
+
+
+class SiteEntry(Section):
+    """Another site (community) this deployment watches besides ``site``: a central monitoring center
+    lists its communities here. Its native devices publish under ``mcc/v1/<id>/...``; vendor
+    adapters and devices name it with their ``site``."""
+
+    id: str = Field(pattern=ID_PATTERN, description="Site id; the second level of its native topics.")
+    name: str = Field("", description="Display name (Chinese first), shown beside each of its alarms.")
+    timezone: str = Field("Asia/Shanghai", description="IANA zone for its times.")
+    location: str = Field("", max_length=200, description="Where it is (district, address), for people.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return known_zone(value)
 
 
 class MqttSection(Section):

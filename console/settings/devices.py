@@ -132,6 +132,9 @@ ChecksumVariant = Literal["sum", "sum-from-command", "xor", "xor-from-command"]
 class AdapterEntry(Section):
     type: AdapterType
     topic: str | None = Field(None, description="Subscribe filter; default is the format's own.")
+    site: str | None = Field(None, pattern=ID_PATTERN, description=(
+        "The site whose devices speak through it (default: site.id). The native format needs none: it reads "
+        "the site from the topic, and listens for every site of the deployment."))
     # GB/T 26875.3 receiver (type gb26875) only:
     listen: str | None = Field(None, description="gb26875: HOST:PORT the TCP receiver listens on.")
     checksum: ChecksumVariant = Field("sum", description="gb26875: the standard's checksum, or a vendor's variant.")

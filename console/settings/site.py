@@ -20,6 +20,7 @@ from console.settings.connections import (
     HttpSection,
     InfluxSection,
     MqttSection,
+    SiteEntry,
     SiteSection,
 )
 from console.settings.devices import (
@@ -51,6 +52,8 @@ class Settings(BaseSettings):
     )
 
     site: SiteSection
+    sites: list[SiteEntry] = Field(default_factory=list, description=(
+        "Other sites this deployment watches (a central monitoring center's communities); site is the first."))
     mqtt: MqttSection = MqttSection()
     database: DatabaseSection = DatabaseSection()
     http: HttpSection = HttpSection()
@@ -94,6 +97,28 @@ class Settings(BaseSettings):
                     device.command_topic, device.site or self.site.id, device.id, self.commands.topic_prefixes)):
                 raise ValueError(f"devices.entries[{index}].command_topic: {problem}")
         return self
+
+    @model_validator(mode="after")
+    def _unique_sites(self) -> Settings:
+        seen = {self.site.id}
+        for index, entry in enumerate(self.sites):
+            if entry.id in seen:
+                raise ValueError(f"sites[{index}].id: site {entry.id!r} is listed twice (site is the first)")
+            seen.add(entry.id)
+        return self
+
+    @property
+    def site_ids(self) -> list[str]:
+        """Every site this deployment watches: ``site``, the ``sites`` listed, then any a device names."""
+        ids = [self.site.id, *(entry.id for entry in self.sites)]
+        return list(dict.fromkeys([*ids, *(d.site for d in self.devices.entries if d.site)]))
+
+    def site_entry(self, site_id: str) -> SiteEntry:
+        """A site's name, zone and location (a site only a device names gets ``site``'s zone)."""
+        if site_id == self.site.id:
+            return SiteEntry(id=self.site.id, name=self.site.name, timezone=self.site.timezone)
+        found = next((entry for entry in self.sites if entry.id == site_id), None)
+        return found or SiteEntry(id=site_id, name=site_id, timezone=self.site.timezone)
 
     @model_validator(mode="after")
     def _cluster_on_postgresql(self) -> Settings:

@@ -60,10 +60,11 @@ def build_receivers(settings: Settings, registry: DeviceRegistry, submit: Callab
         if entry.type != "gb26875" or entry.listen is None:
             continue
         host, _, port = entry.listen.rpartition(":")
-        links = GbLinks(entry, settings.site.id, registry, alarm_path, now)
+        site = settings.site_entry(entry.site or settings.site.id)
+        links = GbLinks(entry, site.id, registry, alarm_path, now)
         receiver = Gb26875Receiver(host, int(port), submit=submit, checksum=links.checksum,
                                    supervise_seconds=entry.supervise_seconds, on_silence=links.silent,
-                                   on_back=links.back, now=now, timezone=settings.site.timezone, peers=links.peers)
+                                   on_back=links.back, now=now, timezone=site.timezone, peers=links.peers)
         for device in registry.entries():
             if device.adapter == "gb26875" and device.address:
                 receiver.expect(device.address)

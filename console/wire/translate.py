@@ -38,10 +38,15 @@ def bind_adapters(settings: Settings, registry: DeviceRegistry | None = None) ->
     bound = []
     for entry in settings.adapters:
         adapter = BY_NAME[entry.type]
-        topic = (entry.topic or adapter.topic).replace("{site}", settings.site.id)
-        ctx = AdapterContext(site=settings.site.id, topic=topic, limits=limits, registry=registry,
-                             adapter=adapter.name, timezone=settings.site.timezone)
-        bound.append(BoundAdapter(adapter, ctx))
+        # The native format carries its site in the topic: with its own topic it listens for every
+        # site of the deployment, one filter each. A vendor format serves the site its entry names.
+        every_site = entry.type == "native" and entry.site is None and "{site}" in (entry.topic or adapter.topic)
+        for site_id in settings.site_ids if every_site else [entry.site or settings.site.id]:
+            site = settings.site_entry(site_id)
+            topic = (entry.topic or adapter.topic).replace("{site}", site.id)
+            ctx = AdapterContext(site=site.id, topic=topic, limits=limits, registry=registry,
+                                 adapter=adapter.name, timezone=site.timezone)
+            bound.append(BoundAdapter(adapter, ctx))
     return bound
 
 
