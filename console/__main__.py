@@ -139,6 +139,11 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from console.store.database import Store
 
     settings = _settings(args)
+    sites = [s.strip() for s in args.sites.split(",") if s.strip()] if args.sites else None
+    if unknown := sorted(set(sites or ()) - set(settings.site_ids)):
+        print(f"unknown site(s) {', '.join(unknown)}; this deployment's sites: {', '.join(settings.site_ids)}",
+              file=sys.stderr)
+        return 2
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -149,10 +154,11 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     store = Store(settings.database.url)
     store.migrate()
     with store.write() as session, session.begin():
-        user = auth.add_user(session, args.name, password, args.role, args.display_name or "")
+        user = auth.add_user(session, args.name, password, args.role, args.display_name or "", sites)
         audit.record(session, getpass.getuser(), "user.add", target=f"user:{user.username}",
-                     detail={"role": user.role, "via": "cli"}, client="cli")
-    print(f"user {user.username} added with role {user.role}")
+                     detail={"role": user.role, "sites": sites, "via": "cli"}, client="cli")
+    where = f"sites {', '.join(user.sites)}" if user.sites is not None else "every site"
+    print(f"user {user.username} added with role {user.role} ({where})")
     return 0
 
 
@@ -186,7 +192,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from console.demo.simulator import run_simulator
 
-    stats = run_simulator(args.broker, args.site, rate=args.rate, seed=args.seed, duration=args.duration)
+    stats = run_simulator(args.broker, args.site, rate=args.rate, seed=args.seed, duration=args.duration,
+                          sites=args.sites)
     print(stats)
     return 0
 
@@ -354,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=["admin", "supervisor", "operator", "guard", "display"])
     p.add_argument("--display-name", default="")
+    p.add_argument("--sites", default=None, help="the sites they work for, comma-separated (default: every site)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.set_defaults(func=cmd_user_add)
 
@@ -423,7 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="publish a simulated site over MQTT")
     p.add_argument("--broker", required=True, help="mqtt://HOST:PORT")
     p.add_argument("--site", required=True)
-    p.add_argument("--rate", type=float, default=5.0, help="normal events per second")
+    p.add_argument("--rate", type=float, default=5.0, help="normal events per second (per site)")
+    p.add_argument("--sites", type=int, default=1, help="simulate N sites, SITE-001 ... SITE-N (default 1: SITE)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--duration", type=float, default=None, help="seconds (default: until interrupted)")
     p.set_defaults(func=cmd_simulate)

@@ -166,6 +166,8 @@ export default {
     "err.user.not_found": "没有用户 {user}",
     "err.user.self": "不能停用自己或降低自己的角色，请让另一位管理员操作",
     "err.user.unknown_role": "未知的角色 {role}；可选：{roles}",
+    "err.user.no_site": "限定小区的用户至少要有一个小区",
+    "err.user.unknown_site": "未知的小区：{sites}",
   },
   en: {
     "err.alarm.not_found": "No alarm {alarm}",
@@ -332,5 +334,7 @@ export default {
     "err.user.not_found": "No user {user}",
     "err.user.self": "You cannot disable or demote yourself; ask another admin",
     "err.user.unknown_role": "Unknown role {role}; choose one of {roles}",
+    "err.user.no_site": "A user limited to sites needs at least one",
+    "err.user.unknown_site": "Unknown site(s): {sites}",
   },
 };

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from console.api.deps import Admin, ReadSession, RuntimeDep, SocketsDep, client_address, token_from
 from console.errors import AuthError, Refusal
 from console.people import auth
+from console.runtime import Runtime
 from console.store import audit
 from console.store.tables import SessionRow, UserRow
 
@@ -29,6 +30,7 @@ class NewUser(BaseModel):
     password: str = Field(min_length=1, max_length=256)
     role: RoleName = Field(description="admin, supervisor, operator, guard or display")
     display_name: str = Field("", max_length=64)
+    sites: list[str] | None = Field(None, max_length=1000, description="The sites they work for; null: every site.")
 
 
 class UserChange(BaseModel):
@@ -37,11 +39,26 @@ class UserChange(BaseModel):
     display_name: str | None = Field(None, max_length=64)
     disabled: bool | None = None
     password: str | None = Field(None, min_length=1, max_length=256)
+    sites: list[str] | None = Field(None, max_length=1000, description="The sites they work for (an empty list "
+                                                                       "is refused; every_site: true for all).")
+    every_site: bool | None = Field(None, description="true: no site limit (a group supervisor).")
 
 
 def user_view(row: UserRow) -> dict[str, Any]:
     return {"username": row.username, "role": row.role, "display_name": row.display_name,
-            "disabled": row.disabled, "created_at": row.created_at.isoformat()}
+            "disabled": row.disabled, "created_at": row.created_at.isoformat(), "sites": row.sites}
+
+
+def known_sites(runtime: Runtime, sites: list[str] | None) -> list[str] | None:
+    """``sites`` checked against the deployment's (422 for one it does not watch, or none at all)."""
+    if sites is None:
+        return None
+    if not sites:
+        raise Refusal("user.no_site", "a user limited to sites needs at least one", status=422)
+    if unknown := sorted(set(sites) - set(runtime.settings.site_ids)):
+        raise Refusal("user.unknown_site", f"unknown site(s): {', '.join(unknown)}", status=422,
+                      sites=", ".join(unknown))
+    return sorted(set(sites))
 
 
 @router.get("")
@@ -56,9 +73,10 @@ def create_user(body: NewUser, request: Request, runtime: RuntimeDep, user: Admi
         with runtime.store.write() as session, session.begin():
             if auth.user_exists(session, body.username):  # ignoring case: Root beside root is refused
                 raise conflict
-            auth.add_user(session, body.username, body.password, body.role, body.display_name)
+            sites = known_sites(runtime, body.sites)
+            auth.add_user(session, body.username, body.password, body.role, body.display_name, sites)
             audit.record(session, user.username, "user.add", target=f"user:{body.username}",
-                         detail={"role": body.role, "display_name": body.display_name},
+                         detail={"role": body.role, "display_name": body.display_name, "sites": sites},
                          client=client_address(request), at=runtime.now())
             row = session.scalar(select(UserRow).where(UserRow.username == body.username))
             assert row is not None
@@ -113,6 +131,12 @@ def _change_user(username: str, body: UserChange, request: Request, runtime: Run
         if body.disabled is not None and body.disabled != row.disabled:
             changes["disabled"] = [row.disabled, body.disabled]
             row.disabled = body.disabled
+        if body.every_site and row.sites is not None:
+            changes["sites"] = [row.sites, None]
+            row.sites = None
+        elif body.sites is not None and (sites := known_sites(runtime, body.sites)) != row.sites:
+            changes["sites"] = [row.sites, sites]
+            row.sites = sites
         if body.password is not None:
             auth.validate_password(body.password)
             row.password_hash = auth.hash_password(body.password)
@@ -128,5 +152,5 @@ def _change_user(username: str, body: UserChange, request: Request, runtime: Run
             audit.record(session, user.username, "user.change", target=f"user:{row.username}",
                          detail={**changes, "sessions_revoked": revoked}, client=client_address(request),
                          at=runtime.now())
-        close_sockets = revoke or "role" in changes
+        close_sockets = revoke or "role" in changes or "sites" in changes  # a socket's stream was for the old sites
         return user_view(row), close_sockets

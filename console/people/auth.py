@@ -41,6 +41,12 @@ class User:
     username: str
     role: str
     display_name: str = ""
+    sites: tuple[str, ...] | None = None
+    """The sites this user works for; None: every site of the deployment."""
+
+    def sees(self, site: str) -> bool:
+        """Whether this user may see anything of ``site``."""
+        return self.sites is None or site in self.sites
 
 
 def hash_password(password: str) -> str:
@@ -71,7 +77,8 @@ def user_exists(session: Session, username: str) -> bool:
                           .limit(1)) is not None
 
 
-def add_user(session: Session, username: str, password: str, role: str, display_name: str = "") -> User:
+def add_user(session: Session, username: str, password: str, role: str, display_name: str = "",
+             sites: list[str] | None = None) -> User:
     if role not in ROLES:
         raise AuthError("user.unknown_role", f"unknown role {role!r}; choose one of {', '.join(ROLES)}", status=422,
                         role=role, roles=", ".join(ROLES))
@@ -80,10 +87,16 @@ def add_user(session: Session, username: str, password: str, role: str, display_
     if user_exists(session, username):
         raise AuthError("user.exists", f"user {username!r} already exists", user=username)
     row = UserRow(username=username, password_hash=hash_password(password), role=role,
-                  display_name=display_name, disabled=False, created_at=datetime.now(timezone.utc))
+                  display_name=display_name, disabled=False, created_at=datetime.now(timezone.utc),
+                  sites=sorted(set(sites)) if sites is not None else None)
     session.add(row)
     session.flush()
-    return User(row.id, row.username, row.role, row.display_name)
+    return user_of(row)
+
+
+def user_of(row: UserRow) -> User:
+    return User(row.id, row.username, row.role, row.display_name,
+                tuple(row.sites) if row.sites is not None else None)
 
 
 def check_password(session: Session, username: str, password: str) -> User:
@@ -100,7 +113,7 @@ def check_password(session: Session, username: str, password: str) -> User:
         raise AuthError("auth.bad_credentials", "wrong user name or password", status=401) from exc
     if _hasher.check_needs_rehash(row.password_hash):
         row.password_hash = hash_password(password)
-    return User(row.id, row.username, row.role, row.display_name)
+    return user_of(row)
 
 
 def _digest(token: str) -> str:
@@ -134,7 +147,7 @@ def resolve_token(session: Session, token: str) -> User | None:
     user, expires_at = row
     if user.disabled or expires_at < datetime.now(timezone.utc):
         return None
-    return User(user.id, user.username, user.role, user.display_name)
+    return user_of(user)
 
 
 def revoke_token(session: Session, token: str) -> None:

@@ -41,7 +41,7 @@ def test_users_are_created_changed_and_disabled_by_an_admin(db_url: str, make_co
     users = ok(console.api("GET", "/api/users", "root"))
     assert [(u["username"], u["role"]) for u in users] == [
         ("op", "operator"), ("root", "admin"), ("sup1", "supervisor"), ("wall", "display")]
-    assert set(users[0]) == {"username", "role", "display_name", "disabled", "created_at"}
+    assert set(users[0]) == {"username", "role", "display_name", "disabled", "created_at", "sites"}
 
     # Operators, displays cannot manage users.
     for user in ("op", "wall"):

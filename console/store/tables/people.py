@@ -20,6 +20,9 @@ class UserRow(Base):
     display_name: Mapped[str] = mapped_column(String(64), default="")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sites: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    """The sites this user works for (every page, list and stream shows only theirs); None: every
+    site of the deployment (a group supervisor, the admin, a single site's staff)."""
 
 
 class SessionRow(Base):
