@@ -36,6 +36,7 @@ from console.api import (
     plates,
     reports,
     shelves,
+    sites,
     snapshots,
     sops,
     tags,
@@ -89,7 +90,7 @@ def create_app(settings: Settings, *, start_pipeline: bool = True,
 
     app.add_middleware(CleanInput)
 
-    for module in (health, auth, users, alarms, shelves, events, devices, floorplans, displays, kpis, sops, plates,
+    for module in (health, auth, users, sites, alarms, shelves, events, devices, floorplans, displays, kpis, sops, plates,
                    tasks, tags, guards, patrol, reports, duty_log, commands, drills, snapshots, cameras, ws, pages):
         app.include_router(module.router)
     @app.exception_handler(Refusal)

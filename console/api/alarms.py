@@ -11,7 +11,16 @@ from sqlalchemy import select
 
 from console.alarms.engine import acknowledge
 from console.alarms.views import alarm_view
-from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, SiteWatcher, client_address
+from console.api.deps import (
+    AlarmActor,
+    ReadSession,
+    RowId,
+    RuntimeDep,
+    SiteWatcher,
+    client_address,
+    of_sites,
+    seen_or_missing,
+)
 from console.errors import Refusal
 from console.messages import HubMessage
 from console.store import audit
@@ -28,21 +37,24 @@ class AckBody(BaseModel):
 
 @router.get("")
 def list_alarms(
-    session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher,
+    session: ReadSession, runtime: RuntimeDep, user: SiteWatcher,
     active: Annotated[bool | None, Query(description="true: not yet acknowledged and cleared")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[dict[str, Any]]:
-    query = select(AlarmRow).order_by(AlarmRow.raised_at.desc(), AlarmRow.id.desc()).limit(limit)
+    query = (select(AlarmRow).where(of_sites(user, AlarmRow.site))
+             .order_by(AlarmRow.raised_at.desc(), AlarmRow.id.desc()).limit(limit))
     if active is not None:
         query = query.where(AlarmRow.closed.is_(not active))
     return [alarm_view(row, runtime.registry) for row in session.scalars(query)]
 
 
 @router.get("/{alarm_id}")
-def get_alarm(alarm_id: RowId, session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> dict[str, Any]:
+def get_alarm(alarm_id: RowId, session: ReadSession, runtime: RuntimeDep, user: SiteWatcher) -> dict[str, Any]:
     row = session.get(AlarmRow, alarm_id)
+    missing = Refusal("alarm.not_found", f"no alarm {alarm_id}", status=404, alarm=alarm_id)
     if row is None:
-        raise Refusal("alarm.not_found", f"no alarm {alarm_id}", status=404, alarm=alarm_id)
+        raise missing
+    seen_or_missing(user, row.site, missing)
     return alarm_view(row, runtime.registry)
 
 
@@ -55,8 +67,10 @@ def ack_alarm(
     with runtime.store.write() as session, session.begin():
         # Lock order (see console/tasks/service.py): the alarm, then its task, then the audit chain.
         row = session.get(AlarmRow, alarm_id, with_for_update=True)
+        missing = Refusal("alarm.not_found", f"no alarm {alarm_id}", status=404, alarm=alarm_id)
         if row is None:
-            raise Refusal("alarm.not_found", f"no alarm {alarm_id}", status=404, alarm=alarm_id)
+            raise missing
+        seen_or_missing(user, row.site, missing)
         now = runtime.now()
         changed = acknowledge(row, user.username, comment, now)
         outcome = None

@@ -8,7 +8,8 @@ from typing import Annotated, Any, cast
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from starlette.requests import HTTPConnection
 
 from console.api.sockets import OpenSockets
@@ -147,3 +148,16 @@ SiteWatcher = Annotated[auth.User, require(auth.WATCH_SITE)]
 AlarmActor = Annotated[auth.User, require(auth.ACT_ON_ALARMS)]
 Admin = Annotated[auth.User, require(auth.ADMINISTER)]
 Supervisor = Annotated[auth.User, require(frozenset({"supervisor", "admin"}))]
+
+
+# -- sites: a user limited to some sites sees nothing of the others ------------------------------
+
+def of_sites(user: auth.User, column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+    """A query's condition: rows of the user's sites (every row for a user of every site)."""
+    return true() if user.sites is None else column.in_(user.sites)
+
+
+def seen_or_missing(user: auth.User, site: str | None, refusal: Refusal) -> None:
+    """Refuse a row of another site exactly as a row that does not exist (its id tells nothing)."""
+    if site is not None and not user.sees(site):
+        raise refusal

@@ -14,7 +14,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from console.alarms.views import alarm_view, iso
-from console.api.deps import Admin, ReadSession, RuntimeDep, SiteWatcher, Supervisor, client_address
+from console.api.deps import (
+    Admin,
+    ReadSession,
+    RuntimeDep,
+    SiteWatcher,
+    Supervisor,
+    client_address,
+    of_sites,
+    seen_or_missing,
+)
 from console.api.events import event_views
 from console.devices import admin as device_admin
 from console.devices import floorplans, subsystems
@@ -31,10 +40,13 @@ router = APIRouter(prefix="/api", tags=["devices"])
 
 
 @router.get("/devices")
-def list_devices(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> list[dict[str, Any]]:
-    status = {(row.site, row.device_id): row for row in session.scalars(select(DeviceStatusRow))}
+def list_devices(session: ReadSession, runtime: RuntimeDep, user: SiteWatcher) -> list[dict[str, Any]]:
+    status = {(row.site, row.device_id): row for row in session.scalars(
+        select(DeviceStatusRow).where(of_sites(user, DeviceStatusRow.site)))}
     out = []
     for (site, device_id), device in runtime.registry:
+        if not user.sees(site):
+            continue
         row = status.pop((site, device_id), None)
         out.append({
             "site": site, "device_id": device_id, "name": device.name, "name_en": device.name_en,
@@ -56,9 +68,9 @@ def list_devices(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) 
 
 
 @router.get("/devices/summary")
-def devices_summary(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> dict[str, Any]:
+def devices_summary(session: ReadSession, runtime: RuntimeDep, user: SiteWatcher) -> dict[str, Any]:
     """{online, offline, unknown, total, by_subsystem: {fire|access|parking|video|other: {online, offline, total}}}"""
-    return device_status.device_counts(session, runtime.registry)
+    return device_status.device_counts(session, runtime.registry, user.sites)
 
 
 @router.get("/quarantine")
@@ -119,16 +131,18 @@ def _source(session: Session, registry: DeviceRegistry, site: str, device_id: st
 
 
 @router.get("/devices/{device_id}")
-def device_page(device_id: str, session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher,
+def device_page(device_id: str, session: ReadSession, runtime: RuntimeDep, user: SiteWatcher,
                 site: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
     """A device with its status, open alarms, its last 50 alarms and last 100 events."""
     site = site or runtime.settings.site.id
     registry = runtime.registry
+    missing = Refusal("device.not_found", f"no device {device_id} at site {site}", status=404, device=device_id)
+    seen_or_missing(user, site, missing)
     entry = registry.get(site, device_id)
     status_row = session.get(DeviceStatusRow, (site, device_id))
     if entry is None and status_row is None and session.scalar(
             select(EventRow.id).where(EventRow.site == site, EventRow.device_id == device_id).limit(1)) is None:
-        raise Refusal("device.not_found", f"no device {device_id} at site {site}", status=404, device=device_id)
+        raise missing
     placed = floorplans.positions_for(session, site, device_id)
     if entry is not None:
         x, y = placed.get("", (entry.x, entry.y))

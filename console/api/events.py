@@ -10,7 +10,7 @@ from sqlalchemy import and_, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from console.alarms.views import event_row_view
-from console.api.deps import ReadSession, RuntimeDep, SiteWatcher
+from console.api.deps import ReadSession, RuntimeDep, SiteWatcher, of_sites
 from console.devices import subsystems
 from console.errors import Refusal
 from console.runtime import Runtime
@@ -54,7 +54,7 @@ def _like(text: str) -> str:
 
 @router.get("")
 def list_events(
-    session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher,
+    session: ReadSession, runtime: RuntimeDep, user: SiteWatcher,
     device_id: str | None = None,
     kind: str | None = None,
     source_id: Annotated[str | None, Query(alias="id", description="The sender's message id")] = None,
@@ -81,7 +81,7 @@ def list_events(
     start, end = _aware(since, "since"), _aware(until, "until")
     order: tuple[Any, ...] = ((EventRow.received_at.desc(), EventRow.id.desc())
                               if start is not None or end is not None else (EventRow.id.desc(),))
-    query = select(EventRow).order_by(*order).limit(limit)
+    query = select(EventRow).where(of_sites(user, EventRow.site)).order_by(*order).limit(limit)
     if device_id:
         query = query.where(EventRow.device_id == device_id)
     if kind:

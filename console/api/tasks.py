@@ -17,7 +17,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, TaskReader, client_address, require
+from console.api.deps import (
+    AlarmActor,
+    ReadSession,
+    RowId,
+    RuntimeDep,
+    TaskReader,
+    client_address,
+    of_sites,
+    require,
+    seen_or_missing,
+)
 from console.errors import Refusal
 from console.people import auth
 from console.runtime import Runtime
@@ -56,9 +66,13 @@ class DispatchBody(BaseModel):
     action_id: str | None = ActionId
 
 
-def run_action(runtime: Runtime, action: Callable[[Session], Outcome]) -> Outcome:
-    """One write transaction; after the commit, hub messages and notices go out."""
+def run_action(runtime: Runtime, action: Callable[[Session], Outcome], user: auth.User | None = None,
+               task_id: int | None = None) -> Outcome:
+    """One write transaction; after the commit, hub messages and notices go out. With ``user`` and
+    ``task_id``: a task of a site the user does not work for is refused as one that does not exist."""
     with runtime.store.write() as session, session.begin():
+        if user is not None and task_id is not None:
+            task_of_their_sites(session, user, task_id)
         outcome = action(session)
     runtime.outlet.deliver(outcome)
     return outcome
@@ -83,8 +97,16 @@ def load_detail(session: Session, runtime: Runtime, task_id: int, user: auth.Use
     return task_detail(row, sop, runtime.registry, list(log), list(dispatches), list(evidence), code)
 
 
+def task_of_their_sites(session: Session, user: auth.User, task_id: int) -> None:
+    """A task of another site than the user's is, to them, no task at all (404)."""
+    if user.sites is not None:
+        site = session.scalar(select(TaskRow.site).where(TaskRow.id == task_id))
+        seen_or_missing(user, site, Refusal("task.not_found", f"no task {task_id}", status=404, task=task_id))
+
+
 def guard_may_see(session: Session, user: auth.User, task_id: int) -> None:
-    """A guard sees only the tasks they were dispatched to."""
+    """A guard sees only the tasks they were dispatched to; anyone, only their sites' tasks."""
+    task_of_their_sites(session, user, task_id)
     if user.role != "guard":
         return
     mine = session.scalar(select(DispatchRow.id).where(DispatchRow.task_id == task_id,
@@ -105,7 +127,8 @@ def list_tasks(
     state: Annotated[str, Query(pattern="^(open|closed|all)$")] = "open",
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
 ) -> list[dict[str, Any]]:
-    query = select(TaskRow).order_by(TaskRow.severity_rank, TaskRow.opened_at.desc()).limit(limit)
+    query = (select(TaskRow).where(of_sites(user, TaskRow.site))
+             .order_by(TaskRow.severity_rank, TaskRow.opened_at.desc()).limit(limit))
     if state != "all":
         query = query.where(TaskRow.state == state)
     if user.role == "guard":
@@ -125,7 +148,7 @@ def answer_step(task_id: RowId, step_id: str, body: AnswerBody, request: Request
                 user: TaskActor) -> dict[str, Any]:
     run_action(runtime, lambda s: runtime.tasks.answer(
         s, task_id, step_id, body.value, user.username, user.role, runtime.now(), body.action_id,
-        client_address(request)))
+        client_address(request)), user, task_id)
     return _detail_after(runtime, user, task_id)
 
 
@@ -133,7 +156,8 @@ def answer_step(task_id: RowId, step_id: str, body: AnswerBody, request: Request
 def add_comment(task_id: RowId, body: CommentBody, request: Request, runtime: RuntimeDep,
                 user: TaskActor) -> dict[str, Any]:
     run_action(runtime, lambda s: runtime.tasks.comment(
-        s, task_id, body.text, user.username, user.role, runtime.now(), body.action_id, client_address(request)))
+        s, task_id, body.text, user.username, user.role, runtime.now(), body.action_id, client_address(request)),
+        user, task_id)
     return _detail_after(runtime, user, task_id)
 
 
@@ -161,7 +185,7 @@ async def add_photo(
     content, content_type = await read_photo(request, runtime.settings.evidence.max_bytes)
     await run_in_threadpool(run_action, runtime, lambda s: runtime.tasks.add_photo(
         s, task_id, step, content, content_type, user.username, user.role, runtime.now(), action_id,
-        client_address(request)))
+        client_address(request)), user, task_id)
     return await run_in_threadpool(_detail_after, runtime, user, task_id)
 
 
@@ -184,13 +208,14 @@ def get_evidence(evidence_id: RowId, session: ReadSession, runtime: RuntimeDep, 
 def dispatch_guard(task_id: RowId, body: DispatchBody, request: Request, runtime: RuntimeDep,
                    user: AlarmActor) -> dict[str, Any]:
     run_action(runtime, lambda s: runtime.tasks.guards.dispatch(
-        s, task_id, body.guard, user.username, runtime.now(), body.action_id, client_address(request)))
+        s, task_id, body.guard, user.username, runtime.now(), body.action_id, client_address(request)), user, task_id)
     return _detail_after(runtime, user, task_id)
 
 
 @router.get("/tasks/{task_id}/dispatch/proposals")
 def dispatch_proposals(task_id: RowId, session: ReadSession, runtime: RuntimeDep,
-                       _user: AlarmActor) -> list[dict[str, Any]]:
+                       user: AlarmActor) -> list[dict[str, Any]]:
+    task_of_their_sites(session, user, task_id)
     return runtime.tasks.guards.proposals(session, task_id)
 
 
@@ -198,5 +223,6 @@ def dispatch_proposals(task_id: RowId, session: ReadSession, runtime: RuntimeDep
 def close_task(task_id: RowId, body: CloseBody, request: Request, runtime: RuntimeDep,
                user: AlarmActor) -> dict[str, Any]:
     run_action(runtime, lambda s: runtime.tasks.close(
-        s, task_id, user.username, user.role, runtime.now(), body.reason, body.action_id, client_address(request)))
+        s, task_id, user.username, user.role, runtime.now(), body.reason, body.action_id, client_address(request)),
+        user, task_id)
     return _detail_after(runtime, user, task_id)

@@ -38,14 +38,16 @@ _connections = itertools.count(1)
 def build_snapshot(runtime: Runtime, user: auth.User | None = None) -> dict[str, Any]:
     if user is not None and user.role == "guard":
         return _guard_snapshot(runtime, user)
+    sites = user.sites if user is not None else None
     with runtime.store.read() as session:
         alarms = session.scalars(
-            select(AlarmRow).where(AlarmRow.closed.is_(False))
+            select(AlarmRow).where(AlarmRow.closed.is_(False), *_of(sites, AlarmRow.site))
             .order_by(AlarmRow.severity_rank, AlarmRow.raised_at)
         ).all()
-        events = session.scalars(select(EventRow).order_by(EventRow.id.desc()).limit(SNAPSHOT_EVENTS)).all()
-        counts = device_status.device_counts(session, runtime.registry)
-        tasks = session.scalars(select(TaskRow).where(TaskRow.state == "open")
+        events = session.scalars(select(EventRow).where(*_of(sites, EventRow.site))
+                                 .order_by(EventRow.id.desc()).limit(SNAPSHOT_EVENTS)).all()
+        counts = device_status.device_counts(session, runtime.registry, sites)
+        tasks = session.scalars(select(TaskRow).where(TaskRow.state == "open", *_of(sites, TaskRow.site))
                                 .order_by(TaskRow.severity_rank, TaskRow.opened_at)).all()
         task_views = [task_summary(t, runtime.tasks.book.sops.get(t.sop_id), runtime.registry) for t in tasks]
     return {
@@ -59,10 +61,31 @@ def build_snapshot(runtime: Runtime, user: auth.User | None = None) -> dict[str,
     }
 
 
+def _of(sites: tuple[str, ...] | None, column: Any) -> list[Any]:
+    """The condition for rows of ``sites`` (none: every site)."""
+    return [] if sites is None else [column.in_(sites)]
+
+
+# What a user limited to some sites still gets that names no site: the console's own health, and
+# guards' states (their names only). Anything else without a site is withheld from them.
+SITELESS = frozenset({"console.health", "guard.updated"})
+
+
+def site_filter(sites: tuple[str, ...], then: Callable[[HubMessage], bool] | None) -> Callable[[HubMessage], bool]:
+    """A stream for a user of ``sites``: only their sites' changes (and ``then``'s own choice)."""
+    def accept(message: HubMessage) -> bool:
+        site = message.data.get("site")
+        mine = site in sites if site is not None else message.type in SITELESS
+        return mine and (then is None or then(message))
+
+    return accept
+
+
 def _guard_snapshot(runtime: Runtime, user: auth.User) -> dict[str, Any]:
     """A guard's phone gets their own open tasks only: no alarm queue, no event log."""
     with runtime.store.read() as session:
-        tasks = session.scalars(select(TaskRow).where(TaskRow.state == "open", TaskRow.assignee == user.username)
+        tasks = session.scalars(select(TaskRow).where(TaskRow.state == "open", TaskRow.assignee == user.username,
+                                                      *_of(user.sites, TaskRow.site))
                                 .order_by(TaskRow.opened_at)).all()
         views = [task_summary(t, runtime.tasks.book.sops.get(t.sop_id), runtime.registry) for t in tasks]
     return {"server_time": datetime.now(timezone.utc).isoformat(), "alarms": [], "tasks": views,
@@ -138,12 +161,17 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         sockets.remove(user.username, connection)
         await websocket.close(code=1008, reason="signed out")
         return
-    subscriber = hub.subscribe(guard_filter(user.username) if is_guard else None)
+    accept = guard_filter(user.username) if is_guard else None
+    if user.sites is not None:
+        accept = site_filter(user.sites, accept)
+    subscriber = hub.subscribe(accept)
+    # A guard, or a user of some sites only, always starts from a fresh snapshot: the replay buffer
+    # holds everyone's messages.
+    fresh = accept is not None
     try:
-        # A guard always starts from a fresh snapshot: the replay buffer holds everyone's messages.
-        replay = hub.replay(since, stream) if since is not None and not is_guard else None
+        replay = hub.replay(since, stream) if since is not None and not fresh else None
         seq = hub.seq  # taken with the subscription, before any await: nothing falls between
-        if (replay is None and since is not None and not is_guard and runtime.relay_in is not None
+        if (replay is None and since is not None and not fresh and runtime.relay_in is not None
                 and stream == hub.stream and since <= seq):
             # Reconnected to an instance whose own buffer does not reach back that far: the store does.
             replay = await run_in_threadpool(runtime.relay_in.replay, since, seq)

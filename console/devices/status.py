@@ -84,19 +84,24 @@ def set_state(session: Session, site: str, device_id: str, state: str, at: datet
     session.execute(stmt.on_conflict_do_update(index_elements=["site", "device_id"], set_=changes))
 
 
-def device_counts(session: Session, registry: DeviceRegistry) -> dict[str, Any]:
+def device_counts(session: Session, registry: DeviceRegistry, sites: tuple[str, ...] | None = None) -> dict[str, Any]:
     """online / offline (by last reported state), unknown (seen but not registered), total, and
     ``by_subsystem`` (fire, access, parking, video, other: online, offline, total); devices seen
-    but not registered count under ``other``."""
-    rows = session.execute(
-        select(DeviceStatusRow.site, DeviceStatusRow.device_id, DeviceStatusRow.state, DeviceStatusRow.registered)
-    ).all()
+    but not registered count under ``other``. ``sites``: only theirs (None: every site)."""
+    query = select(DeviceStatusRow.site, DeviceStatusRow.device_id, DeviceStatusRow.state, DeviceStatusRow.registered)
+    if sites is not None:
+        query = query.where(DeviceStatusRow.site.in_(sites))
+    rows = session.execute(query).all()
     online = sum(1 for *_key, state, _reg in rows if state == "online")
     offline = sum(1 for *_key, state, _reg in rows if state == "offline")
     states = {(site, device_id): state for site, device_id, state, _reg in rows}
     unregistered_keys = {(site, device_id) for site, device_id, _state, reg in rows if not reg}
     by_subsystem = subsystems.empty_counts()
+    registered = 0
     for (site, device_id), _device in registry:
+        if sites is not None and site not in sites:
+            continue
+        registered += 1
         counts = by_subsystem[subsystems.of_device(registry, site, device_id)]
         counts["total"] += 1
         state = states.pop((site, device_id), "unknown")
@@ -111,7 +116,7 @@ def device_counts(session: Session, registry: DeviceRegistry) -> dict[str, Any]:
         counts["total"] += 1
         if state in ("online", "offline"):
             counts[state] += 1
-    return {"online": online, "offline": offline, "unknown": unregistered, "total": len(registry) + unregistered,
+    return {"online": online, "offline": offline, "unknown": unregistered, "total": registered + unregistered,
             "by_subsystem": by_subsystem}
 
 
