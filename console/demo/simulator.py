@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -394,11 +394,22 @@ class _Publisher:
         self.client.loop_stop()
 
 
+def simulated_sites(site: str, count: int) -> list[str]:
+    """The site ids ``mcc simulate --sites N`` publishes for: ``site`` alone, or ``site-001`` ...
+    (a center's site file lists them under ``sites``)."""
+    return [site] if count <= 1 else [f"{site}-{i:03d}" for i in range(1, count + 1)]
+
+
 def run_simulator(broker_url: str, site: str, rate: float = 5.0, seed: int | None = None,
                   duration: float | None = None, stop: threading.Event | None = None,
-                  devices_file: Path | None = None) -> SimulatorStats:
-    traffic = Traffic(load_devices(devices_file or DEFAULT_DEVICES), site, rate,
-                      random.Random(seed), datetime.now(SITE_TZ))
+                  devices_file: Path | None = None, sites: int = 1) -> SimulatorStats:
+    """Publish a believable site (or ``sites`` of them, each at ``rate``, one connection) until
+    ``duration`` or ``stop``."""
+    devices = load_devices(devices_file or DEFAULT_DEVICES)
+    rng, now = random.Random(seed), datetime.now(SITE_TZ)
+    by_site = {site_id: Traffic(devices, site_id, rate, random.Random(rng.random()), now)
+               for site_id in simulated_sites(site, sites)}
+    traffic: Iterable[Message] = heapq.merge(*by_site.values(), key=lambda m: m.at)
     stop = stop or threading.Event()
     end = float("inf") if duration is None else duration
     stats = SimulatorStats()
@@ -414,10 +425,11 @@ def run_simulator(broker_url: str, site: str, rate: float = 5.0, seed: int | Non
                 # Like a gateway's birth message: a restarted broker may have lost the retained
                 # states, so every reconnect restates them.
                 connects = publisher.connects
-                for device, state in traffic.states().items():
-                    publisher.client.publish(f"mcc/v1/{site}/{device}/state", state, qos=1,
-                                             retain=True)
-                    stats.published[f"state.{state}"] += 1
+                for site_id, one in by_site.items():
+                    for device, state in one.states().items():
+                        publisher.client.publish(f"mcc/v1/{site_id}/{device}/state", state, qos=1,
+                                                 retain=True)
+                        stats.published[f"state.{state}"] += 1
             publisher.client.publish(message.topic, message.payload, qos=1, retain=message.retain)
             stats.published[message.kind] += 1
             if message.kind not in ROUTINE_KINDS and message.at > 0:  # not the start-up states
