@@ -328,6 +328,9 @@ def test_haproxy_balances_what_compose_runs() -> None:
     assert f"bind :{settings.http.port}" in config["frontend web"] and settings.http.port in published
     assert "option forwardfor" in config["frontend web"]
     check_backend(web, settings.http.port, "http")
+    # Each instance can be asked by name (deploy/README.md: watching each one's cluster duties).
+    for name in INSTANCES:
+        assert f"use-server {name} if {{ req.hdr(x-mcc-instance) -m str {name} }}" in web, name
 
     gb_frontends = [name.split()[1] for name, body in config.items()
                     if name.startswith("frontend ") and "mode tcp" in body]
