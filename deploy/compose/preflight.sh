@@ -1,20 +1,23 @@
 #!/bin/sh
 # Refuses to let the compose stack start with the placeholders of .env.example, or with secrets
 # that are empty, short or would break the URLs they are put into. compose.yaml runs it as the
-# "preflight" service and every other service waits for it to succeed.
+# "preflight" service and every other service waits for it to succeed. deploy/center/compose.yaml
+# runs it too, with its own list of secrets (PREFLIGHT_NAMES) and .env (PREFLIGHT_ENV_FILE).
 # POSIX sh (busybox in the container; dash or bash elsewhere): sh preflight.sh  (with the .env exported)
 set -u
 fail=0
+
+# Values that end up inside mqtt:// and postgresql:// URLs, or that are plain secrets.
+names=${PREFLIGHT_NAMES:-"POSTGRES_USER MQTT_CONSOLE_USER INFLUX_ADMIN_USER GRAFANA_ADMIN_USER
+  POSTGRES_PASSWORD MQTT_CONSOLE_PASSWORD INFLUX_ADMIN_PASSWORD INFLUX_TOKEN GRAFANA_ADMIN_PASSWORD"}
+env_file=${PREFLIGHT_ENV_FILE:-deploy/compose/.env}
 
 complain() {
   echo "preflight: $1" >&2
   fail=1
 }
 
-# Values that end up inside mqtt:// and postgresql:// URLs, or that are plain secrets.
-for name in POSTGRES_USER MQTT_CONSOLE_USER INFLUX_ADMIN_USER GRAFANA_ADMIN_USER \
-            POSTGRES_PASSWORD MQTT_CONSOLE_PASSWORD INFLUX_ADMIN_PASSWORD \
-            INFLUX_TOKEN GRAFANA_ADMIN_PASSWORD; do
+for name in $names; do
   eval "value=\${$name:-}"
   if [ -z "$value" ]; then
     complain "$name is not set"
@@ -48,7 +51,7 @@ if [ -n "${BROKER_FILES:-}" ]; then
 fi
 
 if [ "$fail" -ne 0 ]; then
-  echo "preflight: refusing to start; edit deploy/compose/.env" >&2
+  echo "preflight: refusing to start; edit $env_file" >&2
   exit 1
 fi
 echo "preflight: secrets look set"
