@@ -12,9 +12,11 @@ message (``InboundMessage.settle``) and is called by the writer after the commit
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from console.cluster.adoption import SessionAdoption
 from console.cluster.election import Election
 from console.cluster.relay import RelayIn, RelayOut
 from console.devices.admin import load_registered_devices
@@ -101,6 +103,8 @@ class Runtime:
     """In a cluster: every instance's changes, numbered, to this instance's clients."""
     election: Election | None = None
     """In a cluster: which duties (work done once) this instance holds."""
+    adoption: SessionAdoption | None = None
+    """In a cluster: the MQTT sessions of instances that are down, taken up here (one instance's duty)."""
     started_at: datetime = field(default_factory=utc_now)
 
     @staticmethod
@@ -124,12 +128,23 @@ class Runtime:
         outlet.tap(alarm_notices.offer)
         ingest = Ingest(settings, store, registry, tasks=tasks, on_notices=outlet.notify)
         writer = Writer(ingest, outlet, settings.ingest.batch_max)
-        mqtt = MqttConnection(
-            url=settings.mqtt.url, client_id=settings.client_id, subscriptions=subscriptions(settings, ingest),
-            deliver=writer.submit, status_topic=f"mcc/console/{settings.site.id}/{settings.client_id}/state",
-            keepalive=settings.mqtt.keepalive, reconnect_min=settings.mqtt.reconnect_min,
-            reconnect_max=settings.mqtt.reconnect_max, ca_file=settings.mqtt.ca_file,
-        )
+        election = (Election(settings.database.url, settings.cluster.instance, [], settings.cluster.election_seconds,
+                             settings.client_id) if settings.cluster.enabled else None)
+
+        def connect_mqtt(client_id: str, may_connect: Callable[[], bool] | None, name: str = "mqtt") -> MqttConnection:
+            """An MQTT connection that hands messages to the writer: this instance's own, or in a
+            cluster one taken up for an instance that is down (console/cluster/adoption.py)."""
+            return MqttConnection(
+                url=settings.mqtt.url, client_id=client_id, subscriptions=subscriptions(settings, ingest),
+                deliver=writer.submit, status_topic=f"mcc/console/{settings.site.id}/{client_id}/state",
+                keepalive=settings.mqtt.keepalive, reconnect_min=settings.mqtt.reconnect_min,
+                reconnect_max=settings.mqtt.reconnect_max, ca_file=settings.mqtt.ca_file, may_connect=may_connect,
+                name=name,
+            )
+
+        # In a cluster this instance connects once it holds its name (an instance that took up its
+        # session while it was down lets go first).
+        mqtt = connect_mqtt(settings.client_id, election.announced.is_set if election is not None else None)
         deadlines = DeadlineLoop(store, tasks, outlet.deliver, utc_now)
         outlet.tap(deadlines.poke)
         silence = SilenceWatch(settings, store, registry, writer, utc_now)
@@ -163,17 +178,21 @@ class Runtime:
         runtime.audit_anchor = AuditAnchorWatch(store, settings.site.id, runtime.timeseries.add if runtime.timeseries
                                                 else None, utc_now, settings.health.audit_anchor_seconds)
         runtime.readiness = ReadinessWatch(lambda: runtime.not_ready(store_answers(store)), outlet.publish, utc_now)
-        if settings.cluster.enabled:
+        if election is not None:
             cluster = settings.cluster
             runtime.relay_out = RelayOut(store, cluster.instance, cluster.relay_keep_seconds, utc_now)
             outlet.relay_to(runtime.relay_out.offer)
             runtime.relay_in = RelayIn(store, cluster.instance, hub, outlet.deliver_numbered)
+            runtime.adoption = SessionAdoption(
+                settings.database.url, cluster.instance,
+                lambda client_id, still_away: connect_mqtt(client_id, still_away, name=f"mqtt-adopted:{client_id}"),
+                cluster.election_seconds)
         runtime._supervise()
-        if settings.cluster.enabled:
-            runtime.election = Election(settings.database.url, settings.cluster.instance,
-                                        runtime.supervisor.duties(), settings.cluster.election_seconds)
-            runtime.supervisor.elect_by(runtime.election.holds)
-            runtime.supervisor.workers.insert(0, runtime.election)
+        if election is not None:
+            runtime.election = election
+            election.elect_for(runtime.supervisor.duties())
+            runtime.supervisor.elect_by(election.holds)
+            runtime.supervisor.workers.insert(0, election)  # first: it holds the instance's name
         return runtime
 
     def not_ready(self, store_problem: str | None) -> list[str]:
@@ -184,7 +203,7 @@ class Runtime:
         """Every worker, in the order it starts: the writer before anything that feeds it, the
         MQTT connection last (messages then find everything ready)."""
         optional: list[Worker | None] = [self.timeseries, self.cameras, self.retention, self.camera_health,
-                                         self.audit_anchor]
+                                         self.audit_anchor, self.adoption]
         # In a cluster the relay out stops after the writer (what the writer's last commits sent goes
         # out) and the relay in starts before anything a client could see.
         relays: list[Worker | None] = [self.relay_out, self.relay_in]

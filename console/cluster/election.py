@@ -13,6 +13,7 @@ releases). Workers ask ``holds(duty)`` before each pass (``Worker.on_duty``).
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import psycopg
@@ -23,19 +24,35 @@ from console.workers import Worker
 log = logging.getLogger("mcc.election")
 
 
+def alive_key(instance: str) -> int:
+    """The advisory lock an instance holds on its own name while it runs (adoption.py looks at it)."""
+    return lock_key(f"alive:{instance}")
+
+
 class Election(Worker):
-    def __init__(self, url: str, instance: str, duties: list[str], interval: float = 1.0) -> None:
+    def __init__(self, url: str, instance: str, duties: list[str], interval: float = 1.0,
+                 client_id: str = "") -> None:
         super().__init__("election")
         self.url = url
         self.instance = instance
+        self.client_id = client_id
+        """This instance's MQTT session, recorded for the instance that takes it up while this one is down."""
         self.duties = list(duties)
         self.interval = interval
         self.beat_timeout = max(30.0, 5 * interval)
-        self._keys = {duty: lock_key(f"duty:{duty}") for duty in self.duties}
+        self._keys: dict[str, int] = {}
+        self.elect_for(self.duties)
         self._held: frozenset[str] = frozenset()
         self._conn: psycopg.Connection[Any] | None = None
         self.takeovers = 0
         """Duties this instance has taken (at its start, or from an instance that went)."""
+        self.announced = threading.Event()
+        """Set once this instance holds the lock on its name (its MQTT connection waits for it)."""
+
+    def elect_for(self, duties: list[str]) -> None:
+        """The duties to hold (before the start: the workers are known once they are all built)."""
+        self.duties = list(duties)
+        self._keys = {duty: lock_key(f"duty:{duty}") for duty in self.duties}
 
     def holds(self, duty: str) -> bool:
         """Whether this instance owns ``duty`` now (any thread may ask)."""
@@ -53,6 +70,7 @@ class Election(Worker):
         while not self.stopping.is_set():
             try:
                 self._conn = connect(self.url, f"mcc {self.instance} election")
+                self._announce(self._conn)
                 delay = self.interval
                 while not self.stopping.is_set():
                     self.beat()
@@ -67,6 +85,18 @@ class Election(Worker):
                 delay = min(delay * 2, 10.0)
             finally:
                 self._close()
+
+    def _announce(self, conn: psycopg.Connection[Any]) -> None:
+        """Say this instance is up (its lock on its own name, held by this session) and which MQTT
+        session is its own. Taken before the MQTT connection is opened: an instance that adopted
+        this one's session while it was down lets go of it before this one connects."""
+        conn.execute("SET lock_timeout = '10s'")
+        conn.execute("SELECT pg_advisory_lock(%s)", (alive_key(self.instance),))
+        conn.execute("RESET lock_timeout")
+        conn.execute("INSERT INTO cluster_members (instance, client_id, started_at) VALUES (%s, %s, now()) "
+                     "ON CONFLICT (instance) DO UPDATE SET client_id = EXCLUDED.client_id, "
+                     "started_at = EXCLUDED.started_at", (self.instance, self.client_id))
+        self.announced.set()
 
     def _claim(self, conn: psycopg.Connection[Any]) -> None:
         """Take what nobody holds; make sure the session (and so what it holds) is still there."""

@@ -63,8 +63,13 @@ class MqttConnection(Worker):
         reconnect_min: float = 0.5,
         reconnect_max: float = 30.0,
         ca_file: Path | None = None,
+        may_connect: Callable[[], bool] | None = None,
+        name: str = "mqtt",
     ):
-        super().__init__("mqtt")
+        super().__init__(name)
+        self.may_connect = may_connect
+        """Asked before each (re)connect (in a cluster: this instance holds its name; an adopted
+        session's owner is still away); None: always."""
         self.address = BrokerAddress.parse(url, ca_file)
         self.subscriptions = subscriptions
         self.status_topic = status_topic
@@ -128,6 +133,10 @@ class MqttConnection(Worker):
 
     def run(self) -> None:
         while not self.stopping.is_set():
+            if self.may_connect is not None and not self.may_connect():
+                self.connection_error = "waiting: not this connection's turn to hold the session"
+                self._sleep_backoff()
+                continue
             try:
                 self.client.connect(self.address.host, self.address.port, keepalive=self.keepalive)
             except (OSError, ssl.SSLError) as exc:

@@ -24,3 +24,14 @@ class HubChangeRow(Base):
     """The instance that committed the change."""
     body: Mapped[str] = mapped_column(Text)
     """The message as JSON, ``{"type": ..., "data": ...}`` (the seq is the id)."""
+
+
+class ClusterMemberRow(Base):
+    """An instance of the cluster and its MQTT session's client id: while the instance is down
+    (its lock on its name is free) another takes up that session (console/cluster/adoption.py)."""
+
+    __tablename__ = "cluster_members"
+
+    instance: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
