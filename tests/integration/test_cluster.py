@@ -23,7 +23,7 @@ from tests.support.websocket import receive_until, ws_connect
 
 pytestmark = pytest.mark.slow
 DUTIES = {"alarm-escalation", "audit-anchor", "command-watch", "deadlines", "duty-log-clock", "patrol-clock",
-          "silence-watch"}
+          "session-adoption", "silence-watch"}
 
 
 @pytest.fixture
@@ -199,3 +199,32 @@ def test_three_instances_share_a_stream_and_store_it_exactly_once_through_a_kill
     # Shared, not copied: every instance stored a part of the stream.
     for console in consoles:
         assert console.health()["ingest"]["stored"] > 0, console.log_tail()
+
+
+def adopted(console: ConsoleProcess) -> list[str]:
+    worker = next(w for w in console.health()["workers"] if w["name"] == "session-adoption")
+    return list(worker["detail"]["adopted"])
+
+
+def test_the_share_of_an_instance_that_stays_down_is_taken_up_by_another_and_given_back(
+    make_console: Any, pg_url: str, broker: ManagedMosquitto
+) -> None:
+    a, b = instances(make_console, pg_url, ["a", "b"])
+    wait_until(lambda: "session-adoption" in duties_held(a) | duties_held(b), timeout=10)
+    a.kill()  # kill -9, and it stays down: the broker keeps queueing a's share for its session
+    thread = paced_stream(broker.port, 2000, "d", 500)
+    thread.join(60)
+    # Every event is stored while a is still down: b took a's session up and stores its share.
+    wait_until(lambda: stored_events(pg_url) >= 2000, timeout=30, interval=0.5,
+               message=f"all stored with a down ({stored_events(pg_url)})")
+    assert adopted(b) == ["a"]
+    a.start()  # back under its name: b lets go of a's session before a connects
+    wait_until(lambda: adopted(b) == [], timeout=10, message="b gives a's session back")
+    thread = paced_stream(broker.port, 1000, "e", 500)
+    thread.join(60)
+    wait_until(lambda: stored_events(pg_url) >= 3000, timeout=30, interval=0.5, message="the rest stored")
+    time.sleep(1.0)
+    ids = stored_event_ids(pg_url)
+    assert len(ids) == 3000 and set(ids) == {f"d-{i:06d}" for i in range(2000)} | {f"e-{i:06d}" for i in range(1000)}
+    assert a.health()["ingest"]["stored"] > 0, "a takes its share again"
+    assert a.health()["broker"]["connected"]
