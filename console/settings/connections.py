@@ -44,6 +44,9 @@ class SiteEntry(Section):
     name: str = Field("", description="Display name (Chinese first), shown beside each of its alarms.")
     timezone: str = Field("Asia/Shanghai", description="IANA zone for its times.")
     location: str = Field("", max_length=200, description="Where it is (district, address), for people.")
+    sop_limits: dict[str, dict[str, int]] = Field(default_factory=dict, description=(
+        "This site's own SOP time limits in seconds, by SOP id and limit name (over sops.limits), e.g. "
+        "{fire.alarm: {confirm: 180}} for a site whose guards walk further."))
 
     @field_validator("timezone")
     @classmethod

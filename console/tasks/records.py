@@ -49,8 +49,8 @@ class TaskRecords:
         if sop is None:
             raise TaskError("task.sop_gone", f"task {task_id} follows SOP {row.sop_id}, which this console no longer has",
                             task=task_id, sop=row.sop_id)
-        machine = TaskMachine.load(sop, self.book, row.opened_at, row.steps, row.repeats, row.closed_at,
-                                   row.close_reason)
+        machine = TaskMachine.load(sop, self.book.for_site(row.site), row.opened_at, row.steps, row.repeats,
+                                   row.closed_at, row.close_reason)
         return Loaded(row, sop, machine)
 
     def save(self, task: Loaded, out: Outcome) -> None:

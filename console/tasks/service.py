@@ -133,7 +133,7 @@ class TaskService:
         if sop.correlate is not None and self._correlate(session, sop, alarm, now, out):
             return
         # ``now`` is the time of the event that raised (or brought back) the alarm: deadlines run from it.
-        machine = TaskMachine(sop, self.book, now)
+        machine = TaskMachine(sop, self.book.for_site(alarm.site), now)
         row = TaskRow(
             site=alarm.site, sop_id=sop.id, alarm_id=alarm.id, alarm_kind=alarm.kind,
             device_id=alarm.device_id, point=alarm.point, severity_rank=alarm.severity_rank,

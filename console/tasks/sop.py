@@ -220,16 +220,31 @@ class Sop(Strict):
 
 
 class SopBook:
-    """Every SOP, by id and by the alarm kind it handles, with the site's limit overrides applied."""
+    """Every SOP, by id and by the alarm kind it handles, with the site file's limit overrides
+    applied (``sops.limits``), and each site's own over those (``sites[].sop_limits``)."""
 
-    def __init__(self, sops: list[Sop], overrides: dict[str, dict[str, int]] | None = None):
+    def __init__(self, sops: list[Sop], overrides: dict[str, dict[str, int]] | None = None,
+                 by_site: dict[str, dict[str, dict[str, int]]] | None = None):
         self.sops = {sop.id: sop for sop in sops}
         self.by_alarm = {kind: sop for sop in sops for kind in sop.applies_to}
         self.overrides = overrides or {}
+        self.by_site = by_site or {}
+        self._sites: dict[str, SopBook] = {}
 
     def limit_seconds(self, sop_id: str, limit: str) -> int:
         override = self.overrides.get(sop_id, {}).get(limit)
         return override if override is not None else self.sops[sop_id].limits[limit].seconds
+
+    def for_site(self, site: str) -> SopBook:
+        """The book as ``site``'s tasks run by it: its own limits where it has them."""
+        own = self.by_site.get(site)
+        if not own:
+            return self
+        if site not in self._sites:
+            merged = {sop_id: {**self.overrides.get(sop_id, {}), **own.get(sop_id, {})}
+                      for sop_id in set(self.overrides) | set(own)}
+            self._sites[site] = SopBook(list(self.sops.values()), merged)
+        return self._sites[site]
 
 
 def _path(loc: tuple[object, ...]) -> str:
@@ -250,7 +265,8 @@ def load_sop_file(path: Path) -> Sop:
         ]) from exc
 
 
-def load_sops(folder: Path = SOPS_DIR, overrides: dict[str, dict[str, int]] | None = None) -> SopBook:
+def load_sops(folder: Path = SOPS_DIR, overrides: dict[str, dict[str, int]] | None = None,
+              by_site: dict[str, dict[str, dict[str, int]]] | None = None) -> SopBook:
     """Load every ``*.yaml`` in ``folder``; collect every problem before raising."""
     problems: list[tuple[str, str]] = []
     sops: list[Sop] = []
@@ -276,20 +292,30 @@ def load_sops(folder: Path = SOPS_DIR, overrides: dict[str, dict[str, int]] | No
         # A signal with no procedure is a signal nobody is told what to do with: refuse to run.
         problems.append((str(folder), f"alarm kind {kind} has no procedure (its alarms would open no task)"))
     by_id = {sop.id: sop for sop in sops}
-    for sop_id, limits in (overrides or {}).items():
+    problems.extend(_limit_problems(by_id, overrides or {}, "sops.limits"))
+    for site, limits in (by_site or {}).items():
+        problems.extend(_limit_problems(by_id, limits, f"sites.{site}.sop_limits"))
+    if problems:
+        raise ConfigError(problems)
+    return SopBook(sops, overrides, by_site)
+
+
+def _limit_problems(by_id: dict[str, Sop], overrides: dict[str, dict[str, int]], where: str) -> list[tuple[str, str]]:
+    problems = []
+    for sop_id, limits in overrides.items():
         if sop_id not in by_id:
-            problems.append((f"sops.limits.{sop_id}", "no SOP with this id"))
+            problems.append((f"{where}.{sop_id}", "no SOP with this id"))
             continue
         for name, seconds in limits.items():
             if name not in by_id[sop_id].limits:
-                problems.append((f"sops.limits.{sop_id}.{name}", f"SOP {sop_id} has no limit named {name!r}"))
+                problems.append((f"{where}.{sop_id}.{name}", f"SOP {sop_id} has no limit named {name!r}"))
             elif not isinstance(seconds, int) or seconds <= 0:
-                problems.append((f"sops.limits.{sop_id}.{name}", "must be a positive number of seconds"))
-    if problems:
-        raise ConfigError(problems)
-    return SopBook(sops, overrides)
+                problems.append((f"{where}.{sop_id}.{name}", "must be a positive number of seconds"))
+    return problems
 
 
 def load_site_sops(settings: Settings) -> SopBook:
-    """The SOPs a site runs with: its folder (or the shipped one) and its limit overrides."""
-    return load_sops(settings.sops.dir or SOPS_DIR, settings.sops.limits)
+    """The SOPs a site runs with: its folder (or the shipped one), its limit overrides, and each
+    other site's own."""
+    return load_sops(settings.sops.dir or SOPS_DIR, settings.sops.limits,
+                     {entry.id: entry.sop_limits for entry in settings.sites if entry.sop_limits})

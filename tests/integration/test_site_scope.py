@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -38,7 +39,8 @@ ADMIN_ONLY = {"/api/users", "/api/quarantine", "/api/displays/pairings"}
 
 @pytest.fixture
 def two_sites(db_url: str, make_console: Any, publisher: Publisher) -> tuple[ConsoleProcess, dict[str, Any]]:
-    console = make_console(db_url, sites=[{"id": "north", "name": "北区", "location": "测试市北区"}],
+    console = make_console(db_url, sites=[{"id": "north", "name": "北区", "location": "测试市北区",
+                                           "sop_limits": {"fire.alarm": {"ack": 600}}}],
                            devices={"entries": [*DEVICES, NORTH]})
     console.add_users({"sup": "supervisor", "admin": "admin"})
     for name, sites in (("op-demo", "demo"), ("op-north", "north")):
@@ -123,3 +125,14 @@ def test_a_group_supervisor_sees_every_site_and_the_streams_are_split_by_site(
         # nothing of demo did, on the way.
         assert all(m["data"].get("site") in (None, "north") for m in seen_north), seen_north
         assert not any(m["data"].get("device_id") == "fp-1" for m in seen_north)
+
+
+def test_a_site_runs_its_tasks_by_its_own_limits(two_sites: tuple[ConsoleProcess, dict[str, Any]]) -> None:
+    console, _ids = two_sites
+    limits = {}
+    for task in console.api("GET", "/api/tasks", "sup").json():
+        detail = console.api("GET", f"/api/tasks/{task['id']}", "sup").json()
+        ack = next(s for s in detail["steps"] if s["id"] == "ack")
+        limits[task["site"]] = (datetime.fromisoformat(ack["due_at"])
+                                - datetime.fromisoformat(detail["opened_at"])).total_seconds()
+    assert limits == {"demo": 30, "north": 600}, "north's own 10 minutes; demo the procedure's 30 s"
