@@ -31,6 +31,7 @@ defaults
 
 frontend web
     bind {bind}:{port}
+    option forwardfor          # the consoles throttle logins per client address: tell them whose it is
     default_backend consoles
 
 backend consoles
