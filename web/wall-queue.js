@@ -3,7 +3,7 @@
 import { t, kindLabel, severityLabel, formatDuration } from "./i18n.js";
 import { loc, now, parseTime } from "./api.js";
 import {
-  $, el, noTranslate, setText, state, locationLabel, locationDetail, rankOf, sevOf, isUrgent, isShelved,
+  $, el, noTranslate, setText, state, locationLabel, locationDetail, rankOf, sevOf, isUrgent, isShelved, siteName,
 } from "./wall-state.js";
 import { keyedList } from "./dom.js";
 
@@ -113,7 +113,9 @@ function fillRow(r, a, task) {
   r.countBadge.hidden = count <= 1;
   setText(r.testBadge, a.test ? t("alarm.test") : "");
   r.testBadge.hidden = !a.test;
-  const place = locationLabel(a);
+  // A group wall says which site each alarm is from, first: the queue ranks all sites together.
+  const site = siteName(a);
+  const place = site ? `${site} · ${locationLabel(a)}` : locationLabel(a);
   setText(r.locMain, place);
   const sub = locationDetail(a);
   setText(r.locSub, sub);

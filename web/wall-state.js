@@ -49,6 +49,12 @@ export function storeSet(key, value) {
   }
 }
 
+/** On a group wall (several sites), the name of the site ``obj`` is from; "" on a single site's wall. */
+export function siteName(obj) {
+  if (state.sites.size < 2 || !obj || !obj.site) return "";
+  return state.sites.get(obj.site) || obj.site;
+}
+
 export function locationLabel(obj) {
   const l = obj.location || {};
   if (l.label) return l.label;
@@ -105,6 +111,7 @@ export const state = {
   kpis: null,
   kpisError: false,
   consoleHealth: null, // can the console take alarms: {ready, faults, reasons, since} (snapshot, console.health)
+  sites: new Map(), // site id -> name: the sites this wall shows (snapshot); several make a group wall
   sorted: [], // live, unshelved alarms in queue order (kept by renderQueue)
 };
 

@@ -176,6 +176,7 @@ function applySnapshot(msg) {
   state.events = events.slice(0, TICKER_MAX);
   if (msg.devices && typeof msg.devices === "object") state.devices = msg.devices;
   if (!state.devices || !state.devices.by_subsystem) refetchSummary();
+  state.sites = new Map((Array.isArray(msg.sites) ? msg.sites : []).map((x) => [x.id, x.name || x.id]));
   setConsoleHealth(msg.health);
   renderTicker();
   invalidate("queue", "force", "health");

@@ -58,6 +58,9 @@ def build_snapshot(runtime: Runtime, user: auth.User | None = None) -> dict[str,
         "events": [event_row_view(e, runtime.registry) for e in events],
         # Can the console take alarms now (console.health after this): a wall shows a fault at once.
         "health": runtime.readiness.current if runtime.readiness is not None else None,
+        # The sites this screen shows: several make a group wall, which names each alarm's site.
+        "sites": [{"id": site, "name": runtime.settings.site_entry(site).name or site}
+                  for site in runtime.settings.site_ids if user is None or user.sees(site)],
     }
 
 
