@@ -4,6 +4,7 @@ a realistic ~100-device event mix, fast paho publishers, and small measuring hel
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import random
@@ -271,7 +272,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered) / 100)))  # round() would round 99.5 to 100
     return ordered[rank - 1]
 
 
