@@ -1,5 +1,6 @@
-"""`python -m bench [--db sqlite,postgresql] [--quick] [--only ingest|latency|browser|cameras]`: runs the benchmarks,
-prints a table with the targets, and writes the figures to bench/results/<timestamp>.json."""
+"""`python -m bench [--db sqlite,postgresql] [--quick] [--only ingest|latency|browser|cameras|cluster]`: runs the
+benchmarks, prints a table with the targets, and writes the figures to bench/results/<timestamp>.json.
+The center's benchmark (`--only cluster [--instances 1,2,3]`, PostgreSQL) runs only when asked for."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import browser, cameras, ingest, latency
+from bench import browser, cameras, cluster, ingest, latency
 from bench.common import machine_facts
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -24,13 +25,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--db", default="sqlite,postgresql", help="comma list of sqlite, postgresql")
     p.add_argument("--quick", action="store_true", help="10,000 events and 10 s of latency probes")
-    p.add_argument("--only", choices=["ingest", "latency", "browser", "cameras"], help="run one benchmark")
+    p.add_argument("--only", choices=["ingest", "latency", "browser", "cameras", "cluster"], help="run one benchmark")
     p.add_argument("-n", "--events", type=int, help="ingest events (default 50,000; quick 10,000)")
     p.add_argument("--duration", type=float, help="latency probe seconds (default 30; quick 10)")
     p.add_argument("--publishers", type=int, default=2, help="ingest publisher processes (default 2)")
     p.add_argument("--rate", type=float, default=500.0, help="latency background events/s (default 500)")
     p.add_argument("--alarms", type=int, default=500, help="browser: active alarms on the wall (default 500)")
     p.add_argument("--browser-rate", type=float, default=20.0, help="browser: events/s while measuring (default 20)")
+    p.add_argument("--instances", default="1,2,3", help="cluster: center sizes to measure (default 1,2,3)")
+    p.add_argument("--cluster-rate", type=float, default=1000.0,
+                   help="cluster: latency background events/s (default 1,000)")
     return p.parse_args(argv)
 
 
@@ -43,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     n = args.events or (10_000 if args.quick else 50_000)
     duration = args.duration or (10.0 if args.quick else 30.0)
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_facts(),
-                              "args": vars(args), "ingest": [], "latency": [], "browser": [], "cameras": [], "errors": []}
+                              "args": vars(args), "ingest": [], "latency": [], "browser": [], "cameras": [], "cluster": [],
+                              "errors": []}
     try:
         for db in dbs:
             if args.only in (None, "ingest"):
@@ -60,12 +65,25 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "cameras"):
             print("cameras: classifier per frame, grabs through the grab processes ...", flush=True)
             attempt(report, "cameras", "-", cameras.run)
+        if args.only == "cluster":  # several minutes: not part of the default run
+            run_cluster(report, args, duration)
     except KeyboardInterrupt:
         print("interrupted; writing what was measured", file=sys.stderr)
+    if report["cluster"]:
+        report["cluster_summary"] = cluster.summary(report["cluster"])
     path = write(report)
     print_table(report)
     print(f"\nJSON: {path}")
     return 0 if passed(report) else 1
+
+
+def run_cluster(report: dict[str, Any], args: argparse.Namespace, duration: float) -> None:
+    n = args.events or (10_000 if args.quick else 30_000)
+    report["cluster_n"], report["cluster_rate"] = n, args.cluster_rate
+    for k in sorted({int(k) for k in args.instances.split(",") if k.strip()}):
+        print(f"cluster {k} instance(s): {n:,} events; {duration:g} s at {args.cluster_rate:g} events/s ...", flush=True)
+        attempt(report, "cluster", f"postgresql, {k} instances",
+                lambda k=k: cluster.run(k, n, duration, rate=args.cluster_rate, publishers=args.publishers))
 
 
 def attempt(report: dict[str, Any], name: str, db: str, run: Any) -> None:
@@ -86,7 +104,7 @@ def write(report: dict[str, Any]) -> Path:
 
 def passed(report: dict[str, Any]) -> bool:
     ok = not report["errors"] and all(r["exactly_once"] for r in report["ingest"])
-    ok &= all(r["lost"] == 0 for r in report["latency"])
+    ok &= all(r["lost"] == 0 for r in report["latency"]) and cluster.passed(report["cluster"])
     ok &= all((r["committed_rate"] or 0) >= INGEST_TARGET for r in report["ingest"] if r["db"] == "sqlite")
     ok &= all(r["input_delay_p95_ms"] is not None and r["input_delay_p95_ms"] < INPUT_DELAY_TARGET
               and r["frame_p95_ms"] is not None and r["frame_p95_ms"] < FRAME_TARGET for r in report["browser"])
@@ -129,6 +147,8 @@ def print_table(report: dict[str, Any]) -> None:
         print("(every 0.5 s a click, every 5 s the language switch; delay: click to its first listener)")
     for r in report["cameras"]:
         cameras.print_table(r)
+    if report["cluster"]:
+        cluster.print_table(report["cluster"], report["cluster_n"], report["cluster_rate"])
     for e in report["errors"]:
         print(f"\nFAILED {e['benchmark']} on {e['db']}: {e['error']}")
 

@@ -4,6 +4,7 @@ a realistic ~100-device event mix, fast paho publishers, and small measuring hel
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import random
@@ -14,7 +15,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -218,6 +219,10 @@ class Console:
     def stop(self) -> None:
         terminate(self.process, 15)
 
+    def pids(self) -> list[int]:
+        """The console's processes (one here; a center has one per instance), for their CPU time."""
+        return [self.process.pid] if self.process is not None else []
+
     def health(self) -> dict[str, Any]:
         """/api/health's figures as staff see them (the ``reader`` login running_stack adds)."""
         if self.reader_token is None:
@@ -237,13 +242,15 @@ class Console:
 
 
 @contextmanager
-def running_stack(db_kind: str, folder: Path, users: tuple[tuple[str, str], ...] = ()) -> Iterator[Console]:
-    """Broker + throwaway database + console, all stopped (and the database dropped) on the way out."""
+def running_stack(db_kind: str, folder: Path, users: tuple[tuple[str, str], ...] = (),
+                  make: Callable[[Path, ManagedMosquitto, str], Console] = Console) -> Iterator[Console]:
+    """Broker + throwaway database + console (``make``: a Console, or a center of them), all stopped
+    (and the database dropped) on the way out."""
     broker = ManagedMosquitto(folder / "broker")
     broker.start()
     try:
         with throwaway_database(db_kind, folder) as db_url:
-            console = Console(folder / "console", broker, db_url)
+            console = make(folder / "console", broker, db_url)
             try:
                 for name, role in ((READER, "operator"), *users):
                     console.add_user(name, role)
@@ -256,6 +263,11 @@ def running_stack(db_kind: str, folder: Path, users: tuple[tuple[str, str], ...]
 
 
 # -- measuring helpers ---------------------------------------------------------------------------
+
+def cpu_total(pids: list[int]) -> float:
+    """The CPU seconds of several processes together (a center's instances)."""
+    return sum(cpu_seconds(pid) for pid in pids)
+
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far (Linux /proc)."""
@@ -271,7 +283,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered) / 100)))  # round() would round 99.5 to 100
     return ordered[rank - 1]
 
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import RowCounter, cpu_seconds, make_event, publisher_client, running_stack
+from bench.common import RowCounter, cpu_seconds, cpu_total, make_event, publisher_client, running_stack
 
 POLL = 0.1  # seconds between row counts
 
@@ -41,13 +41,18 @@ def _publish(port: int, index: int, count: int, prefix: str, ready: Any, go: Any
     client.disconnect()
 
 
+def timeout_for(n: int) -> float:
+    """How long to wait for N events to be stored before giving up."""
+    return max(120.0, n / 400)
+
+
 def run(db_kind: str, n: int, publishers: int = 2, timeout: float | None = None) -> dict[str, Any]:
-    timeout = timeout or max(120.0, n / 400)
+    timeout = timeout or timeout_for(n)
     with tempfile.TemporaryDirectory(prefix="mcc-bench-ingest-") as tmp, running_stack(db_kind, Path(tmp)) as console:
-        return _measure(console, db_kind, n, publishers, timeout)
+        return measure(console, db_kind, n, publishers, timeout)
 
 
-def _measure(console: Any, db_kind: str, n: int, publishers: int, timeout: float) -> dict[str, Any]:
+def measure(console: Any, db_kind: str, n: int, publishers: int, timeout: float) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     ready, go, results = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
     prefix = f"ing{random.randrange(10**6):06d}"
@@ -61,13 +66,13 @@ def _measure(console: Any, db_kind: str, n: int, publishers: int, timeout: float
         for _ in procs:
             if not ready.acquire(timeout=60):
                 raise RuntimeError("a publisher did not get ready in 60 s")
-        cpu0 = {"console": cpu_seconds(console.process.pid), "broker": cpu_seconds(console.broker.process.pid)}
+        cpu0 = {"console": cpu_total(console.pids()), "broker": cpu_seconds(console.broker.process.pid)}
         t0 = time.time()
         go.set()
         samples, first, last = _poll_until(counter, n, t0 + timeout)
         wall = time.time() - t0
-        cpu = {k: round(cpu_seconds(p) - cpu0[k], 2) for k, p in
-               (("console", console.process.pid), ("broker", console.broker.process.pid))}
+        cpu = {"console": round(cpu_total(console.pids()) - cpu0["console"], 2),
+               "broker": round(cpu_seconds(console.broker.process.pid) - cpu0["broker"], 2)}
         pubs = [results.get(timeout=30) for _ in procs]
         time.sleep(1.0)  # let any redelivery land before the exactly-once check
         return _report(console, counter, db_kind, n, t0, samples, first, last, pubs, cpu, wall)

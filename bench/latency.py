@@ -15,7 +15,7 @@ from typing import Any
 
 from websockets.asyncio.client import connect
 
-from bench.common import SITE, cpu_seconds, make_event, percentile, publisher_client, running_stack
+from bench.common import SITE, cpu_total, make_event, percentile, publisher_client, running_stack
 
 WARMUP = 2.0  # seconds of background traffic before the first probe
 TAIL = 5.0  # seconds to wait for late probes after the last one
@@ -70,6 +70,7 @@ async def _watch(url: str, token: str, go: Any, until: Any) -> dict[str, Any]:
     other = 0
     async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=None,
                        open_timeout=10) as ws:
+        instance = ws.response.headers.get("x-mcc-instance") if ws.response is not None else None
         hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert hello["type"] == "hello", hello["type"]
         snapshot = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -90,16 +91,17 @@ async def _watch(url: str, token: str, go: Any, until: Any) -> dict[str, Any]:
                 to_console[data["id"]] = datetime.fromisoformat(data["received_at"]).timestamp() - data["data"]["t_pub"]
             else:
                 background.append(now)
-    return {"received": received, "to_console": to_console, "background": background, "other": other}
+    return {"received": received, "to_console": to_console, "background": background, "other": other,
+            "instance": instance}
 
 
 def run(db_kind: str, duration: float, rate: float = 500.0, probe_rate: float = 20.0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mcc-bench-latency-") as tmp, \
             running_stack(db_kind, Path(tmp), users=(("wall", "display"),)) as console:
-        return _measure(console, db_kind, duration, rate, probe_rate)
+        return measure(console, db_kind, duration, rate, probe_rate)
 
 
-def _measure(console: Any, db_kind: str, duration: float, rate: float, probe_rate: float) -> dict[str, Any]:
+def measure(console: Any, db_kind: str, duration: float, rate: float, probe_rate: float) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     go, results = ctx.Event(), ctx.Queue()
     port = console.broker.port
@@ -112,7 +114,7 @@ def _measure(console: Any, db_kind: str, duration: float, rate: float, probe_rat
     try:
         for proc in procs:
             proc.start()
-        cpu0, before = cpu_seconds(console.process.pid), console.health()["ingest"]
+        cpu0, before = cpu_total(console.pids()), console.health()["ingest"]
         t0 = time.time()
         hard_stop = t0 + WARMUP + duration + 60
 
@@ -130,7 +132,7 @@ def _measure(console: Any, db_kind: str, duration: float, rate: float, probe_rat
             return time.time() > hard_stop
 
         watched = asyncio.run(_watch(f"ws://127.0.0.1:{console.port}/ws", token, go, until))
-        cpu = cpu_seconds(console.process.pid) - cpu0
+        cpu = cpu_total(console.pids()) - cpu0
         wall = time.time() - t0
         after = console.health()["ingest"]
     finally:
@@ -158,6 +160,7 @@ def _report(db_kind: str, rate: float, probe_rate: float, duration: float, outco
         "background_received_rate": round(len(times) / (times[-1] - times[0]), 1) if len(times) > 1 else None,
         "background_received": len(times),
         "other_ws_messages": watched["other"],
+        "ws_instance": watched["instance"],
         "probe_rate": probe_rate,
         "duration": duration,
         "probes_sent": len(sent),
