@@ -64,7 +64,7 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> bool:
     return False
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     # Linux: the broker gets SIGTERM when its owner dies, even by kill -9.
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -114,7 +114,7 @@ class ManagedMosquitto:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent if self.tie_to_parent else None,
+            preexec_fn=die_with_parent if self.tie_to_parent else None,
         )
         log.close()
         deadline = time.monotonic() + timeout

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from console.demo.broker import free_port, terminate, wait_for_port
+from console.demo.broker import die_with_parent, free_port, terminate, wait_for_port
 from console.errors import ConsoleError
 
 HAPROXY = """\
@@ -84,7 +84,8 @@ class Center:
         config = self.folder / "haproxy.cfg"
         config.write_text(render_haproxy(self.port, self.ports))
         log = open(self.folder / "haproxy.log", "ab")
-        self.balancer = subprocess.Popen([haproxy, "-db", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)
+        self.balancer = subprocess.Popen([haproxy, "-db", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT,
+                                         preexec_fn=die_with_parent)
         log.close()
         for name in self.names:
             if not wait_for_port("127.0.0.1", self.ports[name], timeout):
@@ -99,7 +100,8 @@ class Center:
         log = open(self.folder / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "console", "run", "--config", str(self.site_file)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.site_file.parent)
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.site_file.parent,
+            preexec_fn=die_with_parent)  # a center killed with -9 leaves nothing running behind it
         log.close()
 
     def kill(self, name: str) -> None:
