@@ -91,7 +91,14 @@ class Election(Worker):
         session is its own. Taken before the MQTT connection is opened: an instance that adopted
         this one's session while it was down lets go of it before this one connects."""
         conn.execute("SET lock_timeout = '10s'")
-        conn.execute("SELECT pg_advisory_lock(%s)", (alive_key(self.instance),))
+        try:
+            conn.execute("SELECT pg_advisory_lock(%s)", (alive_key(self.instance),))
+        except psycopg.errors.LockNotAvailable as exc:
+            # Held for more than a moment: another running instance has this name. Two sessions
+            # under one MQTT client id would throw each other off the broker; this one waits.
+            log.error("another instance named %s is running: this one waits (give each its own "
+                      "cluster.instance)", self.instance)
+            raise psycopg.OperationalError(f"another instance named {self.instance} is running") from exc
         conn.execute("RESET lock_timeout")
         conn.execute("INSERT INTO cluster_members (instance, client_id, started_at) VALUES (%s, %s, now()) "
                      "ON CONFLICT (instance) DO UPDATE SET client_id = EXCLUDED.client_id, "

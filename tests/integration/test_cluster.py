@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -228,3 +229,13 @@ def test_the_share_of_an_instance_that_stays_down_is_taken_up_by_another_and_giv
     assert len(ids) == 3000 and set(ids) == {f"d-{i:06d}" for i in range(2000)} | {f"e-{i:06d}" for i in range(1000)}
     assert a.health()["ingest"]["stored"] > 0, "a takes its share again"
     assert a.health()["broker"]["connected"]
+
+
+def test_a_second_instance_under_a_name_already_running_waits_and_says_why(make_console: Any, pg_url: str) -> None:
+    (first,) = instances(make_console, pg_url, ["a"])
+    twin = make_console(pg_url, start=False, cluster={"enabled": True, "instance": "a", "election_seconds": 0.5})
+    twin.start(wait_connected=False)  # it answers, but never takes the broker session of the running a
+    wait_until(lambda: "another instance named a is running" in twin.log_tail(200), timeout=30,
+               message="the twin says why it waits")
+    assert httpx.get(f"{twin.base}/api/health/ready", timeout=5).status_code == 503
+    assert httpx.get(f"{first.base}/api/health/ready", timeout=5).status_code == 200
