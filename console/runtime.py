@@ -45,6 +45,7 @@ from console.video.linker import CameraLinker
 from console.video.retention import SnapshotRetention
 from console.wire.gb26875_receiver import Gb26875Receiver
 from console.wire.gb_links import build_receivers
+from console.wire.gb_supervision import HeardLinks, LinkSupervision, supervised_links
 from console.wire.ingest import Ingest
 from console.wire.mqtt import MqttConnection
 from console.wire.readiness import ReadinessWatch, not_ready, store_answers
@@ -103,6 +104,10 @@ class Runtime:
     """In a cluster: every instance's changes, numbered, to this instance's clients."""
     election: Election | None = None
     """In a cluster: which duties (work done once) this instance holds."""
+    gb_heard: HeardLinks | None = None
+    """In a cluster with GB/T 26875.3 links: whom this instance's receivers heard, to the store."""
+    gb_supervision: LinkSupervision | None = None
+    """In a cluster: every GB link judged from the store (one instance's duty)."""
     adoption: SessionAdoption | None = None
     """In a cluster: the MQTT sessions of instances that are down, taken up here (one instance's duty)."""
     started_at: datetime = field(default_factory=utc_now)
@@ -161,7 +166,12 @@ class Runtime:
         http = settings.http
         runtime.logins = LoginThrottle(http.login_free_failures, http.login_lockout_seconds,
                                        http.login_lockout_max_seconds, http.password_checks_at_once)
-        runtime.receivers = build_receivers(settings, registry, writer.submit, writer, utc_now)
+        if settings.cluster.enabled and any(e.type == "gb26875" and e.listen for e in settings.adapters):
+            runtime.gb_heard = HeardLinks(store, settings.cluster.instance, utc_now)
+            runtime.gb_supervision = LinkSupervision(store, supervised_links(settings, registry, writer, utc_now),
+                                                     utc_now)
+        runtime.receivers = build_receivers(settings, registry, writer.submit, writer, utc_now,
+                                            heard=runtime.gb_heard.heard if runtime.gb_heard is not None else None)
         if settings.influx.url:
             figures = StoreFigures(store, settings, registry)
             runtime.timeseries = TimeSeriesSink(settings.influx, occupancy=figures.occupancy, kpis=figures.task_kpis,
@@ -203,7 +213,7 @@ class Runtime:
         """Every worker, in the order it starts: the writer before anything that feeds it, the
         MQTT connection last (messages then find everything ready)."""
         optional: list[Worker | None] = [self.timeseries, self.cameras, self.retention, self.camera_health,
-                                         self.audit_anchor, self.adoption]
+                                         self.audit_anchor, self.adoption, self.gb_heard, self.gb_supervision]
         # In a cluster the relay out stops after the writer (what the writer's last commits sent goes
         # out) and the relay in starts before anything a client could see.
         relays: list[Worker | None] = [self.relay_out, self.relay_in]

@@ -104,11 +104,14 @@ class Gb26875Receiver(Worker):
                  on_silence: Callable[[str], None] | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC), *,
                  on_back: Callable[[str], None] | None = None, timezone: str = "Asia/Shanghai",
-                 topic_prefix: str = "gb26875", peers: Callable[[str], list[str]] | None = None):
+                 topic_prefix: str = "gb26875", peers: Callable[[str], list[str]] | None = None,
+                 on_heard: Callable[[str], None] | None = None):
         super().__init__(f"gb26875 {host}:{port}")
         self.host, self.port, self.submit, self.checksum = host, port, submit, checksum
         self.peers = peers
         """source address → the IP addresses it may speak from (empty: any)."""
+        self.on_heard = on_heard
+        """Told of every source heard (in a cluster, whose supervision is the store's); must not block."""
         self.supervise_seconds, self.on_silence, self.on_back, self.now = supervise_seconds, on_silence, on_back, now
         self.zone = ZoneInfo(timezone)  # the devices' time labels are local time
         self.topic_prefix = topic_prefix
@@ -276,6 +279,8 @@ class Gb26875Receiver(Worker):
             self.submit(InboundMessage(f"{message.topic}/wrong-peer/{peer}", frame, False, message.received_at))
             return
         self._heard[source] = time.monotonic()
+        if self.on_heard is not None:
+            self._tell(self.on_heard, source)
         if source in self._silent:
             self._silent.discard(source)
             self._tell(self.on_back, source)

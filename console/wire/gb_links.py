@@ -4,6 +4,7 @@ device's ``device.offline`` / ``device.online``, handed to the single writer lik
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -52,9 +53,12 @@ class GbLinks:
 
 
 def build_receivers(settings: Settings, registry: DeviceRegistry, submit: Callable[..., None],
-                    alarm_path: AlarmPath, now: Callable[[], datetime]) -> list[Gb26875Receiver]:
+                    alarm_path: AlarmPath, now: Callable[[], datetime],
+                    heard: Callable[[str, str], None] | None = None) -> list[Gb26875Receiver]:
     """A receiver per gb26875 entry; its frames go to ``submit`` (the writer), each confirmed only once
-    stored. Registered GB devices are expected to connect: one that does not is reported silent."""
+    stored. Registered GB devices are expected to connect: one that does not is reported silent.
+    With ``heard`` (a cluster) the receivers only say whom they heard (site, source), and the
+    links are supervised from the store (gb_supervision.py)."""
     receivers = []
     for entry in settings.adapters:
         if entry.type != "gb26875" or entry.listen is None:
@@ -62,11 +66,15 @@ def build_receivers(settings: Settings, registry: DeviceRegistry, submit: Callab
         host, _, port = entry.listen.rpartition(":")
         site = settings.site_entry(entry.site or settings.site.id)
         links = GbLinks(entry, site.id, registry, alarm_path, now)
+        local = heard is None
         receiver = Gb26875Receiver(host, int(port), submit=submit, checksum=links.checksum,
-                                   supervise_seconds=entry.supervise_seconds, on_silence=links.silent,
-                                   on_back=links.back, now=now, timezone=site.timezone, peers=links.peers)
-        for device in registry.entries():
-            if device.adapter == "gb26875" and device.address:
-                receiver.expect(device.address)
+                                   supervise_seconds=entry.supervise_seconds if local else 0.0,
+                                   on_silence=links.silent if local else None, on_back=links.back if local else None,
+                                   now=now, timezone=site.timezone, peers=links.peers,
+                                   on_heard=None if heard is None else functools.partial(heard, site.id))
+        if local:
+            for device in registry.entries():
+                if device.adapter == "gb26875" and device.address:
+                    receiver.expect(device.address)
         receivers.append(receiver)
     return receivers

@@ -6,6 +6,7 @@ one instance and is taken over when that one is killed."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,10 +17,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from console.demo.broker import ManagedMosquitto
+from console.demo.broker import ManagedMosquitto, free_port
 from console.store.database import Store
 from console.store.tables import EventRow
 from tests.conftest import ConsoleProcess, Publisher, _postgres_database, native_event, wait_until
+from tests.integration.test_gb26875 import SOURCE, check_reply, component, read_frames, upload
 from tests.support.websocket import receive_until, ws_connect
 
 pytestmark = pytest.mark.slow
@@ -239,3 +241,47 @@ def test_a_second_instance_under_a_name_already_running_waits_and_says_why(make_
                message="the twin says why it waits")
     assert httpx.get(f"{twin.base}/api/health/ready", timeout=5).status_code == 503
     assert httpx.get(f"{first.base}/api/health/ready", timeout=5).status_code == 200
+
+
+GB_GATEWAY = {"id": "fire-gw-1", "name": "1号楼用户信息传输装置", "role": "fire_panel", "adapter": "gb26875",
+              "address": SOURCE, "building": "1号楼", "label": "1号楼 消防控制室 用户信息传输装置"}
+
+
+def test_a_gb_link_is_supervised_across_the_instances_whichever_holds_it(
+    make_console: Any, pg_url: str
+) -> None:
+    ports = {"a": free_port(), "b": free_port()}
+    consoles = {name: make_console(pg_url, start=False, devices={"entries": [GB_GATEWAY]},
+                                   cluster={"enabled": True, "instance": name, "election_seconds": 0.5},
+                                   adapters=[{"type": "native"}, {"type": "gb26875", "listen": f"127.0.0.1:{port}",
+                                                                   "supervise_seconds": 10}])
+                for name, port in ports.items()}
+    for console in consoles.values():
+        console.start()
+    a, b = consoles["a"], consoles["b"]
+    events = lambda: [e["kind"] for e in a.api("GET", "/api/events?device_id=fire-gw-1", "op").json()]  # noqa: E731
+    serial = iter(range(10, 1000))
+
+    def speak(port: int, seconds: float) -> None:
+        """The device on a link to one instance, a frame a second (a running panel's status)."""
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.settimeout(10)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                n = next(serial)
+                sock.sendall(upload(n, 2, component(3001, 0b01)))
+                check_reply(read_frames(sock, 1)[0], command=3, serial=n)
+                time.sleep(1.0)
+
+    # Each link lasts longer than supervise_seconds: the instance without it hears nothing of the
+    # device for that long, and must not call it silent.
+    speak(ports["a"], 13)  # its link on a (from the start)
+    speak(ports["b"], 13)  # it reconnects, through the balancer, to b
+    a.staff({"op": "operator"})
+    assert "device.offline" not in events(), "never silent: each instance heard it in turn"
+    # Now it stops: offline once (whoever supervises), and online when it speaks again (to a).
+    wait_until(lambda: "device.offline" in events(), timeout=20, message="a silent link goes offline")
+    time.sleep(2)
+    assert events().count("device.offline") == 1
+    speak(ports["a"], 1)
+    wait_until(lambda: "device.online" in events(), timeout=10, message="it speaks again: online")

@@ -2,7 +2,7 @@
 every table is named here, so ``from console.store.tables import AlarmRow`` works wherever it lives."""
 
 from console.store.tables.base import NAMING, Base, BigId, UTCDateTime
-from console.store.tables.cluster import ClusterMemberRow, HubChangeRow
+from console.store.tables.cluster import ClusterMemberRow, GbHeardRow, HubChangeRow
 from console.store.tables.devices import (
     CommandRow,
     DevicePositionRow,
@@ -48,5 +48,5 @@ __all__ = [
     "PlateRow", "QuarantineRow", "ShelfRow", "SnapshotRow", "ACTIVE_DISPATCH", "ACTIVE_DISPATCH_SQL", "DispatchRow",
     "DrillPlanRow",
     "EvidenceRow", "GuardRow", "HandoverRow", "TaskLogRow", "TaskRow", "SiteKeyRow", "TagIssueRow",
-    "CheckpointRow", "OutboxRow", "RouteRow", "ScheduleRow", "RoundRow", "RoundPointRow", "HubChangeRow", "ClusterMemberRow",
+    "CheckpointRow", "OutboxRow", "RouteRow", "ScheduleRow", "RoundRow", "RoundPointRow", "HubChangeRow", "ClusterMemberRow", "GbHeardRow",
 ]

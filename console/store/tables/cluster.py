@@ -35,3 +35,15 @@ class ClusterMemberRow(Base):
     instance: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(128))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GbHeardRow(Base):
+    """When a GB/T 26875.3 source was last heard, by whichever instance holds its link: one
+    instance of a cluster supervises every link from these (console/wire/gb_supervision.py)."""
+
+    __tablename__ = "gb_links_heard"
+
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    heard_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    instance: Mapped[str] = mapped_column(String(64), default="")
