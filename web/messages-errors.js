@@ -168,6 +168,7 @@ export default {
     "err.user.unknown_role": "未知的角色 {role}；可选：{roles}",
     "err.user.no_site": "限定小区的用户至少要有一个小区",
     "err.user.unknown_site": "未知的小区：{sites}",
+    "err.site.not_theirs": "您不负责小区 {site}",
   },
   en: {
     "err.alarm.not_found": "No alarm {alarm}",
@@ -336,5 +337,6 @@ export default {
     "err.user.unknown_role": "Unknown role {role}; choose one of {roles}",
     "err.user.no_site": "A user limited to sites needs at least one",
     "err.user.unknown_site": "Unknown site(s): {sites}",
+    "err.site.not_theirs": "You do not work for site {site}",
   },
 };

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request, Response
 
 from console.api.deps import ReadSession, RuntimeDep, SiteWatcher, Supervisor, client_address
 from console.errors import Refusal
+from console.people import auth
 from console.settings.cameras import CameraEntry
 from console.store.tables import CameraReferenceRow
 
@@ -41,22 +42,26 @@ def camera_view(camera: CameraEntry, health: dict[str, Any] | None) -> dict[str,
             "health": health or {"state": "not probed", "reference": None}}
 
 
-def _camera(runtime: RuntimeDep, camera_id: str) -> CameraEntry:
-    camera = next((c for c in runtime.settings.cameras.entries if c.id == camera_id), None)
+def _camera(runtime: RuntimeDep, user: auth.User, camera_id: str) -> CameraEntry:
+    """A camera of the site file: the console's site's, so to a user of other sites, none."""
+    camera = next((c for c in runtime.settings.cameras.entries if c.id == camera_id), None) \
+        if user.sees(runtime.settings.site.id) else None
     if camera is None:
         raise Refusal("camera.not_found", f"no camera {camera_id!r}", status=404, camera=camera_id)
     return camera
 
 
 @router.get("")
-def list_cameras(runtime: RuntimeDep, _user: SiteWatcher) -> list[dict[str, Any]]:
+def list_cameras(runtime: RuntimeDep, user: SiteWatcher) -> list[dict[str, Any]]:
+    if not user.sees(runtime.settings.site.id):
+        return []  # the site file's cameras are the console's site's
     health = runtime.camera_health.cameras_view() if runtime.camera_health is not None else {}
     return [camera_view(camera, health.get(camera.id)) for camera in runtime.settings.cameras.entries]
 
 
 @router.get("/{camera_id}/reference", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
-def get_reference(camera_id: str, runtime: RuntimeDep, session: ReadSession, _user: SiteWatcher) -> Response:
-    camera = _camera(runtime, camera_id)
+def get_reference(camera_id: str, runtime: RuntimeDep, session: ReadSession, user: SiteWatcher) -> Response:
+    camera = _camera(runtime, user, camera_id)
     row = session.get(CameraReferenceRow, (runtime.settings.site.id, camera.id))
     if row is None:
         raise Refusal("camera.no_reference", f"camera {camera_id!r} has no reference frame yet", status=404,
@@ -68,7 +73,7 @@ def get_reference(camera_id: str, runtime: RuntimeDep, session: ReadSession, _us
 @router.post("/{camera_id}/reference")
 def retake_reference(camera_id: str, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     """Blocking (a grab within the camera's time limit): FastAPI runs it in its thread pool."""
-    camera = _camera(runtime, camera_id)
+    camera = _camera(runtime, user, camera_id)
     if runtime.camera_health is None:
         raise Refusal("camera.health_off", "camera health probes are off (cameras.health_seconds is 0)")
     return runtime.camera_health.retake(camera.id, user.username, client_address(request))

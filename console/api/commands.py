@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
+from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address, of_sites, seen_or_missing
 from console.devices import commands
 from console.errors import Refusal
 from console.messages import HubMessage
@@ -63,7 +63,8 @@ async def open_barrier(device_id: str, body: ReasonBody, request: Request, runti
     """Lift a lane's barrier: an MQTT command to the barrier's command topic, taken by the broker
     before the answer ("sent"); "confirmed" when the lane reports ``parking.barrier_opened``."""
     site = runtime.settings.site.id
-    device = runtime.registry.get(site, device_id)
+    # The console's site's lanes; to a user of other sites, no lane at all.
+    device = runtime.registry.get(site, device_id) if user.sees(site) else None
     if device is None or device.role != "lane":
         raise Refusal("barrier.not_lane", f"{device_id} is not a registered lane with a barrier", device=device_id)
     if runtime.mqtt is None:
@@ -98,7 +99,7 @@ async def duty_check(device_id: str, body: ReasonBody, request: Request, runtime
     """查岗: ask the staff at a fire-alarm transmission device (GB/T 26875.3) to answer; "confirmed"
     when their answer comes back (a heartbeat via ``duty_check``). Audited; not for polling."""
     site = runtime.settings.site.id
-    device = runtime.registry.get(site, device_id)
+    device = runtime.registry.get(site, device_id) if user.sees(site) else None
     if device is None or device.adapter != "gb26875" or not device.address:
         raise Refusal("gb.not_device", f"{device_id} is not a registered GB/T 26875.3 device", device=device_id)
     sent = False
@@ -116,18 +117,20 @@ async def duty_check(device_id: str, body: ReasonBody, request: Request, runtime
 
 
 @router.get("/commands")
-def list_commands(session: ReadSession, _user: AlarmActor, device_id: str | None = None,
+def list_commands(session: ReadSession, user: AlarmActor, device_id: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
-    """The latest commands, newest first (of one device with ``device_id``)."""
-    query = select(CommandRow).order_by(CommandRow.sent_at.desc()).limit(limit)
+    """The latest commands of the user's sites, newest first (of one device with ``device_id``)."""
+    query = select(CommandRow).where(of_sites(user, CommandRow.site)).order_by(CommandRow.sent_at.desc()).limit(limit)
     if device_id:
         query = query.where(CommandRow.device_id == device_id)
     return [commands.view(row) for row in session.scalars(query)]
 
 
 @router.get("/commands/{command_id}")
-def get_command(command_id: str, session: ReadSession, _user: AlarmActor) -> dict[str, Any]:
+def get_command(command_id: str, session: ReadSession, user: AlarmActor) -> dict[str, Any]:
     row = session.get(CommandRow, command_id)
+    missing = Refusal("command.not_found", f"no command {command_id}", status=404, command=command_id)
     if row is None:
-        raise Refusal("command.not_found", f"no command {command_id}", status=404, command=command_id)
+        raise missing
+    seen_or_missing(user, row.site, missing)
     return commands.view(row)

@@ -161,3 +161,19 @@ def seen_or_missing(user: auth.User, site: str | None, refusal: Refusal) -> None
     """Refuse a row of another site exactly as a row that does not exist (its id tells nothing)."""
     if site is not None and not user.sees(site):
         raise refusal
+
+
+def their_site(user: auth.User, site: str) -> str:
+    """The site a new record goes to, if the user works for it; else 403 (the site was named by the
+    caller or is the deployment's own, so refusing it tells nothing)."""
+    if not user.sees(site):
+        raise Refusal("site.not_theirs", f"you do not work for site {site!r}", status=403, site=site)
+    return site
+
+
+
+def site_for_new(user: auth.User, asked: str | None, default: str) -> str:
+    """The site a new record goes to: the one asked for, else the user's only site, else ``default``
+    (the console's own); 403 for a site the user does not work for."""
+    site = asked or (user.sites[0] if user.sites is not None and len(user.sites) == 1 else default)
+    return their_site(user, site)

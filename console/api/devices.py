@@ -92,8 +92,11 @@ def list_quarantine(
 
 
 @router.get("/parking/occupancy")
-def parking_occupancy(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> list[dict[str, Any]]:
-    """Cars inside each car park of the site file's ``parking.car_parks``, from entries and exits."""
+def parking_occupancy(session: ReadSession, runtime: RuntimeDep, user: SiteWatcher) -> list[dict[str, Any]]:
+    """Cars inside each car park of the site file's ``parking.car_parks``, from entries and exits
+    (the console's site's car parks: none for a user of other sites)."""
+    if not user.sees(runtime.settings.site.id):
+        return []
     return occupancy(session, runtime.settings, runtime.registry, runtime.now())
 
 

@@ -13,11 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from console.api.deps import COOKIE, Admin, RuntimeDep, client_address, require, secure_request
 from console.errors import Refusal
 from console.people import auth, pairing
 from console.store import audit
+from console.store.tables import UserRow
 
 router = APIRouter(tags=["displays"])
 Watchers = Annotated[auth.User, require(auth.ACT_ON_ALARMS)]
@@ -26,10 +28,18 @@ PAIRING_PATH = "/api/displays/pairing"
 
 
 @router.get("/api/displays")
-def list_displays(runtime: RuntimeDep, _user: Watchers) -> list[dict[str, Any]]:
+def list_displays(runtime: RuntimeDep, user: Watchers) -> list[dict[str, Any]]:
     """Every display that sent a heartbeat since the console started: ``[{display, name, user,
-    address, state, sound, build, last_at, lag_ms, alarms, last_seq, page}]``."""
-    return runtime.displays.views(runtime.now())
+    address, state, sound, build, last_at, lag_ms, alarms, last_seq, page}]``. A user of some sites
+    gets the walls that show only those sites (signed in as a login limited to them)."""
+    views = runtime.displays.views(runtime.now())
+    if user.sites is None:
+        return views
+    with runtime.store.read() as session:
+        limits = dict(session.execute(select(UserRow.username, UserRow.sites).where(
+            UserRow.username.in_({view["user"] for view in views}))).tuples().all())
+    return [view for view in views
+            if (shown := limits.get(view["user"])) is not None and set(shown) <= set(user.sites)]
 
 
 @router.post(PAIRING_PATH, status_code=201, responses={429: {"description": "Too many walls waiting."}})

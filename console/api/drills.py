@@ -11,10 +11,22 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Supervisor, client_address
+from console.api.deps import (
+    AlarmActor,
+    ReadSession,
+    RowId,
+    RuntimeDep,
+    Supervisor,
+    client_address,
+    of_sites,
+    seen_or_missing,
+    their_site,
+)
 from console.errors import Refusal
 from console.messages import HubMessage
+from console.people import auth
 from console.people import drill_plans
 from console.people.drills import DrillError
 from console.runtime import Runtime
@@ -38,17 +50,27 @@ def _changed(runtime: Runtime, view: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+def _of_theirs(session: Session, user: auth.User, plan_id: int) -> int:
+    """A drill plan of another site than the user's is, to them, no plan at all (404)."""
+    site = session.scalar(select(DrillPlanRow.site).where(DrillPlanRow.id == plan_id))
+    seen_or_missing(user, site, Refusal("drill.not_found", f"no drill plan {plan_id}", status=404, plan=plan_id))
+    return plan_id
+
+
 @router.get("")
-def drills(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
+def drills(session: ReadSession, runtime: RuntimeDep, user: AlarmActor,
            limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
-    """The plans (newest first) with their task and score, and every drill task (the history)."""
-    plans = session.scalars(select(DrillPlanRow).order_by(DrillPlanRow.created_at.desc()).limit(limit)).all()
+    """The plans (newest first) with their task and score, and every drill task (the history), of
+    the user's sites."""
+    plans = session.scalars(select(DrillPlanRow).where(of_sites(user, DrillPlanRow.site))
+                            .order_by(DrillPlanRow.created_at.desc()).limit(limit)).all()
     return {"plans": [drill_plans.view(session, row, runtime.tasks.book) for row in plans],
-            "history": drill_plans.history(session, runtime.tasks.book, limit)}
+            "history": drill_plans.history(session, runtime.tasks.book, limit, user.sites)}
 
 
 @router.post("/plans")
 def plan_drill(body: PlanBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+    their_site(user, runtime.settings.site.id)  # a plan is of the console's site (its drill goes to its broker)
     with runtime.store.write() as session, session.begin():
         row = drill_plans.plan(session, runtime.settings, runtime.tasks.book, title=body.title,
                                planned_for=body.planned_for, device_id=body.device_id, point=body.point,
@@ -69,7 +91,8 @@ async def start_drill(plan_id: RowId, request: Request, runtime: RuntimeDep, use
 
     def take() -> tuple[str, bytes]:
         with runtime.store.write() as session, session.begin():
-            return drill_plans.claim(session, runtime.settings, runtime.tasks.book, plan_id, user.username,
+            return drill_plans.claim(session, runtime.settings, runtime.tasks.book, _of_theirs(session, user, plan_id),
+                                     user.username,
                                      runtime.now(), client)
 
     def record(sent: bool) -> dict[str, Any]:
@@ -89,6 +112,6 @@ async def start_drill(plan_id: RowId, request: Request, runtime: RuntimeDep, use
 @router.post("/plans/{plan_id}/cancel")
 def cancel_drill(plan_id: RowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     with runtime.store.write() as session, session.begin():
-        row = drill_plans.cancel(session, plan_id, user.username, runtime.now(), client_address(request))
+        row = drill_plans.cancel(session, _of_theirs(session, user, plan_id), user.username, runtime.now(), client_address(request))
         view = drill_plans.view(session, row, runtime.tasks.book)
     return _changed(runtime, view)

@@ -77,6 +77,13 @@ def _act(runtime: Runtime, entry_id: int, action: Callable[[Session], Outcome]) 
     return _one(runtime, entry_id)
 
 
+def _theirs(runtime: Runtime, user: auth.User, entry_id: int) -> None:
+    """The log is the console's site's (DutyLog.get refuses any other entry): to a user who does
+    not work for that site, an entry is no entry at all, as DutyLog.get says."""
+    if not user.sees(runtime.duty_log.site):
+        raise Refusal("duty_log.not_found", f"no duty-log entry {entry_id}", status=404, entry=entry_id)
+
+
 def _one(runtime: Runtime, entry_id: int) -> dict[str, Any]:
     with runtime.store.read() as session:
         return runtime.duty_log.view(session, runtime.duty_log.get(session, entry_id, lock=False))
@@ -84,12 +91,12 @@ def _one(runtime: Runtime, entry_id: int) -> dict[str, Any]:
 
 @router.get("", response_model=None,
             responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}})
-def day_log(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
+def day_log(session: ReadSession, runtime: RuntimeDep, user: AlarmActor,
             day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD, the site's day")] = None,
             format: Literal["json", "csv", "html"] = "json") -> list[dict[str, Any]] | Response:
     log = runtime.duty_log
     day = reachable_day(day, "date") if day else runtime.now().astimezone(log.zone).date()
-    entries = [log.view(session, row) for row in log.day(session, day)]
+    entries = [log.view(session, row) for row in log.day(session, day)] if user.sees(log.site) else []
     if format == "csv":
         return PlainTextResponse(duty_print.to_csv(entries, runtime.settings.site.timezone),
                                  media_type="text/csv; charset=utf-8",
@@ -101,15 +108,18 @@ def day_log(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
 
 
 @router.get("/current")
-def current_entry(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor) -> dict[str, Any]:
+def current_entry(session: ReadSession, runtime: RuntimeDep, user: AlarmActor) -> dict[str, Any]:
     """The entry of the slot running now (null until the console opens it), and what is unsigned."""
     log = runtime.duty_log
     now = runtime.now()
     slot = log.slot_of(now)
-    row = session.scalar(select(DutyLogRow).where(DutyLogRow.site == log.site, DutyLogRow.slot_at == slot,
-                                                  DutyLogRow.sequence == 0))
-    unsigned = session.scalars(select(DutyLogRow).where(DutyLogRow.site == log.site, DutyLogRow.second_at.is_(None))
-                               .order_by(DutyLogRow.slot_at.desc(), DutyLogRow.sequence).limit(50)).all()
+    row, unsigned = None, []
+    if user.sees(log.site):
+        row = session.scalar(select(DutyLogRow).where(DutyLogRow.site == log.site, DutyLogRow.slot_at == slot,
+                                                      DutyLogRow.sequence == 0))
+        unsigned = list(session.scalars(select(DutyLogRow).where(
+            DutyLogRow.site == log.site, DutyLogRow.second_at.is_(None))
+            .order_by(DutyLogRow.slot_at.desc(), DutyLogRow.sequence).limit(50)))
     return {"slot_at": slot.isoformat(), "next_at": (slot + log.interval).isoformat(),
             "interval_minutes": log.section.interval_minutes, "grace_minutes": log.section.grace_minutes,
             "enabled": log.section.enabled, "entry": log.view(session, row) if row else None,
@@ -117,13 +127,16 @@ def current_entry(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor) 
 
 
 @router.get("/findings")
-def findings(session: ReadSession, runtime: RuntimeDep, _user: Supervisor,
+def findings(session: ReadSession, runtime: RuntimeDep, user: Supervisor,
              all: bool = Query(False, description="Also the reviewed ones")) -> list[dict[str, Any]]:
+    if not user.sees(runtime.duty_log.site):
+        return []
     return [runtime.duty_log.view(session, row) for row in runtime.duty_log.findings(session, open_only=not all)]
 
 
 @router.get("/{entry_id}")
-def get_entry(entry_id: RowId, runtime: RuntimeDep, _user: AlarmActor) -> dict[str, Any]:
+def get_entry(entry_id: RowId, runtime: RuntimeDep, user: AlarmActor) -> dict[str, Any]:
+    _theirs(runtime, user, entry_id)
     return _one(runtime, entry_id)
 
 
@@ -131,6 +144,7 @@ def get_entry(entry_id: RowId, runtime: RuntimeDep, _user: AlarmActor) -> dict[s
 def edit_entry(entry_id: RowId, body: EntryBody, request: Request, runtime: RuntimeDep,
                user: AlarmActor) -> dict[str, Any]:
     """Check and correct the pre-filled values, write the remarks (before the first signature only)."""
+    _theirs(runtime, user, entry_id)
     return _act(runtime, entry_id, lambda session: runtime.duty_log.edit(
         session, entry_id, _observed(body), body.remarks, user.username, runtime.now(), client_address(request)))
 
@@ -158,6 +172,7 @@ def _countersigner(runtime: Runtime, body: SignBody, entry_id: RowId, user: str,
 def sign_entry(entry_id: RowId, request: Request, runtime: RuntimeDep, user: AlarmActor,
                body: SignBody | None = None) -> dict[str, Any]:
     """Sign as the logged-in user, or, with ``username`` and ``password``, as the other person on duty."""
+    _theirs(runtime, user, entry_id)
     client = client_address(request)
     signer = user.username
     if body is not None and body.username:
@@ -171,6 +186,7 @@ def sign_entry(entry_id: RowId, request: Request, runtime: RuntimeDep, user: Ala
 def correct_entry(entry_id: RowId, body: CorrectionBody, request: Request, runtime: RuntimeDep,
                   user: AlarmActor) -> dict[str, Any]:
     """Correct a signed entry: a new entry, linked to it, that two people sign again."""
+    _theirs(runtime, user, entry_id)
     with runtime.store.write() as session, session.begin():
         row, outcome = runtime.duty_log.correct(session, entry_id, _observed(body), body.remarks, body.reason,
                                                 user.username, runtime.now(), client_address(request))
@@ -183,5 +199,6 @@ def correct_entry(entry_id: RowId, body: CorrectionBody, request: Request, runti
 def review_entry(entry_id: RowId, body: ReviewBody, request: Request, runtime: RuntimeDep,
                  user: Supervisor) -> dict[str, Any]:
     """A supervisor has looked at a late or missed entry."""
+    _theirs(runtime, user, entry_id)
     return _act(runtime, entry_id, lambda session: runtime.duty_log.review(
         session, entry_id, body.comment, user.username, runtime.now(), client_address(request)))

@@ -15,13 +15,24 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import FormData, UploadFile
 from starlette.types import Message
 
-from console.api.deps import Admin, ReadSession, RuntimeDep, SiteWatcher, SmallRowId, client_address, current_user
+from console.api.deps import (
+    Admin,
+    ReadSession,
+    RuntimeDep,
+    SiteWatcher,
+    SmallRowId,
+    client_address,
+    current_user,
+    seen_or_missing,
+    site_for_new,
+)
 from console.contract import control_character
 from console.devices import floorplans
 from console.errors import Refusal
 from console.messages import HubMessage
 from console.people import auth
 from console.runtime import Runtime
+from console.store.tables import FloorPlanRow
 
 router = APIRouter(prefix="/api/floorplans", tags=["floorplans"])
 
@@ -47,21 +58,29 @@ def _changed(runtime: Runtime, plan_id: int, user: str, action: Any) -> dict[str
     return view
 
 
+def _plan(session: Any, user: auth.User, plan_id: int, lock: bool = False) -> FloorPlanRow:
+    """A plan of the user's sites; another site's is a 404, as one that does not exist."""
+    row = floorplans.get_plan(session, plan_id, lock=lock)
+    seen_or_missing(user, row.site, floorplans.PlanError("plan.not_found", f"no floor plan {plan_id}", status=404,
+                                                         plan=plan_id))
+    return row
+
+
 @router.get("")
-def list_plans(session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> list[dict[str, Any]]:
-    return floorplans.list_plans(session, runtime.registry)
+def list_plans(session: ReadSession, runtime: RuntimeDep, user: SiteWatcher) -> list[dict[str, Any]]:
+    return floorplans.list_plans(session, runtime.registry, user.sites)
 
 
 @router.get("/{plan_id}")
-def get_plan(plan_id: SmallRowId, session: ReadSession, runtime: RuntimeDep, _user: SiteWatcher) -> dict[str, Any]:
-    return floorplans.plan_view(session, runtime.registry, floorplans.get_plan(session, plan_id))
+def get_plan(plan_id: SmallRowId, session: ReadSession, runtime: RuntimeDep, user: SiteWatcher) -> dict[str, Any]:
+    return floorplans.plan_view(session, runtime.registry, _plan(session, user, plan_id))
 
 
 
 @router.get("/{plan_id}/image", response_class=Response, responses={
     200: {"content": {"image/png": {}, "image/jpeg": {}}}, 304: {"description": "Not modified (If-None-Match)."}})
-def get_image(plan_id: SmallRowId, request: Request, session: ReadSession, _user: SiteWatcher) -> Response:
-    row = floorplans.get_plan(session, plan_id)
+def get_image(plan_id: SmallRowId, request: Request, session: ReadSession, user: SiteWatcher) -> Response:
+    row = _plan(session, user, plan_id)
 
     etag = f'"{row.sha256}"'
     headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
@@ -177,13 +196,17 @@ async def upload_plan(request: Request, runtime: RuntimeDep,
         content = await file.read(floorplans.MAX_BYTES + 1)
     finally:
         await form.close()
+    try:
+        site = site_for_new(user, site.strip() or None, runtime.settings.site.id)
+    except Refusal as exc:
+        raise _refused(exc) from None
     image = await run_in_threadpool(floorplans.check_image, content)
 
     client = client_address(request)
 
     def save() -> tuple[int, dict[str, Any]]:
         with runtime.store.write() as session, session.begin():
-            row = floorplans.save_plan(session, image, site.strip() or runtime.settings.site.id, building, floor,
+            row = floorplans.save_plan(session, image, site, building, floor,
                                        name, user.username, runtime.now(), client)
             return row.id, floorplans.plan_view(session, runtime.registry, row)
 
@@ -197,7 +220,7 @@ async def upload_plan(request: Request, runtime: RuntimeDep,
 def place_marker(plan_id: SmallRowId, body: MarkerBody, request: Request, runtime: RuntimeDep,
                  user: Admin) -> dict[str, Any]:
     def action(session: Any) -> Any:
-        row = floorplans.get_plan(session, plan_id, lock=True)
+        row = _plan(session, user, plan_id, lock=True)
         floorplans.place(session, runtime.registry, row, body.device_id, body.point, body.x, body.y,
                          user.username, runtime.now(), client_address(request))
         return row
@@ -210,7 +233,7 @@ def remove_marker(plan_id: SmallRowId, request: Request, runtime: RuntimeDep, us
                   device_id: Annotated[str, Query(min_length=1, max_length=128)],
                   point: Annotated[str, Query(max_length=64)] = "") -> dict[str, Any]:
     def action(session: Any) -> Any:
-        row = floorplans.get_plan(session, plan_id, lock=True)
+        row = _plan(session, user, plan_id, lock=True)
         floorplans.unplace(session, row, device_id, point, user.username, runtime.now(), client_address(request))
         return row
 
@@ -220,7 +243,7 @@ def remove_marker(plan_id: SmallRowId, request: Request, runtime: RuntimeDep, us
 @router.delete("/{plan_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_plan(plan_id: SmallRowId, request: Request, runtime: RuntimeDep, user: Admin) -> None:
     with runtime.store.write() as session, session.begin():
-        row = floorplans.get_plan(session, plan_id, lock=True)
+        row = _plan(session, user, plan_id, lock=True)
         floorplans.remove(session, row, user.username, runtime.now(), client_address(request))
 
     runtime.outlet.publish([HubMessage("floorplan.updated", {"id": plan_id, "deleted": True})])

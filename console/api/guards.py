@@ -57,9 +57,13 @@ class DispatchActionBody(BaseModel):
     text: str | None = Field(None, max_length=2000, description="report or decline: what the guard says.")
 
 
-def guard_view(runtime: Runtime, session: Any, row: GuardRow | None, username: str) -> dict[str, Any]:
-    active = session.scalars(select(DispatchRow).where(
-        DispatchRow.guard == username, DispatchRow.state.in_(ACTIVE_DISPATCH)).order_by(DispatchRow.id)).all()
+def guard_view(runtime: Runtime, session: Any, row: GuardRow | None, username: str,
+               sites: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """A guard as a reader of ``sites`` sees them: only the dispatches to tasks of those sites (None: all)."""
+    query = select(DispatchRow).where(DispatchRow.guard == username, DispatchRow.state.in_(ACTIVE_DISPATCH))
+    if sites is not None:
+        query = query.where(DispatchRow.task_id.in_(select(TaskRow.id).where(TaskRow.site.in_(sites))))
+    active = session.scalars(query.order_by(DispatchRow.id)).all()
     dispatches = []
     for dispatch in active:
         task = session.get(TaskRow, dispatch.task_id)
@@ -150,10 +154,13 @@ def dispatch_action(
 
 
 @router.get("/guards")
-def list_guards(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor) -> list[dict[str, Any]]:
-    """Every guard account with shift state, last place and current dispatch."""
-    names = session.scalars(select(UserRow.username).where(
+def list_guards(session: ReadSession, runtime: RuntimeDep, user: AlarmActor) -> list[dict[str, Any]]:
+    """Every guard account with shift state, last place and current dispatch; for a user of some
+    sites, the guards who work for one of them (or for every site), with those sites' dispatches."""
+    accounts = session.execute(select(UserRow.username, UserRow.sites).where(
         UserRow.role == "guard", UserRow.disabled.is_(False)).order_by(UserRow.username)).all()
+    names = [name for name, sites in accounts
+             if user.sites is None or sites is None or set(sites) & set(user.sites)]
     rows = {row.username: row for row in session.scalars(select(GuardRow))}
-    return [guard_view(runtime, session, rows.get(name), name) for name in names]
+    return [guard_view(runtime, session, rows.get(name), name, user.sites) for name in names]
 

@@ -17,7 +17,17 @@ from sqlalchemy.orm import Session
 from console.alarms.engine import never_shelved
 from console.alarms.engine import shelve as apply_shelves
 from console.alarms.views import alarm_view, iso
-from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Supervisor, client_address
+from console.api.deps import (
+    AlarmActor,
+    ReadSession,
+    RowId,
+    RuntimeDep,
+    Supervisor,
+    client_address,
+    of_sites,
+    seen_or_missing,
+    site_for_new,
+)
 from console.errors import Refusal
 from console.messages import HubMessage
 from console.runtime import Runtime
@@ -34,6 +44,8 @@ class ShelfBody(BaseModel):
     kind: str | None = Field(None, max_length=48, description="Empty: every kind (fire kinds are never shelved).")
     reason: str = Field(min_length=2, max_length=500)
     minutes: int = Field(ge=1, le=7 * 24 * 60, description="How long; it expires by itself.")
+    site: str | None = Field(None, max_length=64, description="The device's site. Default: the user's only site, "
+                                                               "else the console's.")
 
 
 def shelf_view(row: ShelfRow) -> dict[str, Any]:
@@ -65,9 +77,10 @@ def _reshelve(session: Session, runtime: Runtime, row: ShelfRow) -> list[HubMess
 def shelve(body: ShelfBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     if body.kind is not None and never_shelved(body.kind):
         raise Refusal("shelf.life_safety", "fire and life-safety alarms are never shelved")
+    site = site_for_new(user, body.site, runtime.settings.site.id)
     now = runtime.now()
     with runtime.store.write() as session, session.begin():
-        row = ShelfRow(site=runtime.settings.site.id, device_id=body.device_id, point=body.point or None,
+        row = ShelfRow(site=site, device_id=body.device_id, point=body.point or None,
                        kind=body.kind or None, reason=body.reason, created_by=user.username, created_at=now,
                        expires_at=now + timedelta(minutes=body.minutes))
         session.add(row)
@@ -82,9 +95,9 @@ def shelve(body: ShelfBody, request: Request, runtime: RuntimeDep, user: Supervi
 
 
 @router.get("")
-def list_shelves(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor,
+def list_shelves(session: ReadSession, runtime: RuntimeDep, user: AlarmActor,
                  active: Annotated[bool, Query()] = True) -> list[dict[str, Any]]:
-    query = select(ShelfRow).order_by(ShelfRow.created_at.desc()).limit(500)
+    query = select(ShelfRow).where(of_sites(user, ShelfRow.site)).order_by(ShelfRow.created_at.desc()).limit(500)
     if active:
         query = query.where(ShelfRow.removed_at.is_(None), ShelfRow.expires_at > runtime.now())
     return [shelf_view(row) for row in session.scalars(query)]
@@ -95,8 +108,10 @@ def unshelve(shelf_id: RowId, request: Request, runtime: RuntimeDep, user: Super
     now = runtime.now()
     with runtime.store.write() as session, session.begin():
         row = session.get(ShelfRow, shelf_id, with_for_update=True)
+        missing = Refusal("shelf.not_found", f"no shelf {shelf_id}", status=404, shelf=shelf_id)
         if row is None:
-            raise Refusal("shelf.not_found", f"no shelf {shelf_id}", status=404, shelf=shelf_id)
+            raise missing
+        seen_or_missing(user, row.site, missing)
         if row.removed_at is None:
             row.removed_by, row.removed_at = user.username, now
             audit.record(session, user.username, "alarm.unshelve", target=f"device:{row.device_id}",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import select
 
-from console.api.deps import ReadSession, RowId, Viewer
+from console.api.deps import ReadSession, RowId, Viewer, seen_or_missing
 from console.errors import Refusal
 from console.people import auth
-from console.store.tables import AlarmRow, DispatchRow, SnapshotRow
+from console.store.tables import AlarmRow, DispatchRow, EventRow, SnapshotRow
 
 router = APIRouter(prefix="/api", tags=["cameras"])
 
@@ -17,8 +17,14 @@ router = APIRouter(prefix="/api", tags=["cameras"])
             responses={200: {"content": {"image/jpeg": {}}}, 304: {"description": "Not modified (If-None-Match)."}})
 def get_snapshot(snapshot_id: RowId, request: Request, session: ReadSession, user: Viewer) -> Response:
     row = session.get(SnapshotRow, snapshot_id)
+    missing = Refusal("snapshot.not_found", f"no snapshot {snapshot_id}", status=404, snapshot=snapshot_id)
     if row is None:
-        raise Refusal("snapshot.not_found", f"no snapshot {snapshot_id}", status=404, snapshot=snapshot_id)
+        raise missing
+    # A snapshot is of its alarm's site (or its event's): another site's is no snapshot at all.
+    if user.sites is not None:
+        site = session.scalar(select(AlarmRow.site).where(AlarmRow.id == row.alarm_id)) if row.alarm_id is not None \
+            else session.scalar(select(EventRow.site).where(EventRow.id == row.event_id))
+        seen_or_missing(user, site, missing)
     if user.role not in auth.WATCH_SITE:
         # A guard sees the pictures of the alarm whose task they were sent to, nothing else.
         task_id = session.scalar(select(AlarmRow.task_id).where(AlarmRow.id == row.alarm_id)) \

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address
+from console.api.deps import AlarmActor, ReadSession, RuntimeDep, Supervisor, client_address, site_for_new
 from console.api.tasks import run_action
 from console.people import auth
 from console.runtime import Runtime
@@ -38,17 +38,17 @@ class PlaceBody(BaseModel):
 
 
 @router.get("/locations")
-def list_locations(runtime: RuntimeDep, session: ReadSession, _user: AlarmActor) -> list[dict[str, str]]:
-    """Every zone the device registry names, with the signed code to print as its QR label."""
-    return _locations(runtime, session)
+def list_locations(runtime: RuntimeDep, session: ReadSession, user: AlarmActor) -> list[dict[str, str]]:
+    """Every zone the device registry names at the user's sites, with the signed code to print as its QR label."""
+    return _locations(runtime, session, user)
 
 
 @router.get("/locations/labels", response_class=HTMLResponse)
-def location_labels(runtime: RuntimeDep, session: ReadSession, _user: AlarmActor,
+def location_labels(runtime: RuntimeDep, session: ReadSession, user: AlarmActor,
                     building: str | None = None, floor: str | None = None, zone: str | None = None) -> HTMLResponse:
     """A printable sheet of QR labels, one per zone (or only the zones matching the filters), to
     stick where guards prove they were."""
-    chosen = [p for p in _locations(runtime, session)
+    chosen = [p for p in _locations(runtime, session, user)
               if (building is None or p["building"] == building) and (floor is None or p["floor"] == floor)
               and (zone is None or p["zone"] == zone)]
     title = f"{runtime.settings.site.name or runtime.settings.site.id} · 位置二维码 / location QR labels"
@@ -58,7 +58,7 @@ def location_labels(runtime: RuntimeDep, session: ReadSession, _user: AlarmActor
 @router.post("/locations/reissue")
 def reissue_location(body: PlaceBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
     """Print a zone's label anew (lost, damaged or copied): the old label is refused from now on."""
-    site = body.site or runtime.settings.site.id
+    site = site_for_new(user, body.site, runtime.settings.site.id)
     place = places.Place(body.building, body.floor, body.zone)
     if site not in runtime.tasks.records.tags.sites:
         raise places.PlaceError("place.other_site", f"site {site!r} is not one of this console's", site=site)
@@ -102,9 +102,11 @@ def label_sheet(title: str, labels: list[tuple[str, str]]) -> HTMLResponse:
         f'<h1>{escape(title)}</h1><div class="labels">{"".join(cards)}</div></body></html>')
 
 
-def _locations(runtime: Runtime, session: Session) -> list[dict[str, str]]:
+def _locations(runtime: Runtime, session: Session, user: auth.User) -> list[dict[str, str]]:
     seen: dict[tuple[str, places.Place], dict[str, str]] = {}
     for (site, device_id), device in runtime.registry:
+        if not user.sees(site):
+            continue
         for point in ["", *device.points]:
             location = runtime.registry.location(site, device_id, point)
             place = places.Place(location.building, location.floor, location.zone)

@@ -194,8 +194,11 @@ async def add_photo(
     410: {"description": "The file is no longer in the evidence folder."}})
 def get_evidence(evidence_id: RowId, session: ReadSession, runtime: RuntimeDep, user: TaskReader) -> FileResponse:
     row = session.get(EvidenceRow, evidence_id)
+    missing = Refusal("evidence.not_found", f"no evidence {evidence_id}", status=404, evidence=evidence_id)
     if row is None:
-        raise Refusal("evidence.not_found", f"no evidence {evidence_id}", status=404, evidence=evidence_id)
+        raise missing
+    # Of its task's site: another site's evidence is no evidence (not "no task", which names its task).
+    seen_or_missing(user, session.scalar(select(TaskRow.site).where(TaskRow.id == row.task_id)), missing)
     guard_may_see(session, user, row.task_id)
     path = runtime.tasks.evidence_path(row.sha256)
     if not path.exists():

@@ -169,8 +169,13 @@ def _floor_order(floor: str) -> tuple[int, Any]:
     return (3, text)
 
 
-def list_plans(session: Session, registry: DeviceRegistry) -> list[dict[str, Any]]:
-    rows = session.scalars(select(FloorPlanRow)).all()
+def list_plans(session: Session, registry: DeviceRegistry,
+               sites: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Every plan (of ``sites``; None: of every site)."""
+    query = select(FloorPlanRow)
+    if sites is not None:
+        query = query.where(FloorPlanRow.site.in_(sites))
+    rows = session.scalars(query).all()
     rows = sorted(rows, key=lambda r: (r.site, r.building, _floor_order(r.floor), r.id))
     return [plan_view(session, registry, row) for row in rows]
 

@@ -51,11 +51,14 @@ def rounds_with_points(session: Session, rows: list[RoundRow]) -> list[tuple[Rou
     return [(row, points[row.id]) for row in rows]
 
 
-def figures(session: Session, start: datetime, end: datetime, site: str | None = None) -> dict[str, Any]:
-    """Rounds due in [start, end): totals, per guard, and each round."""
+def figures(session: Session, start: datetime, end: datetime, site: str | None = None,
+            sites: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Rounds due in [start, end): totals, per guard, and each round (of ``site``, of ``sites``; None: all)."""
     query = select(RoundRow).where(RoundRow.due_at >= start, RoundRow.due_at < end).order_by(RoundRow.due_at)
     if site is not None:
         query = query.where(RoundRow.site == site)
+    if sites is not None:
+        query = query.where(RoundRow.site.in_(sites))
     rounds = rounds_with_points(session, list(session.scalars(query)))
     totals = _blank()
     by_guard: dict[str, dict[str, Any]] = defaultdict(_blank)

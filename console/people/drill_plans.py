@@ -114,10 +114,14 @@ def view(session: Session, row: DrillPlanRow, book: SopBook) -> dict[str, Any]:
             "started_at": iso(row.started_at), "task": task_view(task_of(session, row), book)}
 
 
-def history(session: Session, book: SopBook, limit: int = 50) -> list[dict[str, Any]]:
-    """Every drill task, newest first, whether from a plan or the command line, with its score."""
-    tasks = session.scalars(select(TaskRow).where(TaskRow.drill.is_(True)).order_by(TaskRow.opened_at.desc())
-                            .limit(limit)).all()
+def history(session: Session, book: SopBook, limit: int = 50,
+            sites: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Every drill task (of ``sites``; None: of every site), newest first, whether from a plan or the
+    command line, with its score."""
+    query = select(TaskRow).where(TaskRow.drill.is_(True))
+    if sites is not None:
+        query = query.where(TaskRow.site.in_(sites))
+    tasks = session.scalars(query.order_by(TaskRow.opened_at.desc()).limit(limit)).all()
     out = []
     for task in tasks:
         sop = book.sops.get(task.sop_id)

@@ -51,6 +51,8 @@ class Window:
     title: str
     site: str | None = None
     """Only this site's alarms, tasks and duty log (a console may watch several); None: all."""
+    sites: tuple[str, ...] | None = None
+    """Only these sites' records (the reader's sites; with ``site``, both apply); None: every site."""
 
 
 def _stats(values: list[float]) -> dict[str, Any]:
@@ -73,6 +75,10 @@ def build(session: Session, book: SopBook, registry: DeviceRegistry, window: Win
         alarm_query = alarm_query.where(AlarmRow.site == window.site)
         task_query = task_query.where(TaskRow.site == window.site)
         duty_query = duty_query.where(DutyLogRow.site == window.site)
+    if window.sites is not None:
+        alarm_query = alarm_query.where(AlarmRow.site.in_(window.sites))
+        task_query = task_query.where(TaskRow.site.in_(window.sites))
+        duty_query = duty_query.where(DutyLogRow.site.in_(window.sites))
     alarms = session.scalars(alarm_query).all()
     tasks = session.scalars(task_query).all()
     task_ids = [t.id for t in tasks]
@@ -154,7 +160,7 @@ def build(session: Session, book: SopBook, registry: DeviceRegistry, window: Win
 
 def _patrol(session: Session, window: Window) -> dict[str, Any]:
     """The rounds' totals and per-guard figures (each round is listed by /api/patrol/report)."""
-    found = patrol_reports.figures(session, window.start, window.end, window.site)
+    found = patrol_reports.figures(session, window.start, window.end, window.site, window.sites)
     return {"totals": found["totals"], "by_guard": found["by_guard"]}
 
 

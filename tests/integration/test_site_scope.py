@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 import pytest
 
+from console.store.database import Store
+from console.store.tables import SnapshotRow
 from tests.conftest import DEVICES, ConsoleProcess, Publisher, native_event, wait_until
+from tests.support.images import floor_plan_png
 from tests.support.websocket import ws_connect
 
 pytestmark = pytest.mark.slow
@@ -20,20 +23,17 @@ pytestmark = pytest.mark.slow
 NORTH = {"id": "n-panel", "name": "北区3号楼火灾报警控制器", "role": "fire_panel", "site": "north",
          "building": "北区3号楼", "label": "北区3号楼 消防控制室"}
 # The rest of the API: not yet limited by site (issue 16 goes on); each says what it shows.
-PENDING = {
-    "/api/cameras": "the cameras of the site file", "/api/commands": "commands sent", "/api/displays": "walls",
-    "/api/drills": "drill plans", "/api/duty-log": "duty log", "/api/duty-log/current": "duty log",
-    "/api/duty-log/findings": "duty log", "/api/floorplans": "floor plans", "/api/guard/rounds": "a guard's rounds",
-    "/api/guards": "guards", "/api/handovers": "handovers", "/api/kpis/today": "today's figures",
-    "/api/locations": "location codes", "/api/locations/labels": "labels", "/api/parking/occupancy": "car parks",
-    "/api/patrol/checkpoints": "checkpoints", "/api/patrol/checkpoints/labels": "labels",
-    "/api/patrol/report": "patrol report", "/api/patrol/rounds": "rounds", "/api/patrol/routes": "routes",
-    "/api/patrol/schedules": "schedules", "/api/plates": "plate lists", "/api/reports/daily": "reports",
-    "/api/reports/monthly": "reports", "/api/reports/shift": "reports", "/api/shelves": "shelved devices",
-}
+PENDING: dict[str, str] = {}
 # Not a site's records: who the caller is, the procedures, the console's own health and pairing.
 NOT_SITE_DATA = {"/api/auth/me", "/api/guard/me", "/api/health", "/api/health/live", "/api/health/ready",
-                 "/api/sops", "/api/displays/pairing"}
+                 "/api/sops", "/api/displays/pairing",
+                 # The block and allow lists have no site: one list for every site's lanes.
+                 "/api/plates"}
+# What of the demo site must not show to a user of north: its device, its site id, the names the
+# fixture gives demo's records (演示), the demo device's building (in location labels).
+DEMO_MARKS = ("fp-1", '"demo"', "演示", "1号楼")
+# What a route needs asked (a window around every record).
+QUERIES = {"/api/patrol/report": "?since=2000-01-01T00:00:00Z&until=2100-01-01T00:00:00Z"}
 ADMIN_ONLY = {"/api/users", "/api/quarantine", "/api/displays/pairings"}
 
 
@@ -43,12 +43,14 @@ def two_sites(db_url: str, make_console: Any, publisher: Publisher) -> tuple[Con
                                            "sop_limits": {"fire.alarm": {"ack": 600}}}],
                            devices={"entries": [*DEVICES, NORTH]})
     console.add_users({"sup": "supervisor", "admin": "admin"})
-    for name, sites in (("op-demo", "demo"), ("op-north", "north")):
-        result = console.cli("user", "add", name, "--role", "operator", "--sites", sites, "--password-stdin",
+    for name, role, sites in (("op-demo", "operator", "demo"), ("op-north", "operator", "north"),
+                              ("sup-north", "supervisor", "north"), ("admin-north", "admin", "north"),
+                              ("g-demo", "guard", "demo"), ("g-north", "guard", "north")):
+        result = console.cli("user", "add", name, "--role", role, "--sites", sites, "--password-stdin",
                              stdin="correct-horse-1\n")
         assert result.returncode == 0, result.stderr
         assert f"sites {sites}" in result.stdout
-    for name in ("sup", "admin", "op-demo", "op-north"):
+    for name in ("sup", "admin", "op-demo", "op-north", "sup-north", "admin-north", "g-north"):
         console.login(name)
     publisher.publish(*native_event("fp-1", "s-1", "fire.alarm", point="1-003"))
     publisher.publish(*native_event("n-panel", "s-2", "fire.alarm", point="2-001", site="north"))
@@ -57,7 +59,60 @@ def two_sites(db_url: str, make_console: Any, publisher: Publisher) -> tuple[Con
     wait_until(lambda: len(console.api("GET", "/api/tasks", "sup").json()) == 2, message="a task each")
     by_site = {a["site"]: a for a in alarms}
     tasks = {t["site"]: t for t in console.api("GET", "/api/tasks", "sup").json()}
-    return console, {"alarm": by_site["demo"]["id"], "task": tasks["demo"]["id"], "north_alarm": by_site["north"]["id"]}
+    ids = {"alarm": by_site["demo"]["id"], "task": tasks["demo"]["id"], "north_alarm": by_site["north"]["id"]}
+    # At each site, the records the other routes show (demo's named 演示, north's 北区).
+    for site, mark, device in (("demo", "演示", "door-1"), ("north", "北区", "n-panel")):
+        plan = ok(console.api("POST", "/api/floorplans", "admin", data={"building": f"{mark}楼", "floor": "1F",
+                                                                          "site": site},
+                              files={"file": ("plan.png", floor_plan_png(400, 250), "image/png")}))
+        spot = ok(console.api("POST", "/api/patrol/checkpoints", "sup", json={"name": f"{mark}巡更点", "site": site}))
+        route = ok(console.api("POST", "/api/patrol/routes", "sup", json={
+            "name": f"{mark}路线", "site": site, "points": [{"checkpoint": spot["id"]}]}))
+        schedule = ok(console.api("POST", "/api/patrol/schedules", "sup", json={"route_id": route["id"],
+                                                                               "times": ["08:00"]}))
+        assert spot["site"] == route["site"] == schedule["site"] == plan["site"] == site
+        shelf = ok(console.api("POST", "/api/shelves", "sup", json={"device_id": device, "reason": f"{mark}维修",
+                                                                   "minutes": 60, "site": site}))
+        assert shelf["site"] == site
+        ids.update({f"{site}_plan": plan["id"], f"{site}_checkpoint": spot["id"], f"{site}_route": route["id"],
+                    f"{site}_schedule": schedule["id"], f"{site}_shelf": shelf["id"]})
+    # Of the console's own site only (demo): the handover, the drill plan, the duty log, a barrier command.
+    ids["handover"] = ok(console.api("POST", "/api/handovers", "sup", json={"notes": "演示交接"}))["id"]
+    ids["drill"] = ok(console.api("POST", "/api/drills/plans", "sup", json={
+        "title": "演示演练", "device_id": "fp-1", "kind": "fire.alarm"}))["id"]
+    ids["command"] = ok(console.api("POST", "/api/devices/lane-in/open-barrier", "sup",
+                                    json={"reason": "演示访客"}))["command_id"]
+    ids["entry"] = wait_until(lambda: console.api("GET", "/api/duty-log/current", "sup").json()["entry"],
+                              message="the duty-log entry due now")["id"]
+    detail = ok(console.api("POST", f"/api/tasks/{ids['task']}/photos", "sup", content=floor_plan_png(60, 40),
+                            headers={"Content-Type": "image/png"}))
+    ids["evidence"] = detail["evidence"][0]["id"]
+    store = Store(console.db_url)
+    try:
+        with store.write() as session, session.begin():
+            snapshot = SnapshotRow(alarm_id=ids["alarm"], camera_id="cam-1", taken_at=datetime.now(timezone.utc),
+                                   offset=0.0, sha256="0" * 64, content_type="image/jpeg", size=4, image=b"\xff\xd8\xff\xd9")
+            session.add(snapshot)
+            session.flush()
+            ids["snapshot"] = snapshot.id
+    finally:
+        store.dispose()
+    return console, ids
+
+
+def ok(response: httpx.Response) -> Any:
+    assert response.status_code == 200, f"{response.status_code}: {response.text[:300]}"
+    return response.json()
+
+
+def same_as_missing(console: ConsoleProcess, user: str, method: str, path: str, real: Any, unknown: Any,
+                    **kwargs: Any) -> None:
+    """``path`` with another site's record answers exactly as with a record that does not exist."""
+    theirs = console.api(method, path.format(real), user, **kwargs)
+    missing = console.api(method, path.format(unknown), user, **kwargs)
+    assert theirs.status_code == missing.status_code == 404, (path, theirs.text, missing.text)
+    assert theirs.json()["code"] == missing.json()["code"], (path, theirs.text, missing.text)
+    assert theirs.json()["detail"].replace(str(real), "?") == missing.json()["detail"].replace(str(unknown), "?")
 
 
 def get_routes(console: ConsoleProcess) -> list[str]:
@@ -71,7 +126,9 @@ def test_an_operator_of_one_site_gets_nothing_of_another_from_any_route(
     console, ids = two_sites
     routes = get_routes(console)
     assert set(PENDING) <= set(routes), "a pending route was renamed or removed: update PENDING"
-    ids_for = {"alarm_id": ids["alarm"], "task_id": ids["task"], "device_id": "fp-1"}
+    ids_for = {"alarm_id": ids["alarm"], "task_id": ids["task"], "device_id": "fp-1", "entry_id": ids["entry"],
+               "handover_id": ids["handover"], "plan_id": ids["demo_plan"], "command_id": ids["command"],
+               "evidence_id": ids["evidence"], "snapshot_id": ids["snapshot"], "camera_id": "cam-1"}
     checked = []
     for path in routes:
         if path in PENDING or path in NOT_SITE_DATA or path in ADMIN_ONLY:
@@ -79,17 +136,83 @@ def test_an_operator_of_one_site_gets_nothing_of_another_from_any_route(
         names = re.findall(r"\{([^}]+)\}", path)
         if any(name not in ids_for for name in names):
             continue  # a record only one site has (evidence, snapshots, handovers...): below
-        concrete = re.sub(r"\{([^}]+)\}", lambda m: str(ids_for[m.group(1)]), path)
-        response = console.api("GET", concrete, "op-north")
+        concrete = re.sub(r"\{([^}]+)\}", lambda m: str(ids_for[m.group(1)]), path) + QUERIES.get(path, "")
+        for user in ("op-north", "sup-north", "g-north"):  # the first of north's users the route is for
+            response = console.api("GET", concrete, user)
+            if response.status_code != 403 or response.json()["code"] != "auth.role":
+                break
         if names:
             assert response.status_code == 404, f"{concrete}: {response.status_code} {response.text[:200]}"
         else:
             assert response.status_code == 200, f"{concrete}: {response.status_code}"
-            assert "fp-1" not in response.text and '"demo"' not in response.text, \
+            assert not [mark for mark in DEMO_MARKS if mark in response.text], \
                 f"{concrete} shows the other site: {response.text[:300]}"
         checked.append(path)
     assert {"/api/alarms", "/api/events", "/api/tasks", "/api/devices", "/api/devices/summary", "/api/sites",
-            "/api/alarms/{alarm_id}", "/api/tasks/{task_id}", "/api/devices/{device_id}"} <= set(checked)
+            "/api/alarms/{alarm_id}", "/api/tasks/{task_id}", "/api/devices/{device_id}",
+            "/api/duty-log/{entry_id}", "/api/handovers/{handover_id}", "/api/floorplans/{plan_id}",
+            "/api/floorplans/{plan_id}/image", "/api/commands/{command_id}", "/api/evidence/{evidence_id}",
+            "/api/snapshots/{snapshot_id}", "/api/duty-log", "/api/shelves", "/api/patrol/checkpoints"} <= set(checked)
+    # Each list route shows the north operator their own site's records.
+    assert [p["site"] for p in ok(console.api("GET", "/api/floorplans", "op-north"))] == ["north"]
+    assert [c["name"] for c in ok(console.api("GET", "/api/patrol/checkpoints", "op-north"))] == ["北区巡更点"]
+    assert [s["site"] for s in ok(console.api("GET", "/api/shelves", "op-north"))] == ["north"]
+    assert [g["username"] for g in ok(console.api("GET", "/api/guards", "op-north"))] == ["g-north"]
+    assert [g["username"] for g in ok(console.api("GET", "/api/guards", "op-demo"))] == ["g-demo"]
+    assert [g["username"] for g in ok(console.api("GET", "/api/guards", "sup"))] == ["g-demo", "g-north"]
+    assert ok(console.api("GET", "/api/kpis/today", "op-north"))["alarms"] == 1
+    assert ok(console.api("GET", "/api/kpis/today", "sup"))["alarms"] == 2
+    assert ok(console.api("GET", "/api/reports/daily", "op-north"))["alarms_total"] == 1
+    assert ok(console.api("GET", "/api/reports/daily?site=demo", "op-north"))["alarms_total"] == 0
+    # By id, and every write on a record of another site: as if it did not exist (404, same code and text).
+    for user, method, path, real, kwargs in [
+        ("op-north", "GET", "/api/duty-log/{}", ids["entry"], {}),
+        ("op-north", "PATCH", "/api/duty-log/{}", ids["entry"], {"json": {"remarks": "不是我的"}}),
+        ("op-north", "POST", "/api/duty-log/{}/sign", ids["entry"], {}),
+        ("sup-north", "POST", "/api/duty-log/{}/review", ids["entry"], {"json": {"comment": "不是我的"}}),
+        ("op-north", "GET", "/api/handovers/{}", ids["handover"], {}),
+        ("op-north", "GET", "/api/reports/shift?handover={}", ids["handover"], {}),
+        ("op-north", "GET", "/api/commands/{}", ids["command"], {}),
+        ("op-north", "GET", "/api/snapshots/{}", ids["snapshot"], {}),
+        ("op-north", "GET", "/api/evidence/{}", ids["evidence"], {}),
+        ("op-north", "GET", "/api/floorplans/{}", ids["demo_plan"], {}),
+        ("admin-north", "PUT", "/api/floorplans/{}/markers", ids["demo_plan"],
+         {"json": {"device_id": "n-panel", "x": 0.5, "y": 0.5}}),
+        ("admin-north", "DELETE", "/api/floorplans/{}/markers?device_id=fp-1", ids["demo_plan"], {}),
+        ("admin-north", "DELETE", "/api/floorplans/{}", ids["demo_plan"], {}),
+        ("sup-north", "DELETE", "/api/shelves/{}", ids["demo_shelf"], {}),
+        ("sup-north", "PATCH", "/api/patrol/checkpoints/{}", ids["demo_checkpoint"], {"json": {"name": "改名"}}),
+        ("sup-north", "POST", "/api/patrol/checkpoints/{}/reissue", ids["demo_checkpoint"], {}),
+        ("sup-north", "POST", "/api/patrol/schedules/{}/end", ids["demo_schedule"], {}),
+        ("sup-north", "POST", "/api/drills/plans/{}/cancel", ids["drill"], {}),
+        ("op-north", "POST", "/api/drills/plans/{}/start", ids["drill"], {}),
+    ]:
+        same_as_missing(console, user, method, path, real, 999_999, **kwargs)
+    # A schedule on another site's route: that route is none.
+    refused = console.api("POST", "/api/patrol/schedules", "sup-north", json={"route_id": ids["demo_route"],
+                                                                             "times": ["09:00"]})
+    assert refused.status_code == 404 and refused.json()["code"] == "patrol.route_not_found", refused.text
+    # The console's own site's devices are not lanes or links to a user of north.
+    lane = console.api("POST", "/api/devices/lane-in/open-barrier", "op-north", json={"reason": "不是我的"})
+    nothing = console.api("POST", "/api/devices/no-such-lane/open-barrier", "op-north", json={"reason": "不是我的"})
+    assert (lane.status_code, lane.json()["code"]) == (nothing.status_code, nothing.json()["code"])
+    # Making a record at a site the user does not work for: 403 site.not_theirs.
+    for user, method, path, kwargs in [
+        ("sup-north", "POST", "/api/patrol/checkpoints", {"json": {"name": "越界", "site": "demo"}}),
+        ("sup-north", "POST", "/api/shelves", {"json": {"device_id": "door-1", "reason": "越界", "minutes": 5,
+                                                        "site": "demo"}}),
+        ("sup-north", "POST", "/api/drills/plans", {"json": {"title": "越界演练", "device_id": "fp-1",
+                                                             "kind": "fire.alarm"}}),
+        ("op-north", "POST", "/api/handovers", {"json": {"notes": "越界"}}),
+        ("sup-north", "POST", "/api/locations/reissue", {"json": {"building": "1号楼", "site": "demo"}}),
+        ("admin-north", "POST", "/api/floorplans", {"data": {"building": "越界楼", "floor": "1F", "site": "demo"},
+                                                     "files": {"file": ("p.png", floor_plan_png(80, 50), "image/png")}}),
+    ]:
+        refused = console.api(method, path, user, **kwargs)
+        assert refused.status_code == 403 and refused.json()["code"] == "site.not_theirs", (path, refused.text)
+    # Without a site, a user of one site makes it at theirs.
+    mine = ok(console.api("POST", "/api/patrol/checkpoints", "sup-north", json={"name": "北区二号点"}))
+    assert mine["site"] == "north"
     # Acting on the other site's records: refused as if they did not exist.
     assert console.api("POST", f"/api/alarms/{ids['alarm']}/ack", "op-north", json={}).status_code == 404
     assert console.api("POST", f"/api/tasks/{ids['task']}/comments", "op-north",
