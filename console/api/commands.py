@@ -40,7 +40,8 @@ def _record(runtime: Runtime, request: Request, user: str, device_id: str, actio
 
 
 def _outcome(runtime: Runtime, request: Request, user: str, device_id: str, action: str, detail: dict[str, Any],
-             sent: bool, *, kind: str, command_id: str, reason: str, sent_at: datetime) -> dict[str, Any] | None:
+             sent: bool, *, kind: str, command_id: str, reason: str, sent_at: datetime,
+             site: str | None = None) -> dict[str, Any] | None:
     """One transaction for what the send came to: ``action`` in the audit chain with ``sent``, and
     when it went, the command waiting for its confirmation (its view; None when it did not go)."""
     with runtime.store.write() as session, session.begin():
@@ -50,7 +51,7 @@ def _outcome(runtime: Runtime, request: Request, user: str, device_id: str, acti
             return None
         row = commands.record_sent(session, runtime.settings, command_id=command_id, kind=kind, device_id=device_id,
                                    reason=reason, user=user, sent_at=sent_at, now=runtime.now(),
-                                   client=client_address(request))
+                                   client=client_address(request), site=site)
         view = commands.view(row)
     runtime.outlet.publish([HubMessage("command.updated", view)])
     return view
@@ -59,11 +60,14 @@ def _outcome(runtime: Runtime, request: Request, user: str, device_id: str, acti
 @router.post("/devices/{device_id}/open-barrier", responses={503: {"description": (
     "The console is not connected to the broker, or the broker did not take the command.")}})
 async def open_barrier(device_id: str, body: ReasonBody, request: Request, runtime: RuntimeDep,
-                       user: AlarmActor) -> dict[str, Any]:
+                       user: AlarmActor,
+                       site: Annotated[str | None, Query(max_length=64, description=(
+                           "The lane's site (default: the console's own; a center's communities have theirs)"))] = None,
+                       ) -> dict[str, Any]:
     """Lift a lane's barrier: an MQTT command to the barrier's command topic, taken by the broker
     before the answer ("sent"); "confirmed" when the lane reports ``parking.barrier_opened``."""
-    site = runtime.settings.site.id
-    # The console's site's lanes; to a user of other sites, no lane at all.
+    site = site or runtime.settings.site.id
+    # The lanes of the user's sites; to a user of other sites, no lane at all.
     device = runtime.registry.get(site, device_id) if user.sees(site) else None
     if device is None or device.role != "lane":
         raise Refusal("barrier.not_lane", f"{device_id} is not a registered lane with a barrier", device=device_id)
@@ -79,14 +83,14 @@ async def open_barrier(device_id: str, body: ReasonBody, request: Request, runti
     payload = json.dumps({"id": command_id, "cmd": "open_barrier", "ts": runtime.now().isoformat(),
                           "by": user.username, "reason": body.reason}, ensure_ascii=False).encode()
 
-    detail = {"reason": body.reason, "command_id": command_id, "topic": topic}
+    detail = {"reason": body.reason, "command_id": command_id, "topic": topic, "site": site}
     # In the audit chain before the barrier can move; the outcome follows (also a failure).
     await run_in_threadpool(_record, runtime, request, user.username, device_id, "barrier.open_requested", detail)
     sent_at = runtime.now()
     sent = await run_in_threadpool(runtime.mqtt.publish, topic, payload)
     view = await run_in_threadpool(lambda: _outcome(
         runtime, request, user.username, device_id, "barrier.open", detail, sent, kind=commands.BARRIER,
-        command_id=command_id, reason=body.reason, sent_at=sent_at))
+        command_id=command_id, reason=body.reason, sent_at=sent_at, site=site))
     if view is None:
         raise Refusal("barrier.not_sent", "the broker did not take the command; nothing was opened", status=503)
     return {"sent": True, "command_id": command_id, "topic": topic, **view}

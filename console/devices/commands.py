@@ -41,10 +41,10 @@ def limit(settings: Settings, kind: str) -> timedelta:
 
 
 def record_sent(session: Session, settings: Settings, *, command_id: str, kind: str, device_id: str, reason: str,
-                user: str, sent_at: datetime, now: datetime, client: str = "") -> CommandRow:
+                user: str, sent_at: datetime, now: datetime, client: str = "", site: str | None = None) -> CommandRow:
     """The command left the console at ``sent_at`` (taken before it went: a quick device may
-    answer before this is written): wait for the device to confirm it."""
-    row = CommandRow(id=command_id, site=settings.site.id, device_id=device_id, kind=kind, reason=reason,
+    answer before this is written): wait for the device (of ``site``, default the console's) to confirm it."""
+    row = CommandRow(id=command_id, site=site or settings.site.id, device_id=device_id, kind=kind, reason=reason,
                      sent_by=user, sent_at=sent_at, due_at=sent_at + limit(settings, kind), state="sent")
     session.add(row)
     session.flush()
