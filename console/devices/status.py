@@ -41,7 +41,9 @@ def record_sightings(session: Session, sightings: dict[tuple[str, str], Sighting
         {"site": site, "device_id": device_id, "registered": seen.registered, "state": "unknown",
          "first_seen": seen.at, "last_seen": seen.at, "last_adapter": seen.adapter,
          "last_topic": seen.topic[:256]}
-        for (site, device_id), seen in sightings.items()
+        # In key order: two console instances upserting overlapping devices then lock their rows in
+        # the same order, and cannot deadlock on each other.
+        for (site, device_id), seen in sorted(sightings.items())
     ])
 
 
