@@ -38,8 +38,10 @@ backend consoles
     balance roundrobin
     option httpchk GET /api/health/ready
     http-check expect status 200
-    # A dead instance is out within a second; the sockets it held are closed, so walls reconnect.
-    default-server inter 300ms fall 2 rise 2 on-marked-down shutdown-sessions
+    # A dead instance is out within about 3 s and the sockets it held are closed, so its walls
+    # reconnect; a busy one gets 2 s to answer before a check counts against it.
+    timeout check 2s
+    default-server inter 1s fall 3 rise 2 on-marked-down shutdown-sessions
 {servers}
 """
 
