@@ -1,6 +1,7 @@
-"""`python -m bench [--db sqlite,postgresql] [--quick] [--only ingest|latency|browser|cameras|cluster]`: runs the
+"""`python -m bench [--db sqlite,postgresql] [--quick] [--only ingest|latency|browser|cameras|cluster|sites]`: runs the
 benchmarks, prints a table with the targets, and writes the figures to bench/results/<timestamp>.json.
-The center's benchmark (`--only cluster [--instances 1,2,3]`, PostgreSQL) runs only when asked for."""
+The center's benchmarks (`--only cluster [--instances 1,2,3]`, `--only sites`: 500 sites on 2 instances; PostgreSQL)
+run only when asked for."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import browser, cameras, cluster, ingest, latency
+from bench import browser, cameras, cluster, ingest, latency, sites
 from bench.common import machine_facts
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -25,16 +26,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--db", default="sqlite,postgresql", help="comma list of sqlite, postgresql")
     p.add_argument("--quick", action="store_true", help="10,000 events and 10 s of latency probes")
-    p.add_argument("--only", choices=["ingest", "latency", "browser", "cameras", "cluster"], help="run one benchmark")
+    p.add_argument("--only", choices=["ingest", "latency", "browser", "cameras", "cluster", "sites"], help="run one benchmark")
     p.add_argument("-n", "--events", type=int, help="ingest events (default 50,000; quick 10,000)")
     p.add_argument("--duration", type=float, help="latency probe seconds (default 30; quick 10)")
     p.add_argument("--publishers", type=int, default=2, help="ingest publisher processes (default 2)")
     p.add_argument("--rate", type=float, default=500.0, help="latency background events/s (default 500)")
     p.add_argument("--alarms", type=int, default=500, help="browser: active alarms on the wall (default 500)")
     p.add_argument("--browser-rate", type=float, default=20.0, help="browser: events/s while measuring (default 20)")
-    p.add_argument("--instances", default="1,2,3", help="cluster: center sizes to measure (default 1,2,3)")
+    p.add_argument("--instances", help="cluster: center sizes to measure (default 1,2,3); sites: instances (default 2)")
     p.add_argument("--cluster-rate", type=float, default=1000.0,
                    help="cluster: latency background events/s (default 1,000)")
+    p.add_argument("--sites", type=int, help="sites: how many sites (default 500; quick 50)")
+    p.add_argument("--steady-rate", type=float, help="sites: steady events/s (default 2,000; quick 500)")
+    p.add_argument("--burst-rate", type=float, help="sites: events/s in a burst (default 20,000; quick 5,000)")
+    p.add_argument("--burst-seconds", type=float, help="sites: seconds of each burst (default 5; quick 2)")
+    p.add_argument("--bursts", type=int, default=1, help="sites: bursts, each followed by --duration s steady")
     return p.parse_args(argv)
 
 
@@ -48,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     duration = args.duration or (10.0 if args.quick else 30.0)
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_facts(),
                               "args": vars(args), "ingest": [], "latency": [], "browser": [], "cameras": [], "cluster": [],
-                              "errors": []}
+                              "sites": [], "errors": []}
     try:
         for db in dbs:
             if args.only in (None, "ingest"):
@@ -67,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             attempt(report, "cameras", "-", cameras.run)
         if args.only == "cluster":  # several minutes: not part of the default run
             run_cluster(report, args, duration)
+        if args.only == "sites":  # minutes: not part of the default run
+            run_sites(report, args)
     except KeyboardInterrupt:
         print("interrupted; writing what was measured", file=sys.stderr)
     if report["cluster"]:
@@ -80,10 +88,21 @@ def main(argv: list[str] | None = None) -> int:
 def run_cluster(report: dict[str, Any], args: argparse.Namespace, duration: float) -> None:
     n = args.events or (10_000 if args.quick else 30_000)
     report["cluster_n"], report["cluster_rate"] = n, args.cluster_rate
-    for k in sorted({int(k) for k in args.instances.split(",") if k.strip()}):
+    for k in sorted({int(k) for k in (args.instances or "1,2,3").split(",") if k.strip()}):
         print(f"cluster {k} instance(s): {n:,} events; {duration:g} s at {args.cluster_rate:g} events/s ...", flush=True)
         attempt(report, "cluster", f"postgresql, {k} instances",
                 lambda k=k: cluster.run(k, n, duration, rate=args.cluster_rate, publishers=args.publishers))
+
+
+def run_sites(report: dict[str, Any], args: argparse.Namespace) -> None:
+    q = args.quick
+    count, instances = args.sites or (50 if q else 500), int(args.instances or 2)
+    steady, burst = args.steady_rate or (500.0 if q else 2000.0), args.burst_rate or (5000.0 if q else 20000.0)
+    burst_s, duration = args.burst_seconds or (2.0 if q else 5.0), args.duration or (10.0 if q else 60.0)
+    print(f"sites {count} sites, {instances} instances: {duration:g} s at {steady:g} events/s, then {args.bursts} x "
+          f"({burst_s:g} s at {burst:g} events/s, {duration:g} s at {steady:g}) ...", flush=True)
+    attempt(report, "sites", f"postgresql, {instances} instances", lambda: sites.run(
+        count, instances, duration, steady, burst, burst_s, args.bursts, publishers=args.publishers))
 
 
 def attempt(report: dict[str, Any], name: str, db: str, run: Any) -> None:
@@ -105,6 +124,7 @@ def write(report: dict[str, Any]) -> Path:
 def passed(report: dict[str, Any]) -> bool:
     ok = not report["errors"] and all(r["exactly_once"] for r in report["ingest"])
     ok &= all(r["lost"] == 0 for r in report["latency"]) and cluster.passed(report["cluster"])
+    ok &= sites.passed(report["sites"])
     ok &= all((r["committed_rate"] or 0) >= INGEST_TARGET for r in report["ingest"] if r["db"] == "sqlite")
     ok &= all(r["input_delay_p95_ms"] is not None and r["input_delay_p95_ms"] < INPUT_DELAY_TARGET
               and r["frame_p95_ms"] is not None and r["frame_p95_ms"] < FRAME_TARGET for r in report["browser"])
@@ -149,6 +169,8 @@ def print_table(report: dict[str, Any]) -> None:
         cameras.print_table(r)
     if report["cluster"]:
         cluster.print_table(report["cluster"], report["cluster_n"], report["cluster_rate"])
+    for r in report["sites"]:
+        sites.print_table(r)
     for e in report["errors"]:
         print(f"\nFAILED {e['benchmark']} on {e['db']}: {e['error']}")
 

@@ -166,15 +166,18 @@ class Console:
 
     def __post_init__(self) -> None:
         self.port = self.port or free_port()
-        site = {
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.site_file.write_text(yaml.safe_dump(self.site_config(), allow_unicode=True))
+
+    def site_config(self) -> dict[str, Any]:
+        """The site file's contents: one site of ~100 devices (a subclass may watch other sites)."""
+        return {
             "site": {"id": SITE, "name": "基准测试小区", "timezone": "Asia/Shanghai"},
             "mqtt": {"url": self.broker.url, "client_id": f"console-{uuid.uuid4().hex[:8]}"},
             "database": {"url": self.db_url},
             "http": {"host": "127.0.0.1", "port": self.port},
             "devices": {"entries": site_devices()},
         }
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.site_file.write_text(yaml.safe_dump(site, allow_unicode=True))
 
     @property
     def site_file(self) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
 
 from bench.common import SITE, cpu_total, make_event, percentile, publisher_client, running_stack
 
@@ -62,20 +63,38 @@ def _probes(port: int, rate: float, duration: float, go: Any, results: Any) -> N
     client.loop_stop()
 
 
-async def _watch(url: str, token: str, go: Any, until: Any) -> dict[str, Any]:
-    """Read the WebSocket until ``until()`` says stop; time probes, count background events."""
-    received: dict[str, float] = {}
-    to_console: dict[str, float] = {}  # publish -> the console's MQTT receive (event received_at)
-    background: list[float] = []
-    other = 0
-    async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=None,
+async def watch(url: str, token: str, go: Any, until: Any, resume: bool = False) -> dict[str, Any]:
+    """Read the WebSocket until ``until()`` says stop; time probes, count background events. With
+    ``resume``, a socket that closes is opened again with ``?since=<last seq>&stream=``, as the wall
+    does (the time until the missed messages arrive counts in their latency); each reopening is
+    listed under ``reconnects``."""
+    seen: dict[str, Any] = {"received": {}, "to_console": {}, "background": [], "other": 0, "instances": [],
+                            "reconnects": [], "seq": None, "stream": None}
+    while True:
+        try:
+            await _read(url, token, go, until, seen)
+            break
+        except (WebSocketException, OSError, asyncio.TimeoutError) as exc:
+            if not resume or seen["seq"] is None or until(seen["received"]):
+                raise
+            seen["reconnects"].append({"at": time.time(), "why": f"{type(exc).__name__}: {exc}"[:200]})
+            await asyncio.sleep(0.2)
+    return {**seen, "instance": seen["instances"][0] if seen["instances"] else None}
+
+
+async def _read(url: str, token: str, go: Any, until: Any, seen: dict[str, Any]) -> None:
+    received, to_console, background = seen["received"], seen["to_console"], seen["background"]
+    query = f"?since={seen['seq']}&stream={seen['stream']}" if seen["seq"] is not None else ""
+    async with connect(url + query, additional_headers={"Authorization": f"Bearer {token}"}, max_size=None,
                        open_timeout=10) as ws:
-        instance = ws.response.headers.get("x-mcc-instance") if ws.response is not None else None
+        seen["instances"].append(ws.response.headers.get("x-mcc-instance") if ws.response is not None else None)
         hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert hello["type"] == "hello", hello["type"]
-        snapshot = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        assert snapshot["type"] == "snapshot", snapshot["type"]
-        go.set()
+        if seen["seq"] is None:
+            snapshot = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert snapshot["type"] == "snapshot", snapshot["type"]
+            seen["seq"], seen["stream"] = snapshot.get("seq"), snapshot.get("stream")
+            go.set()
         while not until(received):
             try:
                 text = await asyncio.wait_for(ws.recv(), 0.5)
@@ -83,16 +102,20 @@ async def _watch(url: str, token: str, go: Any, until: Any) -> dict[str, Any]:
                 continue
             now = time.time()
             message = json.loads(text)
+            if message.get("seq") is not None:
+                seen["seq"] = message["seq"]
+            if message["type"] == "snapshot":  # resumed too late for a replay: what fell between is lost
+                seen["stream"] = message.get("stream")
             if message["type"] != "event":
-                other += 1
+                seen["other"] += 1
             elif message["data"]["id"].startswith("probe-"):
                 data = message["data"]
+                if data["id"] in received:  # replayed after a reconnect: its first arrival counts
+                    continue
                 received[data["id"]] = now - data["data"]["t_pub"]
                 to_console[data["id"]] = datetime.fromisoformat(data["received_at"]).timestamp() - data["data"]["t_pub"]
             else:
                 background.append(now)
-    return {"received": received, "to_console": to_console, "background": background, "other": other,
-            "instance": instance}
 
 
 def run(db_kind: str, duration: float, rate: float = 500.0, probe_rate: float = 20.0) -> dict[str, Any]:
@@ -131,7 +154,7 @@ def measure(console: Any, db_kind: str, duration: float, rate: float, probe_rate
                 return time.time() > float(outcome["probes_done_at"]) + TAIL
             return time.time() > hard_stop
 
-        watched = asyncio.run(_watch(f"ws://127.0.0.1:{console.port}/ws", token, go, until))
+        watched = asyncio.run(watch(f"ws://127.0.0.1:{console.port}/ws", token, go, until))
         cpu = cpu_total(console.pids()) - cpu0
         wall = time.time() - t0
         after = console.health()["ingest"]
