@@ -282,7 +282,9 @@ def test_a_center_lifts_a_barrier_of_one_of_its_communities_on_that_site_s_comma
         time.sleep(0.5)
         reason = {"reason": "访客登记"}
         refused = console.api("POST", "/api/devices/n-lane/open-barrier?site=north", "op-demo", json=reason)
-        assert refused.status_code == 404 and refused.json()["code"] == "barrier.not_lane", "not their site"
+        missing = console.api("POST", "/api/devices/no-lane/open-barrier?site=north", "op-north", json=reason)
+        assert refused.json()["code"] == "barrier.not_lane", "not their site: as if there were no such lane"
+        assert (refused.status_code, refused.json()["code"]) == (missing.status_code, missing.json()["code"])
         sent = console.api("POST", "/api/devices/n-lane/open-barrier?site=north", "op-north", json=reason)
         assert sent.status_code == 200, sent.text
         assert sent.json()["topic"] == "mcc/v1/north/n-lane/command"
