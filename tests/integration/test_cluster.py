@@ -15,13 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
 from console.demo.broker import ManagedMosquitto, free_port
-from console.store.database import Store
-from console.store.tables import EventRow
 from tests.conftest import ConsoleProcess, Publisher, _postgres_database, native_event, wait_until
 from tests.integration.test_gb26875 import SOURCE, check_reply, component, read_frames, upload
+from tests.support.stored import stored_count, stored_ids
 from tests.support.websocket import receive_until, ws_connect
 
 pytestmark = pytest.mark.slow
@@ -163,24 +161,6 @@ def paced_stream(port: int, count: int, prefix: str, per_second: float) -> threa
     return thread
 
 
-def stored_event_ids(pg_url: str) -> list[str]:
-    store = Store(pg_url)
-    try:
-        with store.read() as session:
-            return list(session.scalars(select(EventRow.source_id)))
-    finally:
-        store.dispose()
-
-
-def stored_events(pg_url: str) -> int:
-    store = Store(pg_url)
-    try:
-        with store.read() as session:
-            return int(session.scalar(select(func.count()).select_from(EventRow)) or 0)
-    finally:
-        store.dispose()
-
-
 def test_three_instances_share_a_stream_and_store_it_exactly_once_through_a_kill_9(
     make_console: Any, pg_url: str, broker: ManagedMosquitto
 ) -> None:
@@ -188,16 +168,16 @@ def test_three_instances_share_a_stream_and_store_it_exactly_once_through_a_kill
     rate, seconds = 2000, 30
     total = rate * seconds
     thread = paced_stream(broker.port, total, "s", rate)
-    wait_until(lambda: stored_events(pg_url) >= total // 3, timeout=60, message="a third stored")
+    wait_until(lambda: stored_count(pg_url) >= total // 3, timeout=60, message="a third stored")
     victim = consoles[1]
     victim.kill()  # kill -9 mid-stream: what it had taken and not acked comes back to it on restart
     time.sleep(2)
     victim.start()
     thread.join(seconds + 150)
-    wait_until(lambda: stored_events(pg_url) >= total, timeout=180, interval=0.5,
+    wait_until(lambda: stored_count(pg_url) >= total, timeout=180, interval=0.5,
                message=f"all {total} stored after the kill")
     time.sleep(1.0)  # any stray redelivery lands before counting
-    ids = stored_event_ids(pg_url)
+    ids = stored_ids(pg_url)
     assert len(ids) == total and set(ids) == {f"s-{i:06d}" for i in range(total)}
     # Shared, not copied: every instance stored a part of the stream.
     for console in consoles:
@@ -218,16 +198,16 @@ def test_the_share_of_an_instance_that_stays_down_is_taken_up_by_another_and_giv
     thread = paced_stream(broker.port, 2000, "d", 500)
     thread.join(60)
     # Every event is stored while a is still down: b took a's session up and stores its share.
-    wait_until(lambda: stored_events(pg_url) >= 2000, timeout=30, interval=0.5,
-               message=f"all stored with a down ({stored_events(pg_url)})")
+    wait_until(lambda: stored_count(pg_url) >= 2000, timeout=30, interval=0.5,
+               message=f"all stored with a down ({stored_count(pg_url)})")
     assert adopted(b) == ["a"]
     a.start()  # back under its name: b lets go of a's session before a connects
     wait_until(lambda: adopted(b) == [], timeout=10, message="b gives a's session back")
     thread = paced_stream(broker.port, 1000, "e", 500)
     thread.join(60)
-    wait_until(lambda: stored_events(pg_url) >= 3000, timeout=30, interval=0.5, message="the rest stored")
+    wait_until(lambda: stored_count(pg_url) >= 3000, timeout=30, interval=0.5, message="the rest stored")
     time.sleep(1.0)
-    ids = stored_event_ids(pg_url)
+    ids = stored_ids(pg_url)
     assert len(ids) == 3000 and set(ids) == {f"d-{i:06d}" for i in range(2000)} | {f"e-{i:06d}" for i in range(1000)}
     assert a.health()["ingest"]["stored"] > 0, "a takes its share again"
     assert a.health()["broker"]["connected"]

@@ -9,34 +9,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from console.demo.broker import ManagedMosquitto
 from console.runtime import Runtime
 from console.settings import Settings
-from console.store.database import Store
-from console.store.tables import EventRow
 from tests.conftest import DEVICES, ConsoleProcess, Publisher, native_event, wait_until
+from tests.support.stored import stored_count, stored_ids
 
 pytestmark = pytest.mark.slow
-
-
-def stored_ids(db_url: str) -> list[str]:
-    store = Store(db_url)
-    try:
-        with store.read() as session:
-            return list(session.scalars(select(EventRow.source_id)))
-    finally:
-        store.dispose()
-
-
-def stored_count(db_url: str) -> int:
-    store = Store(db_url)
-    try:
-        with store.read() as session:
-            return int(session.scalar(select(func.count()).select_from(EventRow)) or 0)
-    finally:
-        store.dispose()
 
 
 def publish_stream(port: int, count: int, prefix: str, per_second: float) -> tuple[threading.Thread, list[Any]]:

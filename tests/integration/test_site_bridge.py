@@ -22,13 +22,11 @@ import paho.mqtt.client as mqtt
 import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import func, select
 
 from console.demo.broker import ManagedMosquitto, free_port
-from console.store.database import Store
-from console.store.tables import EventRow
 from tests.conftest import ConsoleProcess, Publisher, native_event, wait_until, write_site
 from tests.support.link import Link
+from tests.support.stored import stored_count, stored_ids
 
 RATE = 150.0
 """Events per second the site's devices publish, before, during and after the cut."""
@@ -112,24 +110,6 @@ def start_site(tmp_path: Path, center_port: int, center_url: str, *bridge_args: 
 def site(tmp_path: Path, broker: ManagedMosquitto) -> Iterator[Site]:
     """A site bridged to the center broker (the ``broker`` fixture, which make_console uses)."""
     yield from start_site(tmp_path, broker.port, "mqtt://127.0.0.1:{port}")
-
-
-def stored_ids(db_url: str) -> list[str]:
-    store = Store(db_url)
-    try:
-        with store.read() as session:
-            return list(session.scalars(select(EventRow.source_id)))
-    finally:
-        store.dispose()
-
-
-def stored_count(db_url: str) -> int:
-    store = Store(db_url)
-    try:
-        with store.read() as session:
-            return int(session.scalar(select(func.count()).select_from(EventRow)) or 0)
-    finally:
-        store.dispose()
 
 
 class Stream:

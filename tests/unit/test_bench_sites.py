@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import random
 
-from bench.schedule import Phase, due, kinds, phase_at, plan
 from bench.rawmqtt import connect_packet, publish_packet, remaining_length
+from bench.schedule import Phase, due, kinds, phase_at, plan
 from bench.sitemix import devices, site_ids, templates, topic
 
 
