@@ -35,3 +35,21 @@ def test_a_client_that_falls_behind_is_cut_off_not_the_others() -> None:
         assert not fast.overflowed and fast.queue.qsize() == 2
 
     asyncio.run(scenario())
+
+
+def test_changes_numbered_by_the_cluster_keep_their_numbers_and_come_once() -> None:
+    async def scenario() -> None:
+        hub = Hub(buffer_size=10)
+        hub.seq = 40  # where the cluster's numbering stood when this instance started
+        client = hub.subscribe()
+        hub.publish_numbered([(41, HubMessage("alarm.raised", {"id": 1})), (43, HubMessage("alarm.acked", {"id": 1}))])
+        # Read again after a reconnect of the relay: nothing twice.
+        hub.publish_numbered([(43, HubMessage("alarm.acked", {"id": 1})), (44, HubMessage("event", {"id": "e"}))])
+        got = [json.loads(client.queue.get_nowait() or "") for _ in range(client.queue.qsize())]
+        assert [(m["seq"], m["type"]) for m in got] == [(41, "alarm.raised"), (43, "alarm.acked"), (44, "event")]
+        assert hub.seq == 44
+        replay = hub.replay(41, hub.stream)
+        assert replay is not None and [json.loads(t)["seq"] for t in replay] == [43, 44], "a gap in ids is no gap"
+        assert hub.replay(39, hub.stream) is None, "from before this instance: the store has it, not the buffer"
+
+    asyncio.run(scenario())
