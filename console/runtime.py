@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from console.cluster.adoption import SessionAdoption
 from console.cluster.election import Election
+from console.cluster.gb_commands import LinkCommands
 from console.cluster.relay import RelayIn, RelayOut
 from console.devices.admin import load_registered_devices
 from console.devices.commands import CommandWatch
@@ -108,6 +109,8 @@ class Runtime:
     """In a cluster with GB/T 26875.3 links: whom this instance's receivers heard, to the store."""
     gb_supervision: LinkSupervision | None = None
     """In a cluster: every GB link judged from the store (one instance's duty)."""
+    gb_commands: LinkCommands | None = None
+    """In a cluster with GB links: a duty check sent by whichever instance holds the device's link."""
     adoption: SessionAdoption | None = None
     """In a cluster: the MQTT sessions of instances that are down, taken up here (one instance's duty)."""
     started_at: datetime = field(default_factory=utc_now)
@@ -172,6 +175,8 @@ class Runtime:
                                                      utc_now)
         runtime.receivers = build_receivers(settings, registry, writer.submit, writer, utc_now,
                                             heard=runtime.gb_heard.heard if runtime.gb_heard is not None else None)
+        if runtime.gb_heard is not None:
+            runtime.gb_commands = LinkCommands(settings.database.url, settings.cluster.instance, runtime.receivers)
         if settings.influx.url:
             figures = StoreFigures(store, settings, registry)
             runtime.timeseries = TimeSeriesSink(settings.influx, occupancy=figures.occupancy, kpis=figures.task_kpis,
@@ -213,7 +218,8 @@ class Runtime:
         """Every worker, in the order it starts: the writer before anything that feeds it, the
         MQTT connection last (messages then find everything ready)."""
         optional: list[Worker | None] = [self.timeseries, self.cameras, self.retention, self.camera_health,
-                                         self.audit_anchor, self.adoption, self.gb_heard, self.gb_supervision]
+                                         self.audit_anchor, self.adoption, self.gb_heard, self.gb_supervision,
+                                         self.gb_commands]
         # In a cluster the relay out stops after the writer (what the writer's last commits sent goes
         # out) and the relay in starts before anything a client could see.
         relays: list[Worker | None] = [self.relay_out, self.relay_in]

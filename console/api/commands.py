@@ -112,6 +112,9 @@ async def duty_check(device_id: str, body: ReasonBody, request: Request, runtime
         sent = await run_in_threadpool(receiver.send_duty_check, device.address)
         if sent:
             break
+    if not sent and runtime.gb_commands is not None:
+        # In a cluster the device's link may be on another instance: that one sends it.
+        sent = await run_in_threadpool(runtime.gb_commands.ask, device.address)
     view = await run_in_threadpool(lambda: _outcome(
         runtime, request, user.username, device_id, "device.duty_check", {"reason": body.reason}, sent,
         kind=commands.DUTY_CHECK, command_id=uuid.uuid4().hex, reason=body.reason, sent_at=sent_at))

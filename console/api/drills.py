@@ -26,8 +26,7 @@ from console.api.deps import (
 )
 from console.errors import Refusal
 from console.messages import HubMessage
-from console.people import auth
-from console.people import drill_plans
+from console.people import auth, drill_plans
 from console.people.drills import DrillError
 from console.runtime import Runtime
 from console.store.tables import DrillPlanRow

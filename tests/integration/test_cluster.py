@@ -265,3 +265,27 @@ def test_a_gb_link_is_supervised_across_the_instances_whichever_holds_it(
     assert events().count("device.offline") == 1
     speak(ports["a"], 1)
     wait_until(lambda: "device.online" in events(), timeout=10, message="it speaks again: online")
+
+
+def test_a_duty_check_reaches_a_device_whose_link_is_on_another_instance(make_console: Any, pg_url: str) -> None:
+    ports = {"a": free_port(), "b": free_port()}
+    consoles = {name: make_console(pg_url, start=False, devices={"entries": [GB_GATEWAY]},
+                                   cluster={"enabled": True, "instance": name, "election_seconds": 0.5},
+                                   adapters=[{"type": "native"}, {"type": "gb26875", "listen": f"127.0.0.1:{port}"}])
+                for name, port in ports.items()}
+    for console in consoles.values():
+        console.start()
+    a = consoles["a"].staff({"sup": "supervisor"})
+    with socket.create_connection(("127.0.0.1", ports["b"]), timeout=10) as sock:  # its link is on b
+        sock.settimeout(10)
+        sock.sendall(upload(7, 2, component(3001, 0b01)))
+        check_reply(read_frames(sock, 1)[0], command=3, serial=7)
+        # The supervisor's request lands on a, which has no link to the device: b sends it.
+        check = a.api("POST", "/api/devices/fire-gw-1/duty-check", "sup", json={"reason": "例行查岗"})
+        assert check.status_code == 200, check.text
+        assert check.json()["sent"] is True
+        command = read_frames(sock, 1)[0]
+        assert command[:2] == b"@@" and command[26] == 1, "a control command (查岗) from the centre, through b"
+    # No instance holds a link now: nobody sends it, and the answer says so.
+    refused = a.api("POST", "/api/devices/fire-gw-1/duty-check", "sup", json={"reason": "例行查岗"})
+    assert refused.status_code == 503 and refused.json()["code"] == "gb.no_link"
