@@ -14,6 +14,8 @@ from console.alarms.derived import normalise_plate
 from console.alarms.views import iso
 from console.api.deps import AlarmActor, ReadSession, RowId, RuntimeDep, Supervisor, client_address
 from console.errors import Refusal
+from console.people import auth
+from console.runtime import Runtime
 from console.store import audit
 from console.store.tables import PlateRow
 
@@ -43,8 +45,16 @@ def list_plates(session: ReadSession, runtime: RuntimeDep, _user: AlarmActor) ->
     return from_file + [plate_view(row) for row in rows]
 
 
+def every_site(runtime: Runtime, user: auth.User) -> None:
+    """The plate lists serve every site's lanes: only a user of every site changes them."""
+    if not all(user.sees(site) for site in runtime.settings.site_ids):
+        raise Refusal("plates.every_site", "the plate lists serve every site; a user of every site changes them",
+                      status=403)
+
+
 @router.post("")
 def add_plate(body: PlateBody, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+    every_site(runtime, user)
     plate = normalise_plate(body.plate)
     if len(plate) > 16:
         raise Refusal("plate.too_long", "a plate has at most 16 characters", status=422)
@@ -66,6 +76,7 @@ def add_plate(body: PlateBody, request: Request, runtime: RuntimeDep, user: Supe
 
 @router.delete("/{plate_id}")
 def remove_plate(plate_id: RowId, request: Request, runtime: RuntimeDep, user: Supervisor) -> dict[str, Any]:
+    every_site(runtime, user)
     now = runtime.now()
     with runtime.store.write() as session, session.begin():
         row = session.get(PlateRow, plate_id, with_for_update=True)

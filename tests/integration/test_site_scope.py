@@ -295,3 +295,16 @@ def test_a_center_lifts_a_barrier_of_one_of_its_communities_on_that_site_s_comma
     finally:
         lane.loop_stop()
         lane.disconnect()
+
+
+def test_the_plate_lists_serve_every_site_and_only_a_user_of_every_site_changes_them(
+    two_sites: tuple[ConsoleProcess, dict[str, Any]]
+) -> None:
+    console, _ids = two_sites
+    plate = {"plate": "粤B12345", "list": "block", "reason": "欠费"}
+    refused = console.api("POST", "/api/plates", "sup-north", json=plate)
+    assert refused.status_code == 403 and refused.json()["code"] == "plates.every_site"
+    added = console.api("POST", "/api/plates", "sup", json=plate)
+    assert added.status_code == 200, added.text
+    assert console.api("DELETE", f"/api/plates/{added.json()['id']}", "sup-north").status_code == 403
+    assert console.api("DELETE", f"/api/plates/{added.json()['id']}", "sup").status_code == 200
