@@ -53,8 +53,9 @@ def _changed(runtime: Runtime, plan_id: int, user: str, action: Any) -> dict[str
         row = action(session)
         session.flush()
         view = floorplans.plan_view(session, runtime.registry, row)
+        site = row.site
 
-    runtime.outlet.publish([HubMessage("floorplan.updated", {"id": plan_id})])
+    runtime.outlet.publish([HubMessage("floorplan.updated", {"id": plan_id, "site": site})])
     return view
 
 
@@ -212,7 +213,7 @@ async def upload_plan(request: Request, runtime: RuntimeDep,
 
     plan_id, view = await run_in_threadpool(save)
 
-    runtime.outlet.publish([HubMessage("floorplan.updated", {"id": plan_id})])
+    runtime.outlet.publish([HubMessage("floorplan.updated", {"id": plan_id, "site": site})])
     return view
 
 
@@ -244,6 +245,7 @@ def remove_marker(plan_id: SmallRowId, request: Request, runtime: RuntimeDep, us
 def delete_plan(plan_id: SmallRowId, request: Request, runtime: RuntimeDep, user: Admin) -> None:
     with runtime.store.write() as session, session.begin():
         row = _plan(session, user, plan_id, lock=True)
+        site = row.site
         floorplans.remove(session, row, user.username, runtime.now(), client_address(request))
 
-    runtime.outlet.publish([HubMessage("floorplan.updated", {"id": plan_id, "deleted": True})])
+    runtime.outlet.publish([HubMessage("floorplan.updated", {"id": plan_id, "deleted": True, "site": site})])
