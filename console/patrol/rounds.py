@@ -164,7 +164,7 @@ class Rounds:
                 session.flush()
         except IntegrityError:
             return
-        out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard}))
+        out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard, "site": row.site}))
 
     def _compensate(self, session: Session, now: datetime, out: Outcome) -> None:
         """A compensating patrol for every active isolation; ended when the isolation is restored."""
@@ -175,7 +175,7 @@ class Rounds:
         for alarm_id, schedule in running.items():
             if alarm_id not in active:
                 plans.end_schedule(session, schedule.id, now)
-                out.hub.append(HubMessage("round.updated", {"schedule": schedule.id}))
+                out.hub.append(HubMessage("round.updated", {"schedule": schedule.id, "site": schedule.site}))
         for alarm in active.values():
             if alarm.id not in running:  # an isolation again after a restore gets its patrol again
                 self._start_compensating(session, alarm, now)
@@ -236,7 +236,7 @@ class Rounds:
             chosen = min(guards, key=lambda g: (load.get(g, 0), g))
             row.guard = chosen
             load[chosen] += 1
-            out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard}))
+            out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard, "site": row.site}))
 
     def _miss_rounds(self, session: Session, now: datetime, out: Outcome) -> None:
         for row in session.scalars(select(RoundRow).where(RoundRow.state == "due", RoundRow.start_by < now)
@@ -252,7 +252,7 @@ class Rounds:
                 ts=row.start_by, point=f"route-{row.route_id}",
                 data={"guard": row.guard, "route": str(row.route_id), "round": str(row.id), "name": row.name,
                       "due_at": row.due_at.isoformat(), **last}), now)
-            out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard}))
+            out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard, "site": row.site}))
 
     def _miss_points(self, session: Session, now: datetime, out: Outcome) -> None:
         # The round first, then its points: the one lock order of every writer of rounds.
@@ -266,7 +266,7 @@ class Rounds:
                 if point.state == "pending" and point.due_at is not None and point.due_at < now:
                     point.state, point.missed_at = "missed", point.due_at
                     self._emit_missed(session, row, point, now)
-            out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard}))
+            out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard, "site": row.site}))
 
     def _emit_missed(self, session: Session, row: RoundRow, point: RoundPointRow, now: datetime) -> None:
         assert point.missed_at is not None
@@ -293,7 +293,7 @@ class Rounds:
                 self._emit_missed(session, row, point, now)
         row.state = _outcome(points)
         row.ended_at = at
-        out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard}))
+        out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard, "site": row.site}))
 
     def _card_reads(self, session: Session, now: datetime, out: Outcome) -> None:
         """Patrol wands' reads stored since the last look (an upload, maybe hours after the walk):
@@ -374,7 +374,7 @@ class Rounds:
         if was_missed:
             self._answer_alarm(session, row.site, f"route-{row.route_id}", "patrol.round_missed", row.guard or user,
                                now, out)
-        out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard}))
+        out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard, "site": row.site}))
         return out
 
     def scan(self, session: Session, user: str, code: str, now: datetime, *, scanned_at: datetime | None = None,
@@ -515,7 +515,7 @@ class Rounds:
             self._finish(session, row, max(p.scanned_at or believed for p in points), now, out)
         elif row.state in ENDED:
             row.state = _outcome(points)  # a point walked in time, heard of after the round ended
-        out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard}))
+        out.hub.append(HubMessage("round.updated", {"round": row.id, "guard": row.guard, "site": row.site}))
 
     def _answer_alarm(self, session: Session, site: str, point: str, kind: str, guard: str, now: datetime,
                       out: Outcome) -> None:

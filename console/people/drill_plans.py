@@ -108,7 +108,8 @@ def task_view(task: TaskRow | None, book: SopBook) -> dict[str, Any] | None:
 
 def view(session: Session, row: DrillPlanRow, book: SopBook) -> dict[str, Any]:
     planned = row.planned_for.astimezone(timezone.utc) if row.planned_for else None
-    return {"id": row.id, "title": row.title, "planned_for": iso(planned), "device_id": row.device_id,
+    return {"id": row.id, "site": row.site, "title": row.title, "planned_for": iso(planned),
+            "device_id": row.device_id,
             "point": row.point, "kind": row.kind, "note": row.note, "created_by": row.created_by,
             "created_at": iso(row.created_at), "state": row.state, "started_by": row.started_by,
             "started_at": iso(row.started_at), "task": task_view(task_of(session, row), book)}
