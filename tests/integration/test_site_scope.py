@@ -308,3 +308,19 @@ def test_the_plate_lists_serve_every_site_and_only_a_user_of_every_site_changes_
     assert added.status_code == 200, added.text
     assert console.api("DELETE", f"/api/plates/{added.json()['id']}", "sup-north").status_code == 403
     assert console.api("DELETE", f"/api/plates/{added.json()['id']}", "sup").status_code == 200
+
+
+def test_a_floor_plan_of_their_site_reaches_a_limited_user_live_and_another_site_s_does_not(
+    two_sites: tuple[ConsoleProcess, dict[str, Any]]
+) -> None:
+    console, _ids = two_sites
+    with ws_connect(console, "op-north") as north:
+        assert json.loads(north.recv(timeout=5))["type"] == "snapshot"
+        plans = {site: ok(console.api("POST", "/api/floorplans", "admin", data={
+            "building": f"{mark}2楼", "floor": "2F", "site": site},
+            files={"file": ("plan.png", floor_plan_png(400, 250), "image/png")}))["id"]
+            for site, mark in (("demo", "演示"), ("north", "北区"))}  # demo's first: it would come first
+        seen: list[dict[str, Any]] = []
+        while not any(m["type"] == "floorplan.updated" and m["data"]["id"] == plans["north"] for m in seen):
+            seen.append(json.loads(north.recv(timeout=10)))
+    assert not any(m["type"] == "floorplan.updated" and m["data"]["id"] == plans["demo"] for m in seen)
