@@ -39,6 +39,12 @@ class WorkerStatus:
         return {key: value for key, value in self.__dict__.items() if value is not None}
 
 
+def describe(error: BaseException) -> str:
+    """``Type: first line of the message``, at most 300 characters."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:300]
+
+
 class Worker:
     """A background worker: one thread that runs ``run()`` until ``stopping`` is set.
 
@@ -99,8 +105,9 @@ class Worker:
         self._beat = time.monotonic()
 
     def report(self, error: BaseException | str) -> None:
-        """Keep an error that the worker handled itself (a store away, a camera that fails)."""
-        self.last_error = error if isinstance(error, str) else f"{type(error).__name__}: {error}"[:300]
+        """Keep an error that the worker handled itself (a store away, a camera that fails): its
+        type and the first line of its text (a database error goes on with the statement)."""
+        self.last_error = error if isinstance(error, str) else describe(error)
         self.last_error_at = time.time()
 
     def detail(self) -> dict[str, Any] | None:

@@ -73,7 +73,7 @@ class SessionAdoption(Worker):
                             break
             except psycopg.Error as exc:
                 self._release_all()  # not knowing who is away: adopt nobody
-                self.report(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc) else ''}")
+                self.report(exc)
                 if self.stopping.wait(delay):
                     break
                 delay = min(delay * 2, 10.0)

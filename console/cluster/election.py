@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from console.cluster.postgres import connect, lock_key
-from console.workers import Worker
+from console.workers import Worker, describe
 
 log = logging.getLogger("mcc.election")
 
@@ -79,7 +79,7 @@ class Election(Worker):
                     if self.stopping.wait(self.interval):
                         break
             except psycopg.Error as exc:
-                self._give_up(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc) else ''}")
+                self._give_up(describe(exc))
                 if self.stopping.wait(delay):
                     break
                 delay = min(delay * 2, 10.0)

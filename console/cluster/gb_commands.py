@@ -68,7 +68,7 @@ class LinkCommands(Worker):
                             self._answer(conn, note.payload)
                         self.last_error = None
             except psycopg.Error as exc:
-                self.report(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc) else ''}")
+                self.report(exc)
                 if self.stopping.wait(delay):
                     break
                 delay = min(delay * 2, 5.0)

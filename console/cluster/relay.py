@@ -32,16 +32,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from console.cluster.postgres import connect, lock_key
 from console.messages import HubMessage
-from console.sinks.hub import Hub, dumps
+from console.sinks.hub import Hub, dumps, numbered_text
 from console.store.database import Store
 from console.store.tables import HubChangeRow
-from console.workers import Worker
+from console.workers import Worker, describe
 
 log = logging.getLogger("mcc.relay")
 CHANNEL = "mcc_hub"
 BATCH = 2000
 PRUNE_SECONDS = 30.0
-Numbered = list[tuple[int, HubMessage]]
+Numbered = list[tuple[int, HubMessage, str]]
 
 
 class RelayOut(Worker):
@@ -79,7 +79,7 @@ class RelayOut(Worker):
             try:
                 self._write(self._pending)
             except SQLAlchemyError as exc:  # the store is away: keep the changes and try again
-                self.report(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+                self.report(exc)
                 self.stopping.wait(delay)
                 delay = min(delay * 2, 5.0)
                 continue
@@ -122,7 +122,7 @@ class RelayOut(Worker):
             with self.store.write_engine.begin() as conn:
                 conn.execute(delete(HubChangeRow).where(HubChangeRow.at < self.now() - self.keep))
         except SQLAlchemyError as exc:
-            self.report(f"prune: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+            self.report(f"prune: {describe(exc)}")
 
 
 class RelayIn(Worker):
@@ -166,7 +166,7 @@ class RelayIn(Worker):
                             pass
                         self.last_error = None
             except psycopg.Error as exc:
-                self.report(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc) else ''}")
+                self.report(exc)
                 if self.stopping.wait(delay):
                     break
                 delay = min(delay * 2, 5.0)
@@ -178,8 +178,8 @@ class RelayIn(Worker):
             return 0
         numbered = []
         for seq, body in rows:
-            message = json.loads(body)
-            numbered.append((int(seq), HubMessage(message["type"], message["data"])))
+            message = json.loads(body)  # for the clients' filters (a guard's, a site's)
+            numbered.append((int(seq), HubMessage(message["type"], message["data"]), numbered_text(int(seq), body)))
         self.last = numbered[-1][0]
         self.received += len(numbered)
         self.deliver(numbered)
@@ -197,8 +197,4 @@ class RelayIn(Worker):
             rows = session.execute(select(HubChangeRow.id, HubChangeRow.body)
                                    .where(HubChangeRow.id > since, HubChangeRow.id <= upto)
                                    .order_by(HubChangeRow.id)).all()
-        out = []
-        for seq, body in rows:
-            message = json.loads(body)
-            out.append(dumps({"type": message["type"], "seq": seq, "data": message["data"]}))
-        return out
+        return [numbered_text(int(seq), body) for seq, body in rows]
