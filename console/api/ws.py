@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from console.alarms.views import alarm_view, event_row_view
-from console.api.deps import client_address, get_runtime, get_sockets, origin_allowed, token_from
+from console.api.deps import client_address, get_runtime, get_sockets, of_sites, origin_allowed, token_from
 from console.api.pages import build_id
 from console.devices import status as device_status
 from console.messages import HubMessage
@@ -35,19 +35,18 @@ MAX_CLIENT_MESSAGE = 4096
 _connections = itertools.count(1)
 
 
-def build_snapshot(runtime: Runtime, user: auth.User | None = None) -> dict[str, Any]:
-    if user is not None and user.role == "guard":
+def build_snapshot(runtime: Runtime, user: auth.User) -> dict[str, Any]:
+    if user.role == "guard":
         return _guard_snapshot(runtime, user)
-    sites = user.sites if user is not None else None
     with runtime.store.read() as session:
         alarms = session.scalars(
-            select(AlarmRow).where(AlarmRow.closed.is_(False), *_of(sites, AlarmRow.site))
+            select(AlarmRow).where(AlarmRow.closed.is_(False), of_sites(user, AlarmRow.site))
             .order_by(AlarmRow.severity_rank, AlarmRow.raised_at)
         ).all()
-        events = session.scalars(select(EventRow).where(*_of(sites, EventRow.site))
+        events = session.scalars(select(EventRow).where(of_sites(user, EventRow.site))
                                  .order_by(EventRow.id.desc()).limit(SNAPSHOT_EVENTS)).all()
-        counts = device_status.device_counts(session, runtime.registry, sites)
-        tasks = session.scalars(select(TaskRow).where(TaskRow.state == "open", *_of(sites, TaskRow.site))
+        counts = device_status.device_counts(session, runtime.registry, user.sites)
+        tasks = session.scalars(select(TaskRow).where(TaskRow.state == "open", of_sites(user, TaskRow.site))
                                 .order_by(TaskRow.severity_rank, TaskRow.opened_at)).all()
         task_views = [task_summary(t, runtime.tasks.book.sops.get(t.sop_id), runtime.registry) for t in tasks]
     return {
@@ -60,13 +59,8 @@ def build_snapshot(runtime: Runtime, user: auth.User | None = None) -> dict[str,
         "health": runtime.readiness.current if runtime.readiness is not None else None,
         # The sites this screen shows: several make a group wall, which names each alarm's site.
         "sites": [{"id": site, "name": runtime.settings.site_entry(site).name or site}
-                  for site in runtime.settings.site_ids if user is None or user.sees(site)],
+                  for site in runtime.settings.site_ids if user.sees(site)],
     }
-
-
-def _of(sites: tuple[str, ...] | None, column: Any) -> list[Any]:
-    """The condition for rows of ``sites`` (none: every site)."""
-    return [] if sites is None else [column.in_(sites)]
 
 
 # What a user limited to some sites still gets that names no site: the console's own health, and
@@ -88,7 +82,7 @@ def _guard_snapshot(runtime: Runtime, user: auth.User) -> dict[str, Any]:
     """A guard's phone gets their own open tasks only: no alarm queue, no event log."""
     with runtime.store.read() as session:
         tasks = session.scalars(select(TaskRow).where(TaskRow.state == "open", TaskRow.assignee == user.username,
-                                                      *_of(user.sites, TaskRow.site))
+                                                      of_sites(user, TaskRow.site))
                                 .order_by(TaskRow.opened_at)).all()
         views = [task_summary(t, runtime.tasks.book.sops.get(t.sop_id), runtime.registry) for t in tasks]
     return {"server_time": datetime.now(timezone.utc).isoformat(), "alarms": [], "tasks": views,

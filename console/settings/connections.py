@@ -16,14 +16,6 @@ from pydantic import Field, SecretStr, field_validator
 from console.settings.base import ID_PATTERN, Section
 
 
-def known_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {value!r}") from exc
-    return value
-
-
 class SiteSection(Section):
     id: str = Field(pattern=ID_PATTERN, description="Site id; the second level of native topics.")
     name: str = Field("", description="Display name (Chinese first).")
@@ -32,26 +24,22 @@ class SiteSection(Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        return known_zone(value)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
 
-class SiteEntry(Section):
+class SiteEntry(SiteSection):
     """Another site (community) this deployment watches besides ``site``: a central monitoring center
     lists its communities here. Its native devices publish under ``mcc/v1/<id>/...``; vendor
     adapters and devices name it with their ``site``."""
 
-    id: str = Field(pattern=ID_PATTERN, description="Site id; the second level of its native topics.")
-    name: str = Field("", description="Display name (Chinese first), shown beside each of its alarms.")
-    timezone: str = Field("Asia/Shanghai", description="IANA zone for its times.")
     location: str = Field("", max_length=200, description="Where it is (district, address), for people.")
     sop_limits: dict[str, dict[str, int]] = Field(default_factory=dict, description=(
         "This site's own SOP time limits in seconds, by SOP id and limit name (over sops.limits), e.g. "
         "{fire.alarm: {confirm: 180}} for a site whose guards walk further."))
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return known_zone(value)
 
 
 class MqttSection(Section):
