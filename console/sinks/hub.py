@@ -23,6 +23,12 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def numbered_text(seq: int, body: str) -> str:
+    """A change stored as ``dumps({"type", "data"})`` as clients get it, its ``seq`` put in front
+    (the object's keys in any order: clients read them by name), without serialising it again."""
+    return f'{{"seq":{seq},{body[1:]}'
+
+
 class Subscriber:
     """One connected client: a bounded queue of serialised messages."""
 
@@ -66,13 +72,13 @@ class Hub:
                 if subscriber.accept is None or subscriber.accept(message):
                     subscriber.offer(text)
 
-    def publish_numbered(self, messages: list[tuple[int, HubMessage]]) -> None:
-        """Changes numbered by the cluster (console/cluster/relay.py): the same seq on every instance."""
-        for seq, message in messages:
+    def publish_numbered(self, messages: list[tuple[int, HubMessage, str]]) -> None:
+        """Changes numbered by the cluster (console/cluster/relay.py): the same seq on every instance,
+        each with its text as clients get it (``numbered_text``: serialised once, where it was written)."""
+        for seq, message, text in messages:
             if seq <= self.seq:
                 continue  # already here (a re-read after a reconnect)
             self.seq = seq
-            text = dumps({"type": message.type, "seq": seq, "data": message.data})
             self._buffer.append((seq, text))
             for subscriber in self._subscribers:
                 if subscriber.accept is None or subscriber.accept(message):

@@ -34,7 +34,7 @@ class Outlet:
         them for every instance and brings them back through ``deliver_numbered``."""
         self._relay = relay
 
-    def deliver_numbered(self, messages: list[tuple[int, HubMessage]]) -> None:
+    def deliver_numbered(self, messages: list[tuple[int, HubMessage, str]]) -> None:
         """Thread-safe: changes the cluster numbered, for this instance's clients."""
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.hub.publish_numbered, messages)

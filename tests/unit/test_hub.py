@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from console.messages import HubMessage
-from console.sinks.hub import Hub
+from console.sinks.hub import Hub, dumps, numbered_text
 
 
 def test_messages_are_numbered_and_replayed_after_since() -> None:
@@ -42,9 +42,12 @@ def test_changes_numbered_by_the_cluster_keep_their_numbers_and_come_once() -> N
         hub = Hub(buffer_size=10)
         hub.seq = 40  # where the cluster's numbering stood when this instance started
         client = hub.subscribe()
-        hub.publish_numbered([(41, HubMessage("alarm.raised", {"id": 1})), (43, HubMessage("alarm.acked", {"id": 1}))])
+        def stored(seq: int, type_: str, data: dict[str, object]) -> tuple[int, HubMessage, str]:
+            return seq, HubMessage(type_, data), numbered_text(seq, dumps({"type": type_, "data": data}))
+
+        hub.publish_numbered([stored(41, "alarm.raised", {"id": 1}), stored(43, "alarm.acked", {"id": 1})])
         # Read again after a reconnect of the relay: nothing twice.
-        hub.publish_numbered([(43, HubMessage("alarm.acked", {"id": 1})), (44, HubMessage("event", {"id": "e"}))])
+        hub.publish_numbered([stored(43, "alarm.acked", {"id": 1}), stored(44, "event", {"id": "e"})])
         got = [json.loads(client.queue.get_nowait() or "") for _ in range(client.queue.qsize())]
         assert [(m["seq"], m["type"]) for m in got] == [(41, "alarm.raised"), (43, "alarm.acked"), (44, "event")]
         assert hub.seq == 44
