@@ -171,7 +171,6 @@ def their_site(user: auth.User, site: str) -> str:
     return site
 
 
-
 def site_for_new(user: auth.User, asked: str | None, default: str) -> str:
     """The site a new record goes to: the one asked for, else the user's only site, else ``default``
     (the console's own); 403 for a site the user does not work for."""
