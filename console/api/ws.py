@@ -69,8 +69,13 @@ SITELESS = frozenset({"console.health", "guard.updated"})
 
 
 def site_filter(sites: tuple[str, ...], then: Callable[[HubMessage], bool] | None) -> Callable[[HubMessage], bool]:
-    """A stream for a user of ``sites``: only their sites' changes (and ``then``'s own choice)."""
+    """A stream for a user of ``sites``: only their sites' changes (and ``then``'s own choice). A
+    wall display's state goes to them when the wall shows only their sites (as /api/displays)."""
     def accept(message: HubMessage) -> bool:
+        if message.type == "display.updated":
+            shown = message.data.get("sites")
+            mine = shown is not None and set(shown) <= set(sites)
+            return mine and (then is None or then(message))
         site = message.data.get("site")
         mine = site in sites if site is not None else message.type in SITELESS
         return mine and (then is None or then(message))
@@ -214,7 +219,8 @@ def _client_messages(runtime: Runtime, user: auth.User, address: str,
             return
         if not isinstance(message, dict) or message.get("type") != "display.heartbeat":
             return
-        changes = runtime.displays.heartbeat(message, user.username, address, connection, runtime.now())
+        changes = runtime.displays.heartbeat(message, user.username, address, connection, runtime.now(),
+                                             tuple(user.sites) if user.sites is not None else None)
         if changes:
             runtime.outlet.publish(changes)
 

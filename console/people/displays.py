@@ -64,6 +64,8 @@ class Display:
     last_at: datetime
     connected: bool
     connection: int
+    sites: tuple[str, ...] | None = None
+    """The sites its login is limited to (None: every site, a group wall)."""
     state: str = "live"
     """The state last announced."""
     closed_at: datetime | None = None
@@ -76,7 +78,8 @@ class Display:
     def message(self) -> HubMessage:
         return HubMessage("display.updated", {
             "display": self.display, "name": self.name, "state": self.state, "sound": self.sound,
-            "last_at": self.last_at.isoformat(), "build": self.build, "lag_ms": self.lag_ms, "user": self.user})
+            "last_at": self.last_at.isoformat(), "build": self.build, "lag_ms": self.lag_ms, "user": self.user,
+            "sites": list(self.sites) if self.sites is not None else None})
 
     def view(self, now: datetime) -> dict[str, Any]:
         return {"display": self.display, "name": self.name, "user": self.user, "address": self.address,
@@ -105,9 +108,10 @@ class DisplayBook:
         self._full_warned = False
 
     def heartbeat(self, data: dict[str, Any], user: str, address: str, connection: int,
-                  now: datetime) -> list[HubMessage]:
+                  now: datetime, sites: tuple[str, ...] | None = None) -> list[HubMessage]:
         """Record one heartbeat; the ``display.updated`` to send if the display's state changed
-        (a new display, a frozen one that beats again, one that reconnected)."""
+        (a new display, a frozen one that beats again, one that reconnected). ``sites``: those its
+        login is limited to (None: every site), which decide who is told of it."""
         display_id = _text(data.get("display"), 64).strip()
         if not display_id:
             return []
@@ -146,7 +150,7 @@ class DisplayBook:
                 build=_text(data.get("build"), 32), sound=str(data.get("sound")) if data.get("sound") in SOUND else "off",
                 page=_text(data.get("page"), 16) or "wall", last_seq=_int(data.get("last_seq")),
                 lag_ms=_int(data.get("lag_ms")), alarms=_int(data.get("alarms")),
-                last_at=now, connected=True, connection=connection)
+                last_at=now, connected=True, connection=connection, sites=sites)
             entry.state = "live"
             self._displays[key] = entry
             return [entry.message()] if before != "live" else []

@@ -20,7 +20,7 @@ from console.store.database import Store
 from console.store.tables import SnapshotRow
 from tests.conftest import DEVICES, ConsoleProcess, Publisher, native_event, wait_until
 from tests.support.images import floor_plan_png
-from tests.support.websocket import ws_connect
+from tests.support.websocket import receive_until, ws_connect
 
 pytestmark = pytest.mark.slow
 
@@ -50,12 +50,14 @@ def two_sites(db_url: str, make_console: Any, publisher: Publisher) -> tuple[Con
     console.add_users({"sup": "supervisor", "admin": "admin"})
     for name, role, sites in (("op-demo", "operator", "demo"), ("op-north", "operator", "north"),
                               ("sup-north", "supervisor", "north"), ("admin-north", "admin", "north"),
-                              ("g-demo", "guard", "demo"), ("g-north", "guard", "north")):
+                              ("g-demo", "guard", "demo"), ("g-north", "guard", "north"),
+                              ("wall-demo", "display", "demo"), ("wall-north", "display", "north")):
         result = console.cli("user", "add", name, "--role", role, "--sites", sites, "--password-stdin",
                              stdin="correct-horse-1\n")
         assert result.returncode == 0, result.stderr
         assert f"sites {sites}" in result.stdout
-    for name in ("sup", "admin", "op-demo", "op-north", "sup-north", "admin-north", "g-north"):
+    for name in ("sup", "admin", "op-demo", "op-north", "sup-north", "admin-north", "g-north", "wall-demo",
+                 "wall-north"):
         console.login(name)
     publisher.publish(*native_event("fp-1", "s-1", "fire.alarm", point="1-003"))
     publisher.publish(*native_event("n-panel", "s-2", "fire.alarm", point="2-001", site="north"))
@@ -324,3 +326,30 @@ def test_a_floor_plan_of_their_site_reaches_a_limited_user_live_and_another_site
         while not any(m["type"] == "floorplan.updated" and m["data"]["id"] == plans["north"] for m in seen):
             seen.append(json.loads(north.recv(timeout=10)))
     assert not any(m["type"] == "floorplan.updated" and m["data"]["id"] == plans["demo"] for m in seen)
+
+
+def test_a_wall_s_state_reaches_the_users_of_the_sites_it_shows_and_no_one_else(
+    two_sites: tuple[ConsoleProcess, dict[str, Any]]
+) -> None:
+    """display.updated names no site but the sites its login shows: a user of north hears of north's
+    wall, not of demo's; a group supervisor of both (as /api/displays lists them)."""
+    console, _ids = two_sites
+    with ws_connect(console, "op-north") as north, ws_connect(console, "sup") as group:
+        for ws in (north, group):
+            assert json.loads(ws.recv(timeout=5))["type"] == "snapshot"
+        for login in ("wall-demo", "wall-north"):  # demo's first: it would come first
+            with ws_connect(console, login) as wall:
+                wall.send(json.dumps({"type": "display.heartbeat", "display": f"{login}-1", "name": login,
+                                      "sound": "on", "page": "wall"}))
+                wait_until(lambda login=login: any(d["display"] == f"{login}-1" and d["state"] == "live"
+                                                   for d in console.api("GET", "/api/displays", "sup").json()),
+                           message=f"{login}'s heartbeat recorded")
+        heard_group = receive_until(group, lambda m: m["type"] == "display.updated"
+                                    and m["data"]["display"] == "wall-north-1" and m["data"]["state"] == "disconnected")
+        heard_north = receive_until(north, lambda m: m["type"] == "display.updated"
+                                    and m["data"]["display"] == "wall-north-1" and m["data"]["state"] == "disconnected")
+    assert {m["data"]["display"] for m in heard_group if m["type"] == "display.updated"} == {
+        "wall-demo-1", "wall-north-1"}
+    assert {m["data"]["display"] for m in heard_north if m["type"] == "display.updated"} == {"wall-north-1"}
+    assert [m["data"]["sites"] for m in heard_north if m["type"] == "display.updated"] == [["north"], ["north"]]
+    assert [d["display"] for d in console.api("GET", "/api/displays", "op-north").json()] == ["wall-north-1"]
