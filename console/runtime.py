@@ -206,6 +206,7 @@ class Runtime:
         if election is not None:
             runtime.election = election
             election.elect_for(runtime.supervisor.duties())
+            election.can_let_go = runtime.supervisor.may_let_go
             runtime.supervisor.elect_by(election.holds)
             runtime.supervisor.workers.insert(0, election)  # first: it holds the instance's name
         return runtime

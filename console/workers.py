@@ -87,6 +87,20 @@ class Worker:
         """Whether to do the work now: always for a worker without a duty or outside a cluster."""
         return self.duty is None or self._holds is None or self._holds(self.duty)
 
+    def parts(self) -> list[str]:
+        """Work split among a cluster's instances, as duties named ``family:part`` (camera probes,
+        one part per site): each part is held by one instance at a time (``holds_part``)."""
+        return []
+
+    def holds_part(self, part: str) -> bool:
+        """Whether to do this part of the work now: always outside a cluster."""
+        return self._holds is None or self._holds(part)
+
+    def may_let_go(self, part: str) -> bool:
+        """Whether this worker is not in the middle of ``part`` (the cluster gives it to another
+        instance only then)."""
+        return True
+
     # -- for subclasses -----------------------------------------------------------------------
 
     def run(self) -> None:
@@ -273,8 +287,13 @@ class Supervisor:
         return stuck
 
     def duties(self) -> list[str]:
-        """The duties of the workers it owns, each once, in order."""
-        return list(dict.fromkeys(w.duty for w in self.workers if w.duty is not None))
+        """The duties of the workers it owns and the parts of their split work, each once, in order."""
+        duties = [w.duty for w in self.workers if w.duty is not None]
+        return list(dict.fromkeys([*duties, *(part for w in self.workers for part in w.parts())]))
+
+    def may_let_go(self, part: str) -> bool:
+        """Whether no worker is in the middle of ``part``."""
+        return all(w.may_let_go(part) for w in self.workers)
 
     def elect_by(self, holds: Callable[[str], bool]) -> None:
         """In a cluster: every worker with a duty asks ``holds`` before doing its work."""

@@ -8,12 +8,21 @@ frees the locks, and the next try of another instance takes them. An instance th
 session gives up all its duties at once and takes them again only through a new session, so two
 instances never both believe they hold one (postgres.py: the client gives up before the server
 releases). Workers ask ``holds(duty)`` before each pass (``Worker.on_duty``).
+
+Work that can be split is a family of duties named ``family:part`` (``camera-health:north``, one
+per site). Those are shared out: an instance takes a free part only while it holds fewer than
+its share (the family's parts over the instances up, rounded up), and an instance holding more
+than its share (it was alone when the others started) lets one part go each round. A part let
+go stops being held here at once, and its lock is given back only once the workers say none is
+in the middle of it (``can_let_go``), so two instances never do one part at the same time.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -29,9 +38,21 @@ def alive_key(instance: str) -> int:
     return lock_key(f"alive:{instance}")
 
 
+def family(duty: str) -> str | None:
+    """``camera-health`` for ``camera-health:north``: a duty split among the instances; None: one duty."""
+    name, split, _part = duty.partition(":")
+    return name if split else None
+
+
+# The instances up: members of the cluster whose lock on their name is held (a 64-bit advisory
+# lock shows in pg_locks as its two 32-bit halves).
+MEMBERS_UP = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+              "AND ((classid::bigint << 32) | objid::bigint) = ANY(%s)")
+
+
 class Election(Worker):
     def __init__(self, url: str, instance: str, duties: list[str], interval: float = 1.0,
-                 client_id: str = "") -> None:
+                 client_id: str = "", can_let_go: Callable[[str], bool] = lambda _duty: True) -> None:
         super().__init__("election")
         self.url = url
         self.instance = instance
@@ -43,6 +64,11 @@ class Election(Worker):
         self._keys: dict[str, int] = {}
         self.elect_for(self.duties)
         self._held: frozenset[str] = frozenset()
+        self._leaving: set[str] = set()
+        """Parts let go (no longer held here) whose locks wait for their worker to finish with them."""
+        self.can_let_go = can_let_go
+        """Whether no worker is in the middle of a duty's work (the supervisor's answer)."""
+        self.members_up = 1
         self._conn: psycopg.Connection[Any] | None = None
         self.takeovers = 0
         """Duties this instance has taken (at its start, or from an instance that went)."""
@@ -63,7 +89,8 @@ class Election(Worker):
         return sorted(self._held)
 
     def detail(self) -> dict[str, object]:
-        return {"instance": self.instance, "held": self.held, "takeovers": self.takeovers}
+        return {"instance": self.instance, "held": self.held, "takeovers": self.takeovers,
+                "members_up": self.members_up}
 
     def run(self) -> None:
         delay = self.interval
@@ -106,13 +133,22 @@ class Election(Worker):
         self.announced.set()
 
     def _claim(self, conn: psycopg.Connection[Any]) -> None:
-        """Take what nobody holds; make sure the session (and so what it holds) is still there."""
-        free = [duty for duty in self.duties if duty not in self._held]
+        """Take what nobody holds (of a split family, up to this instance's share), let go of what
+        is beyond the share; make sure the session (and so what it holds) is still there."""
+        shares = self._shares(conn)
+        held = {name: sum(1 for duty in self._held if family(duty) == name) for name in shares}
+        self._let_go(conn, shares, held)
+        free = [duty for duty in self.duties if duty not in self._held and duty not in self._leaving]
         taken = []
         for duty in free:
+            name = family(duty)
+            if name is not None and held[name] >= shares[name]:
+                continue  # its share is taken: the part is left to an instance with room
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._keys[duty],)).fetchone()
             if row is not None and row[0]:
                 taken.append(duty)
+                if name is not None:
+                    held[name] += 1
         if not free:
             conn.execute("SELECT 1")
         if taken:
@@ -120,15 +156,45 @@ class Election(Worker):
             self.takeovers += len(taken)
             log.info("instance %s now does: %s", self.instance, ", ".join(taken))
 
+    def _shares(self, conn: psycopg.Connection[Any]) -> dict[str, int]:
+        """Each split family's share: as many of its parts as there are parts per instance up."""
+        counts: dict[str, int] = {}
+        for duty in self.duties:
+            if (name := family(duty)) is not None:
+                counts[name] = counts.get(name, 0) + 1
+        if not counts:
+            return {}
+        members = [row[0] for row in conn.execute("SELECT instance FROM cluster_members").fetchall()]
+        row = conn.execute(MEMBERS_UP, ([alive_key(m) for m in members],)).fetchone()
+        self.members_up = max(1, int(row[0]) if row is not None else 1)
+        return {name: math.ceil(count / self.members_up) for name, count in counts.items()}
+
+    def _let_go(self, conn: psycopg.Connection[Any], shares: dict[str, int], held: dict[str, int]) -> None:
+        """One part of each family beyond the share stops being held here; the locks of parts let go
+        are given back once their worker is done with them."""
+        for name, share in shares.items():
+            if held[name] > share:
+                duty = max(d for d in self._held if family(d) == name)
+                self._held = self._held - {duty}
+                self._leaving.add(duty)
+                held[name] -= 1
+                log.info("instance %s lets %s go (%d instances up)", self.instance, duty, self.members_up)
+        for duty in sorted(self._leaving):
+            if self.can_let_go(duty):
+                conn.execute("SELECT pg_advisory_unlock(%s)", (self._keys[duty],))
+                self._leaving.discard(duty)
+
     def _give_up(self, reason: str) -> None:
         if self._held:
             log.error("instance %s lost its store session (%s): gives up %s", self.instance, reason,
                       ", ".join(sorted(self._held)))
         self._held = frozenset()
+        self._leaving.clear()  # the session, and so its locks, are gone
         self.report(f"store session lost: {reason}")
 
     def _close(self) -> None:
         self._held = frozenset()  # before the session goes: never believe in a lock that may be free
+        self._leaving.clear()
         conn, self._conn = self._conn, None
         if conn is not None:
             try:

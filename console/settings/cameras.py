@@ -27,6 +27,8 @@ class CameraEntry(Section):
     """One camera: where its picture comes from and which alarms it shows (console/video/linker.py)."""
 
     id: str = Field(pattern=ID_PATTERN)
+    site: str | None = Field(None, description="The site it watches (one of the deployment's sites); defaults "
+                                               "to site.id.")
     name: str = Field("", description="Shown under its snapshots (Chinese first).")
     url: str = Field(min_length=1, description="rtsp://, http(s):// (an MJPEG stream or a still-image URL), "
                                                "file:///path or a plain path to a video file.")
@@ -123,11 +125,18 @@ def check_camera_links(settings: Settings) -> None:
     cameras = {c.id for c in settings.cameras.entries}
     problems: list[tuple[str, str]] = []
     for index, camera in enumerate(settings.cameras.entries):
+        site = camera.site or settings.site.id
+        if site not in settings.site_ids:
+            problems.append((f"cameras.entries[{index}].site", f"no site {site!r} (site, sites or a device's site)"))
         for n, ref in enumerate(camera.devices):
             device_id, _, point = ref.partition("/")
             device = devices.get(device_id)
             if device is None:
                 problems.append((f"cameras.entries[{index}].devices[{n}]", f"no device {device_id!r}"))
+            elif (device.site or settings.site.id) != site:
+                problems.append((f"cameras.entries[{index}].devices[{n}]",
+                                 f"device {device_id!r} is of site {device.site or settings.site.id!r}, "
+                                 f"the camera of {site!r}"))
             elif point and device.points and point not in device.points:
                 problems.append((f"cameras.entries[{index}].devices[{n}]",
                                  f"device {device_id!r} has no point {point!r}"))

@@ -55,6 +55,11 @@ log = logging.getLogger("mcc.camera_health")
 TAMPER = "camera.tamper"
 
 
+def part_of(site: str) -> str:
+    """The part of the camera probes a cluster instance holds for one site."""
+    return f"camera-health:{site}"
+
+
 class ReferenceRefused(Refusal):
     """The frame is not fit to be a reference (dark, blurred), or the camera gave none."""
 
@@ -102,10 +107,11 @@ class HealthStats:
 
 
 class CameraHealthWatch(Worker):
-    """Probes every camera each ``health_seconds`` and hands what changed to the alarm path."""
+    """Probes every camera each ``health_seconds`` and hands what changed to the alarm path.
 
-    duty = "camera-health"
-    """One instance of a cluster does this at a time."""
+    A camera is its ``site``'s (the site file's own ``site`` when it names none). In a cluster each
+    site's cameras are a part of the work (``camera-health:<site>``) held by one instance at a
+    time, and the sites are shared out among the instances up (console/cluster/election.py)."""
 
     def __init__(self, section: CamerasSection, site: str, store: Store, registry: DeviceRegistry,
                  alarm_path: AlarmPath, now: Callable[[], datetime],
@@ -113,6 +119,13 @@ class CameraHealthWatch(Worker):
         super().__init__("camera-health")
         self.section = section
         self.site = site
+        """The site file's own site: that of a camera that names none."""
+        self.site_of = {c.id: c.site or site for c in section.entries}
+        self.sites = list(dict.fromkeys(self.site_of.values()))
+        self._held_last = set(self.sites)
+        """The sites probed in the last round (a site taken up since reloads what its last prober stored)."""
+        self._probing: set[str] = set()
+        """The sites of the round under way (not let go to another instance until it ends)."""
         self.store = store
         self.registry = registry
         self.alarm_path = alarm_path
@@ -131,39 +144,59 @@ class CameraHealthWatch(Worker):
 
     # -- start / stop (the worker's) ---------------------------------------------------------------
 
-    def prepare(self) -> None:
+    def parts(self) -> list[str]:
+        return [part_of(site) for site in self.sites]
+
+    def may_let_go(self, part: str) -> bool:
+        return part not in {part_of(site) for site in self._probing}
+
+    def prepare(self, sites: list[str] | None = None) -> None:
+        """What is known of the cameras of ``sites`` (None: all) from the store."""
+        sites = self.sites if sites is None else sites
         try:
-            self.load_open_alarms()
+            self.load_open_alarms(sites)
         except Exception:
             log.exception("camera health: open camera alarms could not be read (starting from ok)")
         try:
-            self.load_references()
+            self.load_references(sites)
         except Exception:
             log.exception("camera health: reference frames could not be read (new ones are taken)")
         try:
-            self.load_unknown_states()
+            self.load_unknown_states(sites)
         except Exception:
             log.exception("camera health: device states could not be read")
 
     def run(self) -> None:
-        off_duty = False
         while not self.stopping.is_set():
             started = time.monotonic()
             self.beat()
-            if not self.on_duty():  # another instance of the cluster probes the cameras now
-                off_duty = True
-                self.stopping.wait(1.0)
-                continue
-            if off_duty:  # taken over: what the last owner found is in the store
-                off_duty = False
-                self.prepare()
+            sites = self._start_round()
             try:
-                self.probe_all()
+                taken = [site for site in sites if site not in self._held_last]
+                if taken:  # taken up from another instance: what it found is in the store
+                    self.prepare(taken)
+                self._held_last = set(sites)
+                if sites:
+                    self.probe_all(sites)
             except Exception as exc:
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 self.report(exc)
                 log.exception("camera health round failed")
-            self.stopping.wait(max(0.05, self.section.health_seconds - (time.monotonic() - started)))
+            finally:
+                self._probing.clear()
+            wait = self.section.health_seconds if sites else 1.0  # none held: look again soon
+            self.stopping.wait(max(0.05, wait - (time.monotonic() - started)))
+
+    def _start_round(self) -> list[str]:
+        """The sites whose cameras this instance probes now; marked as under way before asking, so
+        that a site is never let go between the question and the probes."""
+        self._probing = set(self.sites)
+        sites = [site for site in self.sites if self.holds_part(part_of(site))]
+        self._probing = set(sites)
+        return sites
+
+    def cameras_of(self, sites: list[str]) -> list[CameraEntry]:
+        return [c for c in self.cameras if self.site_of[c.id] in sites]
 
     def finish(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -172,15 +205,17 @@ class CameraHealthWatch(Worker):
     def processes(self) -> list[WorkerStatus]:
         return self.grabber.processes("camera-health grab") if isinstance(self.grabber, ProcessGrabber) else []
 
-    def load_open_alarms(self) -> None:
+    def load_open_alarms(self, sites: list[str] | None = None) -> None:
         """After a restart: a camera with an uncleared offline or tamper alarm starts in that state,
         so that its first good probe clears it."""
-        ids = [c.id for c in self.cameras]
+        rows: list[tuple[str, str]] = []
         with self.store.read() as session:
-            rows = session.execute(select(AlarmRow.device_id, AlarmRow.kind).where(
-                AlarmRow.site == self.site, AlarmRow.device_id.in_(ids), AlarmRow.point == "",
-                AlarmRow.kind.in_(("camera.offline", TAMPER)), AlarmRow.cleared.is_(False),
-                AlarmRow.closed.is_(False))).all()
+            for site in self.sites if sites is None else sites:
+                ids = [c.id for c in self.cameras_of([site])]
+                rows += session.execute(select(AlarmRow.device_id, AlarmRow.kind).where(
+                    AlarmRow.site == site, AlarmRow.device_id.in_(ids), AlarmRow.point == "",
+                    AlarmRow.kind.in_(("camera.offline", TAMPER)), AlarmRow.cleared.is_(False),
+                    AlarmRow.closed.is_(False))).all()
         for device_id, kind in rows:
             health = self.stats.by_camera[device_id]
             if kind == "camera.offline":
@@ -188,23 +223,26 @@ class CameraHealthWatch(Worker):
             else:
                 health.condition = "tamper"
 
-    def load_unknown_states(self) -> None:
-        registered = [c.id for c in self.cameras if self.registry.is_registered(self.site, c.id)]
-        if not registered:
-            return
-        with self.store.read() as session:
-            known = set(session.scalars(select(DeviceStatusRow.device_id).where(
-                DeviceStatusRow.site == self.site, DeviceStatusRow.device_id.in_(registered),
-                DeviceStatusRow.state != "unknown")))
-        self.unannounced = set(registered) - known
+    def load_unknown_states(self, sites: list[str] | None = None) -> None:
+        for site in self.sites if sites is None else sites:
+            registered = [c.id for c in self.cameras_of([site]) if self.registry.is_registered(site, c.id)]
+            self.unannounced -= {c.id for c in self.cameras_of([site])}
+            if not registered:
+                continue
+            with self.store.read() as session:
+                known = set(session.scalars(select(DeviceStatusRow.device_id).where(
+                    DeviceStatusRow.site == site, DeviceStatusRow.device_id.in_(registered),
+                    DeviceStatusRow.state != "unknown")))
+            self.unannounced |= set(registered) - known
 
-    def load_references(self) -> None:
+    def load_references(self, sites: list[str] | None = None) -> None:
         with self.store.read() as session:
-            rows = session.scalars(select(CameraReferenceRow).where(CameraReferenceRow.site == self.site)).all()
+            rows = session.scalars(select(CameraReferenceRow).where(
+                CameraReferenceRow.site.in_(self.sites if sites is None else sites))).all()
             for row in rows:
                 health = self.stats.by_camera.get(row.camera_id)
-                if health is None:
-                    continue  # a camera no longer in the site file
+                if health is None or self.site_of[row.camera_id] != row.site:
+                    continue  # a camera no longer in the site file (or no longer of that site)
                 try:
                     health.classifier.set_reference(grey(decode(row.image)))
                 except GrabError:
@@ -220,10 +258,11 @@ class CameraHealthWatch(Worker):
         """Keep ``jpeg`` as the camera's reference (replacing any), audited in the same transaction."""
         digest = hashlib.sha256(jpeg).hexdigest()
         with self.store.write() as session, session.begin():
-            row = session.get(CameraReferenceRow, (self.site, camera.id), with_for_update=True)
+            site = self.site_of[camera.id]
+            row = session.get(CameraReferenceRow, (site, camera.id), with_for_update=True)
             previous = row.sha256 if row is not None else None
             if row is None:
-                row = CameraReferenceRow(site=self.site, camera_id=camera.id)
+                row = CameraReferenceRow(site=site, camera_id=camera.id)
                 session.add(row)
             row.taken_at, row.taken_by, row.sha256, row.image = at, actor, digest, jpeg
             audit.record(session, actor, "camera.reference", target=f"camera:{camera.id}",
@@ -262,7 +301,7 @@ class CameraHealthWatch(Worker):
         return view
 
     def _draft(self, camera: CameraEntry, kind: str, now: datetime, **data: Any) -> Draft:
-        return Draft(kind=kind, site=self.site, device_id=camera.id,
+        return Draft(kind=kind, site=self.site_of[camera.id], device_id=camera.id,
                      source_id=f"probe:{kind}:{now.timestamp():.3f}:{next(self._seq)}", ts=now,
                      data={"via": "probe", **data})
 
@@ -275,16 +314,17 @@ class CameraHealthWatch(Worker):
         except Exception as exc:
             return None, None, f"{type(exc).__name__}: {exc}"[:300]
 
-    def probe_all(self) -> list[Draft]:
-        """One round: every camera at once (each within its own time limit), then the events of
-        what changed, handed to the alarm path together; returns them."""
-        results = list(self._pool.map(self._probe, self.cameras))
+    def probe_all(self, sites: list[str] | None = None) -> list[Draft]:
+        """One round: every camera (of ``sites``; None: all) at once, each within its own time
+        limit, then the events of what changed, handed to the alarm path together; returns them."""
+        cameras = self.cameras if sites is None else self.cameras_of(sites)
+        results = list(self._pool.map(self._probe, cameras))
         now = self.now()
         drafts: list[Draft] = []
         first_references: list[tuple[CameraEntry, bytes]] = []
         with self._lock:
             self.stats.rounds += 1
-            for camera, (jpeg, frame, error) in zip(self.cameras, results):
+            for camera, (jpeg, frame, error) in zip(cameras, results):
                 drafts.extend(self._judge(camera, frame, error, now))
                 health = self.stats.by_camera[camera.id]
                 if (jpeg is not None and health.classifier.reference is None and health.condition is None

@@ -136,12 +136,14 @@ class CameraLinker(Worker):
     # -- which cameras show what --------------------------------------------------------------
 
     def cameras_for(self, site: str, device_id: str, point: str = "", zone: str = "") -> list[CameraEntry]:
-        """The cameras linked to a device (or one of its points), to the alarm's zone, or named by
-        the device's own ``cameras`` list; in the order of the site file."""
+        """The cameras of ``site`` linked to a device (or one of its points), to the alarm's zone, or
+        named by the device's own ``cameras`` list; in the order of the site file."""
         device = self.registry.get(site, device_id)
         named = set(device.cameras) if device is not None else set()
         found = []
         for camera in self.section.entries:
+            if (camera.site or self.registry.default_site) != site:
+                continue  # another site's camera (device ids are the site's own)
             linked = (camera.id in named or device_id in camera.devices
                       or (point and f"{device_id}/{point}" in camera.devices)
                       or (zone and zone in camera.zones))

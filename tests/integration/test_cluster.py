@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from console.demo.broker import ManagedMosquitto, free_port
-from tests.conftest import ConsoleProcess, Publisher, _postgres_database, native_event, wait_until
+from tests.conftest import DEVICES, ConsoleProcess, Publisher, _postgres_database, native_event, wait_until
 from tests.integration.test_gb26875 import SOURCE, check_reply, component, read_frames, upload
 from tests.support.stored import stored_count, stored_ids
 from tests.support.websocket import receive_until, ws_connect
@@ -289,3 +289,49 @@ def test_a_duty_check_reaches_a_device_whose_link_is_on_another_instance(make_co
     # No instance holds a link now: nobody sends it, and the answer says so.
     refused = a.api("POST", "/api/devices/fire-gw-1/duty-check", "sup", json={"reason": "例行查岗"})
     assert refused.status_code == 503 and refused.json()["code"] == "gb.no_link"
+
+
+def test_the_camera_probes_are_split_by_site_and_taken_over_when_an_instance_dies(
+    make_console: Any, pg_url: str
+) -> None:
+    """Two sites' cameras, two instances: each probes one site's, never both the same; when one is
+    killed the other probes both. Both cameras refuse connections (offline at the second miss)."""
+    north = {"id": "n-panel", "name": "北区3号楼火灾报警控制器", "role": "fire_panel", "site": "north"}
+    cameras = {"entries": [{"id": "cam-demo", "url": f"http://127.0.0.1:{free_port()}/stream.mjpg"},
+                           {"id": "cam-north", "site": "north", "url": f"http://127.0.0.1:{free_port()}/stream.mjpg"}],
+               "health_seconds": 0.5, "health_offline_probes": 2}
+    a, b = instances(make_console, pg_url, ["a", "b"], sites=[{"id": "north", "name": "北区"}],
+                     devices={"entries": [*DEVICES, north]}, cameras=cameras)
+    parts = {"camera-health:demo", "camera-health:north"}
+
+    def camera_states(console: ConsoleProcess) -> dict[str, str]:
+        return dict(console.health()["cameras"]["states"])
+
+    def probed_at(console: ConsoleProcess) -> dict[str, str | None]:
+        return {c["id"]: c["health"].get("last_probe_at") for c in console.api("GET", "/api/cameras", "op").json()}
+
+    held = wait_until(lambda: (h := (duties_held(a) & parts, duties_held(b) & parts))
+                      and len(h[0]) == len(h[1]) == 1 and h, timeout=15, message="one site's cameras each")
+    assert held[0] != held[1]
+    a.staff({"op": "operator"})
+    b.login("op")
+    by_site = {"camera-health:demo": "cam-demo", "camera-health:north": "cam-north"}
+    before = [probed_at(console) for console in (a, b)]
+    time.sleep(2)  # four rounds
+    for console, (part,), then in zip((a, b), held, before):
+        mine, theirs = by_site[part], next(c for p, c in by_site.items() if p != part)
+        now = probed_at(console)
+        assert now[mine] is not None and now[mine] != then[mine], f"{mine} probed by its instance"
+        assert now[theirs] == then[theirs], f"{theirs} is the other instance's to probe"
+    offline = wait_until(lambda: len(found := [x for x in a.api("GET", "/api/alarms", "op").json()
+                                              if x["kind"] == "camera.offline"]) == 2 and found,
+                         timeout=15, message="an offline alarm for each camera")
+    assert {(x["device_id"], x["site"]) for x in offline} == {("cam-demo", "demo"), ("cam-north", "north")}
+    a.kill()
+    wait_until(lambda: duties_held(b) & parts == parts, timeout=15, message="b probes both sites' cameras")
+    wait_until(lambda: set(camera_states(b).values()) == {"offline"}, timeout=15,
+               message="b knows both cameras are offline (the open alarm, from the store)")
+    time.sleep(2)
+    offline_events = b.api("GET", "/api/events?kind=camera.offline", "op").json()
+    assert sorted(e["device_id"] for e in offline_events) == ["cam-demo", "cam-north"], \
+        "each camera went offline once: no instance announced it again"

@@ -64,6 +64,9 @@ def test_cameras_load_with_their_defaults(tmp_path: Path) -> None:
     ('{id: c1, url: "rtsp://h/s", colour: red}', "cameras.entries[0].colour", "not permitted"),
     ('{id: c1, url: "rtsp://h/s", devices: [nope]}', "cameras.entries[0].devices[0]", "no device 'nope'"),
     ('{id: c1, url: "rtsp://h/s", devices: ["fp-1/9-999"]}', "cameras.entries[0].devices[0]", "no point"),
+    ('{id: c1, url: "rtsp://h/s", site: nowhere}', "cameras.entries[0].site", "no site 'nowhere'"),
+    ('{id: c1, url: "rtsp://h/s", site: nowhere, devices: [fp-1]}', "cameras.entries[0].devices[0]",
+     "device 'fp-1' is of site 'demo', the camera of 'nowhere'"),
 ])
 def test_bad_cameras_are_reported_with_their_path(tmp_path: Path, entry: str, where: str, says: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -108,6 +111,16 @@ def test_an_alarm_links_cameras_by_device_point_zone_and_the_devices_own_list() 
     assert ids(link.cameras_for("demo", "fp-1", "", "")) == ["cam-panel"]
     assert ids(link.cameras_for("demo", "door-1", "", "大堂")) == ["cam-lobby"]
     assert ids(link.cameras_for("demo", "unknown", "", "")) == []
+
+
+def test_a_camera_shows_only_its_own_site_s_alarms() -> None:
+    """Zones are named by each site (both have a 大堂): an alarm in north's lobby is north's camera's."""
+    link = linker([
+        {"id": "cam-lobby", "url": "rtsp://h/1", "zones": ["大堂"]},
+        {"id": "cam-north-lobby", "site": "north", "url": "rtsp://h/2", "zones": ["大堂"]},
+    ], grab=lambda *_: b"")
+    assert [c.id for c in link.cameras_for("demo", "door-1", "", "大堂")] == ["cam-lobby"]
+    assert [c.id for c in link.cameras_for("north", "n-door", "", "大堂")] == ["cam-north-lobby"]
 
 
 def test_a_hung_camera_holds_one_slot_and_later_grabs_of_it_are_dropped_and_counted() -> None:
