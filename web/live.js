@@ -54,6 +54,7 @@ export class LiveSocket {
   url(resume) {
     const u = new URL("/ws", window.location.href);
     u.protocol = window.location.protocol === "https:" ? "wss:" : "ws:";
+    u.searchParams.set("batch", "1"); // changes that wait together come as one frame
     if (resume) {
       u.searchParams.set("since", String(this.seq));
       if (this.stream) u.searchParams.set("stream", this.stream);

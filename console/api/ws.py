@@ -1,5 +1,6 @@
 """The WebSocket ``/ws``: a ``hello`` (the build id), a snapshot (or the missed messages after
-``?since=``), then live changes. Walls send ``display.heartbeat`` over the same socket."""
+``?since=``), then live changes. Walls send ``display.heartbeat`` over the same socket. With
+``?batch=1`` (the pages ask for it) the changes waiting for a client go as one ``batch`` frame."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from console.messages import HubMessage
 from console.people import auth
 from console.people.displays import RECORDED_ROLES
 from console.runtime import Runtime
-from console.sinks.hub import Hub, Subscriber, dumps
+from console.sinks.hub import MAX_BATCH, Hub, Subscriber, batch_text, dumps
 from console.store.tables import AlarmRow, EventRow, TaskRow
 from console.tasks.views import task_summary
 
@@ -149,6 +150,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 
     since = _int_param(websocket, "since")
     stream = websocket.query_params.get("stream")
+    batch = websocket.query_params.get("batch") == "1"  # the client reads ``batch`` frames
     if since is not None and runtime.relay_in is not None:
         await _catch_up(hub, since)  # a client of another instance may be a moment ahead of this one
     sockets.add(user.username, connection, auth.token_digest(token), revoke)
@@ -184,10 +186,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             snapshot = await run_in_threadpool(build_snapshot, runtime, user)
             await websocket.send_text(dumps({"type": "snapshot", "seq": seq, "stream": hub.stream, **snapshot}))
         else:
-            for text in replay:
-                await websocket.send_text(text)
+            await _send(websocket, replay, batch)
         await _pump(websocket, subscriber, _client_messages(runtime, user, client_address(websocket), connection),
-                    revoked)
+                    revoked, batch)
     except WebSocketDisconnect:
         pass
     finally:
@@ -231,15 +232,33 @@ async def _wait(event: asyncio.Event) -> None:
     await event.wait()
 
 
+async def _send(websocket: WebSocket, items: list[tuple[int, str]], batch: bool) -> None:
+    """Changes to one client: one ``batch`` frame each ``MAX_BATCH`` for a client that asked for
+    batches (a single change goes as itself), else one frame each."""
+    if not batch:
+        for _, text in items:
+            await websocket.send_text(text)
+        return
+    for start in range(0, len(items), MAX_BATCH):
+        chunk = items[start:start + MAX_BATCH]
+        await websocket.send_text(chunk[0][1] if len(chunk) == 1 else batch_text(chunk))
+
+
 async def _pump(websocket: WebSocket, subscriber: Subscriber, on_text: Callable[[str], None],
-                revoked: asyncio.Event | None = None) -> None:
+                revoked: asyncio.Event | None = None, batch: bool = False) -> None:
     async def send() -> None:
         while True:
-            text = await subscriber.queue.get()
-            if text is None:
+            item = await subscriber.queue.get()
+            items = []
+            while item is not None:
+                items.append(item)
+                if not batch or len(items) >= MAX_BATCH or subscriber.queue.empty():
+                    break
+                item = subscriber.queue.get_nowait()  # what else waits now goes in the same frame
+            await _send(websocket, items, batch)
+            if item is None:
                 await websocket.close(code=1013, reason="client too slow; resume with ?since=")
                 return
-            await websocket.send_text(text)
 
     async def receive() -> None:
         while True:

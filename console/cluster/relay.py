@@ -185,7 +185,7 @@ class RelayIn(Worker):
         self.deliver(numbered)
         return len(rows)
 
-    def replay(self, since: int, upto: int) -> list[str] | None:
+    def replay(self, since: int, upto: int) -> list[tuple[int, str]] | None:
         """The changes after ``since`` up to ``upto`` as clients get them, from the store; None when
         the store no longer has them all (a fresh snapshot then)."""
         if since >= upto:
@@ -197,4 +197,4 @@ class RelayIn(Worker):
             rows = session.execute(select(HubChangeRow.id, HubChangeRow.body)
                                    .where(HubChangeRow.id > since, HubChangeRow.id <= upto)
                                    .order_by(HubChangeRow.id)).all()
-        return [numbered_text(int(seq), body) for seq, body in rows]
+        return [(int(seq), numbered_text(int(seq), body)) for seq, body in rows]

@@ -2,6 +2,9 @@
 
 All methods run on the event loop thread; the ingest thread hands messages over with
 ``loop.call_soon_threadsafe(hub.publish, ...)``. Each message is serialised once, not per client.
+A client that asked for batches gets what waits in its queue as one ``batch`` frame
+(``batch_text``): one frame, one compression and one send per client per turn of the loop,
+instead of one per change.
 """
 
 from __future__ import annotations
@@ -23,6 +26,15 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+MAX_BATCH = 500
+"""Changes in one ``batch`` frame at most (a replay of thousands goes in several)."""
+
+
+def batch_text(items: list[tuple[int, str]]) -> str:
+    """``{"type":"batch","seq":<the last>,"items":[...]}`` from changes already serialised."""
+    return f'{{"type":"batch","seq":{items[-1][0]},"items":[{",".join(text for _, text in items)}]}}'
+
+
 def numbered_text(seq: int, body: str) -> str:
     """A change stored as ``dumps({"type", "data"})`` as clients get it, its ``seq`` put in front
     (the object's keys in any order: clients read them by name), without serialising it again."""
@@ -30,19 +42,20 @@ def numbered_text(seq: int, body: str) -> str:
 
 
 class Subscriber:
-    """One connected client: a bounded queue of serialised messages."""
+    """One connected client: a bounded queue of serialised messages with their seq (None: the
+    client fell too far behind and is to be closed)."""
 
     def __init__(self, limit: int, accept: Callable[[HubMessage], bool] | None = None):
         self.accept = accept
         """None: every message; else only those it accepts (a guard's phone sees its own tasks)."""
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=limit)
+        self.queue: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue(maxsize=limit)
         self.overflowed = False
 
-    def offer(self, text: str) -> None:
+    def offer(self, seq: int, text: str) -> None:
         if self.overflowed:
             return
         try:
-            self.queue.put_nowait(text)
+            self.queue.put_nowait((seq, text))
         except asyncio.QueueFull:
             # A client that cannot keep up is dropped; it resumes with ?since= or a snapshot.
             self.overflowed = True
@@ -70,7 +83,7 @@ class Hub:
             self._buffer.append((self.seq, text))
             for subscriber in self._subscribers:
                 if subscriber.accept is None or subscriber.accept(message):
-                    subscriber.offer(text)
+                    subscriber.offer(self.seq, text)
 
     def publish_numbered(self, messages: list[tuple[int, HubMessage, str]]) -> None:
         """Changes numbered by the cluster (console/cluster/relay.py): the same seq on every instance,
@@ -82,7 +95,7 @@ class Hub:
             self._buffer.append((seq, text))
             for subscriber in self._subscribers:
                 if subscriber.accept is None or subscriber.accept(message):
-                    subscriber.offer(text)
+                    subscriber.offer(seq, text)
 
     def subscribe(self, accept: Callable[[HubMessage], bool] | None = None) -> Subscriber:
         subscriber = Subscriber(self._client_queue, accept)
@@ -92,8 +105,8 @@ class Hub:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
-    def replay(self, since: int, stream: str | None) -> list[str] | None:
-        """The messages after ``since``, or None when they are no longer (or never were) here."""
+    def replay(self, since: int, stream: str | None) -> list[tuple[int, str]] | None:
+        """The messages after ``since`` with their seq, or None when they are no longer (or never were) here."""
         if stream is not None and stream != self.stream:
             return None
         if since > self.seq:
@@ -103,4 +116,4 @@ class Hub:
         oldest = self._buffer[0][0] if self._buffer else self.seq + 1
         if since + 1 < oldest:
             return None
-        return [text for seq, text in self._buffer if seq > since]
+        return [(seq, text) for seq, text in self._buffer if seq > since]

@@ -45,7 +45,7 @@ def runtime(broker: ManagedMosquitto, sqlite_url: str) -> Iterator[Runtime]:
 
 
 def on_hub(runtime: Runtime, kind: str) -> list[str]:
-    return [text for text in runtime.hub.replay(0, None) or [] if f'"type":"{kind}"' in text]
+    return [text for _, text in runtime.hub.replay(0, None) or [] if f'"type":"{kind}"' in text]
 
 
 def stored(runtime: Runtime, source_id: str) -> int:

@@ -15,7 +15,7 @@ def test_messages_are_numbered_and_replayed_after_since() -> None:
     assert hub.seq == 8
     replay = hub.replay(5, hub.stream)
     assert replay is not None
-    assert [json.loads(t)["seq"] for t in replay] == [6, 7, 8]
+    assert [(seq, json.loads(t)["seq"]) for seq, t in replay] == [(6, 6), (7, 7), (8, 8)]
     assert hub.replay(8, hub.stream) == []
     assert hub.replay(2, hub.stream) is None, "older than the buffer: a snapshot is needed"
     assert hub.replay(3, hub.stream) is not None
@@ -48,11 +48,11 @@ def test_changes_numbered_by_the_cluster_keep_their_numbers_and_come_once() -> N
         hub.publish_numbered([stored(41, "alarm.raised", {"id": 1}), stored(43, "alarm.acked", {"id": 1})])
         # Read again after a reconnect of the relay: nothing twice.
         hub.publish_numbered([stored(43, "alarm.acked", {"id": 1}), stored(44, "event", {"id": "e"})])
-        got = [json.loads(client.queue.get_nowait() or "") for _ in range(client.queue.qsize())]
+        got = [json.loads((client.queue.get_nowait() or (0, ""))[1]) for _ in range(client.queue.qsize())]
         assert [(m["seq"], m["type"]) for m in got] == [(41, "alarm.raised"), (43, "alarm.acked"), (44, "event")]
         assert hub.seq == 44
         replay = hub.replay(41, hub.stream)
-        assert replay is not None and [json.loads(t)["seq"] for t in replay] == [43, 44], "a gap in ids is no gap"
+        assert replay is not None and [json.loads(t)["seq"] for _, t in replay] == [43, 44], "a gap in ids is no gap"
         assert hub.replay(39, hub.stream) is None, "from before this instance: the store has it, not the buffer"
 
     asyncio.run(scenario())
