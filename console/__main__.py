@@ -68,13 +68,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from console.api.ws_protocol import server_options
     from console.app import create_app
     from console.tasks.sop import load_site_sops
 
     settings = _settings(args)
     load_site_sops(settings)  # refuse to start with a broken procedure
     uvicorn.run(create_app(settings), host=settings.http.host, port=settings.http.port,
-                log_level="info", access_log=False, ws="websockets-sansio",
+                log_level="info", access_log=False, **server_options(settings.http.ws_compression),
                 proxy_headers=True, forwarded_allow_ips=settings.http.trusted_proxies)
     return 0
 

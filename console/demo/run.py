@@ -116,6 +116,7 @@ def _announce_when_listening(port: int, banner: str) -> None:
 def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
     import uvicorn
 
+    from console.api.ws_protocol import server_options
     from console.app import create_app
     from console.demo.simulator import run_simulator
 
@@ -172,7 +173,7 @@ def run_demo(data: Path, port: int = 8000, rate: float = 3.0) -> int:
         # Print the banner once the web server answers, so every URL in it works when read.
         threading.Thread(target=_announce_when_listening, args=(port, "\n".join(lines)), daemon=True).start()
         uvicorn.run(create_app(settings, children=[broker]), host="127.0.0.1", port=port, log_level="warning",
-                    ws="websockets-sansio")
+                    **server_options(settings.http.ws_compression))
     finally:
         stop.set()
         if simulator is not None:

@@ -8,6 +8,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -128,6 +129,9 @@ class HttpSection(Section):
     login_lockout_max_seconds: float = Field(900.0, ge=1, le=86400, description="The longest lockout.")
     password_checks_at_once: int = Field(2, ge=1, le=64, description=(
         "Password checks (argon2id, 64 MiB each) running at once; more logins wait, then get 429."))
+    ws_compression: Literal["fast", "small", "off"] = Field("fast", description=(
+        "WebSocket compression (permessage-deflate): fast (zlib level 1, the default), small (level 6: smaller "
+        "frames, about 3 times the CPU per screen) or off (a LAN where bandwidth does not matter)."))
 
 
 def _host_instance() -> str:
