@@ -71,11 +71,13 @@ class GuardDispatch:
         scene = self.records.scene_of(task.row)
         # Lock the guards on shift (in name order) before reading who is free: two dispatches
         # at once, from two tasks or two console instances, cannot pick the same guard.
-        session.execute(select(GuardRow.username).where(GuardRow.on_shift.is_(True))
-                        .order_by(GuardRow.username).with_for_update())
+        on_shift = session.scalars(select(GuardRow.username).where(GuardRow.on_shift.is_(True))
+                                   .order_by(GuardRow.username).with_for_update()).all()
         if guard is None:
-            tried = self._tried(session, task.row.id, now)
-            free = [(g, d) for g, d in self._free_guards(session, scene) if g.username not in tried]
+            # Nobody on shift (a storm at night, or no guards set up): no need to ask who is free.
+            tried = self._tried(session, task.row.id, now) if on_shift else set()
+            free = [(g, d) for g, d in self._free_guards(session, scene)
+                    if g.username not in tried] if on_shift else []
             if not free:
                 self.records.log(session, task.row, SYSTEM, "no_free_guard", now, data={"reason": reason})
                 out.notices.append(self.records.notice(task, "no_guard", ("supervisor",), now,

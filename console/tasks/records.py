@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.devices.registry import DeviceRegistry
@@ -63,10 +63,17 @@ class TaskRecords:
 
     def finish(self, session: Session, out: Outcome) -> None:
         """Fold in dispatch acceptance deadlines, bump revisions, and queue one task.updated per task."""
+        # The touched tasks' active dispatches in one query (a storm opens thousands of tasks).
+        dispatches: dict[int, list[tuple[str, str, datetime | None]]] = {}
+        if out.touched:
+            for task_id, guard, state, accept_due_at in session.execute(select(
+                    DispatchRow.task_id, DispatchRow.guard, DispatchRow.state, DispatchRow.accept_due_at).where(
+                    DispatchRow.task_id.in_(list(out.touched)), DispatchRow.state.in_(ACTIVE_DISPATCH))):
+                dispatches.setdefault(task_id, []).append((guard, state, accept_due_at))
         for row in out.touched.values():
+            active = dispatches.get(row.id, [])
             if row.state == "open":
-                accept = session.scalar(select(func.min(DispatchRow.accept_due_at)).where(
-                    DispatchRow.task_id == row.id, DispatchRow.state == "assigned"))
+                accept = min((due for _, state, due in active if state == "assigned" and due is not None), default=None)
                 if accept is not None and (row.next_due_at is None or accept < row.next_due_at):
                     row.next_due_at = accept
             else:
@@ -75,9 +82,7 @@ class TaskRecords:
             sop = self.book.sops.get(row.sop_id)
             view = task_summary(row, sop, self.registry)
             # Every guard on the task (a backup guard too) gets its updates on their phone.
-            view["guards"] = sorted(set(session.scalars(select(DispatchRow.guard).where(
-                DispatchRow.task_id == row.id, DispatchRow.state.in_(ACTIVE_DISPATCH)))) | (
-                {row.assignee} if row.assignee else set()))
+            view["guards"] = sorted({guard for guard, _, _ in active} | ({row.assignee} if row.assignee else set()))
             out.hub.append(HubMessage("task.updated", view))
         out.touched.clear()
 

@@ -138,6 +138,46 @@ def test_websocket_resumes_with_since_and_gets_what_it_missed(console: ConsolePr
     assert [e["id"] for e in fresh["events"]][:3] == ["p3", "p2", "p1"]
 
 
+def test_a_client_that_asks_for_batches_gets_what_waits_together_in_one_frame_in_order(
+    console: ConsoleProcess, publisher: Publisher
+) -> None:
+    """?batch=1: changes that wait for the client together come as one ``batch`` frame, each item
+    numbered as it would come alone; a resume is batched too. Nothing missed, nothing twice."""
+    def unpack(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [item for f in frames for item in (f["items"] if f["type"] == "batch" else [f])]
+
+    with ws_connect(console, "wall", "?batch=1") as ws:
+        snapshot = json.loads(ws.recv(timeout=5))
+        for n in range(200):
+            publisher.publish(*native_event("door-1", f"b{n}", "access.granted"))
+        frames = receive_until(ws, lambda f: any(m["type"] == "event" and m["data"]["id"] == "b199"
+                                                 for m in unpack([f])))
+    items = unpack(frames)
+    assert any(f["type"] == "batch" for f in frames), "200 changes arriving together: some share a frame"
+    assert all(f["seq"] == f["items"][-1]["seq"] for f in frames if f["type"] == "batch")
+    assert [m["seq"] for m in items] == list(range(snapshot["seq"] + 1, snapshot["seq"] + 1 + len(items)))
+    assert [m["data"]["id"] for m in items if m["type"] == "event"] == [f"b{n}" for n in range(200)]
+    with ws_connect(console, "wall", f"?batch=1&since={snapshot['seq']}&stream={snapshot['stream']}") as ws:
+        resumed = json.loads(ws.recv(timeout=5))
+    common = min(len(resumed["items"]), len(items))
+    assert resumed["type"] == "batch" and common >= 200 and resumed["items"][:common] == items[:common]
+
+
+@pytest.mark.parametrize(("compression", "deflate"), [("fast", True), ("small", True), ("off", False)])
+def test_the_websocket_compresses_as_the_site_file_says(
+    make_console: Any, sqlite_url: str, publisher: Publisher, compression: str, deflate: bool
+) -> None:
+    """http.ws_compression: permessage-deflate offered to a client that asks (fast, small) or not (off)."""
+    console = make_console(sqlite_url, http={"ws_compression": compression})
+    console.add_user("wall", "display")
+    console.login("wall")
+    with ws_connect(console, "wall") as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "snapshot"
+        assert [e.name for e in ws.protocol.extensions] == (["permessage-deflate"] if deflate else [])
+        publisher.publish(*native_event("door-1", "z1", "access.granted"))
+        receive_until(ws, lambda m: m["type"] == "event" and m["data"]["id"] == "z1")
+
+
 def test_an_operator_lifts_a_barrier_by_an_audited_mqtt_command(
     make_console: Any, sqlite_url: str, broker: Any,
 ) -> None:
