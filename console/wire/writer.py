@@ -61,6 +61,8 @@ class Writer(Worker):
         self.outlet = outlet
         self.batch_max = batch_max
         self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._next: list[Job | None] = []
+        """What ended the last batch (an observation, the stop), taken before anything queued after it."""
         self._batch: _Batch | None = None
         self.store_ok = True
         self.store_error: str | None = None
@@ -88,7 +90,8 @@ class Writer(Worker):
         """What is not yet written and settled: the queue, and the batch in hand until its messages
         are acknowledged (a message stored but not yet acked would come back after a reconnect)."""
         batch = self._batch
-        return self._queue.qsize() + (len(batch.jobs) if batch is not None and not batch.settled else 0)
+        waiting = self._queue.qsize() + sum(1 for job in self._next if job is not None)
+        return waiting + (len(batch.jobs) if batch is not None and not batch.settled else 0)
 
     @property
     def stalled_seconds(self) -> float:
@@ -133,7 +136,7 @@ class Writer(Worker):
         changed: list[HubMessage] = []
         while True:
             try:
-                job = self._queue.get_nowait()
+                job = self._next.pop() if self._next else self._queue.get_nowait()
             except queue.Empty:
                 return changed
             if job is not None:
@@ -148,7 +151,7 @@ class Writer(Worker):
         """One job, then whatever messages are already waiting; None when asked to stop."""
         while True:
             try:
-                first = self._queue.get(timeout=1.0)
+                first = self._next.pop() if self._next else self._queue.get(timeout=1.0)
                 break
             except queue.Empty:
                 self._progress_at = time.monotonic()
@@ -164,7 +167,7 @@ class Writer(Worker):
             except queue.Empty:
                 break
             if item is None or isinstance(item, Observation):
-                self._queue.put(item)  # after the batch (a stop, an observation), in order
+                self._next.append(item)  # right after the batch (a stop, an observation), in order
                 break
             batch.append(item)
         return batch
