@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import browser, cameras, cluster, ingest, latency, sites
+from bench import browser, cameras, cluster, engine, ingest, latency, sites
 from bench.common import machine_facts
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -26,7 +26,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--db", default="sqlite,postgresql", help="comma list of sqlite, postgresql")
     p.add_argument("--quick", action="store_true", help="10,000 events and 10 s of latency probes")
-    p.add_argument("--only", choices=["ingest", "latency", "browser", "cameras", "cluster", "sites"], help="run one benchmark")
+    p.add_argument("--only", choices=["ingest", "latency", "browser", "cameras", "cluster", "sites", "engine"],
+                   help="run one benchmark")
     p.add_argument("-n", "--events", type=int, help="ingest events (default 50,000; quick 10,000)")
     p.add_argument("--duration", type=float, help="latency probe seconds (default 30; quick 10)")
     p.add_argument("--publishers", type=int, default=2, help="ingest publisher processes (default 2)")
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     duration = args.duration or (10.0 if args.quick else 30.0)
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_facts(),
                               "args": vars(args), "ingest": [], "latency": [], "browser": [], "cameras": [], "cluster": [],
-                              "sites": [], "errors": []}
+                              "sites": [], "engine": [], "errors": []}
     try:
         for db in dbs:
             if args.only in (None, "ingest"):
@@ -75,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
             run_cluster(report, args, duration)
         if args.only == "sites":  # minutes: not part of the default run
             run_sites(report, args)
+        if args.only == "engine":  # the alarm path in this process: a development tool
+            for db in dbs:
+                print(f"engine  {db}: routine events, a storm of new alarms, their repeats ...", flush=True)
+                attempt(report, "engine", db, lambda db=db: engine.run(
+                    db, 5_000 if args.quick else 20_000, 500 if args.quick else 2_000))
     except KeyboardInterrupt:
         print("interrupted; writing what was measured", file=sys.stderr)
     if report["cluster"]:
@@ -171,6 +177,8 @@ def print_table(report: dict[str, Any]) -> None:
         cluster.print_table(report["cluster"], report["cluster_n"], report["cluster_rate"])
     for r in report["sites"]:
         sites.print_table(r)
+    if report["engine"]:
+        engine.print_table(report["engine"])
     for e in report["errors"]:
         print(f"\nFAILED {e['benchmark']} on {e['db']}: {e['error']}")
 
