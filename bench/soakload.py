@@ -1,7 +1,9 @@
 """The soak's load and its walls: a publisher process that sends the bench site's mix at a steady rate
 for the whole run (about 20 probes/s among them carry ``data.t_pub``), and reader processes, each
 holding several WebSocket clients that read everything the console pushes, as walls do, and time
-the probes. A client the console drops (too slow) comes back with ``?since=`` as the wall page does."""
+the probes. A client the console drops (too slow) comes back with ``?since=`` as the wall page does.
+The clients send no WebSocket pings (a browser sends none): a wall that reads late is not closed by
+its own keep-alive, only by the console."""
 
 from __future__ import annotations
 
@@ -119,7 +121,7 @@ class _Client:
     async def _read(self, url: str, token: str, stop: Any) -> None:
         query = f"?since={self.seq}&stream={self.stream}" if self.seq is not None else ""
         async with connect(url + query, additional_headers={"Authorization": f"Bearer {token}"}, max_size=None,
-                           open_timeout=30) as ws:
+                           open_timeout=30, ping_interval=None) as ws:
             while not stop.is_set():
                 try:
                     frame = await asyncio.wait_for(ws.recv(), 0.5)

@@ -145,7 +145,7 @@ class StormWall:
     async def _read(self, url: str, token: str, started: Callable[[], None], deadline: float) -> None:
         query = f"?since={self.seq}&stream={self.stream}" if self.seq is not None else ""
         async with connect(url + query, additional_headers={"Authorization": f"Bearer {token}"}, max_size=None,
-                           open_timeout=10) as ws:
+                           open_timeout=10, ping_interval=None) as ws:
             first = self.seq is None
             while time.time() < deadline:
                 try:
