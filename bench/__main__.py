@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             run_cluster(report, args, duration)
         if args.only == "sites":  # minutes: not part of the default run
             run_sites(report, args)
-        if args.only == "storm":  # two fresh stacks, a minute or two: not part of the default run
+        if args.only == "storm":  # two fresh stacks, several minutes: not part of the default run
             run_storm(report, args, dbs[0])
         if args.only == "soak":  # an hour by default: not part of the default run
             run_soak(report, args, dbs[0])
