@@ -1,7 +1,8 @@
-"""`python -m bench [--db sqlite,postgresql] [--quick] [--only ingest|latency|browser|cameras|cluster|sites]`: runs the
-benchmarks, prints a table with the targets, and writes the figures to bench/results/<timestamp>.json.
-The center's benchmarks (`--only cluster [--instances 1,2,3]`, `--only sites`: 500 sites on 2 instances; PostgreSQL)
-run only when asked for."""
+"""`python -m bench [--db sqlite,postgresql] [--quick] [--only ingest|latency|browser|cameras|cluster|sites|storm|soak]`:
+runs the benchmarks, prints a table with the targets, and writes the figures to bench/results/<timestamp>.json.
+The center's benchmarks (`--only cluster [--instances 1,2,3]`, `--only sites`: 500 sites on 2 instances; PostgreSQL),
+the alarm storm (`--only storm`) and the soak (`--only soak [--duration S]`, an hour by default) run only when asked
+for, on the first database of --db."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import browser, cameras, cluster, engine, ingest, latency, sites
+from bench import browser, cameras, cluster, engine, ingest, latency, sites, soak, storm
 from bench.common import machine_facts
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -26,10 +27,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--db", default="sqlite,postgresql", help="comma list of sqlite, postgresql")
     p.add_argument("--quick", action="store_true", help="10,000 events and 10 s of latency probes")
-    p.add_argument("--only", choices=["ingest", "latency", "browser", "cameras", "cluster", "sites", "engine"],
-                   help="run one benchmark")
-    p.add_argument("-n", "--events", type=int, help="ingest events (default 50,000; quick 10,000)")
-    p.add_argument("--duration", type=float, help="latency probe seconds (default 30; quick 10)")
+    p.add_argument("--only", choices=["ingest", "latency", "browser", "cameras", "cluster", "sites", "storm", "soak",
+                                       "engine"], help="run one benchmark")
+    p.add_argument("-n", "--events", type=int,
+                   help="ingest events (default 50,000; quick 10,000); storm: alarms (default 10,000; quick 2,000)")
+    p.add_argument("--duration", type=float,
+                   help="latency probe seconds (default 30; quick 10); soak: seconds (default 3,600; quick 120)")
     p.add_argument("--publishers", type=int, default=2, help="ingest publisher processes (default 2)")
     p.add_argument("--rate", type=float, default=500.0, help="latency background events/s (default 500)")
     p.add_argument("--alarms", type=int, default=500, help="browser: active alarms on the wall (default 500)")
@@ -42,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--burst-rate", type=float, help="sites: events/s in a burst (default 20,000; quick 5,000)")
     p.add_argument("--burst-seconds", type=float, help="sites: seconds of each burst (default 5; quick 2)")
     p.add_argument("--bursts", type=int, default=1, help="sites: bursts, each followed by --duration s steady")
+    p.add_argument("--soak-rate", type=float, default=1000.0, help="soak: events/s (default 1,000)")
+    p.add_argument("--ws-clients", type=int, default=10, help="soak: WebSocket clients reading (default 10)")
     return p.parse_args(argv)
 
 
@@ -55,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     duration = args.duration or (10.0 if args.quick else 30.0)
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_facts(),
                               "args": vars(args), "ingest": [], "latency": [], "browser": [], "cameras": [], "cluster": [],
-                              "sites": [], "engine": [], "errors": []}
+                              "sites": [], "storm": [], "soak": [], "engine": [], "errors": []}
     try:
         for db in dbs:
             if args.only in (None, "ingest"):
@@ -76,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
             run_cluster(report, args, duration)
         if args.only == "sites":  # minutes: not part of the default run
             run_sites(report, args)
+        if args.only == "storm":  # two fresh stacks, several minutes: not part of the default run
+            run_storm(report, args, dbs[0])
+        if args.only == "soak":  # an hour by default: not part of the default run
+            run_soak(report, args, dbs[0])
         if args.only == "engine":  # the alarm path in this process: a development tool
             for db in dbs:
                 print(f"engine  {db}: routine events, a storm of new alarms, their repeats ...", flush=True)
@@ -111,6 +120,21 @@ def run_sites(report: dict[str, Any], args: argparse.Namespace) -> None:
         count, instances, duration, steady, burst, burst_s, args.bursts, publishers=args.publishers))
 
 
+def run_storm(report: dict[str, Any], args: argparse.Namespace, db: str) -> None:
+    n = args.events or (2_000 if args.quick else 10_000)
+    for variant in (storm.FIRE, storm.LOWER):
+        what = "fire alarms" if variant == storm.FIRE else "lower alarms, one fire alarm halfway"
+        print(f"storm   {db}: {n:,} {what}, an ack at {storm.ACK_AT:.0%} ...", flush=True)
+        attempt(report, "storm", db, lambda variant=variant: storm.run(db, n, variant))
+
+
+def run_soak(report: dict[str, Any], args: argparse.Namespace, db: str) -> None:
+    duration = args.duration or (120.0 if args.quick else 3600.0)
+    print(f"soak    {db}: {duration:g} s at {args.soak_rate:g} events/s, {args.ws_clients} WebSocket clients ...",
+          flush=True)
+    attempt(report, "soak", db, lambda: soak.run(db, duration, args.soak_rate, args.ws_clients))
+
+
 def attempt(report: dict[str, Any], name: str, db: str, run: Any) -> None:
     """Run one benchmark; a failure is recorded and reported, and the next benchmark still runs."""
     try:
@@ -130,7 +154,7 @@ def write(report: dict[str, Any]) -> Path:
 def passed(report: dict[str, Any]) -> bool:
     ok = not report["errors"] and all(r["exactly_once"] for r in report["ingest"])
     ok &= all(r["lost"] == 0 for r in report["latency"]) and cluster.passed(report["cluster"])
-    ok &= sites.passed(report["sites"])
+    ok &= sites.passed(report["sites"]) and storm.passed(report["storm"]) and soak.passed(report["soak"])
     ok &= all((r["committed_rate"] or 0) >= INGEST_TARGET for r in report["ingest"] if r["db"] == "sqlite")
     ok &= all(r["input_delay_p95_ms"] is not None and r["input_delay_p95_ms"] < INPUT_DELAY_TARGET
               and r["frame_p95_ms"] is not None and r["frame_p95_ms"] < FRAME_TARGET for r in report["browser"])
@@ -177,6 +201,10 @@ def print_table(report: dict[str, Any]) -> None:
         cluster.print_table(report["cluster"], report["cluster_n"], report["cluster_rate"])
     for r in report["sites"]:
         sites.print_table(r)
+    if report["storm"]:
+        storm.print_table(report["storm"])
+    for r in report["soak"]:
+        soak.print_table(r)
     if report["engine"]:
         engine.print_table(report["engine"])
     for e in report["errors"]:

@@ -281,6 +281,17 @@ def cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
+def memory_kb(pid: int, field: str = "VmRSS") -> int | None:
+    """A process's resident memory in kB from /proc/<pid>/status: ``VmRSS`` now, ``VmHWM`` its peak."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return None
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile of ``values`` (q in 0..100)."""
     if not values:

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from console.contract import Draft, InboundMessage
-from console.wire.writer import Observation, Writer
+from console.wire.writer import Writer
 
 T0 = datetime(2026, 12, 7, 8, 0, tzinfo=timezone.utc)
 
