@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,40 @@ def _sqlite_pragmas(dbapi_connection: Any) -> None:
     cursor.close()
 
 
-def create_store_engine(url: str, *, writer: bool = False) -> Engine:
+class WriteTurns:
+    """SQLite has one write lock, and a transaction waiting for it polls (busy_timeout), sleeping
+    up to 100 ms between tries. The ingest writer, committing batch after batch, takes the lock
+    again a moment after it lets it go, so an operator's acknowledgement could wait out every try.
+    Here the writers of this process say that they are waiting, and the ingest writer lets them
+    go first (``let_others_write``), for a bounded time: nobody is ever stuck behind it."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._waiting = 0
+
+    def waiting(self) -> int:
+        return self._waiting
+
+    def begin(self, begin: Any) -> None:
+        with self._cond:
+            self._waiting += 1
+        try:
+            begin()
+        finally:
+            with self._cond:
+                self._waiting -= 1
+                self._cond.notify_all()
+
+    def let_others_write(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) until no other writer of this process waits for the lock."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._waiting == 0, timeout)
+
+
+def create_store_engine(url: str, *, writer: bool = False, turns: WriteTurns | None = None) -> Engine:
     """An engine for ``url``. On SQLite, a ``writer`` engine opens every transaction with
     BEGIN IMMEDIATE, so a read-then-write never fails on a lock upgrade; readers stay deferred
-    and never wait for the writer (WAL)."""
+    and never wait for the writer (WAL). ``turns``: where its writers say they wait."""
     path = sqlite_path(url)
     if path is None:
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -49,7 +80,10 @@ def create_store_engine(url: str, *, writer: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+        if turns is None:
+            conn.exec_driver_sql(begin)
+        else:
+            turns.begin(lambda: conn.exec_driver_sql(begin))
 
     return engine
 
@@ -62,8 +96,10 @@ class Store:
 
     def __init__(self, url: str):
         self.url = url
+        self.turns = WriteTurns()
         self.read_engine = create_store_engine(url)
-        self.write_engine = create_store_engine(url, writer=True) if sqlite_path(url) else self.read_engine
+        self.write_engine = (create_store_engine(url, writer=True, turns=self.turns) if sqlite_path(url)
+                             else self.read_engine)
         self.read = sessionmaker(self.read_engine, expire_on_commit=False)
         self.write = sessionmaker(self.write_engine, expire_on_commit=False)
 

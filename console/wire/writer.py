@@ -7,6 +7,12 @@ Group commit: the writer blocks for one message, then takes whatever else is alr
 ``batch_max``). Under light load every message is committed on its own at once; under heavy load one
 fsync covers hundreds. Nothing is settled before its commit. A batch in hand survives a crash of the
 thread: the restarted thread finishes it from the step it had reached (commit, settle, publish).
+
+A transaction holds the store's write lock (SQLite has one for the whole file), so a batch is kept
+to about ``BATCH_SECONDS``: in an alarm storm each message opens a task and costs milliseconds, and
+500 of them would keep an operator's acknowledgement waiting for seconds. The batch's size halves
+when a commit took longer and grows back when commits are quick; before each batch, a writer of
+this process waiting for the lock goes first (console/store/database.py, ``WriteTurns``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from console.wire.ingest import Ingest
 from console.workers import Worker
 
 log = logging.getLogger("mcc.writer")
+BATCH_SECONDS = 0.25
+"""About the longest a batch's transaction should hold the write lock."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,8 @@ class Writer(Worker):
         self.ingest = ingest
         self.outlet = outlet
         self.batch_max = batch_max
+        self.batch_limit = batch_max
+        """The size of the next batch: ``batch_max``, less while commits take longer than ``BATCH_SECONDS``."""
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._next: list[Job | None] = []
         """What ended the last batch (an observation, the stop), taken before anything queued after it."""
@@ -145,7 +155,7 @@ class Writer(Worker):
                 changed.extend(batch.hub or [])
 
     def detail(self) -> dict[str, Any]:
-        return {"backlog": self.backlog, "store_ok": self.store_ok}
+        return {"backlog": self.backlog, "store_ok": self.store_ok, "batch_limit": self.batch_limit}
 
     def _take(self) -> list[Job] | None:
         """One job, then whatever messages are already waiting; None when asked to stop."""
@@ -161,7 +171,7 @@ class Writer(Worker):
         if isinstance(first, Observation):
             return [first]  # the console's own conclusions are written on their own
         batch: list[Job] = [first]
-        while len(batch) < self.batch_max:
+        while len(batch) < self.batch_limit:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
@@ -213,9 +223,13 @@ class Writer(Worker):
         return hub
 
     def _commit(self, jobs: list[Job]) -> list[HubMessage]:
+        self.ingest.store.turns.let_others_write(BATCH_SECONDS)
         messages = [job for job in jobs if isinstance(job, InboundMessage)]
         if messages:
-            return self.ingest.process(messages)
+            started = time.monotonic()
+            changed = self.ingest.process(messages)
+            self._fit_batch(len(messages), time.monotonic() - started)
+            return changed
         hub: list[HubMessage] = []
         for job in jobs:
             assert isinstance(job, Observation)
@@ -226,6 +240,13 @@ class Writer(Worker):
             if job.drafts:
                 hub.extend(self.ingest.process_console_drafts(job.drafts, job.at, silenced=job.silenced))
         return hub
+
+    def _fit_batch(self, size: int, seconds: float) -> None:
+        """Halve the next batch after one that held the lock too long; double it back after quick ones."""
+        if seconds > BATCH_SECONDS and size > 1:
+            self.batch_limit = max(1, min(self.batch_limit, size) // 2)
+        elif seconds < BATCH_SECONDS / 4 and size >= self.batch_limit:
+            self.batch_limit = min(self.batch_max, self.batch_limit * 2)
 
     def _quarantine_with_retry(self, messages: list[InboundMessage], reason: str) -> None:
         while messages:
