@@ -24,6 +24,10 @@ from console.tasks.service import TaskService
 from console.workers import Worker
 
 log = logging.getLogger("mcc.deadlines")
+TASKS_PER_TRANSACTION = 25
+"""Tasks whose deadlines are fired in one transaction: after a storm thousands fall due at once, and
+each transaction holds the store's write lock (the ingest and the operators wait); the loop goes
+round again at once while more are due."""
 
 
 class DeadlineLoop(Worker):
@@ -58,7 +62,7 @@ class DeadlineLoop(Worker):
         """Fire what is due; return seconds until the next due time (capped at ``max_sleep``)."""
         now = self.now()
         with self.store.write() as session, session.begin():
-            outcome = self.service.fire_due(session, now)
+            outcome = self.service.fire_due(session, now, limit=TASKS_PER_TRANSACTION)
             unshelved = self.service.open_unshelved(session, now)
         outcome.hub.extend(unshelved.hub)
         outcome.notices.extend(unshelved.notices)
