@@ -1,7 +1,7 @@
-"""`python -m bench [--db sqlite,postgresql] [--quick] [--only ingest|latency|browser|cameras|cluster|sites]`: runs the
-benchmarks, prints a table with the targets, and writes the figures to bench/results/<timestamp>.json.
+"""`python -m bench [--db sqlite,postgresql] [--quick] [--only ingest|latency|browser|cameras|cluster|sites|relay]`:
+runs the benchmarks, prints a table with the targets, and writes the figures to bench/results/<timestamp>.json.
 The center's benchmarks (`--only cluster [--instances 1,2,3]`, `--only sites`: 500 sites on 2 instances; PostgreSQL)
-run only when asked for."""
+and MCC beside a Node-RED relay (`--only relay`, SQLite unless --db says otherwise) run only when asked for."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import browser, cameras, cluster, ingest, latency, sites
+from bench import browser, cameras, cluster, ingest, latency, relay, relaystats, sites
 from bench.common import machine_facts
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -24,9 +24,9 @@ FRAME_TARGET = 100.0  # p95 ms between frames on that wall (software rendering, 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--db", default="sqlite,postgresql", help="comma list of sqlite, postgresql")
+    p.add_argument("--db", help="comma list of sqlite, postgresql (default both; relay: sqlite)")
     p.add_argument("--quick", action="store_true", help="10,000 events and 10 s of latency probes")
-    p.add_argument("--only", choices=["ingest", "latency", "browser", "cameras", "cluster", "sites"], help="run one benchmark")
+    p.add_argument("--only", choices=["ingest", "latency", "browser", "cameras", "cluster", "sites", "relay"], help="run one benchmark")
     p.add_argument("-n", "--events", type=int, help="ingest events (default 50,000; quick 10,000)")
     p.add_argument("--duration", type=float, help="latency probe seconds (default 30; quick 10)")
     p.add_argument("--publishers", type=int, default=2, help="ingest publisher processes (default 2)")
@@ -41,11 +41,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--burst-rate", type=float, help="sites: events/s in a burst (default 20,000; quick 5,000)")
     p.add_argument("--burst-seconds", type=float, help="sites: seconds of each burst (default 5; quick 2)")
     p.add_argument("--bursts", type=int, default=1, help="sites: bursts, each followed by --duration s steady")
+    p.add_argument("--relay-rate", type=float, default=1000.0, help="relay: paced events/s (default 1,000)")
+    p.add_argument("--walls", default="1,50", help="relay: WebSocket clients per measure (default 1,50)")
+    p.add_argument("--rounds", type=int, default=2, help="relay: interleaved rounds (default 2)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.db = args.db or ("sqlite" if args.only == "relay" else "sqlite,postgresql")
     dbs = [d.strip() for d in args.db.split(",") if d.strip()]
     if unknown := set(dbs) - {"sqlite", "postgresql"}:
         print(f"unknown database(s): {', '.join(sorted(unknown))}", file=sys.stderr)
@@ -54,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     duration = args.duration or (10.0 if args.quick else 30.0)
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_facts(),
                               "args": vars(args), "ingest": [], "latency": [], "browser": [], "cameras": [], "cluster": [],
-                              "sites": [], "errors": []}
+                              "sites": [], "relay": [], "errors": []}
     try:
         for db in dbs:
             if args.only in (None, "ingest"):
@@ -75,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             run_cluster(report, args, duration)
         if args.only == "sites":  # minutes: not part of the default run
             run_sites(report, args)
+        if args.only == "relay":  # minutes, and it installs Node-RED: not part of the default run
+            run_relay(report, args, dbs)
     except KeyboardInterrupt:
         print("interrupted; writing what was measured", file=sys.stderr)
     if report["cluster"]:
@@ -105,6 +111,17 @@ def run_sites(report: dict[str, Any], args: argparse.Namespace) -> None:
         count, instances, duration, steady, burst, burst_s, args.bursts, publishers=args.publishers))
 
 
+def run_relay(report: dict[str, Any], args: argparse.Namespace, dbs: list[str]) -> None:
+    n = args.events or (5_000 if args.quick else 30_000)
+    seconds = args.duration or (5.0 if args.quick else 20.0)
+    walls = sorted({int(k) for k in args.walls.split(",") if k.strip()})
+    for db in dbs:
+        print(f"relay {db}: MCC and Node-RED, {args.rounds} rounds: burst {n:,} events, {args.relay_rate:g} events/s "
+              f"for {seconds:g} s; walls {walls} ...", flush=True)
+        attempt(report, "relay", db, lambda db=db: relay.run(db, n, args.relay_rate, seconds, walls, args.rounds,
+                                                             publishers=args.publishers))
+
+
 def attempt(report: dict[str, Any], name: str, db: str, run: Any) -> None:
     """Run one benchmark; a failure is recorded and reported, and the next benchmark still runs."""
     try:
@@ -124,7 +141,7 @@ def write(report: dict[str, Any]) -> Path:
 def passed(report: dict[str, Any]) -> bool:
     ok = not report["errors"] and all(r["exactly_once"] for r in report["ingest"])
     ok &= all(r["lost"] == 0 for r in report["latency"]) and cluster.passed(report["cluster"])
-    ok &= sites.passed(report["sites"])
+    ok &= sites.passed(report["sites"]) and relaystats.passed(report["relay"])
     ok &= all((r["committed_rate"] or 0) >= INGEST_TARGET for r in report["ingest"] if r["db"] == "sqlite")
     ok &= all(r["input_delay_p95_ms"] is not None and r["input_delay_p95_ms"] < INPUT_DELAY_TARGET
               and r["frame_p95_ms"] is not None and r["frame_p95_ms"] < FRAME_TARGET for r in report["browser"])
@@ -171,6 +188,8 @@ def print_table(report: dict[str, Any]) -> None:
         cluster.print_table(report["cluster"], report["cluster_n"], report["cluster_rate"])
     for r in report["sites"]:
         sites.print_table(r)
+    for r in report["relay"]:
+        relaystats.print_table(r)
     for e in report["errors"]:
         print(f"\nFAILED {e['benchmark']} on {e['db']}: {e['error']}")
 
