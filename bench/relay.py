@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import os
 import queue
 import random
 import tempfile
@@ -117,8 +118,11 @@ def once(system: str, db: str, mode: str, clients: int, n: int, rate: float, sec
     with tempfile.TemporaryDirectory(prefix=f"mcc-bench-relay-{system}-") as tmp:
         stack = mcc(db, Path(tmp)) if system == "mcc" else node_red(Path(tmp))
         with stack as target:
-            return {"system": system, "mode": mode, "clients": clients,
-                    **measure(target, mode, clients, n, rate, seconds, publishers)}
+            load = os.getloadavg()[0]
+            row = measure(target, mode, clients, n, rate, seconds, publishers)
+    # The machine is shared: the 1-minute load average before and after says how much else was running.
+    return {"system": system, "mode": mode, "clients": clients, **row, "load": [round(load, 2),
+                                                                                round(os.getloadavg()[0], 2)]}
 
 
 def measure(target: Target, mode: str, clients: int, n: int, rate: float, seconds: float,

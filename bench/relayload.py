@@ -69,13 +69,14 @@ def paced(port: int, rate: float, warm: float, seconds: float, prefix: str, go: 
     go.wait(300)
     start = time.time()
     tick = warmed = measured = 0
-    behind = 0.0
+    behind = measuring = 0.0
     while (now := time.time()) - start < warm + seconds:
         behind = max(behind, now - (start + tick * 0.01))
         for _ in range(batch):
             if now - start < warm:
                 source_id, warmed = f"{prefix}wp{warmed}", warmed + 1
             else:
+                measuring = measuring or now
                 source_id, measured = f"{prefix}-{measured}", measured + 1
             t_pub = time.time()
             pub.publish(*gate_event(source_id, GATES[(warmed + measured) % len(GATES)], t_pub))
@@ -86,7 +87,7 @@ def paced(port: int, rate: float, warm: float, seconds: float, prefix: str, go: 
     finished = time.time()
     pub.wait_acked(60)
     events.put(("published", 0, {"sent": pub.sent, "measured": measured, "acked": pub.acked, "started": start,
-                                 "finished": finished, "rate": round(pub.sent / (finished - start), 1),
+                                 "measuring": measuring, "finished": finished, "rate": round(pub.sent / (finished - start), 1),
                                  "max_behind_ms": round(behind * 1000, 1)}))
     pub.close()
 
@@ -144,8 +145,9 @@ class Wall:
             self.last_new = now
             if self.latency:
                 k = msg.find(b'"t_pub":', start) + 8
-                end = min(j for j in (msg.find(b",", k), msg.find(b"}", k)) if j >= 0)
-                self.lat_ms.append((now - float(msg[k:end])) * 1000)
+                end = msg.find(b"}", k)
+                comma = msg.find(b",", k, end)
+                self.lat_ms.append((now - float(msg[k:comma if comma >= 0 else end])) * 1000)
 
     def _other(self, msg: bytes) -> None:
         kind = msg[9:msg.find(b'"', 9)].decode() if msg.startswith(b'{"type":"') else "?"
