@@ -49,6 +49,10 @@ def ensure_installed() -> str:
     return version
 
 
+def node_version() -> str:
+    return subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+
+
 def flow(broker_port: int, site: str, path: str = WS_PATH) -> list[dict[str, Any]]:
     """The flow as the editor would export it: mqtt in (QoS 1, payload as a UTF-8 string) -> json
     (to an object) -> websocket out (which serialises it again and sends it to every client)."""

@@ -110,7 +110,7 @@ def run(db: str, n: int, rate: float, seconds: float, clients: list[int], rounds
                 runs.append({"round": r, **row})
                 print(f"    {relaystats.one_line(row)}", flush=True)
     return {"db": db, "n": n, "rate": rate, "seconds": seconds, "clients": clients, "rounds": rounds,
-            "publishers": publishers, "node_red": version, "runs": runs, "summary": relaystats.summary(runs)}
+            "publishers": publishers, "node_red": version, "node": nodered.node_version(), "runs": runs, "summary": relaystats.summary(runs)}
 
 
 def once(system: str, db: str, mode: str, clients: int, n: int, rate: float, seconds: float,
@@ -127,6 +127,8 @@ def once(system: str, db: str, mode: str, clients: int, n: int, rate: float, sec
 
 def measure(target: Target, mode: str, clients: int, n: int, rate: float, seconds: float,
             publishers: int) -> dict[str, Any]:
+    """One measure on a running system: start the walls and the load processes, warm up until every
+    wall has an event, start the load, wait for the walls, then take the figures (and MCC's count)."""
     ctx = mp.get_context("spawn")
     events, stop, go = ctx.Queue(), ctx.Event(), ctx.Event()
     prefix = f"r{random.randrange(16**6):06x}"

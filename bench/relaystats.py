@@ -131,8 +131,8 @@ def _incomplete(runs: list[dict[str, Any]], row: dict[str, Any], system: str) ->
 
 
 def print_table(result: dict[str, Any]) -> None:
-    print(f"\nMCC ({result['db']}) beside a Node-RED {result['node_red']} relay (mqtt in -> json -> websocket out, "
-          f"stores nothing); {result['rounds']} interleaved rounds; burst {result['n']:,} events, "
+    print(f"\nMCC ({result['db']}) beside a Node-RED {result['node_red']} (Node.js {result.get('node', '?')}) relay (mqtt in -> json -> websocket out, "
+          f"stores nothing); {result['rounds']} interleaved round(s); burst {result['n']:,} events, "
           f"paced {result['rate']:,.0f}/s for {result['seconds']:g} s")
     print(f"{'measure':<32}{'unit':<10}{'MCC median (min-max)':>26}{'Node-RED median (min-max)':>28}"
           f"{'MCC/Node-RED':>14}")
