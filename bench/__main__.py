@@ -1,8 +1,9 @@
-"""`python -m bench [--db sqlite,postgresql] [--quick] [--only ingest|latency|browser|cameras|cluster|sites|storm|soak]`:
-runs the benchmarks, prints a table with the targets, and writes the figures to bench/results/<timestamp>.json.
-The center's benchmarks (`--only cluster [--instances 1,2,3]`, `--only sites`: 500 sites on 2 instances; PostgreSQL),
-the alarm storm (`--only storm`) and the soak (`--only soak [--duration S]`, an hour by default) run only when asked
-for, on the first database of --db."""
+"""`python -m bench [--db sqlite,postgresql] [--quick] [--only ingest|latency|browser|cameras|cluster|sites|storm|soak|
+relay|engine]`: runs the benchmarks, prints a table with the targets, and writes the figures to
+bench/results/<timestamp>.json. The center's benchmarks (`--only cluster [--instances 1,2,3]`, `--only sites`: 500 sites
+on 2 instances; PostgreSQL), the alarm storm (`--only storm`), the soak (`--only soak [--duration S]`, an hour by
+default), MCC beside a Node-RED relay (`--only relay`) and the alarm path in process (`--only engine`) run only when
+asked for; the storm, the soak and the relay on SQLite unless --db says otherwise."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import browser, cameras, cluster, engine, ingest, latency, sites, soak, storm
+from bench import browser, cameras, cluster, engine, ingest, latency, relay, relaystats, sites, soak, storm
 from bench.common import machine_facts
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -25,14 +26,16 @@ FRAME_TARGET = 100.0  # p95 ms between frames on that wall (software rendering, 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--db", default="sqlite,postgresql", help="comma list of sqlite, postgresql")
+    p.add_argument("--db", help="comma list of sqlite, postgresql (default both; relay: sqlite)")
     p.add_argument("--quick", action="store_true", help="10,000 events and 10 s of latency probes")
     p.add_argument("--only", choices=["ingest", "latency", "browser", "cameras", "cluster", "sites", "storm", "soak",
-                                       "engine"], help="run one benchmark")
+                                       "relay", "engine"], help="run one benchmark")
     p.add_argument("-n", "--events", type=int,
-                   help="ingest events (default 50,000; quick 10,000); storm: alarms (default 10,000; quick 2,000)")
+                   help="ingest events (default 50,000; quick 10,000); storm: alarms (default 10,000; quick 2,000); "
+                        "relay: burst events (default 30,000; quick 5,000)")
     p.add_argument("--duration", type=float,
-                   help="latency probe seconds (default 30; quick 10); soak: seconds (default 3,600; quick 120)")
+                   help="latency probe seconds (default 30; quick 10); soak: seconds (default 3,600; quick 120); "
+                        "relay: paced seconds (default 20; quick 5)")
     p.add_argument("--publishers", type=int, default=2, help="ingest publisher processes (default 2)")
     p.add_argument("--rate", type=float, default=500.0, help="latency background events/s (default 500)")
     p.add_argument("--alarms", type=int, default=500, help="browser: active alarms on the wall (default 500)")
@@ -47,11 +50,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bursts", type=int, default=1, help="sites: bursts, each followed by --duration s steady")
     p.add_argument("--soak-rate", type=float, default=1000.0, help="soak: events/s (default 1,000)")
     p.add_argument("--ws-clients", type=int, default=10, help="soak: WebSocket clients reading (default 10)")
+    p.add_argument("--relay-rate", type=float, default=1000.0, help="relay: paced events/s (default 1,000)")
+    p.add_argument("--walls", default="1,50", help="relay: WebSocket clients per measure (default 1,50)")
+    p.add_argument("--rounds", type=int, default=2, help="relay: interleaved rounds (default 2)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.db = args.db or ("sqlite" if args.only == "relay" else "sqlite,postgresql")
     dbs = [d.strip() for d in args.db.split(",") if d.strip()]
     if unknown := set(dbs) - {"sqlite", "postgresql"}:
         print(f"unknown database(s): {', '.join(sorted(unknown))}", file=sys.stderr)
@@ -60,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     duration = args.duration or (10.0 if args.quick else 30.0)
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_facts(),
                               "args": vars(args), "ingest": [], "latency": [], "browser": [], "cameras": [], "cluster": [],
-                              "sites": [], "storm": [], "soak": [], "engine": [], "errors": []}
+                              "sites": [], "storm": [], "soak": [], "relay": [], "engine": [], "errors": []}
     try:
         for db in dbs:
             if args.only in (None, "ingest"):
@@ -90,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"engine  {db}: routine events, a storm of new alarms, their repeats ...", flush=True)
                 attempt(report, "engine", db, lambda db=db: engine.run(
                     db, 5_000 if args.quick else 20_000, 500 if args.quick else 2_000))
+        if args.only == "relay":  # minutes, and it installs Node-RED: not part of the default run
+            run_relay(report, args, dbs)
     except KeyboardInterrupt:
         print("interrupted; writing what was measured", file=sys.stderr)
     if report["cluster"]:
@@ -135,6 +144,17 @@ def run_soak(report: dict[str, Any], args: argparse.Namespace, db: str) -> None:
     attempt(report, "soak", db, lambda: soak.run(db, duration, args.soak_rate, args.ws_clients))
 
 
+def run_relay(report: dict[str, Any], args: argparse.Namespace, dbs: list[str]) -> None:
+    n = args.events or (5_000 if args.quick else 30_000)
+    seconds = args.duration or (5.0 if args.quick else 20.0)
+    walls = sorted({int(k) for k in args.walls.split(",") if k.strip()})
+    for db in dbs:
+        print(f"relay {db}: MCC and Node-RED, {args.rounds} rounds: burst {n:,} events, {args.relay_rate:g} events/s "
+              f"for {seconds:g} s; walls {walls} ...", flush=True)
+        attempt(report, "relay", db, lambda db=db: relay.run(db, n, args.relay_rate, seconds, walls, args.rounds,
+                                                             publishers=args.publishers))
+
+
 def attempt(report: dict[str, Any], name: str, db: str, run: Any) -> None:
     """Run one benchmark; a failure is recorded and reported, and the next benchmark still runs."""
     try:
@@ -155,6 +175,7 @@ def passed(report: dict[str, Any]) -> bool:
     ok = not report["errors"] and all(r["exactly_once"] for r in report["ingest"])
     ok &= all(r["lost"] == 0 for r in report["latency"]) and cluster.passed(report["cluster"])
     ok &= sites.passed(report["sites"]) and storm.passed(report["storm"]) and soak.passed(report["soak"])
+    ok &= relaystats.passed(report["relay"])
     ok &= all((r["committed_rate"] or 0) >= INGEST_TARGET for r in report["ingest"] if r["db"] == "sqlite")
     ok &= all(r["input_delay_p95_ms"] is not None and r["input_delay_p95_ms"] < INPUT_DELAY_TARGET
               and r["frame_p95_ms"] is not None and r["frame_p95_ms"] < FRAME_TARGET for r in report["browser"])
@@ -207,6 +228,8 @@ def print_table(report: dict[str, Any]) -> None:
         soak.print_table(r)
     if report["engine"]:
         engine.print_table(report["engine"])
+    for r in report["relay"]:
+        relaystats.print_table(r)
     for e in report["errors"]:
         print(f"\nFAILED {e['benchmark']} on {e['db']}: {e['error']}")
 
