@@ -43,7 +43,7 @@ def camera_view(camera: CameraEntry, site: str, health: dict[str, Any] | None) -
 
 
 def site_of(runtime: RuntimeDep, camera: CameraEntry) -> str:
-    return camera.site or runtime.settings.site.id
+    return camera.site_or(runtime.settings.site.id)
 
 
 def _camera(runtime: RuntimeDep, user: auth.User, camera_id: str) -> CameraEntry:

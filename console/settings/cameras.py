@@ -40,6 +40,10 @@ class CameraEntry(Section):
                                           description="Seconds after the alarm at which a frame is grabbed.")
     timeout_seconds: float = Field(3.0, gt=0, le=60, description="Time limit of one grab (open and read).")
 
+    def site_or(self, default_site: str) -> str:
+        """The site it watches: its own ``site``, else the site file's (``default_site``)."""
+        return self.site or default_site
+
     @field_validator("url")
     @classmethod
     def _camera_url(cls, value: str) -> str:
@@ -125,7 +129,7 @@ def check_camera_links(settings: Settings) -> None:
     cameras = {c.id for c in settings.cameras.entries}
     problems: list[tuple[str, str]] = []
     for index, camera in enumerate(settings.cameras.entries):
-        site = camera.site or settings.site.id
+        site = camera.site_or(settings.site.id)
         if site not in settings.site_ids:
             problems.append((f"cameras.entries[{index}].site", f"no site {site!r} (site, sites or a device's site)"))
         for n, ref in enumerate(camera.devices):

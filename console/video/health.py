@@ -120,7 +120,7 @@ class CameraHealthWatch(Worker):
         self.section = section
         self.site = site
         """The site file's own site: that of a camera that names none."""
-        self.site_of = {c.id: c.site or site for c in section.entries}
+        self.site_of = {c.id: c.site_or(site) for c in section.entries}
         self.sites = list(dict.fromkeys(self.site_of.values()))
         self._held_last = set(self.sites)
         """The sites probed in the last round (a site taken up since reloads what its last prober stored)."""

@@ -142,7 +142,7 @@ class CameraLinker(Worker):
         named = set(device.cameras) if device is not None else set()
         found = []
         for camera in self.section.entries:
-            if (camera.site or self.registry.default_site) != site:
+            if camera.site_or(self.registry.default_site) != site:
                 continue  # another site's camera (device ids are the site's own)
             linked = (camera.id in named or device_id in camera.devices
                       or (point and f"{device_id}/{point}" in camera.devices)
